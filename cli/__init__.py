@@ -1,0 +1,1 @@
+"""The `srmt` console script."""

@@ -1,0 +1,1 @@
+"""Environments: config validation, POGEMA construction, observation/reward shaping, batched envs."""

@@ -1,0 +1,220 @@
+"""The batched environment on real pogema 1.4.0: E pogema envs stepped in a loop.
+
+Row contract (shared with the torch backend, see docs/architecture.md):
+  * E environments x A agents give N = E*A rows; agent a of env e is row e*A + a,
+    across reset, step and auto-reset.
+  * Every tensor (observations, rewards, terminated, truncated, metrics) is
+    indexed by row. Episodes end per environment: all A rows of an env are done
+    on the same step, and that step already returns the first observation of the
+    env's next episode (auto-reset).
+  * An agent that arrived in `finish` mode keeps its row until its env ends,
+    with zero reward and an all-zero observation.
+  * `infos["metrics"]` maps metric name -> (N,) float tensor, set on the rows
+    of envs whose episode ended this step and NaN elsewhere; `infos["ended"]` is
+    the (E,) bool mask of those envs.
+pogema does the moves, collisions and goal generation; observations, rewards
+and metrics come from envs.observation / envs.rewards / envs.metrics so that
+both backends share one definition.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import gymnasium
+import numpy as np
+import torch
+from pogema import GridConfig
+from pogema.envs import Pogema, PogemaCoopFinish, PogemaLifeLong
+from torch import Tensor
+
+from envs.config import EnvConfig, ResolvedEnv, resolve_config
+from envs.metrics import METRICS, EpisodeMetrics
+from envs.observation import MOVES, Observer
+from envs.rewards import step_rewards
+from envs.task import Task, TaskSampler
+
+NUM_ACTIONS = len(MOVES)
+
+
+class _StateOnly:
+    """Skips pogema's own observations: this package builds them from the state."""
+
+    def _obs(self):
+        return None
+
+
+class _Finish(_StateOnly, Pogema):
+    pass
+
+
+class _Restart(_StateOnly, PogemaLifeLong):
+    pass
+
+
+class _Nothing(_StateOnly, PogemaCoopFinish):
+    pass
+
+
+_ENV_CLASS = {"finish": _Finish, "restart": _Restart, "nothing": _Nothing}
+
+
+def make_grid_config(resolved: ResolvedEnv, task: Task) -> GridConfig:
+    """pogema's GridConfig for one task (cells in map coordinates)."""
+    cfg = resolved.config
+    extra = {}
+    if task.starts is not None:
+        extra = dict(agents_xy=[list(c) for c in task.starts], targets_xy=[list(c) for c in task.goals])
+    return GridConfig(
+        map=resolved.maps[task.map_index].obstacles.astype(int).tolist(),
+        num_agents=cfg.num_agents, seed=task.seed, obs_radius=cfg.obs_radius,
+        collision_system=cfg.collision_system, on_target=cfg.on_target,
+        max_episode_steps=cfg.max_episode_steps, observation_type="POMAPF", **extra,
+    )
+
+
+def make_pogema(resolved: ResolvedEnv, task: Task) -> Pogema:
+    """A bare pogema env (no wrappers) for `task`, already reset."""
+    env = _ENV_CLASS[resolved.config.on_target](make_grid_config(resolved, task))
+    env.reset()
+    return env
+
+
+class PogemaBatchedEnv:
+    """E real pogema environments behind the batched row contract (module docstring).
+
+    Example:
+        >>> env = PogemaBatchedEnv(EnvConfig(map_name="bottleneck-3"), num_envs=4)
+        >>> obs, _ = env.reset()
+        >>> tuple(obs.shape)
+        (8, 3, 5, 5)
+    """
+
+    def __init__(self, config: EnvConfig, num_envs: int,
+                 task_source: Callable[[int], Task] | None = None, auto_reset: bool = True):
+        """Args:
+            config: the environment (validated here; EnvConfigError on bad input).
+            num_envs: E, environments stepped together.
+            task_source: env index -> Task for its next episode; default: seeded sampling.
+            auto_reset: restart an env as soon as its episode ends (training); off for evaluation.
+        """
+        if num_envs < 1:
+            raise ValueError(f"num_envs={num_envs} must be >= 1")
+        self.resolved = resolve_config(config)
+        self.config = self.resolved.config
+        self.num_envs, self.num_agents = num_envs, self.config.num_agents
+        self.num_rows = num_envs * self.num_agents
+        w = self.resolved.window
+        self.observation_space = gymnasium.spaces.Box(-1.0, 1.0, shape=(3, w, w), dtype=np.float32)
+        self.action_space = gymnasium.spaces.Discrete(NUM_ACTIONS)
+        self.metric_names = METRICS[self.config.on_target]
+        self._samplers = [TaskSampler(self.resolved, self.config.seed, e) for e in range(num_envs)]
+        self._task_source = task_source or (lambda e: self._samplers[e]())
+        self._observer = Observer([m.obstacles for m in self.resolved.maps], self.config.obs_radius,
+                                  num_envs, self.num_agents)
+        self._metrics = EpisodeMetrics(self.config.on_target, self.config.max_episode_steps,
+                                       num_envs, self.num_agents)
+        shape = (num_envs, self.num_agents)
+        self._envs: list[Pogema | None] = [None] * num_envs
+        self.tasks: list[Task | None] = [None] * num_envs
+        self.positions = torch.zeros(*shape, 2, dtype=torch.long)
+        self.goals = torch.zeros(*shape, 2, dtype=torch.long)
+        self.active = torch.ones(shape, dtype=torch.bool)
+        self.steps = torch.zeros(num_envs, dtype=torch.long)
+        self.frozen = torch.zeros(num_envs, dtype=torch.bool)
+        self.auto_reset = auto_reset
+        self._next_cell = torch.full((*shape, 2), -1, dtype=torch.long)
+
+    # ----------------------------------------------------------------- state
+    def _read_state(self, e: int) -> None:
+        grid, r = self._envs[e].grid, self.config.obs_radius
+        self.positions[e] = torch.tensor(grid.positions_xy) - r
+        goals = torch.tensor(grid.finishes_xy) - r
+        if not torch.equal(goals, self.goals[e]) or self.steps[e] == 0:
+            self.goals[e] = goals
+            self._observer.set_goals(e, goals.numpy())
+        self.active[e] = torch.tensor([grid.is_active[a] for a in range(self.num_agents)])
+
+    def _start_episode(self, e: int, task: Task | None = None) -> None:
+        task = task or self._task_source(e)
+        self.frozen[e] = False
+        self.tasks[e] = task
+        self._envs[e] = make_pogema(self.resolved, task)
+        self._observer.set_map(e, task.map_index)
+        self.steps[e] = 0
+        self._metrics.reset(e)
+        self._read_state(e)
+
+    def observe(self) -> Tensor:
+        """Observations (N, 3, w, w) of the current state (e.g. after `reset_env`)."""
+        obs, self._next_cell = self._observer.observe(self.positions, self.goals, self.active)
+        return obs
+
+    # ------------------------------------------------------------------- API
+    def reset(self, seed: int | None = None) -> tuple[Tensor, dict]:
+        """Start a new episode in every env; `seed` re-seeds the task samplers."""
+        if seed is not None:
+            for e, sampler in enumerate(self._samplers):
+                sampler.reseed(seed, e)
+        for e in range(self.num_envs):
+            self._start_episode(e)
+        return self.observe(), {}
+
+    def reset_env(self, e: int, task: Task | None = None) -> None:
+        """Start a new episode in env `e` (its next task from the task source if none is given)."""
+        self._start_episode(e, task)
+
+    def step(self, actions: Tensor | np.ndarray) -> tuple[Tensor, Tensor, Tensor, Tensor, dict]:
+        """Advance every running env by one step with `actions` (N,) ints in row order.
+
+        Envs that ended while `auto_reset` is off stay frozen (no reward, not done
+        again) until `reset_env` restarts them.
+        """
+        if self._envs[0] is None:
+            raise gymnasium.error.ResetNeeded("call reset() before step()")
+        actions = torch.as_tensor(actions).reshape(self.num_envs, self.num_agents)
+        live = ~self.frozen
+        before, was_active = self.positions.clone(), self.active & live[:, None]
+        goals_before = self.goals.clone()
+        per_env = actions.tolist()
+        for e in live.nonzero().flatten().tolist():
+            self._envs[e].step(per_env[e])
+            self._read_state(e)
+        self.steps += live
+        on_goal = (self.positions == goals_before).all(dim=2) & live[:, None]
+        if self.config.on_target == "restart":
+            reached = (self.goals != goals_before).any(dim=2)
+        else:
+            reached = on_goal & was_active
+        moved = (self.positions != before).any(dim=2)
+        towards = (self.positions == self._next_cell).all(dim=2)
+        rewards = step_rewards(self.config.reward, reached, towards, moved, was_active)
+        self._metrics.record(self.steps, reached, on_goal)
+
+        terminated = self._terminated(on_goal) & live
+        truncated = (self.steps >= self.config.max_episode_steps) & ~terminated & live
+        ended = terminated | truncated
+        infos = {"ended": ended, "metrics": self._metric_rows(ended)}
+        for e in ended.nonzero().flatten().tolist():
+            if self.auto_reset:
+                self._start_episode(e)
+            else:
+                self.frozen[e] = True
+        obs = self.observe()
+        rows = self.num_agents
+        return (obs, rewards.reshape(-1), terminated.repeat_interleave(rows),
+                truncated.repeat_interleave(rows), infos)
+
+    def _terminated(self, on_goal: Tensor) -> Tensor:
+        if self.config.on_target == "finish":
+            return ~self.active.any(dim=1)
+        if self.config.on_target == "nothing":
+            return on_goal.all(dim=1)
+        return torch.zeros(self.num_envs, dtype=torch.bool)
+
+    def _metric_rows(self, ended: Tensor) -> dict[str, Tensor]:
+        summary = self._metrics.summary(self.steps)
+        nan = torch.tensor(float("nan"))
+        return {k: torch.where(ended, v, nan).repeat_interleave(self.num_agents) for k, v in summary.items()}
+
+    def close(self) -> None:
+        self._envs = [None] * self.num_envs

@@ -1,0 +1,127 @@
+"""Model configuration: one frozen dataclass, two presets, closed validation.
+
+>>> cfg = ModelConfig.preset("bottleneck", variant="rmt")
+>>> (cfg.hidden, cfg.heads, cfg.obs_size, cfg.position_table_size)
+(16, 4, 5, 10)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal, get_args
+
+Variant = Literal["srmt", "rmt", "attention", "empty", "gru"]
+AttentionMask = Literal["causal", "full"]
+
+VARIANTS: tuple[str, ...] = get_args(Variant)
+ATTENTION_MASKS: tuple[str, ...] = get_args(AttentionMask)
+TRANSFORMER_VARIANTS: tuple[str, ...] = ("srmt", "rmt", "attention")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Sizes and switches of the SRMT policy (defaults = the `bottleneck` preset)."""
+
+    variant: Variant = "srmt"
+    """core: srmt (memory + shared pool + history), rmt (memory + history, no pool),
+    attention (history only), empty (encoder -> heads), gru (GRUCell instead of attention)"""
+    hidden: int = 16
+    """H: encoder output size and transformer width (the memory size of srmt/rmt)"""
+    heads: int = 4
+    """attention heads; must divide `hidden` for the transformer variants"""
+    blocks: int = 1
+    """transformer blocks (GPT-2 style, pre-LayerNorm)"""
+    resnet_blocks: int = 1
+    """residual blocks of the encoder (0 allowed: conv -> ReLU -> linear)"""
+    filters: int = 8
+    """channels of every encoder convolution"""
+    obs_radius: int = 2
+    """r: the observation window is (2r+1) x (2r+1)"""
+    history: int = 8
+    """K: past encoder outputs each agent attends to (0 allowed)"""
+    attention_mask: AttentionMask = "causal"
+    """self-attention mask: causal (reference code, GPT-2 default) or full (paper text)"""
+    num_actions: int = 5
+    """policy logits: stay, up, down, left, right"""
+    gru_hidden: int = 16
+    """hidden size of the `gru` variant (its state and the input of its heads)"""
+
+    def __post_init__(self) -> None:
+        errors = []
+        if self.variant not in VARIANTS:
+            errors.append(f"variant={self.variant!r} is not one of {VARIANTS}")
+        if self.attention_mask not in ATTENTION_MASKS:
+            errors.append(f"attention_mask={self.attention_mask!r} is not one of {ATTENTION_MASKS}")
+        minimum = {"hidden": 1, "heads": 1, "blocks": 1, "resnet_blocks": 0, "filters": 1,
+                   "obs_radius": 0, "history": 0, "num_actions": 1, "gru_hidden": 1}
+        for name, low in minimum.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                errors.append(f"{name}={value!r} must be an int >= {low}")
+        if (self.variant in TRANSFORMER_VARIANTS and not errors
+                and self.hidden % self.heads != 0):
+            errors.append(f"hidden={self.hidden} must be divisible by heads={self.heads} "
+                          f"for variant={self.variant!r}")
+        if errors:
+            raise ValueError("invalid ModelConfig: " + "; ".join(errors))
+
+    # Derived sizes and switches (properties, never stored fields).
+    @property
+    def obs_size(self) -> int:
+        """Side of the observation window, 2r+1."""
+        return 2 * self.obs_radius + 1
+
+    @property
+    def uses_attention(self) -> bool:
+        """True for the transformer variants (srmt, rmt, attention)."""
+        return self.variant in TRANSFORMER_VARIANTS
+
+    @property
+    def uses_memory(self) -> bool:
+        """True when each agent carries an own memory token (srmt, rmt)."""
+        return self.variant in ("srmt", "rmt")
+
+    @property
+    def uses_pool(self) -> bool:
+        """True when the core cross-attends to the environment's shared memory pool."""
+        return self.variant == "srmt"
+
+    @property
+    def position_table_size(self) -> int:
+        """Rows of the position table: [memory ;] K history slots ; current obs."""
+        if not self.uses_attention:
+            return 0
+        return self.history + 1 + int(self.uses_memory)
+
+    @property
+    def core_out_size(self) -> int:
+        """Size of the features the policy and value heads read."""
+        return self.gru_hidden if self.variant == "gru" else self.hidden
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> ModelConfig:
+        """The published sizes (`bottleneck`, `lifelong`) with optional field overrides."""
+        if name not in PRESETS:
+            raise ValueError(f"preset={name!r} is not one of {tuple(PRESETS)}")
+        return cls.from_dict({**PRESETS[name], **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of all fields (JSON-serialisable)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
+        """Build from a dict; unknown keys raise ValueError (missing keys take defaults)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown ModelConfig key(s) {unknown}; allowed: {sorted(known)}")
+        return cls(**values)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "bottleneck": dict(hidden=16, heads=4, blocks=1, resnet_blocks=1, filters=8,
+                       obs_radius=2, history=8),
+    "lifelong": dict(hidden=512, heads=8, blocks=1, resnet_blocks=8, filters=64,
+                     obs_radius=5, history=8),
+}

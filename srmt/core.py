@@ -1,0 +1,186 @@
+"""Recurrent cores: the SRMT transformer (srmt / rmt / attention) and the gru / empty ablations.
+
+Every core has the same call: `core(features, state, num_agents, grouped)`
+-> (out (B, out_size), new_state (B, S)); `make_core(cfg)` picks the class.
+Rows are grouped as [E, A]: row = e*A + a (agent-major inside each environment).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from srmt.blocks import Block, mask_value
+from srmt.config import ModelConfig
+from srmt.state import StateView, pack_state, unpack_state
+
+
+def check_inputs(cfg: ModelConfig, features: torch.Tensor, state: torch.Tensor,
+                 num_agents: int, grouped: bool) -> StateView:
+    """Validate the core inputs and return the views of the state."""
+    if features.dim() != 2 or features.shape[1] != cfg.hidden:
+        raise ValueError(f"features shape {tuple(features.shape)} must be (B, hidden={cfg.hidden})")
+    rows = features.shape[0]
+    if state.shape[0] != rows:
+        raise ValueError(f"state has {state.shape[0]} rows, features have {rows}")
+    if grouped and rows % num_agents != 0:
+        raise ValueError(f"grouped=True needs B divisible by num_agents: B={rows}, "
+                         f"num_agents={num_agents}")
+    return unpack_state(state, cfg, num_agents)
+
+
+class SRMTCore(nn.Module):
+    """Transformer core of the srmt, rmt and attention variants.
+
+    Per row the tokens are [own memory ; K history slots ; current features]
+    (no memory token for `attention`) at fixed positions 0..T-1, so a token's
+    position is its age. A key is masked when it does not exist yet: the memory
+    token while steps_seen = 0, history slots older than steps_seen. Rows with
+    steps_seen = 0 also skip cross-attention, and their new memory comes from
+    the output at the current token instead of the memory token.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        if not cfg.uses_attention:
+            raise ValueError(f"SRMTCore needs variant in ('srmt', 'rmt', 'attention'), "
+                             f"got variant={cfg.variant!r}; use make_core(cfg)")
+        self.cfg = cfg
+        self.out_size = cfg.hidden
+        tokens = cfg.position_table_size
+        self.wpe = nn.Embedding(tokens, cfg.hidden)
+        self.blocks = nn.ModuleList(
+            Block(cfg.hidden, cfg.heads, cross_attention=cfg.uses_pool) for _ in range(cfg.blocks))
+        self.ln_f = nn.LayerNorm(cfg.hidden)
+        # Default nn.Linear init, kept on purpose: with stored memory this head never
+        # receives a gradient (docs/model.md), so it stays the fixed projection it starts as.
+        self.memory_head = nn.Linear(cfg.hidden, cfg.hidden, bias=False) if cfg.uses_memory else None
+        allowed = torch.ones(tokens, tokens, dtype=torch.bool)  # (T, T) query x key
+        if cfg.attention_mask == "causal":
+            allowed = allowed.tril()
+        self.register_buffer("allowed", allowed, persistent=False)
+        # Tokens read after the last block: memory token (if any) and current token.
+        keep = [0, tokens - 1] if cfg.uses_memory else [tokens - 1]
+        self.register_buffer("keep", torch.tensor(keep), persistent=False)
+        self._init_gpt2()
+
+    def _init_gpt2(self) -> None:
+        """GPT-2 initialisation (nanoGPT): N(0, 0.02), zero biases, scaled residual projections."""
+        for module in [self.wpe, *self.blocks.modules()]:
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+        for name, param in self.blocks.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(param, mean=0.0, std=0.02 / math.sqrt(2 * self.cfg.blocks))
+
+    def forward(self, features: torch.Tensor, state: torch.Tensor, num_agents: int,
+                grouped: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step for B rows.
+
+        Args:
+            features: (B, H) encoder outputs of the current observations.
+            state: (B, S) per-row state (srmt.state layout); all-zero rows start an episode.
+            num_agents: A, agents per environment (sizes the pool).
+            grouped: True when the rows are E whole environments in order (acting):
+                the pool is read once per environment and the new pool (the A new
+                memories) is written into every row. False for independent rows
+                (learner): each row reads the pool of its own state, and the
+                output state keeps that stored pool unchanged, since a lone row
+                knows neither its agent index nor the other agents' new memories.
+
+        Returns:
+            out (B, H) features at the current-observation token, new_state (B, S).
+        """
+        cfg = self.cfg
+        view = check_inputs(cfg, features, state, num_agents, grouped)
+        steps = view.steps_seen  # (B,)
+        has_memory = steps > 0  # (B,)
+        slots = torch.arange(cfg.history, device=steps.device, dtype=steps.dtype)  # (K,)
+        filled = slots >= cfg.history - steps[:, None]  # (B, K) newest min(steps, K) slots
+
+        tokens = [view.history, features[:, None]]  # (B, K, H), (B, 1, H)
+        valid = [filled, torch.ones_like(has_memory)[:, None]]  # (B, K), (B, 1)
+        if cfg.uses_memory:
+            tokens.insert(0, view.memory[:, None])  # (B, 1, H)
+            valid.insert(0, has_memory[:, None])  # (B, 1)
+        x = torch.cat(tokens, dim=1) + self.wpe.weight  # (B, T, H)
+        allowed = torch.cat(valid, dim=1)[:, None, :] & self.allowed  # (B, T, T)
+        bias = torch.zeros(allowed.shape, dtype=x.dtype, device=x.device)  # (B, T, T)
+        bias = bias.masked_fill(~allowed, mask_value(x.dtype)).unsqueeze(1)  # (B, 1, T, T)
+
+        pool = self._read_pool(view, num_agents, grouped) if cfg.uses_pool else None
+        for i, block in enumerate(self.blocks):
+            keep = self.keep if i == len(self.blocks) - 1 else None
+            x = block(x, bias, pool, has_memory, keep)  # (B, T, H), last: (B, len(keep), H)
+        x = self.ln_f(x)  # (B, len(keep), H)
+        out = x[:, -1]  # (B, H)
+
+        new_memory, new_pool = view.memory, view.pool  # (B, 0) and (B, 0, H) for `attention`
+        if cfg.uses_memory:
+            source = torch.where(has_memory[:, None], x[:, 0], out)  # (B, H)
+            new_memory = self.memory_head(source)  # (B, H)
+        if cfg.uses_pool and grouped:
+            new_pool = new_memory.view(-1, num_agents, cfg.hidden)  # (E, A, H)
+        new_history = torch.cat([view.history, features[:, None]], dim=1)[:, 1:]  # (B, K, H)
+        return out, pack_state(StateView(new_memory, new_pool, new_history, steps + 1))
+
+    @staticmethod
+    def _read_pool(view: StateView, num_agents: int, grouped: bool) -> torch.Tensor:
+        """Pool to cross-attend: (E, A, H) once per environment, or (B, A, H) per row.
+
+        Grouped, the pool is taken from the environment's row with the most
+        steps_seen: every row that was not just reset holds the same pool, and
+        a reset row (steps_seen = 0) does not cross-attend, so a reset of some
+        agents of an environment cannot hide the pool from the others.
+        """
+        if not grouped:
+            return view.pool  # (B, A, H)
+        env_steps = view.steps_seen.view(-1, num_agents)  # (E, A)
+        first_row = torch.arange(env_steps.shape[0], device=env_steps.device) * num_agents  # (E,)
+        return view.pool[first_row + env_steps.argmax(dim=1)]  # (E, A, H)
+
+
+class GRUCore(nn.Module):
+    """`gru` ablation: GRUCell(H -> gru_hidden); its hidden is the state's memory part."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.out_size = cfg.gru_hidden
+        self.cell = nn.GRUCell(cfg.hidden, cfg.gru_hidden)
+
+    def forward(self, features: torch.Tensor, state: torch.Tensor, num_agents: int,
+                grouped: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """features (B, H), state (B, gru_hidden + 1) -> out (B, gru_hidden), new_state."""
+        view = check_inputs(self.cfg, features, state, num_agents, grouped)
+        hidden = self.cell(features, view.memory)  # (B, gru_hidden)
+        return hidden, pack_state(view._replace(memory=hidden, steps_seen=view.steps_seen + 1))
+
+
+class EmptyCore(nn.Module):
+    """`empty` ablation: features go straight to the heads; the state only counts steps."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.out_size = cfg.hidden
+
+    def forward(self, features: torch.Tensor, state: torch.Tensor, num_agents: int,
+                grouped: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """features (B, H), state (B, 1) -> out = features, new_state (steps_seen + 1)."""
+        view = check_inputs(self.cfg, features, state, num_agents, grouped)
+        return features, pack_state(view._replace(steps_seen=view.steps_seen + 1))
+
+
+Core = SRMTCore | GRUCore | EmptyCore
+
+
+def make_core(cfg: ModelConfig) -> Core:
+    """The core class of `cfg.variant`."""
+    if cfg.uses_attention:
+        return SRMTCore(cfg)
+    return GRUCore(cfg) if cfg.variant == "gru" else EmptyCore(cfg)
