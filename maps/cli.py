@@ -96,19 +96,20 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run a parsed ``maps`` command; map errors print one line to stderr and return 2."""
-    try:
-        return _COMMANDS[args.maps_command](args)
-    except MapError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    """Run a parsed ``maps`` command; returns the exit code, raises MapError on bad input."""
+    return _COMMANDS[args.maps_command](args)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m maps.cli``: map errors print one line to stderr and return 2."""
     parser = argparse.ArgumentParser(prog="python -m maps.cli", description="List, show and generate maps.")
     _add_commands(parser)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except MapError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

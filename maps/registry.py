@@ -46,13 +46,15 @@ def _read_yaml(path: Path) -> object:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise MapsDirError(f"cannot read map collection {path}: {err.strerror}; {_ADD_MAPS_HELP}") from err
+        raise MapsDirError(f"cannot read map collection {path}: {err.strerror}") from err
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
         if isinstance(node, yaml.MappingNode):
             seen = set()
             for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    continue  # a list or mapping as key: _validate rejects it as a name
                 if key_node.value in seen:
                     raise MalformedMapError(
                         f"{path}: key {key_node.value!r} is defined twice "
