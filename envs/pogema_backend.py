@@ -125,14 +125,18 @@ class PogemaBatchedEnv:
         self._next_cell = torch.full((*shape, 2), -1, dtype=torch.long)
 
     # ----------------------------------------------------------------- state
-    def _read_state(self, e: int) -> None:
-        grid, r = self._envs[e].grid, self.config.obs_radius
-        self.positions[e] = torch.tensor(grid.positions_xy) - r
-        goals = torch.tensor(grid.finishes_xy) - r
-        if not torch.equal(goals, self.goals[e]) or self.steps[e] == 0:
-            self.goals[e] = goals
-            self._observer.set_goals(e, goals.numpy())
-        self.active[e] = torch.tensor([grid.is_active[a] for a in range(self.num_agents)])
+    def _read_state(self, envs: list[int]) -> None:
+        """Copy positions, goals and activity of pogema envs `envs` into the state tensors."""
+        grids, r = [self._envs[e].grid for e in envs], self.config.obs_radius
+        self.positions[envs] = torch.tensor([g.positions_xy for g in grids]) - r
+        if self.config.on_target == "finish":
+            self.active[envs] = torch.tensor([list(g.is_active.values()) for g in grids])
+        if self.config.on_target == "restart" or bool((self.steps[envs] == 0).any()):
+            goals = torch.tensor([g.finishes_xy for g in grids]) - r
+            changed = (goals != self.goals[envs]).any(dim=2).any(dim=1) | (self.steps[envs] == 0)
+            self.goals[envs] = goals
+            for i in changed.nonzero().flatten().tolist():
+                self._observer.set_goals(envs[i], goals[i].numpy())
 
     def _start_episode(self, e: int, task: Task | None = None) -> None:
         task = task or self._task_source(e)
@@ -142,7 +146,8 @@ class PogemaBatchedEnv:
         self._observer.set_map(e, task.map_index)
         self.steps[e] = 0
         self._metrics.reset(e)
-        self._read_state(e)
+        self.active[e] = True
+        self._read_state([e])
 
     def observe(self) -> Tensor:
         """Observations (N, 3, w, w) of the current state (e.g. after `reset_env`)."""
@@ -176,9 +181,10 @@ class PogemaBatchedEnv:
         before, was_active = self.positions.clone(), self.active & live[:, None]
         goals_before = self.goals.clone()
         per_env = actions.tolist()
-        for e in live.nonzero().flatten().tolist():
+        running = live.nonzero().flatten().tolist()
+        for e in running:
             self._envs[e].step(per_env[e])
-            self._read_state(e)
+        self._read_state(running)
         self.steps += live
         on_goal = (self.positions == goals_before).all(dim=2) & live[:, None]
         if self.config.on_target == "restart":
