@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 
-COMMANDS = ["maps.cli"]
+COMMANDS = ["maps.cli", "srmt.params"]
 """Modules with `add_subparser`, in the order shown by --help."""
 BENCHES: list[str] = []
 """Modules with `add_bench_subparser`."""

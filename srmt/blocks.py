@@ -17,11 +17,13 @@ def mask_value(dtype: torch.dtype) -> float:
     """Additive bias for a forbidden key.
 
     Large and finite, not -inf: a row whose keys are all forbidden (the memory
-    token's own row on the first step, under the causal mask) would give
-    softmax(-inf, ..., -inf) = NaN, and NaN poisons gradients even where the
-    output is discarded. With a finite value such a row is a harmless uniform
-    average; for any row with one allowed key, exp(value - max) is exactly 0.
-    Half of the dtype's minimum so that adding a score cannot overflow to -inf.
+    token's own row on the first step, under the causal mask) gives
+    softmax(-inf, ..., -inf) = NaN in a plain softmax, and a NaN poisons the
+    gradients even where the output is discarded. torch 2.13's CPU SDPA kernel
+    happens to return 0 for such rows; a finite value does not depend on which
+    kernel runs. Such a row becomes a harmless average (its output is never
+    read); in any row with an allowed key, exp(value - max) is exactly 0.
+    Half of the dtype's minimum, so that adding a score cannot overflow to -inf.
     """
     return torch.finfo(dtype).min / 2
 
@@ -45,16 +47,19 @@ class SelfAttention(nn.Module):
         self.c_attn = nn.Linear(hidden, 3 * hidden)
         self.c_proj = nn.Linear(hidden, hidden)
 
-    def forward(self, x: torch.Tensor, bias: torch.Tensor,
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor,
                 keep: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, T, H), bias (B, 1, T, T) -> (B, T', H), T' = len(keep) or T.
+        """x (B, T, H), allowed (B, 1, T, T) bool -> (B, T', H), T' = len(keep) or T.
 
         `keep` selects the query tokens whose output is needed (keys and values
         always cover all T tokens).
         """
         q, k, v = self.c_attn(x).split(x.shape[-1], dim=-1)  # 3 x (B, T, H)
         if keep is not None:
-            q, bias = q[:, keep], bias[:, :, keep]  # (B, T', H), (B, 1, T', T)
+            q, allowed = q[:, keep], allowed[:, :, keep]  # (B, T', H), (B, 1, T', T)
+        # Additive bias in the dtype the product runs in (under autocast, q's).
+        bias = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device)  # (B, 1, T', T)
+        bias = bias.masked_fill(~allowed, mask_value(q.dtype))
         q, k, v = (split_heads(t, self.heads) for t in (q, k, v))  # (B, nh, T|T', hs)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (B, nh, T', hs)
         return self.c_proj(merge_heads(y))  # (B, T', H)
@@ -111,18 +116,18 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(hidden)
         self.mlp = MLP(hidden)
 
-    def forward(self, x: torch.Tensor, bias: torch.Tensor, pool: torch.Tensor | None = None,
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor, pool: torch.Tensor | None = None,
                 gate: torch.Tensor | None = None,
                 keep: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, T, H) -> (B, T', H).
 
-        bias (B, 1, T, T): additive self-attention mask. pool (G, A, H): shared
+        allowed (B, 1, T, T) bool: self-attention mask (query x key). pool (G, A, H): shared
         memories, or None for blocks without cross-attention. gate (B,) bool:
         rows that cross-attend (rows without a memory yet skip it exactly).
         keep: token indices to compute after self-attention (the last block
         needs only the tokens read afterwards; the rest is per-token work).
         """
-        y = self.attn(self.ln_1(x), bias, keep)  # (B, T', H)
+        y = self.attn(self.ln_1(x), allowed, keep)  # (B, T', H)
         x = (x if keep is None else x[:, keep]) + y  # (B, T', H)
         if self.crossattention is not None:
             c = self.crossattention(self.ln_cross_attn(x), pool)  # (B, T', H)

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from srmt.blocks import Block, mask_value
+from srmt.blocks import Block
 from srmt.config import ModelConfig
 from srmt.state import StateView, pack_state, unpack_state
 
@@ -20,6 +20,7 @@ from srmt.state import StateView, pack_state, unpack_state
 def check_inputs(cfg: ModelConfig, features: torch.Tensor, state: torch.Tensor,
                  num_agents: int, grouped: bool) -> StateView:
     """Validate the core inputs and return the views of the state."""
+    view = unpack_state(state, cfg, num_agents)  # checks num_agents and the state width
     if features.dim() != 2 or features.shape[1] != cfg.hidden:
         raise ValueError(f"features shape {tuple(features.shape)} must be (B, hidden={cfg.hidden})")
     rows = features.shape[0]
@@ -28,7 +29,7 @@ def check_inputs(cfg: ModelConfig, features: torch.Tensor, state: torch.Tensor,
     if grouped and rows % num_agents != 0:
         raise ValueError(f"grouped=True needs B divisible by num_agents: B={rows}, "
                          f"num_agents={num_agents}")
-    return unpack_state(state, cfg, num_agents)
+    return view
 
 
 class SRMTCore(nn.Module):
@@ -48,7 +49,7 @@ class SRMTCore(nn.Module):
             raise ValueError(f"SRMTCore needs variant in ('srmt', 'rmt', 'attention'), "
                              f"got variant={cfg.variant!r}; use make_core(cfg)")
         self.cfg = cfg
-        self.out_size = cfg.hidden
+        self.out_size = cfg.core_out_size
         tokens = cfg.position_table_size
         self.wpe = nn.Embedding(tokens, cfg.hidden)
         self.blocks = nn.ModuleList(
@@ -108,14 +109,12 @@ class SRMTCore(nn.Module):
             tokens.insert(0, view.memory[:, None])  # (B, 1, H)
             valid.insert(0, has_memory[:, None])  # (B, 1)
         x = torch.cat(tokens, dim=1) + self.wpe.weight  # (B, T, H)
-        allowed = torch.cat(valid, dim=1)[:, None, :] & self.allowed  # (B, T, T)
-        bias = torch.zeros(allowed.shape, dtype=x.dtype, device=x.device)  # (B, T, T)
-        bias = bias.masked_fill(~allowed, mask_value(x.dtype)).unsqueeze(1)  # (B, 1, T, T)
+        allowed = torch.cat(valid, dim=1)[:, None, None, :] & self.allowed  # (B, 1, T, T)
 
         pool = self._read_pool(view, num_agents, grouped) if cfg.uses_pool else None
         for i, block in enumerate(self.blocks):
             keep = self.keep if i == len(self.blocks) - 1 else None
-            x = block(x, bias, pool, has_memory, keep)  # (B, T, H), last: (B, len(keep), H)
+            x = block(x, allowed, pool, has_memory, keep)  # (B, T, H), last: (B, len(keep), H)
         x = self.ln_f(x)  # (B, len(keep), H)
         out = x[:, -1]  # (B, H)
 
@@ -150,7 +149,7 @@ class GRUCore(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.out_size = cfg.gru_hidden
+        self.out_size = cfg.core_out_size
         self.cell = nn.GRUCell(cfg.hidden, cfg.gru_hidden)
 
     def forward(self, features: torch.Tensor, state: torch.Tensor, num_agents: int,
@@ -167,7 +166,7 @@ class EmptyCore(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.out_size = cfg.hidden
+        self.out_size = cfg.core_out_size
 
     def forward(self, features: torch.Tensor, state: torch.Tensor, num_agents: int,
                 grouped: bool = True) -> tuple[torch.Tensor, torch.Tensor]:

@@ -34,18 +34,33 @@ def count_parameters(model: SRMTPolicy) -> dict[str, int]:
     return counts
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Print the parameter counts of a preset / variant."""
-    parser = argparse.ArgumentParser(prog="python -m srmt.params", description=__doc__.split("\n")[0])
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="bottleneck",
                         help="model sizes (default: bottleneck)")
     parser.add_argument("--variant", choices=VARIANTS, default="srmt",
                         help="core / ablation (default: srmt)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the parameter counts of a preset / variant."""
     cfg = ModelConfig.preset(args.preset, variant=args.variant)
     print(f"preset={args.preset} variant={args.variant}")
     for name, count in count_parameters(SRMTPolicy(cfg)).items():
         print(f"{name:24s} {count:>10,d}")
+    return 0
+
+
+def add_subparser(subparsers: argparse._SubParsersAction) -> None:
+    """Register `srmt params`."""
+    parser = subparsers.add_parser("params", help="parameter counts of a model preset / variant")
+    _add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m srmt.params", description=__doc__.split("\n")[0])
+    _add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

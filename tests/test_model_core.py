@@ -123,14 +123,14 @@ def make_policy(variant: str = "srmt") -> SRMTPolicy:
 
 
 @torch.no_grad()
-def mid_episode(policy, envs=ENVS, steps=3, seed=1):
+def mid_episode(policy, steps=3):
     """A state after `steps` grouped steps from the episode start, and fresh observations."""
-    torch.manual_seed(seed)
-    rows, size = envs * AGENTS, policy.cfg.obs_size
-    state = policy.initial_state(AGENTS, rows)
+    torch.manual_seed(1)
+    size = policy.cfg.obs_size
+    state = policy.initial_state(AGENTS, ROWS)
     for _ in range(steps):
-        state = policy(torch.rand(rows, 3, size, size), state, AGENTS)[2]
-    return torch.rand(rows, 3, size, size), state
+        state = policy(torch.rand(ROWS, 3, size, size), state, AGENTS)[2]
+    return torch.rand(ROWS, 3, size, size), state
 
 
 def assert_outputs_close(a, b):
@@ -150,8 +150,9 @@ def test_isolation_batched_environments_equal_separate_ones():
     # Agent 1 of env 0 gets another memory (its own row and its slot in env 0's pool).
     changed = state.clone()
     view = unpack_state(changed, policy.cfg, AGENTS)
-    view.memory[1] += 1.0
-    view.pool[:AGENTS, 1] += 1.0
+    noise = torch.randn(policy.cfg.hidden)  # not a constant: LayerNorm would remove it
+    view.memory[1] += noise
+    view.pool[:AGENTS, 1] += noise
     after = policy(obs, changed, AGENTS)
     for old, new in zip(together, after):
         assert torch.equal(old[AGENTS:], new[AGENTS:])  # env 1 untouched
@@ -189,13 +190,14 @@ def test_sharing_only_srmt_reads_other_agents_memories(variant):
 
     own_only = state.clone()  # agent 2's own row: memory and history
     view = unpack_state(own_only, cfg, AGENTS)
-    view.memory[2] += 1.0
-    view.history[2] += 1.0
+    view.memory[2] += torch.randn(cfg.hidden)
+    view.history[2] += torch.randn(cfg.history, cfg.hidden)
+    assert not torch.allclose(policy(obs, own_only, AGENTS)[0][2], logits[2], **CLOSE)
     assert torch.equal(policy(obs, own_only, AGENTS)[0][:2], logits[:2])
 
     if variant == "srmt":  # agent 2's slot in the pool that agents 0 and 1 read
         pooled = state.clone()
-        unpack_state(pooled, cfg, AGENTS).pool[:AGENTS, 2] += 1.0
+        unpack_state(pooled, cfg, AGENTS).pool[:AGENTS, 2] += torch.randn(cfg.hidden)
         changed = policy(obs, pooled, AGENTS)[0]
         assert (changed[:2] - logits[:2]).abs().min() > 1e-4
 
@@ -210,8 +212,11 @@ def test_first_step_ignores_everything_but_the_observation(variant):
     garbage = torch.randn_like(zero)
     garbage[:, -1] = 0.0  # steps_seen = 0: memory, pool and history must not be read
     expected = policy(obs, zero, AGENTS)
-    assert_outputs_close(policy(obs, garbage, AGENTS), expected)
-    assert_outputs_close(policy(obs, garbage, AGENTS, grouped=False), expected)
+    for grouped in (True, False):
+        logits, value, new_state = policy(obs, garbage, AGENTS, grouped)
+        assert_outputs_close([logits, value], expected[:2])
+        new_memory = unpack_state(new_state, cfg, AGENTS).memory
+        torch.testing.assert_close(new_memory, unpack_state(expected[2], cfg, AGENTS).memory, **CLOSE)
     view = unpack_state(expected[2], cfg, AGENTS)
     if cfg.uses_memory:
         assert (view.memory.abs().sum(dim=1) > 0).all()
@@ -225,9 +230,9 @@ def test_unfilled_history_slots_are_masked():
     cfg = policy.cfg
     obs, state = mid_episode(policy, steps=2)
     noisy = state.clone()
-    unpack_state(noisy, cfg, AGENTS).history[:, :cfg.history - 2] = 5.0
+    unpack_state(noisy, cfg, AGENTS).history[:, :cfg.history - 2] = torch.randn(cfg.hidden)
     assert_outputs_close(policy(obs, noisy, AGENTS)[:2], policy(obs, state, AGENTS)[:2])
-    unpack_state(noisy, cfg, AGENTS).history[:, -1] += 1.0  # a filled slot is read
+    unpack_state(noisy, cfg, AGENTS).history[:, -1] += torch.randn(cfg.hidden)  # a filled slot
     assert not torch.allclose(policy(obs, noisy, AGENTS)[0], policy(obs, state, AGENTS)[0], **CLOSE)
 
 
@@ -253,3 +258,16 @@ def test_eval_mode_is_deterministic():
     obs, state = mid_episode(policy)
     for first, second in zip(policy(obs, state, AGENTS), policy(obs, state, AGENTS)):
         assert torch.equal(first, second)
+
+
+@pytest.mark.parametrize("grouped, pool_rows", [(True, ENVS), (False, ROWS)])
+@torch.no_grad()
+def test_pool_keys_and_values_are_computed_once_per_environment_when_grouped(grouped, pool_rows):
+    policy = make_policy()
+    obs, state = mid_episode(policy)
+    shapes = []
+    projection = policy.core.blocks[0].crossattention.c_attn
+    handle = projection.register_forward_hook(lambda module, args, out: shapes.append(out.shape))
+    policy(obs, state, AGENTS, grouped)
+    handle.remove()
+    assert shapes == [(pool_rows, AGENTS, 2 * policy.cfg.hidden)]

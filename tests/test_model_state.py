@@ -102,4 +102,6 @@ def test_forward_rejects_bad_inputs():
     with pytest.raises(ValueError, match="state has 5 rows, features have 6"):
         policy(obs, policy.initial_state(3, 5), num_agents=3)
     with pytest.raises(ValueError, match="num_agents=0 must be >= 1"):
-        state_size(cfg, num_agents=0)
+        policy(obs, torch.zeros(6, 1), num_agents=0)
+    with pytest.raises(ValueError, match=r"features shape \(6, 8\) must be \(B, hidden=16\)"):
+        policy.core(torch.zeros(6, 8), policy.initial_state(3, 6), num_agents=3)
