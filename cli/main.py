@@ -11,9 +11,9 @@ import importlib
 import os
 import sys
 
-COMMANDS = ["maps.cli", "srmt.params"]
+COMMANDS = ["maps.cli", "eval.cli", "srmt.params"]
 """Modules with `add_subparser`, in the order shown by --help."""
-BENCHES: list[str] = []
+BENCHES = ["eval.cli"]
 """Modules with `add_bench_subparser`."""
 
 

@@ -76,9 +76,11 @@ def _as_cells(value):
 
 @dataclass(frozen=True)
 class MapSpec:
-    """A parsed map: its name and obstacle array (True = obstacle)."""
+    """A parsed map: its name, its text (kept for pogema: '@'/'$' mark possible starts/goals)
+    and its obstacle array (True = obstacle)."""
 
     name: str
+    text: str
     obstacles: np.ndarray
 
     @property
@@ -107,7 +109,7 @@ def _choices(field: str, value, allowed_type) -> str | None:
 
 def _resolve_maps(cfg: EnvConfig) -> tuple[MapSpec, ...]:
     if cfg.grid is not None:
-        return (MapSpec("custom", parse_grid(cfg.grid, name="grid")),)
+        return (MapSpec("custom", cfg.grid, parse_grid(cfg.grid, name="grid")),)
     registry = default_registry(cfg.maps_dir)
     if cfg.map_pattern is not None:
         names = registry.match(cfg.map_pattern)
@@ -115,7 +117,8 @@ def _resolve_maps(cfg: EnvConfig) -> tuple[MapSpec, ...]:
         names = [cfg.map_name]
     else:
         raise EnvConfigError("no map given: set map_name, map_pattern or grid (see `srmt maps list`)")
-    return tuple(MapSpec(name, parse_grid(registry.grid(name), name=name)) for name in names)
+    texts = [registry.grid(name) for name in names]
+    return tuple(MapSpec(name, text, parse_grid(text, name=name)) for name, text in zip(names, texts))
 
 
 def _check_cells(field: str, cells, cfg: EnvConfig, maps: tuple[MapSpec, ...]) -> list[str]:

@@ -59,13 +59,17 @@ _ENV_CLASS = {"finish": _Finish, "restart": _Restart, "nothing": _Nothing}
 
 
 def make_grid_config(resolved: ResolvedEnv, task: Task) -> GridConfig:
-    """pogema's GridConfig for one task (cells in map coordinates)."""
+    """pogema's GridConfig for one task (cells in map coordinates).
+
+    The map goes to pogema as text, exactly as the POGEMA benchmark passes it, so
+    that random placement follows the same rules ('@' possible starts, '$' possible goals).
+    """
     cfg = resolved.config
     extra = {}
     if task.starts is not None:
         extra = dict(agents_xy=[list(c) for c in task.starts], targets_xy=[list(c) for c in task.goals])
     return GridConfig(
-        map=resolved.maps[task.map_index].obstacles.astype(int).tolist(),
+        map=resolved.maps[task.map_index].text,
         num_agents=cfg.num_agents, seed=task.seed, obs_radius=cfg.obs_radius,
         collision_system=cfg.collision_system, on_target=cfg.on_target,
         max_episode_steps=cfg.max_episode_steps, observation_type="POMAPF", **extra,

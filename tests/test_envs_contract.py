@@ -148,3 +148,13 @@ def test_explicit_task_source_is_used():
     env = PogemaBatchedEnv(cfg, 2, task_source=lambda e: Task(map_index=e, seed=100 + e))
     env.reset()
     assert [resolved.maps[t.map_index].name for t in env.tasks] == [m.name for m in resolved.maps]
+
+
+def test_map_markers_restrict_random_starts_and_goals_like_the_benchmark():
+    grid = "@@.$$\n@@.$$"  # '@' possible starts, '$' possible goals, '.' both
+    cfg = EnvConfig(grid=grid, num_agents=3, on_target="restart", reward="lifelong",
+                    collision_system="soft", obs_radius=1)
+    for seed in range(10):
+        env = PogemaBatchedEnv(cfg.replace(seed=seed), num_envs=1)
+        env.reset()
+        assert (env.positions[0, :, 1] <= 2).all() and (env.goals[0, :, 1] >= 2).all()

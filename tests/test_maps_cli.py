@@ -1,15 +1,15 @@
 """maps.cli: `srmt maps list|show|generate` through argparse, as the console script wires it."""
 
 import argparse
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from maps import cli
 from maps.errors import UnknownMapError
+from conftest import BENCHMARK_DIR
 
-BENCHMARK = Path("/work/shared/maps/pogema-benchmark")
+BENCHMARK = BENCHMARK_DIR
 
 
 @pytest.fixture(autouse=True)

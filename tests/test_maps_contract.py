@@ -15,10 +15,11 @@ import pytest
 from maps.bottleneck import CORRIDOR_COL, bottleneck_grid, parse_bottleneck_length, sample_starts_goals
 from maps.grid import free_cells, parse_grid
 from maps.registry import MapRegistry
+from conftest import BENCHMARK_DIR
 
 REGISTRY = MapRegistry(None)
 SHIPPED = REGISTRY.names()
-BENCHMARK = Path("/work/shared/maps/pogema-benchmark")
+BENCHMARK = BENCHMARK_DIR
 EVAL_SEEDS = range(10)
 
 

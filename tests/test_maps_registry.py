@@ -6,8 +6,9 @@ import pytest
 
 from maps.errors import MalformedMapError, MapError, MapsDirError, UnknownMapError
 from maps.registry import MapRegistry, default_registry, load_collection
+from conftest import BENCHMARK_DIR
 
-BENCHMARK = Path("/work/shared/maps/pogema-benchmark")
+BENCHMARK = BENCHMARK_DIR
 SHIPPED = {"bottleneck-train": 16, "bottleneck-test": 58, "examples": 4}
 
 

@@ -1,0 +1,52 @@
+"""Things that act: the SRMT agent and baselines, one interface (agents.base).
+
+>>> agent = make_agent("random", seed=0)
+>>> agent.name
+'Random'
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from agents.base import Agent, AgentError, BatchedEnvView, resolve_device
+from agents.baselines import AStarAgent, GreedyAgent, RandomAgent
+from agents.pretrained import default_policy_path
+from agents.srmt_agent import SRMTAgent
+
+ALGORITHMS = ("srmt", "astar", "greedy", "random")
+"""Values of --algo: srmt (a policy file), astar (pogema's A* per agent), greedy (batched
+shortest-path steps), random."""
+
+
+def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, device: str = "cpu",
+               sample: bool = False, seed: int = 0, batched: bool = True) -> Agent:
+    """Build an agent by algorithm name.
+
+    Args:
+        algo: one of ALGORITHMS.
+        checkpoint: policy file for 'srmt' (default: the shipped Bottleneck policy).
+        device: torch device of the policy ('srmt' only).
+        sample: sample actions instead of argmax ('srmt' only).
+        seed: seed of the agent's random streams.
+        batched: False for the per-agent reference loop ('srmt' only).
+
+    Raises:
+        AgentError: unknown algorithm, missing default policy, unavailable device.
+        srmt.checkpoint.CheckpointError: an unusable policy file.
+    """
+    if algo not in ALGORITHMS:
+        raise AgentError(f"unknown algorithm {algo!r}; choose one of {list(ALGORITHMS)}")
+    if algo != "srmt":
+        if checkpoint is not None:
+            raise AgentError(f"--checkpoint is for --algo srmt, not {algo!r}")
+        return {"astar": AStarAgent, "greedy": GreedyAgent, "random": RandomAgent}[algo](seed=seed)
+    if checkpoint is None:
+        checkpoint = default_policy_path()
+        if not checkpoint.is_file():
+            raise AgentError(f"no --checkpoint given and the shipped policy {checkpoint} is not there "
+                             "(not trained yet?); pass --checkpoint FILE or use --algo astar|greedy|random")
+    return SRMTAgent.from_checkpoint(checkpoint, device=device, sample=sample, seed=seed, batched=batched)
+
+
+__all__ = ["Agent", "AgentError", "BatchedEnvView", "SRMTAgent", "AStarAgent", "GreedyAgent", "RandomAgent",
+           "ALGORITHMS", "make_agent", "default_policy_path", "resolve_device"]

@@ -1,0 +1,147 @@
+"""The SRMT agent: a policy file -> actions for all agents of many episodes at once.
+
+The recurrent state is the flat per-row state of srmt.state (memory, shared
+pool, history, steps seen); an all-zero row is an episode start, so starting
+an episode is zeroing the rows of its environment. One forward pass per step
+covers every running environment (grouped=True: the pool is shared inside an
+environment and never across environments); environments whose episode is
+over are left out of the pass.
+
+`batched=False` runs the reference path instead: one environment at a time
+and the model called once per agent (grouped=False), the shared pool rebuilt
+from the agents' new memories after the loop, as the reference code does it.
+Both paths give the same actions (tests/test_agents_srmt.py); the evaluation
+benchmark times one against the other.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from agents.base import AgentError, BatchedEnvView, default_seeds, episode_rng, resolve_device
+from srmt.checkpoint import load_policy
+from srmt.config import ModelConfig
+from srmt.model import SRMTPolicy
+from srmt.state import pack_state, unpack_state
+
+
+class SRMTAgent:
+    """Acts with an SRMTPolicy; keeps memory and history per episode.
+
+    Args:
+        policy: the model (moved to `device`, put in eval mode).
+        device: 'cpu', 'cuda' or 'cuda:N'.
+        sample: sample actions from the policy instead of taking the argmax.
+        seed: agent seed of the sampling streams (one per episode, see agents.base).
+        name: algorithm name in result records.
+        batched: False runs the per-agent reference loop (slow; for checks and benchmarks).
+    """
+
+    def __init__(self, policy: SRMTPolicy, *, device: str | torch.device = "cpu", sample: bool = False,
+                 seed: int = 0, name: str = "SRMT", batched: bool = True,
+                 env_config: Mapping[str, Any] | None = None, meta: Mapping[str, Any] | None = None):
+        self.device = resolve_device(device)
+        self.policy = policy.to(self.device).eval()
+        self.cfg: ModelConfig = policy.cfg
+        self.name, self.sample, self.seed, self.batched = name, sample, int(seed), batched
+        self.obs_radius: int | None = self.cfg.obs_radius
+        self.env_config = dict(env_config or {})
+        self.meta = dict(meta or {})
+        self.num_envs = self.num_agents = 0
+        self.state: Tensor | None = None
+        self._rngs: list[np.random.Generator] = []
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, *, device: str | torch.device = "cpu", sample: bool = False,
+                        seed: int = 0, expect: ModelConfig | Mapping[str, Any] | None = None,
+                        name: str | None = None, batched: bool = True) -> "SRMTAgent":
+        """Load a policy file (srmt.checkpoint); `expect` pins config fields (CheckpointError on mismatch)."""
+        dev = resolve_device(device)
+        loaded = load_policy(path, device=dev, expect=expect)
+        name = name or str(loaded.meta.get("algorithm", "SRMT"))
+        return cls(loaded.model, device=dev, sample=sample, seed=seed, name=name, batched=batched,
+                   env_config=loaded.env_config, meta=loaded.meta)
+
+    # ------------------------------------------------------------ episodes
+    def reset(self, num_envs: int, num_agents: int, seeds: Sequence[int] | None = None) -> None:
+        self.num_envs, self.num_agents = int(num_envs), int(num_agents)
+        self.state = self.policy.initial_state(self.num_agents, self.num_envs * self.num_agents)  # (N, S)
+        seeds = default_seeds(range(self.num_envs), seeds)
+        self._rngs = [episode_rng(self.seed, s) for s in seeds]
+
+    def reset_envs(self, envs: Sequence[int], seeds: Sequence[int] | None = None) -> None:
+        if self.state is None:
+            raise AgentError("call reset(num_envs, num_agents) before reset_envs")
+        envs = [int(e) for e in envs]
+        for e, s in zip(envs, default_seeds(envs, seeds)):
+            self.state[e * self.num_agents:(e + 1) * self.num_agents] = 0.0  # all-zero = episode start
+            self._rngs[e] = episode_rng(self.seed, s)
+
+    # ---------------------------------------------------------------- acting
+    def _check(self, obs: Tensor, env: BatchedEnvView) -> None:
+        if self.state is None:
+            raise AgentError("call reset(num_envs, num_agents) before act")
+        if (env.num_envs, env.num_agents) != (self.num_envs, self.num_agents):
+            raise AgentError(f"agent was reset for {self.num_envs} envs x {self.num_agents} agents, "
+                             f"the env has {env.num_envs} x {env.num_agents}")
+        w = self.cfg.obs_size
+        if obs.dim() != 4 or tuple(obs.shape[1:]) != (3, w, w):
+            got = "x".join(str(s) for s in obs.shape[2:]) if obs.dim() == 4 else str(tuple(obs.shape))
+            raise AgentError(f"observations are {got} windows but the policy was trained with obs_radius="
+                             f"{self.cfg.obs_radius} ({w}x{w}); build the env with obs_radius="
+                             f"{self.cfg.obs_radius}")
+
+    @torch.no_grad()
+    def act(self, obs: Tensor, env: BatchedEnvView) -> Tensor:
+        """Actions (N,) long on CPU; rows of frozen envs get 0 and keep their state."""
+        self._check(obs, env)
+        A = self.num_agents
+        live = (~env.frozen).nonzero().flatten().tolist()
+        actions = torch.zeros(self.num_envs * A, dtype=torch.long)
+        if not live:
+            return actions
+        if len(live) == self.num_envs:
+            rows = slice(None)
+        else:
+            rows = (torch.tensor(live)[:, None] * A + torch.arange(A)).flatten()  # (E_live*A,)
+        x = obs[rows].to(self.device, non_blocking=True)  # (B, 3, w, w)
+        state = self.state[rows]  # (B, S)
+        if self.batched:
+            logits, _, new_state = self.policy(x, state, A, grouped=True)  # (B, 5), _, (B, S)
+        else:
+            logits, new_state = self._per_agent(x, state)
+        self.state[rows] = new_state
+        actions[rows] = self._choose(logits, live)
+        return actions
+
+    def _per_agent(self, obs: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+        """Reference path: model called per agent, pool rebuilt from the new memories."""
+        A = self.num_agents
+        logits, new_rows = [], []
+        for i in range(obs.shape[0]):
+            lg, _, st = self.policy(obs[i:i + 1], state[i:i + 1], A, grouped=False)  # (1, 5), _, (1, S)
+            logits.append(lg)
+            new_rows.append(st)
+        new_state = torch.cat(new_rows)  # (B, S)
+        if self.cfg.uses_pool:
+            view = unpack_state(new_state, self.cfg, A)
+            pool = view.memory.reshape(-1, A, self.cfg.hidden)  # (E, A, H): this step's memories per env
+            new_state = pack_state(view._replace(pool=pool))
+        return torch.cat(logits), new_state
+
+    def _choose(self, logits: Tensor, live: list[int]) -> Tensor:
+        if not self.sample:
+            return logits.argmax(dim=-1).cpu()
+        probs = torch.softmax(logits.float(), dim=-1).cpu().double().numpy()  # (B, 5)
+        A = self.num_agents
+        out = np.empty(probs.shape[0], dtype=np.int64)
+        for k, e in enumerate(live):
+            p = probs[k * A:(k + 1) * A]
+            u = self._rngs[e].random(A)[:, None]
+            # inverse CDF; the min() guards against cumsum rounding below 1
+            out[k * A:(k + 1) * A] = np.minimum((p.cumsum(axis=1) < u).sum(axis=1), p.shape[1] - 1)
+        return torch.from_numpy(out)

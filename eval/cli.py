@@ -1,0 +1,158 @@
+"""`srmt eval`, `srmt render` and `srmt bench eval`.
+
+    srmt eval bottleneck --checkpoint policy.pt --quick
+    srmt eval random --algo astar --maps-dir pogema-benchmark/ --agents 8 16 --workers 2
+    srmt render --map bottleneck-20 --agents 2 --seed 3 --path-channel
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from agents import ALGORITHMS
+from maps.registry import ENV_VAR
+
+_MAPS_HELP = (f"directory holding the POGEMA benchmark's NN-name/maps.yaml files (default: ${ENV_VAR}); "
+              "not needed for bottleneck")
+
+
+def _agent_args(p: argparse.ArgumentParser) -> None:
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--checkpoint", metavar="FILE",
+                     help="SRMT policy file (default: the shipped agents/pretrained/bottleneck_srmt.pt)")
+    who.add_argument("--algo", choices=ALGORITHMS, default=None,
+                     help="srmt (a policy file, the default), astar (pogema's A* per agent), "
+                          "greedy (batched shortest-path steps), random")
+    p.add_argument("--device", default="cpu", help="torch device of the policy: cpu, cuda, cuda:N (default cpu)")
+    p.add_argument("--sample", action="store_true", help="sample actions instead of taking the most likely one")
+    p.add_argument("--agent-seed", type=int, default=0, metavar="S",
+                   help="seed of the agent's random streams (sampling, random/A* tie breaks; default 0)")
+
+
+def _spec(args: argparse.Namespace):
+    from eval.runner import AgentSpec
+
+    algo = args.algo or "srmt"
+    return AgentSpec(algo=algo, checkpoint=args.checkpoint, device=args.device, sample=args.sample,
+                     seed=args.agent_seed)
+
+
+def add_subparser(subparsers: argparse._SubParsersAction) -> None:
+    """Register `eval` and `render`."""
+    from eval.suites import SUITES
+
+    p = subparsers.add_parser("eval", help="evaluate a policy or baseline on a benchmark suite",
+                              description="Evaluate on a suite; results are appended per episode to "
+                                          "OUT/episodes.jsonl, so rerunning the same command resumes.")
+    p.add_argument("suite", metavar="SUITE", help=f"one of {', '.join(SUITES)}")
+    _agent_args(p)
+    p.add_argument("--maps-dir", metavar="DIR", help=_MAPS_HELP)
+    p.add_argument("--out", metavar="DIR", help="results directory (default runs/eval/SUITE-ALGORITHM)")
+    p.add_argument("--quick", action="store_true", help="a small subset of the suite, for smoke runs")
+    p.add_argument("--maps", metavar="REGEX", help="only maps whose whole name matches REGEX")
+    p.add_argument("--episodes", type=int, metavar="N", help="only the first N selected episodes")
+    p.add_argument("--seeds", type=int, nargs="+", metavar="S", help="only these seeds")
+    p.add_argument("--agents", type=int, nargs="+", metavar="N", help="only these agent counts")
+    p.add_argument("--workers", type=int, default=2, metavar="K", help="worker processes (default 2; 1 = inline)")
+    p.add_argument("--compare", nargs="+", default=[], metavar="FILE",
+                   help="published results (POGEMA raw JSON list or JSONL) to show beside ours")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_eval)
+
+    r = subparsers.add_parser("render", help="play one episode and write SVG, MP4 and GIF animations")
+    _agent_args(r)
+    r.add_argument("--map", required=True, metavar="NAME", help="map name (see `srmt maps list`)")
+    r.add_argument("--agents", type=int, default=2, metavar="N", help="number of agents (default 2)")
+    r.add_argument("--seed", type=int, default=0, metavar="S", help="task seed (default 0)")
+    r.add_argument("--maps-dir", metavar="DIR", help=_MAPS_HELP)
+    r.add_argument("--out", default="runs/render", metavar="DIR", help="output directory (default runs/render)")
+    r.add_argument("--path-channel", action="store_true", help="draw every agent's shortest path to its goal")
+    r.add_argument("--max-steps", type=int, metavar="T", help="stop after T steps (default: the episode length)")
+    r.add_argument("--on-target", choices=("finish", "restart", "nothing"),
+                   help="override the map's suite dynamics (default: bottleneck finish, benchmark maps restart)")
+    r.add_argument("--collision-system", choices=("block_both", "soft", "priority"), help="override collisions")
+    r.add_argument("--fps", type=int, default=6, help="video frames per second (default 6)")
+    r.add_argument("--formats", nargs="+", choices=("svg", "mp4", "gif"), default=["svg", "mp4", "gif"],
+                   help="files to write (default all three)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.set_defaults(func=run_render)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from eval.evaluate import evaluate
+    from eval.report import ALL, aggregate
+    from eval.suites import get_suite
+
+    suite = get_suite(args.suite)
+    if args.workers < 1:
+        raise ValueError(f"--workers {args.workers} must be >= 1")
+    try:
+        result = evaluate(args.suite, spec=_spec(args), maps_dir=args.maps_dir, out_dir=args.out,
+                          quick=args.quick, maps=args.maps, agents=args.agents, seeds=args.seeds,
+                          episodes=args.episodes, workers=args.workers, compare=args.compare,
+                          progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print("finished episodes are saved; rerun the same command to resume", file=sys.stderr)
+        raise
+    print(f"{result.ran} episodes run, {result.skipped} already done; results in {result.out_dir}")
+    for row in aggregate(suite, result.records):
+        if row.group == ALL:
+            e = row.estimate
+            ci = "" if math.isnan(e.lo) else f" [{e.lo:.3f}, {e.hi:.3f}]"
+            print(f"  {row.algorithm} {row.metric}: {e.mean:.3f}{ci} over {row.n} episodes")
+    for kind, path in result.files.items():
+        print(f"  {kind}: {path}")
+    return 0
+
+
+def run_render(args: argparse.Namespace) -> int:
+    from agents import make_agent
+    from eval.render import render, render_config
+
+    agent = make_agent(args.algo or "srmt", checkpoint=args.checkpoint, device=args.device, sample=args.sample,
+                       seed=args.agent_seed)
+    from eval.suites import suite_of_map
+
+    suite = suite_of_map(args.map)
+    radius = agent.obs_radius or (suite.default_obs_radius if suite else 2)
+    config = render_config(args.map, args.agents, maps_dir=args.maps_dir, obs_radius=radius,
+                           on_target=args.on_target, collision_system=args.collision_system,
+                           max_steps=args.max_steps)
+    files = render(agent, config, args.seed, Path(args.out), path_channel=args.path_channel, fps=args.fps,
+                   svg="svg" in args.formats, mp4="mp4" in args.formats, gif="gif" in args.formats,
+                   progress=not args.no_progress)
+    for kind, path in files.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def add_bench_subparser(bench_subparsers: argparse._SubParsersAction) -> None:
+    """Register `srmt bench eval` (eval.bench)."""
+    from eval import bench
+
+    b = bench_subparsers.add_parser("eval", help="evaluation speed: batched agent vs per-agent loop",
+                                    description=bench.__doc__.splitlines()[0])
+    bench.add_arguments(b)
+    b.set_defaults(func=bench.run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m eval.cli eval ...` without the `srmt` entry point."""
+    parser = argparse.ArgumentParser(prog="python -m eval.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_subparser(sub)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted; finished episodes are saved, rerun the same command to resume", file=sys.stderr)
+        return 130
+    except ValueError as err:
+        print(f"{parser.prog} {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

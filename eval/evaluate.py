@@ -1,0 +1,137 @@
+"""`evaluate`: select a suite's episodes, run what is not done yet, write results and reports.
+
+Every input is checked before the first episode runs (suite, filters, maps,
+checkpoint, device, output directory, agent counts vs free cells, compare
+files); finished episodes are appended to ``OUT/episodes.jsonl`` as they come,
+so an interrupted or failed run loses nothing and the same command resumes it.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from agents import Agent
+from agents.pretrained import default_policy_path
+from eval.report import episode_key, write_reports
+from eval.results import ResultStore, load_records
+from eval.runner import AgentSpec, make_chunks, run_chunks
+from eval.suites import BENCHMARK_URL, Episode, EvalError, Suite, get_suite
+from maps.errors import MapError
+from maps.registry import ENV_VAR, default_registry
+
+
+@dataclass
+class EvalResult:
+    out_dir: Path
+    records: list[dict]
+    """records of the selected episodes (earlier runs included)"""
+    ran: int
+    """episodes run by this call"""
+    skipped: int
+    """selected episodes already in the store"""
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_maps(suite: Suite, episodes: Sequence[Episode], maps_dir: str | None) -> None:
+    """EvalError naming the benchmark file to fetch when a map of `episodes` is missing."""
+    fetch = (f"download {suite.collection}/maps.yaml from the POGEMA benchmark repository "
+             f"({BENCHMARK_URL}, folder raw_data_LMAPF/{suite.collection}/) into a directory and pass it with "
+             f"--maps-dir DIR or {ENV_VAR}=DIR") if suite.collection else "reinstall srmt (its maps are missing)"
+    try:
+        registry = default_registry(maps_dir)
+    except MapError as err:
+        raise EvalError(f"suite {suite.name!r}: {err}; {fetch}") from err
+    missing = sorted({ep.map_name for ep in episodes} - set(registry.names()))
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        if registry.maps_dir is None:
+            where = f"no --maps-dir given and {ENV_VAR} is not set"
+        else:
+            where = f"not found under {registry.maps_dir}"
+        raise EvalError(f"suite {suite.name!r} needs map {missing[0]!r}{more} from "
+                        f"{suite.collection or 'srmt'}/maps.yaml ({where}); {fetch}")
+
+
+def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | None = None,
+             maps_dir: str | None = None, out_dir: str | Path | None = None, quick: bool = False,
+             maps: str | None = None, agents: Sequence[int] | None = None, seeds: Sequence[int] | None = None,
+             episodes: int | None = None, workers: int = 2, compare: Sequence[str | Path] = (),
+             progress: bool = True, max_rows: int | None = None) -> EvalResult:
+    """Evaluate an agent on a suite (see module docstring).
+
+    Args:
+        suite_name: one of eval.suites.SUITES.
+        spec: recipe of the agent (needed for workers > 1); built here once to validate it.
+        agent: a ready agent instead of `spec` (runs inline, workers ignored).
+        maps_dir: directory with the benchmark's maps.yaml files (default: $SRMT_MAPS_DIR).
+        out_dir: results directory (default runs/eval/SUITE-ALGORITHM).
+        quick, maps, agents, seeds, episodes: episode selection (Suite.episodes).
+        workers: processes; 1 runs in this process.
+        compare: results files (POGEMA raw JSON or JSONL) shown beside ours.
+        progress: show a tqdm bar.
+    """
+    suite = get_suite(suite_name)
+    selected = suite.episodes(quick=quick, maps=maps, agents=agents, seeds=seeds, limit=episodes)
+    others = [r for path in compare for r in load_records(path)]
+    if agent is None:
+        if spec is None:
+            raise EvalError("give an agent or an AgentSpec")
+        agent = spec.build()
+    check_maps(suite, selected, maps_dir)
+    obs_radius = agent.obs_radius or suite.default_obs_radius
+
+    out = Path(out_dir) if out_dir is not None else Path("runs") / "eval" / f"{suite.name}-{agent.name.lower()}"
+    identity = {"algo": spec.algo if spec else type(agent).__name__, "seed": getattr(agent, "seed", None),
+                "sample": getattr(agent, "sample", False)}
+    manifest = {"suite": suite.name, "algorithm": agent.name, "agent": identity, "obs_radius": obs_radius,
+                "maps_dir": str(maps_dir) if maps_dir else None, "checkpoint": None}
+    if spec is not None and spec.algo == "srmt":
+        path = Path(spec.checkpoint) if spec.checkpoint else default_policy_path()
+        identity["checkpoint_sha256"] = _sha256(path)
+        manifest["checkpoint"] = str(path.resolve())
+    limits = {"max_rows": max_rows} if max_rows else {}
+    make_chunks(suite, selected, obs_radius, maps_dir, **limits)  # validates every env config before writing
+
+    store = ResultStore(out, manifest)
+    done = {k[1:] for k in store.done_keys() if k[0] == agent.name}
+    todo = [ep for ep in selected if ep.key not in done]
+    chunks = make_chunks(suite, todo, obs_radius, maps_dir, **limits) if todo else []
+    bar = None
+    if progress and todo:
+        from tqdm import tqdm
+        bar = tqdm(total=len(todo), desc=f"{suite.name} {agent.name}", unit="ep", dynamic_ncols=True)
+
+    def emit(record: dict) -> None:
+        store.append(record)
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        if spec is not None and workers > 1:  # each worker process rebuilds the agent from its spec
+            run_chunks(spec, chunks, emit, workers=workers)
+        else:  # the agent built (or given) here runs in this process
+            run_chunks(agent, chunks, emit, workers=1)
+    finally:
+        store.close()
+        if bar is not None:
+            bar.close()
+
+    wanted = {ep.key for ep in selected}
+    ours = {episode_key(r): r for r in store.records if r["algorithm"] == agent.name and episode_key(r) in wanted}
+    ordered = [ours[ep.key] for ep in selected if ep.key in ours]
+    files = {"records": store.path, "json": store.export_json(ordered, agent.name)}
+    note = f"{len(ordered)} of {len(selected)} selected episodes; agent {agent.name}"
+    if len(selected) != len(suite.episodes()):
+        note += f" (the full suite has {len(suite.episodes())})"
+    files.update(write_reports(suite, ordered, others, out, note))
+    return EvalResult(out, ordered, ran=len(todo), skipped=len(selected) - len(todo), files=files)

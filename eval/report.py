@@ -1,0 +1,186 @@
+"""Tables (markdown, CSV) and plots (PNG) from raw-format records.
+
+Bottleneck: CSR (Wilson interval), ISR and SoC (t intervals) per corridor
+length over the seeds, plus one row over all lengths. Lifelong suites: average
+throughput per agent count (t interval over maps x seeds) and the suite score,
+the mean over agent counts (how SPEC section 3 and the POGEMA paper report it).
+
+Published results (`--compare FILE`) are aggregated over the same episodes
+(map, agent count, seed) as ours, so the columns compare like with like; the
+`n` column shows how many of our episodes each algorithm covers.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from eval.stats import Estimate, mean_ci, wilson_ci
+from eval.suites import Suite
+from maps.bottleneck import parse_bottleneck_length
+
+ALL = "all"
+BOUNDS = {"ISR": (0.0, 1.0), "SoC": (0.0, math.inf), "avg_throughput": (0.0, math.inf)}
+"""Intervals are clipped to the values a metric can take."""
+
+
+def _clip(e: Estimate, lo: float, hi: float) -> Estimate:
+    if math.isnan(e.lo):
+        return e
+    return Estimate(e.mean, min(max(e.lo, lo), hi), max(min(e.hi, hi), lo))
+
+
+@dataclass(frozen=True)
+class Row:
+    algorithm: str
+    group: int | str
+    """corridor length or agent count; ALL for the whole suite"""
+    metric: str
+    n: int
+    estimate: Estimate
+
+
+def episode_key(record: dict) -> tuple[str, int, int]:
+    grid = record["env_grid_search"]
+    return (grid["map_name"], int(grid["num_agents"]), int(grid.get("seed", 0)))
+
+
+def restrict(records: Iterable[dict], keys: set[tuple[str, int, int]]) -> list[dict]:
+    """The records of the episodes in `keys` (map_name, num_agents, seed)."""
+    return [r for r in records if episode_key(r) in keys]
+
+
+def _group(suite: Suite, record: dict) -> int:
+    grid = record["env_grid_search"]
+    if suite.lifelong:
+        return int(grid["num_agents"])
+    length = parse_bottleneck_length(grid["map_name"])
+    return length if length is not None else -1
+
+
+def aggregate(suite: Suite, records: Iterable[dict]) -> list[Row]:
+    """Per-group and whole-suite estimates of the suite's metrics, per algorithm."""
+    by_algo: dict[str, dict[int, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        by_algo[r["algorithm"]][_group(suite, r)].append(r)
+    rows: list[Row] = []
+    for algo, groups in by_algo.items():
+        everything = [r for g in sorted(groups) for r in groups[g]]
+        for group, recs in [*sorted(groups.items()), (ALL, everything)]:
+            for metric in suite.metrics:
+                values = [float(r["metrics"][metric]) for r in recs if metric in r["metrics"]]
+                if not values:
+                    continue
+                if metric == "CSR":
+                    est = wilson_ci(sum(values), len(values))
+                elif group == ALL and suite.lifelong:
+                    # suite score: mean over agent counts of the per-count means (no interval)
+                    per_count = [mean_ci([float(r["metrics"][metric]) for r in groups[g]]).mean for g in groups]
+                    est = Estimate(sum(per_count) / len(per_count), math.nan, math.nan)
+                else:
+                    est = _clip(mean_ci(values), *BOUNDS.get(metric, (-math.inf, math.inf)))
+                rows.append(Row(algo, group, metric, len(values), est))
+    return rows
+
+
+def _fmt(x: float, digits: int) -> str:
+    return "-" if math.isnan(x) else f"{x:.{digits}f}"
+
+
+def _cell(row: Row | None, digits: int) -> str:
+    if row is None:
+        return "-"
+    e = row.estimate
+    if math.isnan(e.lo):
+        return _fmt(e.mean, digits)
+    return f"{_fmt(e.mean, digits)} [{_fmt(e.lo, digits)}, {_fmt(e.hi, digits)}]"
+
+
+def write_csv(rows: list[Row], suite: Suite, path: Path) -> Path:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["suite", "algorithm", "group_by", "group", "metric", "n", "mean", "ci95_low", "ci95_high"])
+        group_by = "num_agents" if suite.lifelong else "corridor_length"
+        for r in rows:
+            w.writerow([suite.name, r.algorithm, group_by, r.group, r.metric, r.n,
+                        *(f"{v:.6g}" for v in r.estimate)])
+    return path
+
+
+def markdown(rows: list[Row], suite: Suite, algorithms: list[str], note: str = "") -> str:
+    """A markdown page: one table, rows = groups, columns = algorithm x metric."""
+    index = {(r.algorithm, r.group, r.metric): r for r in rows}
+    groups = sorted({r.group for r in rows if r.group != ALL}) + [ALL]
+    digits = {"CSR": 2, "ISR": 2, "SoC": 1, "avg_throughput": 3}
+    label = "agents" if suite.lifelong else "L"
+    head = [label] + [f"{m} {a}" if len(algorithms) > 1 else m for a in algorithms for m in suite.metrics]
+    head += [f"n {a}" if len(algorithms) > 1 else "n" for a in algorithms]
+    lines = [f"# {suite.title}: evaluation summary", ""]
+    if note:
+        lines += [note, ""]
+    ci = "CSR: Wilson 95% interval; others: Student-t 95% interval" if not suite.lifelong else \
+        "avg_throughput: mean [Student-t 95% interval] per agent count; 'all' = mean over agent counts"
+    lines += [ci, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for g in groups:
+        cells = [str(g) if g != ALL else "**all**"]
+        for a in algorithms:
+            cells += [_cell(index.get((a, g, m)), digits.get(m, 3)) for m in suite.metrics]
+        for a in algorithms:
+            row = index.get((a, g, suite.metrics[0]))
+            cells.append(str(row.n) if row else "0")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[Row], suite: Suite, algorithms: list[str], path: Path) -> Path:
+    """CSR/ISR/SoC vs corridor length (bottleneck) or throughput vs agent count (lifelong)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = suite.metrics
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for algo in algorithms:
+            pts = sorted((r.group, r.estimate) for r in rows
+                         if r.algorithm == algo and r.metric == metric and r.group != ALL)
+            if not pts:
+                continue
+            xs = [p[0] for p in pts]
+            mean = [p[1].mean for p in pts]
+            lo = [p[1].lo if not math.isnan(p[1].lo) else p[1].mean for p in pts]
+            hi = [p[1].hi if not math.isnan(p[1].hi) else p[1].mean for p in pts]
+            ax.plot(xs, mean, marker="o", markersize=3, label=algo)
+            ax.fill_between(xs, lo, hi, alpha=0.2)
+        ax.set_xlabel("number of agents" if suite.lifelong else "corridor length L")
+        ax.set_ylabel(metric)
+        if not suite.lifelong:
+            ax.set_xscale("log")
+        if metric in ("CSR", "ISR"):
+            ax.set_ylim(-0.05, 1.05)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(suite.title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_reports(suite: Suite, ours: list[dict], others: list[dict], out_dir: Path,
+                  note: str = "") -> dict[str, Path]:
+    """summary.md, summary.csv and plot.png in `out_dir`; `others` are restricted to our episodes."""
+    keys = {episode_key(r) for r in ours}
+    theirs = restrict(others, keys)
+    algorithms = list(dict.fromkeys([r["algorithm"] for r in ours] + [r["algorithm"] for r in theirs]))
+    rows = aggregate(suite, ours + theirs)
+    out = {"csv": write_csv(rows, suite, out_dir / "summary.csv")}
+    (out_dir / "summary.md").write_text(markdown(rows, suite, algorithms, note))
+    out["markdown"] = out_dir / "summary.md"
+    if rows:
+        out["plot"] = plot(rows, suite, algorithms, out_dir / "plot.png")
+    return out

@@ -1,0 +1,78 @@
+"""The `eval` sub-command through its argparse front end (eval.cli)."""
+import argparse
+import json
+
+import pytest
+import torch
+
+from eval import cli
+from srmt.checkpoint import save_policy
+from srmt.config import ModelConfig
+from srmt.model import SRMTPolicy
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    torch.manual_seed(0)
+    cfg = ModelConfig.preset("bottleneck")
+    return save_policy(tmp_path / "policy.pt", SRMTPolicy(cfg), cfg, {"map_name": "bottleneck-8"}, {})
+
+
+def test_parsers_register_with_the_srmt_entry_point():
+    parser = argparse.ArgumentParser(prog="srmt")
+    sub = parser.add_subparsers(dest="command")
+    cli.add_subparser(sub)
+    bench = sub.add_parser("bench").add_subparsers(dest="bench")
+    cli.add_bench_subparser(bench)
+    args = parser.parse_args(["eval", "random", "--algo", "astar", "--agents", "8", "16", "--seeds", "0",
+                              "--workers", "3", "--compare", "a.json", "b.json"])
+    assert (args.suite, args.algo, args.agents, args.seeds, args.workers) == ("random", "astar", [8, 16], [0], 3)
+    assert args.compare == ["a.json", "b.json"] and args.func is cli.run_eval
+    args = parser.parse_args(["render", "--map", "bottleneck-9", "--agents", "2", "--path-channel"])
+    assert args.func is cli.run_render and args.path_channel
+    assert parser.parse_args(["bench", "eval", "--quick"]).quick
+
+
+def test_eval_with_a_checkpoint(checkpoint, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = cli.main(["eval", "bottleneck", "--checkpoint", str(checkpoint), "--quick", "--episodes", "2",
+                     "--out", str(out), "--workers", "1", "--no-progress"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "2 episodes run, 0 already done" in text and "SRMT CSR:" in text
+    records = json.loads((out / "SRMT.json").read_text())
+    assert [r["env_grid_search"]["map_name"] for r in records] == ["bottleneck-3", "bottleneck-3"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["eval", "nope"], "unknown suite 'nope'"),
+    (["eval", "bottleneck", "--workers", "0"], "--workers 0 must be >= 1"),
+    (["eval", "bottleneck", "--algo", "srmt", "--device", "tpu"], "device='tpu'"),
+    (["eval", "puzzles", "--algo", "greedy", "--maps-dir", "/nonexistent/maps"], "does not exist"),
+])
+def test_bad_input_exits_2_with_the_reason(argv, message, capsys, tmp_path, checkpoint):
+    if "--algo" in argv and "srmt" in argv:
+        argv = argv + ["--checkpoint", str(checkpoint)]
+        argv.remove("--algo"), argv.remove("srmt")
+    assert cli.main(argv + ["--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_corrupt_checkpoint_is_reported(tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00" * 100)
+    code = cli.main(["eval", "bottleneck", "--checkpoint", str(bad), "--quick", "--out", str(tmp_path / "o"),
+                     "--no-progress"])
+    assert code == 2
+    assert "corrupt or truncated" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_policy_radius_sets_the_env_radius(tmp_path):
+    cfg = ModelConfig.preset("bottleneck", obs_radius=3)
+    path = save_policy(tmp_path / "r3.pt", SRMTPolicy(cfg), cfg, {}, {})
+    out = tmp_path / "o"
+    # evaluation builds the env with the policy's radius (3 here, not the bottleneck 2)
+    assert cli.main(["eval", "bottleneck", "--checkpoint", str(path), "--maps", "bottleneck-3", "--seeds", "0",
+                     "--out", str(out), "--workers", "1", "--no-progress"]) == 0
+    assert json.loads((out / "run.json").read_text())["obs_radius"] == 3

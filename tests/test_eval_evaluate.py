@@ -1,0 +1,195 @@
+"""`evaluate` end to end on tiny selections: records, resume, reports, parallel workers, bad input."""
+import json
+
+import pytest
+import torch
+import yaml
+
+from agents import AStarAgent, GreedyAgent, RandomAgent
+from envs.config import resolve_config
+from envs.errors import EnvConfigError
+from envs.pogema_backend import make_grid_config
+from envs.task import Task
+from eval.evaluate import evaluate
+from eval.results import load_records
+from eval.runner import AgentSpec, env_config
+from eval.suites import EvalError, get_suite
+from conftest import BENCHMARK_DIR
+
+PUZZLES = {"puzzle-00": "....#\n..#.#\n#.#..\n.###.\n.....", "puzzle-01": "##...\n....#\n...##\n#....\n..#.."}
+
+
+@pytest.fixture
+def maps_dir(tmp_path):
+    """A maps directory holding two of the benchmark's puzzle maps, in its layout."""
+    root = tmp_path / "benchmark"
+    (root / "05-puzzles").mkdir(parents=True)
+    (root / "05-puzzles" / "maps.yaml").write_text(yaml.safe_dump(PUZZLES))
+    return root
+
+
+def _metrics(records):
+    return {(r["env_grid_search"]["map_name"], r["env_grid_search"]["seed"]):
+            {k: v for k, v in r["metrics"].items() if k != "runtime"} for r in records}
+
+
+def test_bottleneck_records_are_pinned_and_in_raw_format(tmp_path):
+    out = tmp_path / "out"
+    result = evaluate("bottleneck", agent=AStarAgent(), maps="bottleneck-3", seeds=[0, 1], out_dir=out,
+                      workers=1, progress=False)
+    assert (result.ran, result.skipped) == (2, 0)
+    first = result.records[0]
+    assert first["env_grid_search"] == {"seed": 0, "num_agents": 2, "map_name": "bottleneck-3"}
+    assert first["algorithm"] == "AStar"
+    assert {k: v for k, v in first["metrics"].items() if k != "runtime"} == \
+        {"CSR": 1.0, "ISR": 1.0, "SoC": 99, "makespan": 54, "ep_length": 54}
+    exported = json.loads((out / "AStar.json").read_text())
+    assert exported == result.records
+    assert len((out / "episodes.jsonl").read_text().splitlines()) == 2
+    md = (out / "summary.md").read_text()
+    assert "| 3 | 1.00 [0.34, 1.00] | 1.00 [1.00, 1.00] | 71.5 [0.0, 420.9] | 2 |" in md
+    csv_lines = (out / "summary.csv").read_text().splitlines()
+    assert csv_lines[0] == "suite,algorithm,group_by,group,metric,n,mean,ci95_low,ci95_high"
+    assert "bottleneck,AStar,corridor_length,3,SoC,2,71.5,0,420.915" in csv_lines
+    assert (out / "plot.png").stat().st_size > 1000
+
+
+def test_resume_skips_finished_episodes_and_repairs_a_cut_line(tmp_path):
+    out = tmp_path / "out"
+    kw = dict(maps="bottleneck-(3|4)", seeds=[0, 1], out_dir=out, workers=1, progress=False)
+    part = evaluate("bottleneck", agent=GreedyAgent(), episodes=3, **kw)
+    assert part.ran == 3
+    full = evaluate("bottleneck", agent=GreedyAgent(), **kw)
+    assert (full.ran, full.skipped) == (1, 3)
+    again = evaluate("bottleneck", agent=GreedyAgent(), **kw)
+    assert (again.ran, again.skipped) == (0, 4)
+    # An interruption in the middle of writing a line: that episode runs again, nothing else does.
+    path = out / "episodes.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:3]) + "\n" + lines[3][: len(lines[3]) // 2])
+    repaired = evaluate("bottleneck", agent=GreedyAgent(), **kw)
+    assert (repaired.ran, repaired.skipped) == (1, 3)
+    assert _metrics(repaired.records) == _metrics(full.records)
+    assert len(load_records(path)) == 4
+
+
+def test_results_of_another_agent_are_not_mixed(tmp_path):
+    out = tmp_path / "out"
+    evaluate("bottleneck", agent=GreedyAgent(), maps="bottleneck-3", seeds=[0], out_dir=out, workers=1,
+             progress=False)
+    with pytest.raises(EvalError, match="holds results of another evaluation.*algorithm: 'Greedy' there, "
+                                        "'Random' now"):
+        evaluate("bottleneck", agent=RandomAgent(), maps="bottleneck-3", seeds=[0], out_dir=out, workers=1,
+                 progress=False)
+    assert len(load_records(out / "episodes.jsonl")) == 1
+
+
+def test_output_directory_not_writable(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    with pytest.raises(EvalError, match="output directory .*file.txt/out is not writable.*--out DIR"):
+        evaluate("bottleneck", agent=GreedyAgent(), maps="bottleneck-3", seeds=[0], out_dir=blocker / "out",
+                 workers=1, progress=False)
+
+
+def test_unknown_suite(tmp_path):
+    with pytest.raises(EvalError, match="unknown suite 'bottlenecks'"):
+        evaluate("bottlenecks", agent=GreedyAgent(), out_dir=tmp_path, progress=False)
+
+
+def test_missing_maps_directory(tmp_path):
+    with pytest.raises(EvalError, match="suite 'puzzles': maps directory .*nowhere does not exist.*"
+                                        "05-puzzles/maps.yaml from the POGEMA benchmark repository"):
+        evaluate("puzzles", agent=GreedyAgent(), maps_dir=str(tmp_path / "nowhere"), out_dir=tmp_path / "o",
+                 progress=False)
+
+
+def test_missing_map_file_names_the_file_and_where_to_get_it(maps_dir, tmp_path, monkeypatch):
+    with pytest.raises(EvalError, match=r"suite 'mazes' needs map 'validation-mazes-seed-000' and 127 more "
+                                        r"from 02-mazes/maps.yaml \(not found under .*benchmark\); download "
+                                        r"02-mazes/maps.yaml .*github.com/CognitiveAISystems/pogema-benchmark"):
+        evaluate("mazes", agent=GreedyAgent(), maps_dir=str(maps_dir), out_dir=tmp_path / "o", progress=False)
+    monkeypatch.delenv("SRMT_MAPS_DIR", raising=False)
+    with pytest.raises(EvalError, match="no --maps-dir given and SRMT_MAPS_DIR is not set"):
+        evaluate("puzzles", agent=GreedyAgent(), out_dir=tmp_path / "o", progress=False)
+    assert not (tmp_path / "o").exists()
+
+
+def test_more_agents_than_free_cells_loses_nothing(maps_dir, tmp_path):
+    out = tmp_path / "out"
+    kw = dict(maps_dir=str(maps_dir), maps="puzzle-00", out_dir=out, workers=1, progress=False)
+    evaluate("puzzles", agent=GreedyAgent(), agents=[2], seeds=[0], **kw)
+    with pytest.raises(EnvConfigError, match="num_agents=30 is more than the 17 free cells of map 'puzzle-00'"):
+        evaluate("puzzles", agent=GreedyAgent(), agents=[2, 30], **kw)
+    assert len(load_records(out / "episodes.jsonl")) == 1
+
+
+def test_lifelong_suite_with_published_results_beside_ours(maps_dir, tmp_path):
+    published = tmp_path / "RHCR.json"
+    published.write_text(json.dumps([
+        {"metrics": {"avg_throughput": 0.5, "runtime": 0.1},
+         "env_grid_search": {"seed": 0, "num_agents": n, "map_name": m}, "algorithm": "RHCR"}
+        for n in (2, 3, 4) for m in PUZZLES]))
+    out = tmp_path / "out"
+    result = evaluate("puzzles", agent=GreedyAgent(), maps_dir=str(maps_dir), quick=True, out_dir=out,
+                      workers=1, progress=False, compare=[published])
+    assert [(r["env_grid_search"]["map_name"], r["env_grid_search"]["num_agents"], r["metrics"]["avg_throughput"])
+            for r in result.records] == [("puzzle-00", 2, 0.00390625), ("puzzle-01", 2, 0.37890625),
+                                         ("puzzle-00", 3, 0.05859375), ("puzzle-01", 3, 0.36328125)]
+    md = (out / "summary.md").read_text()
+    assert "| agents | avg_throughput Greedy | avg_throughput RHCR | n Greedy | n RHCR |" in md
+    assert "| **all** | 0.201 | 0.500 | 4 | 4 |" in md  # RHCR restricted to our 4 episodes
+    assert (out / "plot.png").exists()
+
+
+def test_compare_file_must_be_raw_format(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"throughput": 1}]))
+    with pytest.raises(EvalError, match=r"bad.json\[0\]: not a POGEMA raw result record"):
+        evaluate("bottleneck", agent=GreedyAgent(), maps="bottleneck-3", seeds=[0], out_dir=tmp_path / "o",
+                 progress=False, compare=[bad])
+
+
+def test_two_workers_give_the_same_results_as_one(tmp_path):
+    kw = dict(maps="bottleneck-(3|4|5)", seeds=[0, 1], progress=False)
+    inline = evaluate("bottleneck", spec=AgentSpec("random", seed=2), out_dir=tmp_path / "a", workers=1, **kw)
+    parallel = evaluate("bottleneck", spec=AgentSpec("random", seed=2), out_dir=tmp_path / "b", workers=2, **kw)
+    assert parallel.ran == 6
+    assert _metrics(parallel.records) == _metrics(inline.records)
+
+
+def test_srmt_checkpoint_run_records_its_hash(tmp_path):
+    from srmt.checkpoint import save_policy
+    from srmt.config import ModelConfig
+    from srmt.model import SRMTPolicy
+
+    torch.manual_seed(0)
+    cfg = ModelConfig.preset("bottleneck")
+    path = save_policy(tmp_path / "p.pt", SRMTPolicy(cfg), cfg, {}, {})
+    out = tmp_path / "out"
+    result = evaluate("bottleneck", spec=AgentSpec("srmt", checkpoint=str(path)), maps="bottleneck-3",
+                      seeds=[0, 1], out_dir=out, workers=1, progress=False)
+    assert [r["algorithm"] for r in result.records] == ["SRMT", "SRMT"]
+    manifest = json.loads((out / "run.json").read_text())
+    assert len(manifest["agent"]["checkpoint_sha256"]) == 64
+    other = save_policy(tmp_path / "q.pt", SRMTPolicy(cfg), cfg, {}, {"algorithm": "SRMT"})
+    with pytest.raises(EvalError, match="holds results of another evaluation.*checkpoint_sha256"):
+        evaluate("bottleneck", spec=AgentSpec("srmt", checkpoint=str(other)), maps="bottleneck-3", seeds=[0],
+                 out_dir=out, workers=1, progress=False)
+
+
+
+WAREHOUSE = BENCHMARK_DIR / "03-warehouse" / "maps.yaml"
+
+
+@pytest.mark.skipif(not WAREHOUSE.is_file(), reason="benchmark warehouse map not available")
+def test_warehouse_start_and_goal_markers_reach_pogema(tmp_path):
+    root = tmp_path / "benchmark" / "03-warehouse"
+    root.mkdir(parents=True)
+    (root / "maps.yaml").write_text(WAREHOUSE.read_text())
+    suite = get_suite("warehouse")
+    episodes = suite.episodes(quick=True)
+    grid = make_grid_config(resolve_config(env_config(suite, episodes[:1], 5, str(root.parent))), Task(0, 0))
+    rows = WAREHOUSE.read_text().split("|-")[1].split()
+    assert {rows[r][c] for r, c in grid.possible_agents_xy} == {".", "@"}
+    assert {rows[r][c] for r, c in grid.possible_targets_xy} == {".", "$"}
