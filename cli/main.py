@@ -13,7 +13,7 @@ import sys
 
 COMMANDS = ["maps.cli", "eval.cli", "srmt.params"]
 """Modules with `add_subparser`, in the order shown by --help."""
-BENCHES = ["eval.cli"]
+BENCHES = ["envs.torch_backend.bench", "eval.cli"]
 """Modules with `add_bench_subparser`."""
 
 

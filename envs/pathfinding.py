@@ -4,6 +4,12 @@
 `DistanceStore` keeps such fields for many (map, goal) pairs in one flat,
 padded buffer so that windows of them can be gathered for a whole batch of
 agents with one indexing operation (see envs.observation).
+
+For the torch backend (envs/torch_backend/observe.py): `bfs_distances_many`
+computes many goals' fields at once, `successor_codes` turns a field into the
+path rule itself (which neighbour the path takes from each cell), and
+`SuccessorTable` keeps those rules, several steps packed per entry, on a torch
+device.
 """
 from __future__ import annotations
 
@@ -78,3 +84,152 @@ class DistanceStore:
         self._offsets[key] = self._used
         self._used += size
         return self._offsets[key]
+
+
+# --------------------------------------------------------------------------- batched fields
+STEP_ORDER = ((-1, 0), (1, 0), (0, -1), (0, 1))
+"""Neighbour order of the path rule: up, down, left, right (pogema's action order)."""
+
+
+def neighbour_table(obstacles: np.ndarray) -> np.ndarray:
+    """(rows*cols, 4) flat index of the free up/down/left/right neighbour of each cell, -1 if none."""
+    rows, cols = obstacles.shape
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    table = np.full((rows * cols, 4), -1, dtype=np.int64)
+    for k, (dr, dc) in enumerate(STEP_ORDER):
+        nr, nc = r + dr, c + dc
+        inside = (0 <= nr) & (nr < rows) & (0 <= nc) & (nc < cols)
+        flat = np.where(inside, nr * cols + nc, 0)
+        table[:, k] = np.where(inside & ~obstacles.reshape(-1)[flat], flat, -1)
+    return table
+
+
+def bfs_distances_many(obstacles: np.ndarray, goals: np.ndarray) -> np.ndarray:
+    """`bfs_distances` for many goals at once: (G, rows, cols) int32.
+
+    A frontier BFS over (goal, cell) pairs: every pair is expanded once, so the
+    cost is O(G * free cells) whatever the map's diameter.
+    """
+    rows, cols = obstacles.shape
+    size, goals = rows * cols, np.asarray(goals, dtype=np.int64).reshape(-1, 2)
+    nb = neighbour_table(obstacles)
+    dist = np.full(len(goals) * size, UNREACHABLE, dtype=np.int32)
+    start = goals[:, 0] * cols + goals[:, 1]
+    ok = ~obstacles.reshape(-1)[start]
+    frontier = (np.arange(len(goals)) * size + start)[ok]
+    dist[frontier] = 0
+    claim = np.zeros(len(dist), dtype=np.int64)
+    step = 0
+    while frontier.size:
+        step += 1
+        goal_base = frontier - frontier % size
+        cand = nb[frontier % size]                                   # (K, 4)
+        flat = (goal_base[:, None] + cand)[cand >= 0]
+        flat = flat[dist[flat] == UNREACHABLE]
+        dist[flat] = step
+        claim[flat] = np.arange(len(flat))                           # keep one copy of each new cell
+        frontier = flat[claim[flat] == np.arange(len(flat))]
+    return dist.reshape(len(goals), rows, cols)
+
+
+def successor_codes(obstacles: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """The path rule as a table: (G, rows, cols) int8, 1 + index in STEP_ORDER of the first
+    neighbour one step closer to the goal, 0 on the goal and on cells that cannot reach it."""
+    g, rows, cols = dist.shape
+    nb = neighbour_table(obstacles)
+    flat = np.concatenate([dist.reshape(g, -1), np.full((g, 1), UNREACHABLE, np.int32)], axis=1)
+    d = flat[:, :-1]
+    code = np.zeros((g, rows * cols), dtype=np.int8)
+    for k in range(4):
+        closer = (flat[:, nb[:, k]] == d - 1) & (d > 0) & (code == 0)   # nb -1 reads the UNREACHABLE column
+        code[closer] = k + 1
+    return code.reshape(g, rows, cols)
+
+
+def pack_steps(codes: np.ndarray, stride: int, steps: int) -> np.ndarray:
+    """Codes of `steps` successive path steps in base 5: (G, cells) int8 -> int16 (steps <= 6).
+
+    codes: successor codes of G fields laid out with row stride `stride`; digit k of
+    the result is the code met after k steps from the cell (0 once the goal is reached).
+    """
+    delta = np.array([0, -stride, stride, -1, 1], dtype=np.int64)
+    cur = np.broadcast_to(np.arange(codes.shape[1]), codes.shape)
+    packed = np.zeros(codes.shape, dtype=np.int64)
+    for k in range(steps):
+        code = np.take_along_axis(codes, cur, axis=1).astype(np.int64)
+        packed += code * 5 ** k
+        cur = cur + delta[code]
+    return packed.astype(np.int16)
+
+
+class SuccessorTable:
+    """Path fields of (map, goal) pairs on one device, filled in batches: `steps` successor codes
+    per cell packed in base 5 (`pack_steps`), so one lookup advances a walk `steps` cells.
+
+    Every map sits at (pad, pad) of a common canvas of (max rows + 2*pad) x (max cols + 2*pad)
+    cells (row stride `canvas_shape[1]`); the field of goal g on map m is one canvas-sized
+    int16 block of `codes` starting at `offsets(m, g)` (0 outside the map). Fields are
+    computed on the CPU the first time `ensure` sees their goal, then kept: memory grows
+    with the number of distinct goals, up to (free cells x canvas cells x 2 bytes) per map.
+    """
+
+    def __init__(self, obstacle_maps: list[np.ndarray], pad: int, device: str | object = "cpu", steps: int = 4):
+        import torch  # local: the rest of this module is numpy only
+
+        if not 1 <= steps <= 6:
+            raise ValueError(f"steps={steps} must be in 1..6 (base-5 digits in an int16)")
+        self._torch = torch
+        self.pad, self.device, self.steps = pad, torch.device(device), steps
+        self._maps = obstacle_maps
+        self._max = (max(m.shape[0] for m in obstacle_maps), max(m.shape[1] for m in obstacle_maps))
+        self.canvas_shape = (self._max[0] + 2 * pad, self._max[1] + 2 * pad)
+        self.canvas_size = self.canvas_shape[0] * self.canvas_shape[1]
+        keys = len(obstacle_maps) * self._max[0] * self._max[1]
+        self._offset_cpu = np.full(keys, -1, dtype=np.int64)
+        self._offset = torch.full((keys,), -1, dtype=torch.long, device=self.device)
+        self.codes = torch.zeros(0, dtype=torch.int16, device=self.device)
+        self.num_fields = 0
+
+    def _keys(self, map_index, goals):
+        return (map_index * self._max[0] + goals[..., 0]) * self._max[1] + goals[..., 1]
+
+    def ensure(self, map_index: np.ndarray, goals: np.ndarray, chunk: int = 256) -> None:
+        """Compute the fields of goals (G, 2) on maps (G,) (map coordinates) that are not there yet."""
+        map_index = np.asarray(map_index, dtype=np.int64).reshape(-1)
+        goals = np.asarray(goals, dtype=np.int64).reshape(-1, 2)
+        keys = np.unique(self._keys(map_index, goals))
+        keys = keys[self._offset_cpu[keys] < 0]
+        if keys.size == 0:
+            return
+        rows, cols = self._max
+        m_of, rest = np.divmod(keys, rows * cols)
+        for m in np.unique(m_of):
+            mine = keys[m_of == m]
+            cells = np.stack(np.divmod(rest[m_of == m], cols), axis=1)
+            obstacles, p = self._maps[m], self.pad
+            for i in range(0, len(cells), chunk):
+                codes = successor_codes(obstacles, bfs_distances_many(obstacles, cells[i:i + chunk]))
+                canvas = np.zeros((len(codes), *self.canvas_shape), dtype=np.int8)
+                canvas[:, p:p + obstacles.shape[0], p:p + obstacles.shape[1]] = codes
+                packed = pack_steps(canvas.reshape(len(codes), -1), self.canvas_shape[1], self.steps)
+                self._append(packed, mine[i:i + chunk])
+
+    def _append(self, blocks: np.ndarray, keys: np.ndarray) -> None:
+        torch, size = self._torch, self.canvas_size
+        needed = (self.num_fields + len(blocks)) * size
+        if needed > self.codes.numel():
+            grown = torch.zeros(max(needed, 2 * self.codes.numel()), dtype=torch.int16, device=self.device)
+            grown[: self.num_fields * size] = self.codes[: self.num_fields * size]
+            self.codes = grown
+        start = self.num_fields * size
+        self.codes[start: start + blocks.size] = torch.from_numpy(blocks.reshape(-1)).to(self.device)
+        offsets = start + size * np.arange(len(keys), dtype=np.int64)
+        self._offset_cpu[keys] = offsets
+        self._offset[torch.from_numpy(keys).to(self.device)] = torch.from_numpy(offsets).to(self.device)
+        self.num_fields += len(blocks)
+
+    def offsets(self, map_index, goals):
+        """Start of each goal's field in `codes` (-1 where `ensure` has not seen it); tensors on the device.
+
+        Args: map_index (...,) long; goals (..., 2) long map coordinates."""
+        return self._offset[self._keys(map_index, goals)]

@@ -191,10 +191,7 @@ class PogemaBatchedEnv:
         self._read_state(running)
         self.steps += live
         on_goal = (self.positions == goals_before).all(dim=2) & live[:, None]
-        if self.config.on_target == "restart":
-            reached = (self.goals != goals_before).any(dim=2)
-        else:
-            reached = on_goal & was_active
+        reached = on_goal & was_active  # in restart mode pogema may re-issue the same goal: still an arrival
         moved = (self.positions != before).any(dim=2)
         towards = (self.positions == self._next_cell).all(dim=2)
         rewards = step_rewards(self.config.reward, reached, towards, moved, was_active)

@@ -1,0 +1,285 @@
+"""`TorchBatchedEnv`: pogema 1.4.0's dynamics as tensor operations over E envs x A agents.
+
+Same interface and row contract as `envs.pogema_backend.PogemaBatchedEnv` (see
+its module docstring and docs/architecture.md): rows e*A + a, auto-reset per
+env, `infos = {"ended": (E,), "metrics": {name: (N,) NaN where not ended}}`.
+What differs is who moves the agents: `envs.torch_backend.dynamics` instead of
+pogema, on any torch device. Rewards and metrics come from the same functions
+(`envs.rewards`, `envs.metrics`); observations from `TableObserver`, a
+tensor-only path to exactly what `envs.observation.Observer` computes (tested
+step by step); tasks from the same samplers (`envs.task`), placed as pogema
+places them (`envs.torch_backend.lifelong`), so one seed gives one episode in
+both backends. docs/torch_backend.md has the details.
+
+Per step there is no Python loop over envs or agents; the host only learns
+which envs ended (one small device->host copy) to build their next tasks.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import gymnasium
+import numpy as np
+import torch
+from torch import Tensor
+
+from envs.config import EnvConfig, resolve_config
+from envs.metrics import METRICS, EpisodeMetrics
+from envs.observation import MOVES
+from envs.rewards import step_rewards
+from envs.task import Task, TaskSampler
+from envs.torch_backend.dynamics import resolve_moves
+from envs.torch_backend.lifelong import TaskCells
+from envs.torch_backend.observe import TableObserver, take
+
+NUM_ACTIONS = len(MOVES)
+
+
+def resolve_device(device: torch.device | str) -> torch.device:
+    """`device` as a torch.device; ValueError naming it when this machine cannot run it."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device={device!r} is not a torch device name; use 'cpu' or 'cuda[:index]'") from err
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} but CUDA is not available here (torch {torch.__version__}, "
+                             f"built for CUDA {torch.version.cuda}); use device='cpu', or a CUDA build of "
+                             "torch on a machine with an NVIDIA GPU")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r} but only {torch.cuda.device_count()} CUDA device(s) exist; "
+                             f"use cuda:0..cuda:{torch.cuda.device_count() - 1}")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={device!r} but MPS is not available here; use device='cpu'")
+    return dev
+
+
+class TorchBatchedEnv:
+    """E environments stepped as tensors on `device`, behind the batched row contract.
+
+    Example:
+        >>> env = TorchBatchedEnv(EnvConfig(map_name="bottleneck-3"), num_envs=4)
+        >>> obs, _ = env.reset()
+        >>> tuple(obs.shape)
+        (8, 3, 5, 5)
+    """
+
+    def __init__(self, config: EnvConfig, num_envs: int, device: torch.device | str = "cpu",
+                 task_source: Callable[[int], Task] | None = None, auto_reset: bool = True):
+        """Args:
+            config: the environment (validated here; EnvConfigError on bad input).
+            num_envs: E, environments stepped together.
+            device: where the state lives and the step runs ('cpu', 'cuda', 'cuda:1').
+            task_source: env index -> Task for its next episode; default: seeded sampling.
+            auto_reset: restart an env as soon as its episode ends (training); off for evaluation.
+        """
+        if num_envs < 1:
+            raise ValueError(f"num_envs={num_envs} must be >= 1")
+        self.device = resolve_device(device)
+        self.resolved = resolve_config(config)
+        self.config = cfg = self.resolved.config
+        self.num_envs, self.num_agents = num_envs, cfg.num_agents
+        self.num_rows = num_envs * self.num_agents
+        w = self.resolved.window
+        self.observation_space = gymnasium.spaces.Box(-1.0, 1.0, shape=(3, w, w), dtype=np.float32)
+        self.action_space = gymnasium.spaces.Discrete(NUM_ACTIONS)
+        self.metric_names = METRICS[cfg.on_target]
+        self._samplers = [TaskSampler(self.resolved, cfg.seed, e) for e in range(num_envs)]
+        self._task_source = task_source or (lambda e: self._samplers[e]())
+        self._cells = TaskCells(self.resolved.maps, self.num_agents, cfg.max_episode_steps, cfg.obs_radius)
+        self._observer = TableObserver([m.obstacles for m in self.resolved.maps], cfg.obs_radius, num_envs,
+                                       self.num_agents, self.device)
+        self._metrics = EpisodeMetrics(cfg.on_target, cfg.max_episode_steps, num_envs, self.num_agents, self.device)
+
+        dev, shape = self.device, (num_envs, self.num_agents)
+        self.tasks: list[Task | None] = [None] * num_envs
+        # public mirrors of the state, (E, A, 2) map coordinates, as in PogemaBatchedEnv
+        self.positions = torch.zeros(*shape, 2, dtype=torch.long, device=dev)
+        self.goals = torch.zeros(*shape, 2, dtype=torch.long, device=dev)
+        self.active = torch.ones(shape, dtype=torch.bool, device=dev)
+        self.steps = torch.zeros(num_envs, dtype=torch.long, device=dev)
+        self.frozen = torch.zeros(num_envs, dtype=torch.bool, device=dev)
+        self.auto_reset = auto_reset
+        # the state the step runs on: canvas cells (E, A), each goal's path field (N,)
+        self._cell = torch.zeros(shape, dtype=torch.long, device=dev)
+        self._goal_cell = torch.zeros(shape, dtype=torch.long, device=dev)
+        self._fields = torch.zeros(self.num_rows, dtype=torch.long, device=dev)
+        self._next_cell = torch.full(shape, -1, dtype=torch.long, device=dev)        # -1: no path
+        self._map_of_env = torch.zeros(num_envs, dtype=torch.long, device=dev)
+        # on_target='restart': the goal sequences of an env's agents one after another (coords, cells,
+        # fields; (E, L) padded to the longest env), where each agent's starts, and the current goal's place
+        self._seq_goals = torch.zeros(num_envs, 1, 2, dtype=torch.long, device=dev)
+        self._seq_cells = torch.zeros(num_envs, 1, dtype=torch.long, device=dev)
+        self._seq_fields = torch.zeros(num_envs, 1, dtype=torch.long, device=dev)
+        self._goal_index = torch.zeros(shape, dtype=torch.long, device=dev)
+        self._shared_goals = np.ones(num_envs, dtype=bool)
+        self._frozen_envs: set[int] = set()                  # host copy of `frozen` (evaluation mode)
+        self._started = False
+
+    # ----------------------------------------------------------------- episodes
+    def _start_episodes(self, envs: list[int], tasks: list[Task | None] | None = None) -> None:
+        """Begin new episodes in `envs` (ascending), each from its task or the task source."""
+        tasks = [task or self._task_source(e) for e, task in zip(envs, tasks or [None] * len(envs))]
+        cells = [self._cells.starts_goals(task) for task in tasks]
+        maps = np.array([task.map_index for task in tasks])
+        starts, goals = np.stack([c[0] for c in cells]), np.stack([c[1] for c in cells])    # (k, A, 2)
+        if self.config.on_target == "restart":
+            seqs = [self._cells.goal_sequences(t, s, g) for t, (s, g) in zip(tasks, cells)]
+            all_goals = np.concatenate([np.concatenate(s) for s in seqs])
+            all_maps = np.concatenate([np.full(sum(len(x) for x in s), m) for s, m in zip(seqs, maps)])
+        else:
+            all_goals, all_maps = goals.reshape(-1, 2), np.repeat(maps, self.num_agents)
+        self._observer.ensure_goals(all_maps, all_goals)
+        for e, g in zip(envs, goals):                     # pairwise observations skip a dedup if goals differ
+            self._shared_goals[e] = self.config.on_target == "restart" or len(np.unique(g, axis=0)) < len(g)
+        self._observer.distinct_goals = not self._shared_goals.any()
+
+        dev = self.device
+        idx = torch.tensor(envs, device=dev)
+        map_t = torch.from_numpy(maps).to(dev)
+        for e, task in zip(envs, tasks):
+            self.tasks[e] = task
+        self.frozen[idx] = False
+        self._frozen_envs.difference_update(envs)
+        self.steps[idx] = 0
+        self.active[idx] = True
+        self._map_of_env[idx] = map_t
+        self._observer.set_maps(idx, map_t)
+        self._metrics.reset(idx)
+        self.positions[idx] = torch.from_numpy(starts).to(dev)
+        self.goals[idx] = torch.from_numpy(goals).to(dev)
+        if self.config.on_target == "restart":
+            self._load_sequences(idx, map_t, seqs)
+        self._sync_cells(idx)
+
+    def _sync_cells(self, idx: Tensor) -> None:
+        """Derive the step state of envs `idx` from the public positions and goals."""
+        cells = self._observer.cells
+        self._cell[idx] = cells(self.positions[idx])
+        self._goal_cell[idx] = cells(self.goals[idx])
+        rows = (idx[:, None] * self.num_agents + torch.arange(self.num_agents, device=self.device)).reshape(-1)
+        maps = self._map_of_env[idx][:, None].expand(-1, self.num_agents)
+        self._fields[rows] = self._observer.field_offsets(maps, self.goals[idx]).reshape(-1)
+
+    def _load_sequences(self, idx: Tensor, map_t: Tensor, seqs: list[list[np.ndarray]]) -> None:
+        """Store the lifelong goals of envs `idx`: per env, its agents' sequences end to end."""
+        flat = [np.concatenate(per_agent) for per_agent in seqs]
+        longest = max(len(f) for f in flat)
+        if longest > self._seq_goals.shape[1]:
+            grow = longest - self._seq_goals.shape[1]
+            self._seq_goals = torch.cat([self._seq_goals, self._seq_goals.new_zeros(self.num_envs, grow, 2)], 1)
+            self._seq_cells = torch.cat([self._seq_cells, self._seq_cells.new_zeros(self.num_envs, grow)], 1)
+            self._seq_fields = torch.cat([self._seq_fields, self._seq_fields.new_zeros(self.num_envs, grow)], 1)
+        padded = np.zeros((len(seqs), self._seq_goals.shape[1], 2), dtype=np.int64)
+        starts = np.zeros((len(seqs), self.num_agents), dtype=np.int64)
+        for i, (per_agent, cells) in enumerate(zip(seqs, flat)):
+            padded[i, : len(cells)] = cells
+            starts[i, 1:] = np.cumsum([len(x) for x in per_agent[:-1]])
+        goals = torch.from_numpy(padded).to(self.device)
+        self._seq_goals[idx] = goals
+        self._seq_cells[idx] = self._observer.cells(goals)
+        self._seq_fields[idx] = self._observer.field_offsets(map_t[:, None].expand(goals.shape[:2]), goals)
+        self._goal_index[idx] = torch.from_numpy(starts).to(self.device)
+
+    def observe(self) -> Tensor:
+        """Observations (N, 3, w, w) of the current state (e.g. after `reset_env`).
+
+        Built from the public `positions`, `goals` and `active`, as in `PogemaBatchedEnv`:
+        edits to them show here, while `step` keeps moving the agents from its own state."""
+        maps = self._map_of_env[:, None].expand(self.goals.shape[:2])
+        self._observer.ensure_goals(maps.reshape(-1).cpu().numpy(), self.goals.reshape(-1, 2).cpu().numpy())
+        view = self._observer
+        obs, self._next_cell = view.observe(view.cells(self.positions), view.cells(self.goals), self.active,
+                                            view.field_offsets(maps, self.goals).reshape(-1))
+        return obs
+
+    def _observe(self) -> Tensor:
+        obs, self._next_cell = self._observer.observe(self._cell, self._goal_cell, self.active, self._fields)
+        return obs
+
+    # ------------------------------------------------------------------- API
+    def reset(self, seed: int | None = None) -> tuple[Tensor, dict]:
+        """Start a new episode in every env; `seed` re-seeds the task samplers."""
+        if seed is not None:
+            for e, sampler in enumerate(self._samplers):
+                sampler.reseed(seed, e)
+        self._start_episodes(list(range(self.num_envs)))
+        self._started = True
+        return self._observe(), {}
+
+    def reset_env(self, e: int, task: Task | None = None) -> None:
+        """Start a new episode in env `e` (its next task from the task source if none is given)."""
+        self._start_episodes([e], [task])
+
+    def step(self, actions: Tensor | np.ndarray) -> tuple[Tensor, Tensor, Tensor, Tensor, dict]:
+        """Advance every running env by one step with `actions` (N,) ints in row order.
+
+        Envs that ended while `auto_reset` is off stay frozen (no reward, not done
+        again) until `reset_env` restarts them.
+        """
+        if not self._started:
+            raise gymnasium.error.ResetNeeded("call reset() before step()")
+        cfg, shape = self.config, (self.num_envs, self.num_agents)
+        actions = torch.as_tensor(actions, device=self.device).reshape(shape).long()
+        live = ~self.frozen if self._frozen_envs else None                                   # None: all live
+        was_active = self.active & live[:, None] if live is not None else self.active.clone()
+        cell, view = self._cell, self._observer                                              # (E, A) canvas
+        target = cell + take(view.step_flat, actions)
+        moved = resolve_moves(cfg.collision_system, cell, target, was_active, actions, view.obstacle(target),
+                              view.canvas_size, view.pairwise)
+        self.positions += take(view.moves, actions * moved)
+        self._cell = cell = torch.where(moved, target, cell)
+        self.steps += 1 if live is None else live
+        on_goal = cell == self._goal_cell if live is None else (cell == self._goal_cell) & live[:, None]
+        reached = on_goal if cfg.on_target == "restart" else on_goal & was_active
+        if cfg.on_target == "finish":
+            self.active &= ~on_goal
+        elif cfg.on_target == "restart":
+            self._next_goals(on_goal)
+        rewards = step_rewards(cfg.reward, reached, cell == self._next_cell, moved, was_active)
+        self._metrics.record(self.steps, reached, on_goal)
+
+        terminated = self._terminated(on_goal)
+        truncated = (self.steps >= cfg.max_episode_steps) & ~terminated
+        if live is not None:
+            terminated, truncated = terminated & live, truncated & live
+        ended = terminated | truncated
+        done = ended.nonzero().flatten().tolist()                                             # the one host sync
+        infos = {"ended": ended, "metrics": self._metric_rows(ended, bool(done))}
+        if done:
+            if self.auto_reset:
+                self._start_episodes(done)
+            else:
+                self.frozen |= ended
+                self._frozen_envs.update(done)
+        obs = self._observe()
+        return (obs, rewards.view(-1), terminated[:, None].expand(shape).reshape(-1),
+                truncated[:, None].expand(shape).reshape(-1), infos)
+
+    def _next_goals(self, reached: Tensor) -> None:
+        """on_target='restart': agents on their goal get the next one of their sequence."""
+        self._goal_index += reached
+        k = self._goal_index
+        nxt = self._seq_goals.gather(1, k[..., None].expand(-1, -1, 2))
+        self.goals.copy_(torch.where(reached[..., None], nxt, self.goals))
+        self._goal_cell = self._seq_cells.gather(1, k)
+        self._fields = self._seq_fields.gather(1, k).view(-1)
+
+    def _terminated(self, on_goal: Tensor) -> Tensor:
+        if self.config.on_target == "finish":
+            return ~self.active.any(dim=1)
+        if self.config.on_target == "nothing":
+            return on_goal.all(dim=1)
+        return torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+
+    def _metric_rows(self, ended: Tensor, any_ended: bool) -> dict[str, Tensor]:
+        """Metric name -> (N,) values on the rows of ended envs, NaN elsewhere."""
+        if not any_ended:
+            nan = torch.full((len(self.metric_names), self.num_rows), float("nan"), device=self.device)
+            return dict(zip(self.metric_names, nan.unbind(0)))
+        summary = self._metrics.summary(self.steps)
+        nan = torch.tensor(float("nan"), device=self.device)
+        return {k: torch.where(ended, v, nan).repeat_interleave(self.num_agents) for k, v in summary.items()}
+
+    def close(self) -> None:
+        self._started = False

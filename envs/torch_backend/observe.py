@@ -1,0 +1,305 @@
+"""`TableObserver`: the observations of `envs.observation.Observer`, from tensor ops only.
+
+`Observer` (envs/observation.py) is the definition, used by the pogema backend;
+this is the torch backend's fast path to the same tensors (the equivalence
+tests compare them step by step, bit for bit). What makes it fast:
+
+* Canvas: every map sits at (r, r) of one common canvas with pogema's border
+  (obstacle ring, free beyond); a position is one flat canvas cell, and the
+  offset between two cells says where one lies in the other's window.
+* Row bits: a window row of a 0/1 grid is one integer of w = 2r+1 bits, so a
+  window costs w gathers, not w*w: static bits for obstacles; agents' and goals'
+  bits are scattered per step, on a per-env canvas (many agents) or from all
+  agent pairs of an env (few agents: A*A <= canvas cells). "Other agents'
+  goals": each goal cell is written once, and the observer's own goal cell is
+  cleared again unless a second active agent has the same goal.
+* Path channel: packed successor codes (`envs.pathfinding.SuccessorTable`, S
+  steps per lookup) walked by all rows at once; a table over (window cell, code)
+  gives the next window cell, the cells to mark and the canvas move, and stops a
+  walk at the goal or where it first leaves the window. The loop ends when every
+  walk has stopped (at most w*w/S rounds); stopped rows are dropped on the way.
+  Where it fits (small maps, r <= 5) every (goal, cell)'s window is walked once,
+  when the goal's field is made, and stored as row bits: a step then reads it.
+* Floats: one lookup table turns row bits into float rows (-1 obstacles, +1
+  agents and goals; with stored path windows channel 0 goes through a ternary
+  code free/path/obstacle), written straight into the output; otherwise the
+  walk then sets the path cells to +1 (path cells are never obstacles).
+  Inactive rows read zero blocks, so they come out all zero without masking.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from envs.observation import MOVES, pad_like_pogema
+from envs.pathfinding import SuccessorTable
+
+MAX_RADIUS = 15
+"""A window row (w = 2r+1 <= 31 cells) is one int32 of bits."""
+WINDOW_TABLE_CELLS = 2_000_000
+"""Path windows are stored (walked once per (goal, cell) when the goal's field is made, then read
+each step) when free cells x canvas cells, summed over maps, is at most this (at most 128 MB of
+row bits for r = 5, a few seconds of walking on one CPU core); otherwise walked every step."""
+
+
+def take(table: Tensor, index: Tensor) -> Tensor:
+    """table[index] for a 1-D (or row) table: `index_select`, several times faster than
+    advanced indexing on CPU at these sizes."""
+    return table.index_select(0, index.reshape(-1)).view(*index.shape, *table.shape[1:])
+
+
+def row_bits(grid: Tensor, width: int) -> Tensor:
+    """Row bits of a (..., H, W) 0/1 grid: out[..., y, x] has bit k set when grid[..., y, x + k] is set."""
+    out = torch.zeros(grid.shape, dtype=torch.int32, device=grid.device)
+    for k in range(width):
+        out[..., : grid.shape[-1] - k] |= grid[..., k:].int() << k
+    return out
+
+
+class TableObserver:
+    """Observations (and next path cells) of E envs x A agents, as `Observer.observe` computes them."""
+
+    def __init__(self, maps: list[np.ndarray], radius: int, num_envs: int, num_agents: int,
+                 device: torch.device | str = "cpu", path_windows: bool | None = None):
+        """`path_windows`: store every path window (see WINDOW_TABLE_CELLS) instead of walking each
+        step; default: when r <= 5 and it fits. The observations are the same either way."""
+        if not 1 <= radius <= MAX_RADIUS:
+            raise ValueError(f"obs_radius={radius} is not supported by the torch backend (1..{MAX_RADIUS}); "
+                             "use the pogema backend for wider windows")
+        self.radius, self.width = r, w = radius, 2 * radius + 1
+        self.num_envs, self.num_agents = num_envs, num_agents
+        self.device = dev = torch.device(device)
+        self.table = SuccessorTable(maps, radius, dev)
+        hc, wc = self.table.canvas_shape
+        self.stride, self.canvas_size = wc, hc * wc
+        self.pairwise = num_agents * num_agents <= self.canvas_size
+        self.distinct_goals = False
+        """Set when no two active agents of an env share a goal (skips a dedup in pairwise mode)."""
+        # a block of zeros after each bits table: inactive rows read their windows there
+        self._zero_block = (w + 1) * wc
+        self._zero_centre = r * wc + r
+        canvas = np.zeros((len(maps), hc, wc), dtype=np.float32)
+        for i, m in enumerate(maps):
+            padded = pad_like_pogema(m, radius)
+            canvas[i, : padded.shape[0], : padded.shape[1]] = padded
+        bits = row_bits(torch.from_numpy(canvas).to(dev), w).reshape(-1)
+        self._obstacle_bits = torch.cat([bits, bits.new_zeros(self._zero_block)])
+        self._map_base = torch.zeros(num_envs * num_agents, dtype=torch.long, device=dev)
+        self._k = torch.arange(w, device=dev)
+        self._bit = (1 << self._k).int()                                               # (w,) int32
+        self._env_base = torch.arange(num_envs, device=dev).repeat_interleave(num_agents) * self.canvas_size
+        self._window_rows = (self._k - r) * wc - r                                     # (w,) row starts
+        self.moves = MOVES.to(dev)
+        self.step_flat = torch.tensor([0, -wc, wc, -1, 1], device=dev)
+        free = sum(int((~m).sum()) for m in maps)
+        self._path_windows = None                  # row 1 + field + cell: path row bits; row 0: zeros
+        if path_windows is None:
+            path_windows = r <= 5 and free * self.canvas_size <= WINDOW_TABLE_CELLS
+        if path_windows:
+            self._path_windows = torch.zeros((1, w), dtype=torch.int32, device=dev)
+        self._build_offset_tables()
+        self._build_float_table()
+        self._build_walk_tables()
+
+    def _build_offset_tables(self) -> None:
+        """Canvas offset d = other - observer -> window row (w: outside) and bit, at index d + canvas_size."""
+        r, w, wc = self.radius, self.width, self.stride
+        d = torch.arange(-self.canvas_size, self.canvas_size + 1, device=self.device)
+        dr = torch.div(d + r, wc, rounding_mode="floor")                                # unique while |dc| < wc - r
+        dc = d - dr * wc
+        inside = (dr.abs() <= r) & (dc.abs() <= r)
+        self._offset_row = torch.where(inside, dr + r, w)
+        self._offset_bit = torch.where(inside, 1 << (dc + r).clamp(0, w - 1), 0).int()
+        a = self.num_agents
+        self._later = torch.arange(a, device=self.device)[:, None] < torch.arange(a, device=self.device)  # j' < j
+        self._not_self = ~torch.eye(a, dtype=torch.bool, device=self.device)
+        self._pair_slot = (torch.arange(self.num_envs * a * 2, device=self.device) * (w + 1)).view(-1, a, 2, 1)
+
+    def _build_float_table(self) -> None:
+        """Row bits -> float rows: the table's rows [0, 2^w) give -bits (obstacles), or with stored
+        path windows rows [0, 3^w) give a ternary code (0 free, 1 path, 2 obstacle) as 0/+1/-1;
+        the next 2^w rows give +bits (agents, goals). For w > 13 shifts unpack instead."""
+        w, dev = self.width, self.device
+        self._lut, self._plus = None, 0
+        if w > 13:
+            return
+        bits = ((torch.arange(1 << w, device=dev)[:, None] >> self._k) & 1).float()       # (2^w, w)
+        if self._path_windows is not None:
+            powers = 3 ** self._k
+            self._to_ternary = (bits.long() * powers).sum(dim=1).int()
+            digits = torch.arange(3 ** w, device=dev)[:, None] // powers % 3
+            first = torch.tensor([0.0, 1.0, -1.0], device=dev)[digits]
+        else:
+            first = -bits
+        self._lut, self._plus = torch.cat([first, bits]), len(first)
+
+    def _build_walk_tables(self) -> None:
+        """Walk state q: a window cell, or w*w once the walk stopped. One round reads a packed code
+        (S moves in base 5) and looks up, by key = q * 5^S + code: the next q (stored times 5^S),
+        the <= S window cells it marks (huge where none) and the canvas offset it moved by."""
+        w, dev, steps = self.width, self.device, self.table.steps
+        sink, radix = w * w, 5 ** steps
+        q = torch.arange(sink + 1, device=dev)[:, None].expand(-1, radix)              # (w*w+1, 5^S)
+        code = torch.arange(radix, device=dev)[None, :].expand(sink + 1, -1)
+        r, c, alive = q // w, q % w, q < sink
+        marks, flat = [], torch.zeros_like(code)
+        for k in range(steps):
+            digit = code // 5 ** k % 5
+            alive = alive & (digit > 0)
+            r, c = r + self.moves[digit, 0] * alive, c + self.moves[digit, 1] * alive
+            flat = flat + self.step_flat[digit]
+            alive = alive & (r >= 0) & (r < w) & (c >= 0) & (c < w)
+            marks.append(torch.where(alive, r * w + c, 1 << 62))
+        self._q_sink, self._q_centre = sink * radix, (self.radius * w + self.radius) * radix
+        self._q_next = (torch.where(alive, r * w + c, sink) * radix).reshape(-1)
+        self._mark_cell = torch.stack(marks, dim=2).reshape(-1, steps)                  # (keys, S)
+        self._flat_move = flat[0].clone()                                               # (5^S,)
+
+    # ------------------------------------------------------------------ state
+    def set_maps(self, envs: Tensor, map_index: Tensor) -> None:
+        """Env `envs[i]` now plays map `map_index[i]`."""
+        rows = (envs[:, None] * self.num_agents + torch.arange(self.num_agents, device=self.device)).reshape(-1)
+        self._map_base[rows] = (map_index * self.canvas_size).repeat_interleave(self.num_agents)
+
+    def ensure_goals(self, map_index: np.ndarray, goals: np.ndarray) -> None:
+        """Make the path fields of goals (G, 2) on maps (G,) available (CPU arrays)."""
+        before = self.table.num_fields
+        self.table.ensure(map_index, goals)
+        if self._path_windows is not None and self.table.num_fields > before:
+            self._store_path_windows(before)
+
+    def _store_path_windows(self, first_field: int, rows_per_chunk: int = 16384) -> None:
+        """Walk every cell of fields [first_field, num_fields) once; append their path row bits."""
+        size, w, dev = self.canvas_size, self.width, self.device
+        per_chunk = max(1, rows_per_chunk // size)
+        parts = [self._path_windows]
+        for f in range(first_field, self.table.num_fields, per_chunk):
+            count = min(per_chunk, self.table.num_fields - f)
+            fields = (torch.arange(f, f + count, device=dev) * size).repeat_interleave(size)
+            cells = torch.arange(size, device=dev).repeat(count)
+            buffer = torch.zeros(fields.numel() * 3 * w * w + 1, device=dev)
+            self._walk(buffer, fields, cells, torch.ones_like(cells, dtype=torch.bool))
+            path = buffer[:-1].view(-1, 3, w, w)[:, 0] > 0
+            parts.append((path.int() << self._k).sum(dim=2, dtype=torch.int32))
+        self._path_windows = torch.cat(parts)
+
+    def field_offsets(self, map_index: Tensor, goals: Tensor) -> Tensor:
+        """Start of each goal's field; map_index (...,), goals (..., 2); fields ensured."""
+        return self.table.offsets(map_index, goals)
+
+    def obstacle(self, cells: Tensor) -> Tensor:
+        """(E, A) bool: canvas cell `cells[e, a]` is an obstacle (pogema's border included) of env e's map."""
+        return (take(self._obstacle_bits, self._map_base.view(cells.shape) + cells) & 1).bool()
+
+    def cells(self, coords: Tensor) -> Tensor:
+        """Canvas cells (...,) of map coordinates (..., 2)."""
+        return (coords[..., 0] + self.radius) * self.stride + coords[..., 1] + self.radius
+
+    # ------------------------------------------------------------------ observe
+    def observe(self, cells: Tensor, goal_cells: Tensor, active: Tensor, fields: Tensor) -> tuple[Tensor, Tensor]:
+        """`Observer.observe` of agents at canvas `cells` (E, A) (see `cells()`) with goals at
+        `goal_cells` (E, A), `active` (E, A), goal path fields `fields` (N,) (`field_offsets`).
+
+        Returns obs (N, 3, w, w) float32 and each agent's next path cell (E, A) as a canvas
+        cell (`cells`), -1 where it has no path (on its goal, or cut off)."""
+        cell, gcell, act = cells.reshape(-1), goal_cells.reshape(-1), active.reshape(-1)
+        if self.pairwise:
+            agents, others = self._pair_bits(cell, gcell, act)
+        else:
+            agents, others = self._grid_bits(cell, gcell, act)
+        base = torch.where(act, self._map_base + cell, self._obstacle_bits.numel() - self._zero_block
+                           + self._zero_centre)
+        obstacles = take(self._obstacle_bits, base[:, None] + self._window_rows)
+        here = fields + cell
+        if self._path_windows is None:
+            obs, buffer = self._to_floats(obstacles, agents, others)
+            first = self._walk(buffer, fields, cell, act)
+        else:
+            path = take(self._path_windows, torch.where(act, here + 1, 0))
+            obs, _ = self._to_floats(obstacles, agents, others, path)
+            first = take(self.table.codes, here).long() % 5
+        next_cell = torch.where(first > 0, cell + take(self.step_flat, first), -1)
+        return obs, next_cell.view(cells.shape)
+
+    def _grid_bits(self, cell: Tensor, gcell: Tensor, act: Tensor) -> tuple[Tensor, Tensor]:
+        """Agents' and other agents' goals' row bits (N, w) int32, scattered on per-env canvases."""
+        size, dev, k, n, w = self.num_envs * self.canvas_size, self.device, self._k, cell.shape[0], self.width
+        here, there = self._env_base + cell, torch.where(act, self._env_base + gcell, size)
+        window = torch.where(act, here, size + self._zero_centre)[:, None] + self._window_rows      # (N, w)
+        grid = torch.zeros(size + self._zero_block, dtype=torch.int32, device=dev)
+        grid.index_add_(0, (here[:, None] - k).reshape(-1), (self._bit * act[:, None]).reshape(-1))  # cells distinct
+        agents = take(grid, window)
+        row = torch.arange(n, device=dev)
+        owner = torch.empty(size + 1, dtype=torch.long, device=dev)
+        owner.index_put_((there,), row)                                                # one writer per goal cell
+        first = (take(owner, there) == row) & act
+        grid = torch.zeros(size + self._zero_block, dtype=torch.int32, device=dev)
+        grid.index_add_(0, (there.clamp(max=size - 1)[:, None] - k).reshape(-1),
+                        (self._bit * first[:, None]).reshape(-1))
+        goals = take(grid, window)
+        count = torch.zeros(size + 1, dtype=torch.int32, device=dev)
+        count.index_add_(0, there, act.int())
+        d = (gcell - cell) + self.canvas_size                                          # own goal in the window
+        alone = act & (take(count, there) == 1) & (take(self._offset_row, d) < w)
+        goals.view(-1).index_add_(0, row * w + take(self._offset_row, d).clamp(max=w - 1),
+                                  -take(self._offset_bit, d) * alone)
+        return agents, goals
+
+    def _pair_bits(self, cell: Tensor, gcell: Tensor, act: Tensor) -> tuple[Tensor, Tensor]:
+        """Same as `_grid_bits` from all (observer i, agent j) pairs of each env: for few agents."""
+        a, w = self.num_agents, self.width
+        c, g, on = cell.view(-1, a), gcell.view(-1, a), act.view(-1, a)
+        both = on[:, :, None] & on[:, None, :]                                          # (E, i, j) both active
+        others = both & self._not_self
+        if not self.distinct_goals:                                                    # a shared goal counts once
+            earlier = (g[:, :, None] == g[:, None, :]) & both & self._later            # j' < j has j's goal
+            others = others & (earlier.sum(dim=1, keepdim=True) == earlier.long())     # none but maybe i itself
+        d = torch.stack([c, g], dim=1)[:, None] - (c - self.canvas_size)[:, :, None, None]       # (E, i, 2, j)
+        keep = torch.stack([both, others], dim=2)                                       # (E, i, 2, j)
+        out = torch.zeros(self._pair_slot.numel() * (w + 1), dtype=torch.int32, device=self.device)
+        out.index_add_(0, (self._pair_slot + torch.where(keep, take(self._offset_row, d), w)).view(-1),
+                       (take(self._offset_bit, d) * keep).view(-1))
+        bits = out.view(-1, 2, w + 1)
+        return bits[:, 0, :w], bits[:, 1, :w]
+
+    def _walk(self, out: Tensor, fields: Tensor, cell: Tensor, act: Tensor) -> Tensor:
+        """Set the path cells of each active row's window in channel 0 of `out` (N*3*w*w + 1 floats,
+        the last one a dummy) to 1; return every row's first successor code (N,) (0: no path)."""
+        n, codes, dummy = cell.shape[0], self.table.codes, out.numel() - 1
+        code = take(codes, fields + cell).long()
+        first = code % 5
+        key = torch.where(act, self._q_centre, self._q_sink) + code
+        slot = torch.arange(n, device=self.device) * (3 * self.width * self.width)
+        one = torch.ones(1, device=self.device)
+        for step in range(-(-self.width * self.width // self.table.steps)):
+            if self.device.type == "cpu" or step % 2 == 0:                             # syncs are dear on GPUs
+                live = (key < self._q_sink).nonzero().squeeze(1)                   # (a code 0 ends it next round)
+                if live.numel() == 0:
+                    break
+                if 4 * live.numel() < 3 * key.numel():                                 # drop stopped walks
+                    key, code, cell, slot, fields = (take(x, live) for x in (key, code, cell, slot, fields))
+            marks = (slot[:, None] + take(self._mark_cell, key)).clamp_(max=dummy)     # no mark -> dummy
+            out.index_put_((marks.view(-1),), one)
+            cell = cell + take(self._flat_move, code)
+            code = take(codes, fields + cell).long()
+            key = take(self._q_next, key) + code
+        return first
+
+    def _to_floats(self, obstacles: Tensor, agents: Tensor, goals: Tensor,
+                   path: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(N, 3, w, w): -obstacles (+1 on `path` if given, else the walk adds it), agents, goals
+        from row bits; and the flat buffer it views, one spare float at the end (the walk's dummy)."""
+        n, w = obstacles.shape
+        buffer = torch.empty(n * 3 * w * w + 1, device=self.device)
+        obs = buffer[:-1].view(n, 3, w, w)
+        if self._lut is not None:
+            ch0 = obstacles if path is None else take(self._to_ternary, path) + 2 * take(self._to_ternary, obstacles)
+            codes = torch.stack([ch0, agents + self._plus, goals + self._plus], dim=1)   # (N, 3, w)
+            torch.index_select(self._lut, 0, codes.view(-1), out=obs.view(-1, w))
+        else:
+            path = torch.zeros_like(obstacles) if path is None else path
+            planes = ((torch.stack([obstacles, agents, goals, path], dim=1)[..., None] >> self._k) & 1).float()
+            torch.mul(planes[:, :3], torch.tensor([-1.0, 1.0, 1.0], device=self.device)[:, None, None], out=obs)
+            obs[:, 0] += planes[:, 3]
+        return obs, buffer
