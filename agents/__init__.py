@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents.base import Agent, AgentError, BatchedEnvView, resolve_device
+from agents.base import Agent, AgentError, BatchedEnvView
 from agents.baselines import AStarAgent, GreedyAgent, RandomAgent
 from agents.pretrained import default_policy_path
 from agents.srmt_agent import SRMTAgent
@@ -49,4 +49,4 @@ def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, devi
 
 
 __all__ = ["Agent", "AgentError", "BatchedEnvView", "SRMTAgent", "AStarAgent", "GreedyAgent", "RandomAgent",
-           "ALGORITHMS", "make_agent", "default_policy_path", "resolve_device"]
+           "ALGORITHMS", "make_agent", "default_policy_path"]

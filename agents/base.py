@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
-import torch
 from torch import Tensor
 
 
@@ -70,20 +69,3 @@ def default_seeds(envs: Sequence[int], seeds: Sequence[int] | None) -> list[int]
     if len(seeds) != len(envs):
         raise AgentError(f"got {len(seeds)} seeds for {len(envs)} envs; give one seed per env")
     return seeds
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """A torch device that exists here; AgentError with the fix otherwise."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise AgentError(f"device={device!r} is not a torch device; use 'cpu', 'cuda' or 'cuda:N'") from err
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise AgentError(f"device={device!r} requested but CUDA is not available here "
-                             "(no GPU or a CPU-only torch build); use --device cpu")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise AgentError(f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) here")
-    elif dev.type != "cpu":
-        raise AgentError(f"device={device!r} is not supported; use 'cpu' or 'cuda'")
-    return dev

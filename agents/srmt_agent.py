@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from agents.base import AgentError, BatchedEnvView, default_seeds, episode_rng, resolve_device
+from agents.base import AgentError, BatchedEnvView, default_seeds, episode_rng
+from srmt.device import resolve_device
 from srmt.checkpoint import load_policy
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy

@@ -160,7 +160,7 @@ def test_missing_default_policy_and_bad_algo_are_explained(monkeypatch, tmp_path
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on machines without CUDA")
 def test_cuda_request_without_cuda_is_explained():
-    with pytest.raises(AgentError, match="CUDA is not available here.*--device cpu"):
+    with pytest.raises(ValueError, match="CUDA is not available here.*--device cpu"):
         SRMTAgent(_policy(), device="cuda")
 
 

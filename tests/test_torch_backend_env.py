@@ -88,7 +88,7 @@ def test_step_before_reset_and_bad_input_are_errors():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on machines without CUDA")
 def test_cuda_without_a_gpu_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"device='cuda'.*not available.*device='cpu'"):
+    with pytest.raises(ValueError, match=r"device='cuda'.*not available.*--device cpu"):
         TorchBatchedEnv(EnvConfig(), 1, device="cuda")
     with pytest.raises(ValueError, match="not a torch device"):
         resolve_device("gpu0")

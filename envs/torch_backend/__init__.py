@@ -4,6 +4,7 @@
 `envs.pogema_backend.PogemaBatchedEnv`; docs/torch_backend.md explains how
 each pogema rule is reproduced and what it costs.
 """
-from envs.torch_backend.env import TorchBatchedEnv, resolve_device
+from envs.torch_backend.env import TorchBatchedEnv
+from srmt.device import resolve_device
 
 __all__ = ["TorchBatchedEnv", "resolve_device"]

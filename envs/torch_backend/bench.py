@@ -24,7 +24,8 @@ import torch
 from envs.config import EnvConfig, resolve_config
 from envs.pogema_backend import PogemaBatchedEnv, make_pogema
 from envs.task import TaskSampler
-from envs.torch_backend.env import TorchBatchedEnv, resolve_device
+from envs.torch_backend.env import TorchBatchedEnv
+from srmt.device import resolve_device
 from envs.torch_backend.synthetic_maps import maze_grid, random_grid
 
 

@@ -31,27 +31,9 @@ from envs.task import Task, TaskSampler
 from envs.torch_backend.dynamics import resolve_moves
 from envs.torch_backend.lifelong import TaskCells
 from envs.torch_backend.observe import TableObserver, take
+from srmt.device import resolve_device
 
 NUM_ACTIONS = len(MOVES)
-
-
-def resolve_device(device: torch.device | str) -> torch.device:
-    """`device` as a torch.device; ValueError naming it when this machine cannot run it."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device={device!r} is not a torch device name; use 'cpu' or 'cuda[:index]'") from err
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} but CUDA is not available here (torch {torch.__version__}, "
-                             f"built for CUDA {torch.version.cuda}); use device='cpu', or a CUDA build of "
-                             "torch on a machine with an NVIDIA GPU")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device={device!r} but only {torch.cuda.device_count()} CUDA device(s) exist; "
-                             f"use cuda:0..cuda:{torch.cuda.device_count() - 1}")
-    elif dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device={device!r} but MPS is not available here; use device='cpu'")
-    return dev
 
 
 class TorchBatchedEnv:
