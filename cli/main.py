@@ -11,9 +11,9 @@ import importlib
 import os
 import sys
 
-COMMANDS = ["maps.cli", "eval.cli", "srmt.params"]
+COMMANDS = ["train.cli", "eval.cli", "maps.cli", "srmt.params", "cli.demo"]
 """Modules with `add_subparser`, in the order shown by --help."""
-BENCHES = ["envs.torch_backend.bench", "eval.cli"]
+BENCHES = ["envs.torch_backend.bench", "train.cli", "eval.cli"]
 """Modules with `add_bench_subparser`."""
 
 

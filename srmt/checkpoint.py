@@ -125,6 +125,7 @@ def save_policy(path: str | os.PathLike, model: nn.Module, model_config: ModelCo
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a policy file is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

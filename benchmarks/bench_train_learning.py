@@ -1,0 +1,92 @@
+"""Learning proof: train the bottleneck preset on CPU from scratch, print a greedy CSR curve.
+
+Trains `srmt train --preset bottleneck` for a wall-clock budget (default 30
+minutes), snapshots the exported policy at every checkpoint (--eval-every
+seconds), then evaluates every snapshot greedily on the 16 training corridors
+(10 seeds each, episode length 2L+100; train/evaluate.py) and prints env
+steps, wall time and mean CSR / ISR. Target: CSR >= 0.9 with the directional
+reward within 30 minutes on a 2-core machine.
+
+    python benchmarks/bench_train_learning.py --reward directional --minutes 30
+    python benchmarks/bench_train_learning.py --reward sparse --minutes 30 --set learning_rate=3e-4
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from maps.bottleneck import TRAIN_LENGTHS
+from train.evaluate import evaluate_corridors
+
+TARGET_CSR = 0.9
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reward", default="directional")
+    parser.add_argument("--minutes", type=float, default=30.0, help="training wall-clock budget")
+    parser.add_argument("--eval-every", type=int, default=180, help="seconds between checkpoints / snapshots")
+    parser.add_argument("--seeds", type=int, default=10, help="evaluation seeds per corridor")
+    parser.add_argument("--experiment", help="experiment directory (default: a new temporary one)")
+    parser.add_argument("--out", help="write the curve as JSON here")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="training override, e.g. --set learning_rate=3e-4 (repeatable)")
+    args = parser.parse_args()
+
+    exp = Path(args.experiment or tempfile.mkdtemp(prefix="srmt-learning-")) / f"bottleneck-{args.reward}"
+    overrides = [part for item in args.set for part in ("--" + item.partition("=")[0], item.partition("=")[2])]
+    command = [sys.executable, "-m", "train", "--preset", "bottleneck", "--reward", args.reward,
+               "--experiment", str(exp), "--max_train_seconds", str(args.minutes * 60),
+               "--save_every_sec", str(args.eval_every), *overrides]
+    snapshots = exp.parent / f"snapshots-{args.reward}"
+    snapshots.mkdir(parents=True, exist_ok=True)
+    print("training:", " ".join(command[2:]), flush=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    started, seen = time.time(), None
+    with open(exp.parent / f"train-{args.reward}.log", "w") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        while True:
+            done = proc.poll() is not None
+            policy = exp / "policy.pt"
+            if policy.is_file() and policy.stat().st_mtime != seen:
+                seen = policy.stat().st_mtime
+                shutil.copy(policy, snapshots / f"policy-{time.time() - started:07.1f}s.pt")
+            if done:
+                break
+            time.sleep(2)
+    print(f"training exited with code {proc.returncode} after {(time.time() - started) / 60:.1f} min", flush=True)
+
+    from srmt.checkpoint import load_policy
+
+    curve = []
+    print(f"{'wall min':>8} {'env steps':>11} {'CSR':>6} {'ISR':>6}   (greedy, {len(TRAIN_LENGTHS)} training "
+          f"corridors x {args.seeds} seeds, reward {args.reward})")
+    for path in sorted(snapshots.glob("policy-*.pt")):
+        loaded = load_policy(path)
+        metrics = evaluate_corridors(loaded.model, TRAIN_LENGTHS, range(args.seeds))
+        csr = sum(m["CSR"] for m in metrics.values()) / len(metrics)
+        isr = sum(m["ISR"] for m in metrics.values()) / len(metrics)
+        wall = float(path.stem.split("-")[1].rstrip("s")) / 60
+        curve.append(dict(wall_minutes=round(wall, 2), env_steps=loaded.meta["env_steps"], csr=round(csr, 4),
+                          isr=round(isr, 4), per_length={L: round(m["CSR"], 2) for L, m in metrics.items()}))
+        print(f"{wall:8.1f} {loaded.meta['env_steps']:>11,} {csr:6.3f} {isr:6.3f}", flush=True)
+    if curve:
+        last = curve[-1]
+        print("per corridor length (last snapshot):", last["per_length"])
+        reached = next((c for c in curve if c["csr"] >= TARGET_CSR), None)
+        print(f"target CSR >= {TARGET_CSR}: " + (f"reached at {reached['wall_minutes']:.1f} min, "
+                                                  f"{reached['env_steps']:,} env steps" if reached else "not reached"))
+    if args.out:
+        Path(args.out).write_text(json.dumps(dict(reward=args.reward, command=command[2:], curve=curve), indent=2))
+    return 0 if curve and max(c["csr"] for c in curve) >= TARGET_CSR else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""srmt train configuration: override scheme, presets, and every bad input rejected before a spawn."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import train.run
+from envs.config import EnvConfig
+from srmt.config import ModelConfig
+from train.checks import check_config, prepare_experiment
+from train.config import CONFIG_FILE, TrainConfigError, build_config, parse_overrides
+from train.mazes import maze_grid, training_mazes
+from train.presets import BOTTLENECK_TRAIN_PATTERN
+
+
+@pytest.fixture
+def no_spawn(monkeypatch):
+    """Fail the test if training would start (every error must come before)."""
+    def spawned(*args, **kwargs):
+        raise AssertionError("training started although the input was invalid")
+    monkeypatch.setattr(train.run, "run_training", spawned)
+
+
+def _build(tmp_path, *argv):
+    return build_config(["--experiment", str(tmp_path / "exp"), *argv])[0]
+
+
+# ------------------------------------------------------------------ scheme
+def test_parse_overrides_forms():
+    assert parse_overrides(["--a", "1", "--b-c=x", "--env.num_agents", "4", "--lr", "-1e-3"]) == \
+        {"a": "1", "b_c": "x", "env.num_agents": "4", "lr": "-1e-3"}
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--hidden"], "needs a value"),
+    (["hidden", "3"], "expected an option"),
+])
+def test_parse_overrides_errors(argv, match):
+    with pytest.raises(TrainConfigError, match=match):
+        parse_overrides(argv)
+
+
+def test_bottleneck_preset(tmp_path):
+    cfg = _build(tmp_path)
+    assert cfg.env.map_pattern == BOTTLENECK_TRAIN_PATTERN and cfg.env.map_name is None
+    assert (cfg.env.num_agents, cfg.env.obs_radius, cfg.env.max_episode_steps) == (2, 2, 512)
+    assert cfg.env.reward == "directional" and cfg.env.on_target == "finish"
+    assert cfg.model == ModelConfig.preset("bottleneck")
+    assert cfg.sf["gamma"] == 0.9716 and cfg.sf["exploration_loss_coeff"] == 0.0156
+
+
+def test_overrides_reach_every_section(tmp_path):
+    cfg = _build(tmp_path, "--env.num_agents", "4", "--hidden", "32", "--reward", "sparse",
+                 "--variant=rmt", "--learning-rate", "3e-4", "--sf.serial_mode", "true",
+                 "--train_for_env_steps", "2e6", "--device", "cpu", "--max_episode_steps", "64")
+    assert cfg.env.num_agents == 4 and cfg.env.reward == "sparse" and cfg.env.max_episode_steps == 64
+    assert cfg.model.hidden == 32 and cfg.model.variant == "rmt"
+    assert cfg.sf["learning_rate"] == 3e-4 and cfg.sf["serial_mode"] is True
+    assert cfg.run.train_for_env_steps == 2_000_000
+
+
+@pytest.mark.parametrize("key", ["--obs_radius", "--env.obs_radius", "--model.obs_radius"])
+def test_obs_radius_is_one_setting(tmp_path, key):
+    cfg = _build(tmp_path, key, "3")
+    assert cfg.env.obs_radius == cfg.model.obs_radius == 3
+
+
+def test_seed_sets_envs_and_torch(tmp_path):
+    cfg = _build(tmp_path, "--seed", "7")
+    assert cfg.env.seed == 7 and cfg.sf["seed"] == 7
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--hiden", "32"], r"unknown option --hiden; did you mean \['--hidden'"),
+    (["--model.hiden", "32"], "model has no field 'hiden'; did you mean"),
+    (["--foo.bar", "1"], "unknown section 'foo'"),
+    (["--hidden", "abc"], "--hidden 'abc'"),
+    (["--sf.serial_mode", "maybe"], "--sf.serial_mode 'maybe'"),
+    (["--lr_schedule", "cosine"], "is not one of"),
+    (["--use_rnn", "true"], "set by srmt train: always False"),
+    (["--sf.train_for_seconds", "10"], "no effect in sample-factory 2.1.1; use --max_train_seconds"),
+    (["--num_envs_per_worker", "4"], "envs_per_batch"),
+])
+def test_bad_keys_and_values(tmp_path, argv, match):
+    with pytest.raises(TrainConfigError, match=match):
+        _build(tmp_path, *argv)
+
+
+def test_all_problems_reported_together(tmp_path):
+    with pytest.raises(TrainConfigError) as err:
+        _build(tmp_path, "--hiden", "1", "--heads", "x")
+    assert "--hiden" in str(err.value) and "--heads 'x'" in str(err.value)
+
+
+# ------------------------------------------------- bad input, before spawn
+def test_unknown_preset(tmp_path, no_spawn):
+    with pytest.raises(TrainConfigError, match=r"unknown preset 'bottle'; choose one of \['bottleneck', 'lifelong'\]"):
+        train.run.train(["--preset", "bottle", "--experiment", str(tmp_path / "e")])
+
+
+def test_unknown_variant(tmp_path, no_spawn):
+    with pytest.raises(ValueError, match="variant='transformer' is not one of"):
+        train.run.train(["--variant", "transformer", "--experiment", str(tmp_path / "e")])
+
+
+def test_unknown_reward(tmp_path, no_spawn):
+    with pytest.raises(ValueError, match="reward='shaped' is not one of"):
+        train.run.train(["--reward", "shaped", "--experiment", str(tmp_path / "e")])
+
+
+def test_lifelong_reward_on_bottleneck(tmp_path, no_spawn):
+    with pytest.raises(ValueError, match="reward='lifelong' does not fit on_target='finish'"):
+        train.run.train(["--reward", "lifelong", "--experiment", str(tmp_path / "e")])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_cuda_without_gpu(tmp_path, no_spawn):
+    with pytest.raises(TrainConfigError, match="device='cuda' but no CUDA GPU is usable here.*use --device cpu"):
+        train.run.train(["--device", "cuda", "--experiment", str(tmp_path / "e")])
+
+
+def test_unknown_device_and_backend(tmp_path, no_spawn):
+    with pytest.raises(TrainConfigError, match=r"backend='jax' is not one of \['pogema', 'torch'\]"):
+        train.run.train(["--device", "tpu", "--backend", "jax", "--experiment", str(tmp_path / "e")])
+
+
+def test_experiment_dir_not_writable(tmp_path, no_spawn):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(TrainConfigError, match="experiment directory .* is not writable"):
+        train.run.train(["--experiment", str(blocker / "exp")])
+
+
+def test_experiment_dir_not_srmt(tmp_path, no_spawn):
+    (tmp_path / "something.txt").write_text("x")
+    with pytest.raises(TrainConfigError, match="not empty and holds no srmt_config.json"):
+        train.run.train(["--experiment", str(tmp_path)])
+
+
+def test_train_for_env_steps_below_one_batch(tmp_path, no_spawn):
+    with pytest.raises(TrainConfigError, match=r"train_for_env_steps=1000 is smaller than one training batch: "
+                                               r"sf.batch_size=4096 x sf.num_batches_per_epoch=1 = 4096"):
+        train.run.train(["--train_for_env_steps", "1000", "--experiment", str(tmp_path / "e")])
+
+
+def test_sync_mode_batch_arithmetic(tmp_path):
+    cfg = _build(tmp_path, "--async_rl", "false", "--envs_per_batch", "100")
+    with pytest.raises(TrainConfigError, match=r"sync mode .* 4096 is not a multiple of .* = 1600"):
+        check_config(cfg)
+
+
+def _saved_experiment(tmp_path, *argv, checkpoint=True):
+    exp = tmp_path / "exp"
+    cfg, saved = build_config(["--experiment", str(exp), *argv])
+    prepare_experiment(cfg, saved, list(argv))
+    if checkpoint:
+        (exp / "checkpoint_p0").mkdir()
+        (exp / "checkpoint_p0" / "checkpoint_000000001_4096.pth").write_bytes(b"")
+    return exp
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--variant", "rmt"], r"model.variant: 'srmt' -> 'rmt'"),
+    (["--hidden", "32"], r"model.hidden: 16 -> 32"),
+    (["--env.num_agents", "4"], r"env.num_agents: 2 -> 4"),
+])
+def test_incompatible_checkpoint_on_resume(tmp_path, no_spawn, argv, match):
+    exp = _saved_experiment(tmp_path)
+    with pytest.raises(TrainConfigError, match=f"cannot resume .*{match}"):
+        train.run.train(["--experiment", str(exp), *argv])
+
+
+def test_resume_with_other_preset(tmp_path, no_spawn):
+    exp = _saved_experiment(tmp_path)
+    with pytest.raises(TrainConfigError, match="trained with --preset bottleneck, not lifelong"):
+        train.run.train(["--preset", "lifelong", "--experiment", str(exp)])
+
+
+def test_resume_uses_saved_config_as_base(tmp_path):
+    exp = _saved_experiment(tmp_path, "--reward", "sparse", "--learning_rate", "5e-4")
+    cfg, saved = build_config(["--experiment", str(exp), "--train_for_env_steps", "9e6"])
+    assert saved is not None
+    assert cfg.env.reward == "sparse" and cfg.sf["learning_rate"] == 5e-4
+    assert cfg.run.train_for_env_steps == 9_000_000
+    cfg, notes = prepare_experiment(cfg, saved, [])
+    assert notes == ["run.train_for_env_steps: 20000000 -> 9000000"]
+    assert json.loads((exp / CONFIG_FILE).read_text())["config"]["run"]["train_for_env_steps"] == 9_000_000
+
+
+def test_model_change_allowed_before_first_checkpoint(tmp_path):
+    exp = _saved_experiment(tmp_path, checkpoint=False)
+    cfg, saved = build_config(["--experiment", str(exp), "--hidden", "32"])
+    cfg, notes = prepare_experiment(cfg, saved, [])
+    assert cfg.model.hidden == 32 and notes == []
+
+
+# ------------------------------------------------------------ lifelong maps
+def test_lifelong_preset_generates_its_mazes(tmp_path):
+    cfg, saved = build_config(["--preset", "lifelong", "--experiment", str(tmp_path / "exp")])
+    assert cfg.model == ModelConfig.preset("lifelong")
+    assert (cfg.env.num_agents, cfg.env.on_target, cfg.env.reward) == (64, "restart", "lifelong")
+    cfg, _ = prepare_experiment(cfg, saved, [])
+    assert cfg.env.maps_dir == str(tmp_path / "exp" / "maps")
+    assert (tmp_path / "exp" / "maps" / "train-mazes.yaml").is_file()
+    saved_env = json.loads((tmp_path / "exp" / CONFIG_FILE).read_text())["config"]["env"]
+    assert EnvConfig.from_dict(saved_env) == cfg.env
+
+
+def test_mazes_are_seeded_connected_and_not_the_benchmark():
+    assert maze_grid(1_000_000, 6) == maze_grid(1_000_000, 6) != maze_grid(1_000_001, 6)
+    from envs.pathfinding import bfs_distances
+    from maps.grid import parse_grid
+
+    for name, grid in training_mazes(6).items():
+        assert name.startswith("train-maze-")
+        obstacles = parse_grid(grid, name=name)
+        free = list(zip(*(~obstacles).nonzero()))
+        distances = bfs_distances(obstacles, tuple(int(x) for x in free[0]))
+        assert all(distances[cell] >= 0 for cell in free), f"{name} is not connected"
+
+
+# --------------------------------------------------------------------- CLI
+def _parser():
+    import argparse
+
+    from train import cli
+
+    parser = argparse.ArgumentParser(prog="srmt")
+    sub = parser.add_subparsers(dest="command", required=True)
+    cli.add_subparser(sub)
+    bench = sub.add_parser("bench").add_subparsers(dest="bench", required=True)
+    cli.add_bench_subparser(bench)
+    return parser
+
+
+def test_cli_passes_every_option_through():
+    args = _parser().parse_args(["train", "--preset", "bottleneck", "--hidden", "32", "--env.num_agents=4"])
+    assert args.train_argv == ["--preset", "bottleneck", "--hidden", "32", "--env.num_agents=4"]
+    assert callable(args.func)
+
+
+def test_cli_help_lists_the_scheme(capsys):
+    with pytest.raises(SystemExit) as done:
+        _parser().parse_args(["train", "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "--SECTION.FIELD" in out and "directional | sparse" in out and "max_train_seconds" in out
+
+
+def test_cli_bench_options():
+    args = _parser().parse_args(["bench", "train", "--seconds", "5", "--set", "envs_per_batch=64"])
+    assert args.seconds == 5 and args.set == ["envs_per_batch=64"] and callable(args.func)

@@ -1,0 +1,179 @@
+"""The SRMT actor-critic inside sample-factory, the batched env adapter, and the policy export.
+
+Invariants of DESIGN.md on real environment rollouts: isolation (batching
+environments together or apart gives identical outputs) and replay (the
+learner's per-row recomputation equals the grouped acting pass), plus the
+exported policy file giving the actor-critic's logits.
+"""
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+import torch
+
+from envs.config import EnvConfig, resolve_config
+from envs.pogema_backend import PogemaBatchedEnv
+from envs.task import TaskSampler
+from sample_factory.algo.sampling.batched_sampling import BatchedVectorEnvRunner
+from srmt.checkpoint import load_policy
+from train.config import build_config
+from train.export import export_policy, policy_state_dict
+from train.run import sf_config
+from train.sf_env import BACKENDS, SFBatchedEnv, make_backend, make_sf_env
+from train.sf_model import SRMTActorCritic, make_actor_critic
+
+ENV = EnvConfig(map_name=None, map_pattern="bottleneck-(3|4|8)", max_episode_steps=24)
+
+
+def _namespace(tmp_path, *argv):
+    cfg, _ = build_config(["--experiment", str(tmp_path / "exp"), "--map_pattern", "bottleneck-(3|4|8)",
+                           "--max_episode_steps", "24", "--envs_per_batch", "3", *argv])
+    return cfg, sf_config(cfg)
+
+
+def _actor_critic(ns, seed: int = 0) -> SRMTActorCritic:
+    torch.manual_seed(seed)
+    env = make_sf_env("srmt", ns)
+    ac = make_actor_critic(ns, env.observation_space, env.action_space)
+    with torch.no_grad():  # non-trivial weights everywhere, memory head included
+        for p in ac.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return ac
+
+
+def _rollout(ac: SRMTActorCritic, env: PogemaBatchedEnv, steps: int):
+    """Act grouped (eval mode, as the inference worker) on real envs; returns per-step (obs, state, logits)."""
+    ac.eval()
+    obs, _ = env.reset()
+    state = torch.zeros(env.num_rows, ac.policy.state_size(env.num_agents))
+    records = []
+    with torch.no_grad():
+        for _ in range(steps):
+            out = ac({"obs": obs}, state)
+            records.append((obs, state, out["action_logits"]))
+            obs, _, terminated, truncated, _ = env.step(out["action_logits"].argmax(dim=1))  # deterministic
+            state = out["new_rnn_states"] * ~(terminated | truncated)[:, None]  # sample-factory zeroes at done
+    return records
+
+
+@pytest.mark.parametrize("variant", ["srmt", "rmt", "attention", "gru", "empty"])
+def test_replay_learner_rows_equal_acting(tmp_path, variant):
+    """Learner path (train mode, rows shuffled, each from its stored state) == acting path."""
+    cfg, ns = _namespace(tmp_path, "--variant", variant)
+    ac = _actor_critic(ns)
+    records = _rollout(ac, PogemaBatchedEnv(ENV, num_envs=3), steps=30)
+    obs = torch.cat([r[0] for r in records])
+    state = torch.cat([r[1] for r in records])
+    acted = torch.cat([r[2] for r in records])
+    assert (state[:, -1] > 0).any() and (state[:, -1] == 0).sum() > 6  # episodes ended and restarted
+    perm = torch.randperm(len(obs))
+    ac.train()
+    head = ac.forward_head({"obs": obs[perm]})
+    core, _ = ac.forward_core(head, state[perm])
+    learned = ac.forward_tail(core, values_only=False, sample_actions=False)["action_logits"]
+    torch.testing.assert_close(learned, acted[perm], rtol=0, atol=1e-5)
+
+
+def test_isolation_envs_together_or_apart(tmp_path):
+    """Each env's actions depend on its own agents only: E envs in one batch == each env alone."""
+    _, ns = _namespace(tmp_path)
+    ac = _actor_critic(ns)
+    together = _rollout(ac, PogemaBatchedEnv(ENV, num_envs=3), steps=20)
+    resolved = resolve_config(ENV)
+    for e in range(3):
+        sampler = TaskSampler(resolved, ENV.seed, e)  # the task sequence of slot e of the 3-env batch
+        alone = _rollout(ac, PogemaBatchedEnv(ENV, num_envs=1, task_source=lambda _, s=sampler: s()), steps=20)
+        for t in range(20):
+            torch.testing.assert_close(alone[t][2], together[t][2][2 * e:2 * e + 2], rtol=0, atol=1e-6)
+
+
+def test_isolation_other_env_state_does_not_leak(tmp_path):
+    _, ns = _namespace(tmp_path)
+    ac = _actor_critic(ns).eval()
+    records = _rollout(ac, PogemaBatchedEnv(ENV, num_envs=3), steps=12)
+    obs, state, logits = records[-1]
+    noisy = state.clone()
+    noisy[2:] += torch.randn_like(noisy[2:])  # other envs' memories, pools, histories
+    noisy[2:, -1] = state[2:, -1]
+    noisy_obs = obs.clone()
+    noisy_obs[2:] = torch.rand_like(obs[2:])
+    with torch.no_grad():
+        out = ac({"obs": noisy_obs}, noisy)
+    torch.testing.assert_close(out["action_logits"][:2], logits[:2], rtol=0, atol=1e-6)
+
+
+def test_exported_policy_gives_the_actor_critic_logits(tmp_path):
+    cfg, ns = _namespace(tmp_path)
+    ac = _actor_critic(ns, seed=3)
+    checkpoint = tmp_path / "checkpoint_000000005_40960.pth"
+    torch.save({"model": ac.state_dict(), "train_step": 5, "env_steps": 40960,
+                "best_performance": np.float64(0.25), "optimizer": {}, "curr_lr": 1e-4}, checkpoint)
+    out = export_policy(checkpoint, tmp_path / "policy.pt", cfg.model, cfg.env.to_dict(), {"command": "test"})
+    loaded = load_policy(out)
+    assert loaded.meta["env_steps"] == 40960 and loaded.meta["command"] == "test"
+    assert loaded.env_config == cfg.env.to_dict() | {"starts": None, "goals": None}
+    records = _rollout(ac, PogemaBatchedEnv(ENV, num_envs=3), steps=10)
+    obs, state, logits = records[-1]
+    with torch.no_grad():
+        for grouped, mode in ((True, ac.eval), (False, ac.train)):
+            mode()
+            sf_logits = ac.forward_tail(ac.forward_core(ac.forward_head({"obs": obs}), state)[0],
+                                        values_only=False, sample_actions=False)["action_logits"]
+            policy_logits, _, _ = loaded.model(obs, state, num_agents=2, grouped=grouped)
+            torch.testing.assert_close(policy_logits, sf_logits, rtol=0, atol=0)
+
+
+def test_policy_state_dict_rejects_foreign_weights():
+    with pytest.raises(ValueError, match="not part of the SRMTPolicy"):
+        policy_state_dict({"policy.value_head.bias": torch.zeros(1), "critic_linear.weight": torch.zeros(1)})
+
+
+def test_actor_critic_checks_the_observation_size(tmp_path):
+    _, ns = _namespace(tmp_path)
+    env = make_sf_env("srmt", ns)
+    ns.srmt_model = {**ns.srmt_model, "obs_radius": 3}
+    with pytest.raises(ValueError, match=r"observation shape \(3, 5, 5\) does not fit the model"):
+        make_actor_critic(ns, env.observation_space, env.action_space)
+
+
+# ------------------------------------------------------------------ the env
+def test_sf_env_rows_and_seeds(tmp_path):
+    _, ns = _namespace(tmp_path)
+    env0 = make_sf_env("srmt", ns, {"env_id": 0})
+    env1 = make_sf_env("srmt", ns, {"env_id": 1})
+    assert env0.num_agents == 6 and env0.is_multiagent
+    assert [t.seed for t in (env0.reset()[0] and env0.env.tasks)] == [0, 1, 2]
+    env1.reset()
+    assert [t.seed for t in env1.env.tasks] == [3, 4, 5]
+
+
+def test_backend_lookup():
+    assert {"pogema", "torch"} <= set(BACKENDS)
+    assert type(make_backend("torch", ENV, 2)).__name__ == "TorchBatchedEnv"
+    with pytest.raises(ValueError, match=r"backend='gpu-magic' is not one of \['pogema', 'torch'\]"):
+        make_backend("gpu-magic", ENV, 1)
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_episode_metrics_reach_sample_factory_without_nan(backend):
+    """Runs sample-factory's own batched stats code on the adapter's infos."""
+    env = SFBatchedEnv(make_backend(backend, ENV.replace(max_episode_steps=5), 4), seed=0)
+    env.reset()
+    runner = types.SimpleNamespace(
+        vec_env=env, env_info=types.SimpleNamespace(frameskip=1),
+        cfg=types.SimpleNamespace(summaries_use_frameskip=True), policy_id=0,
+        curr_episode_reward=torch.zeros(8), curr_episode_len=torch.zeros(8, dtype=torch.int32),
+        min_raw_rewards=torch.full((8,), np.inf), max_raw_rewards=torch.full((8,), -np.inf))
+    reports = []
+    for _ in range(11):
+        _, rewards, terminated, truncated, infos = env.step(torch.randint(0, 5, (8,)))
+        reports += BatchedVectorEnvRunner._process_env_step(runner, rewards, terminated | truncated, infos)
+    assert len(reports) == 2  # every env truncates at steps 5 and 10
+    for report in reports:
+        stats = report["episodic"]
+        assert {"metrics/CSR", "metrics/ISR", "metrics/SoC", "metrics/ep_length"} <= set(stats)
+        for key in (k for k in stats if k.startswith("metrics/")):
+            assert np.isfinite(stats[key]).all(), key
+        assert len(stats["metrics/CSR"]) == 8 and (stats["metrics/ep_length"] == 5).all()

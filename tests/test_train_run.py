@@ -1,0 +1,193 @@
+"""Real (tiny) sample-factory training runs: replay invariant, TensorBoard metrics, export, resume, Ctrl-C.
+
+Every run is a subprocess with a timeout: a sample-factory component that
+fails while starting can hang its runner for minutes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from envs.config import EnvConfig
+from envs.pogema_backend import PogemaBatchedEnv
+from srmt.checkpoint import load_policy
+from train.export import latest_checkpoint, read_sf_checkpoint
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+TINY = ["--map_pattern", "bottleneck-(3|4|5)", "--max_episode_steps", "16", "--envs_per_batch", "8",
+        "--batch_size", "256", "--serial_mode", "true", "--async_rl", "false", "--stats_avg", "4",
+        "--experiment_summaries_interval", "1"]
+
+REPLAY_PROBE = """
+import json, sys
+from sample_factory.algo.learning.learner import Learner
+records, original = [], Learner._calculate_losses
+
+def probe(self, mb, num_invalids):
+    result = original(self, mb, num_invalids)
+    deviation = (result[-1]["ratio"].detach()[mb.valids] - 1).abs()
+    records.append(dict(train_step=self.train_step, max_deviation=float(deviation.max()),
+                        valid=int(mb.valids.sum()), size=int(len(mb.valids))))
+    return result
+
+Learner._calculate_losses = probe
+from train.__main__ import main
+code = main(sys.argv[2:])
+json.dump(records, open(sys.argv[1], "w"))
+sys.exit(code)
+"""
+
+
+def _train(args, timeout, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "train", *args], cwd=ROOT, env=ENV, timeout=timeout,
+                          capture_output=True, text=True, **kwargs)
+
+
+def _wait_for(predicate, timeout: float, proc: subprocess.Popen) -> None:
+    deadline = time.time() + timeout
+    while not predicate():
+        if proc.poll() is not None:
+            raise AssertionError(f"training exited early with code {proc.returncode}")
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for training to progress")
+        time.sleep(0.2)
+
+
+def _checkpoint_steps(exp: Path) -> int:
+    path = latest_checkpoint(exp)
+    return -1 if path is None else int(path.stem.split("_")[-1])
+
+
+def test_replay_ratio_is_one_and_metrics_reach_tensorboard(tmp_path):
+    exp, out = tmp_path / "exp", tmp_path / "ratios.json"
+    args = ["--experiment", str(exp), *TINY, "--num_batches_per_epoch", "2", "--train_for_env_steps", "30000",
+            "--max_train_seconds", "60"]
+    proc = subprocess.run([sys.executable, "-c", REPLAY_PROBE, str(out), *args], cwd=ROOT, env=ENV,
+                          timeout=150, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    # Replay: on the first minibatch of every iteration (sync mode, before any update) the learner's
+    # recomputed log-probs equal the acting-time ones; the second minibatch (after one update) differs.
+    records = json.loads(out.read_text())
+    first = [r for r in records if r["train_step"] % 2 == 0]
+    second = [r for r in records if r["train_step"] % 2 == 1]
+    assert len(first) >= 10 and all(r["valid"] == r["size"] == 256 for r in first)
+    assert max(r["max_deviation"] for r in first) < 1e-5
+    assert max(r["max_deviation"] for r in second) > 1e-4
+
+    # Episode metrics, reward and FPS in TensorBoard
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(exp / ".summary" / "0"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"metrics/CSR", "metrics/ISR", "metrics/SoC", "reward/reward", "perf/_fps"} <= tags
+    csr = [e.value for e in events.Scalars("metrics/CSR")]
+    assert all(0.0 <= v <= 1.0 for v in csr)
+
+    # Export: policy.pt is the last checkpoint, and isolation holds for the trained weights
+    policy = load_policy(exp / "policy.pt")
+    assert policy.meta["env_steps"] == _checkpoint_steps(exp) >= 30000
+    assert policy.meta["command"].startswith("srmt train --experiment")
+    assert (exp / "sf_log.txt").is_file() and (exp / "srmt_config.json").is_file()
+    _check_isolation(policy.model)
+
+
+def _check_isolation(model) -> None:
+    env_cfg = EnvConfig(map_name="bottleneck-5", max_episode_steps=16)
+    together, alone = PogemaBatchedEnv(env_cfg, 2), [PogemaBatchedEnv(env_cfg.replace(seed=e), 1) for e in (0, 1)]
+    obs, _ = together.reset()
+    single = [env.reset()[0] for env in alone]
+    state = model.initial_state(2, 4)
+    states = [model.initial_state(2, 2) for _ in alone]
+    with torch.no_grad():
+        for _ in range(12):
+            logits, _, state = model(obs, state, 2)
+            for e, env in enumerate(alone):
+                single_logits, _, states[e] = model(single[e], states[e], 2)
+                torch.testing.assert_close(single_logits, logits[2 * e:2 * e + 2], rtol=0, atol=1e-6)
+                single[e] = env.step(single_logits.argmax(1))[0]
+            obs = together.step(logits.argmax(1))[0]
+
+
+def test_sigkill_then_same_command_resumes(tmp_path):
+    exp = tmp_path / "exp"
+    command = ["--experiment", str(exp), *TINY, "--save_every_sec", "1", "--train_for_env_steps", "1e9",
+               "--max_train_seconds", "14"]
+    proc = subprocess.Popen([sys.executable, "-m", "train", *command], cwd=ROOT, env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_for(lambda: _checkpoint_steps(exp) > 0, 60, proc)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    killed_at = _checkpoint_steps(exp)
+
+    again = _train(command, timeout=90)
+    assert again.returncode == 0, again.stderr[-3000:]
+    loaded = re.search(r"Loaded experiment state at self.train_step=(\d+), self.env_steps=(\d+)", again.stderr)
+    assert loaded and int(loaded.group(2)) >= killed_at > 0
+    assert "Stopping training: wall-clock budget of 14 s spent" in again.stderr
+    final = read_sf_checkpoint(latest_checkpoint(exp))
+    assert final["env_steps"] > killed_at
+    assert load_policy(exp / "policy.pt").meta["env_steps"] == final["env_steps"]
+
+
+def test_ctrl_c_in_a_background_process_saves_then_stops(tmp_path):
+    """Also the end-to-end run of the torch backend (the backend plays no part in stopping)."""
+    exp = tmp_path / "exp"
+    # started like a background job: SIGINT ignored, which training must undo
+    proc = subprocess.Popen([sys.executable, "-m", "train", "--experiment", str(exp), *TINY, "--backend", "torch",
+                             "--save_every_sec", "600", "--train_for_env_steps", "1e9", "--max_train_seconds", "120"],
+                            cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN), start_new_session=True)
+    try:
+        _wait_for(lambda: (exp / "sf_log.txt").is_file() and "Fps is" in (exp / "sf_log.txt").read_text()
+                  and "Total num frames: 0." not in (exp / "sf_log.txt").read_text().splitlines()[-1], 60, proc)
+        assert latest_checkpoint(exp) is None  # save_every_sec=600: no periodic save yet
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "Ctrl-C: saving a checkpoint" in stderr
+    assert _checkpoint_steps(exp) > 0
+    assert load_policy(exp / "policy.pt").meta["env_steps"] == _checkpoint_steps(exp)
+
+
+def test_parallel_mode_stops_at_train_for_env_steps(tmp_path):
+    """Learner / inference / rollout processes are spawned: the sf_compat patches must reach them."""
+    exp = tmp_path / "exp"
+    args = ["--experiment", str(exp), *TINY, "--serial_mode", "false", "--async_rl", "true",
+            "--num_workers", "1", "--train_for_env_steps", "8192", "--max_train_seconds", "60"]
+    done = _train(args, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    steps = _checkpoint_steps(exp)
+    assert 8192 < steps < 8192 + 4 * 256
+    assert load_policy(exp / "policy.pt").meta["env_steps"] == steps
+
+
+def test_lifelong_preset_smoke(tmp_path):
+    exp = tmp_path / "exp"
+    args = ["--preset", "lifelong", "--experiment", str(exp), "--num_agents", "8", "--hidden", "16",
+            "--heads", "2", "--resnet_blocks", "1", "--filters", "4", "--obs_radius", "3",
+            "--max_episode_steps", "32", "--envs_per_batch", "2", "--batch_size", "256", "--serial_mode", "true",
+            "--async_rl", "false", "--train_for_env_steps", "2048", "--stats_avg", "2"]
+    done = _train(args, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    policy = load_policy(exp / "policy.pt")
+    assert policy.env_config["map_pattern"] == "train-maze-.*"
+    assert policy.env_config["maps_dir"] == str(exp / "maps") and policy.model_config.variant == "srmt"

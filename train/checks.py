@@ -1,0 +1,179 @@
+"""Checks of a training config and its experiment directory, all before any process is spawned.
+
+Each check reports every problem it finds, with the numbers and the fix.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from envs.config import resolve_config
+from train.config import CONFIG_FILE, TrainConfig, TrainConfigError, sf_parser
+from train.export import latest_checkpoint
+from train.mazes import write_training_mazes
+from train.presets import LIFELONG_MAP_PATTERN
+from train.sf_env import BACKENDS
+
+DEVICES = ("cpu", "cuda")
+
+
+def sf_value(cfg: TrainConfig, name: str) -> Any:
+    """A sample-factory option of the config: its own value or sample-factory's default."""
+    if name in cfg.sf:
+        return cfg.sf[name]
+    return sf_parser().get_default(name)
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """Options and sizes (no disk access).
+
+    Raises:
+        TrainConfigError: listing every problem.
+    """
+    run = cfg.run
+    problems = []
+    if run.backend not in BACKENDS:
+        problems.append(f"backend={run.backend!r} is not one of {sorted(BACKENDS)}")
+    if run.device not in DEVICES:
+        problems.append(f"device={run.device!r} is not one of {list(DEVICES)}")
+    elif run.device == "cuda" and not torch.cuda.is_available():
+        problems.append(f"device='cuda' but no CUDA GPU is usable here (torch {torch.__version__}, "
+                        "torch.cuda.is_available() is False); use --device cpu")
+    if run.envs_per_batch < 1:
+        problems.append(f"envs_per_batch={run.envs_per_batch} must be >= 1")
+    if run.max_train_seconds < 0:
+        problems.append(f"max_train_seconds={run.max_train_seconds} must be >= 0 (0: no limit)")
+    if cfg.model.obs_radius != cfg.env.obs_radius:
+        problems.append(f"model.obs_radius={cfg.model.obs_radius} != env.obs_radius={cfg.env.obs_radius}; "
+                        "set --obs_radius once")
+    if cfg.model.num_actions != 5:
+        problems.append(f"model.num_actions={cfg.model.num_actions}: pogema has 5 actions")
+    problems += _size_problems(cfg)
+    if problems:
+        raise TrainConfigError("invalid training config:\n  - " + "\n  - ".join(problems))
+
+
+def _size_problems(cfg: TrainConfig) -> list[str]:
+    """Batch / rollout / worker arithmetic that sample-factory would only log (or assert) later."""
+    rows = cfg.run.envs_per_batch * cfg.env.num_agents  # rows of one env object (one worker split)
+    workers, splits = sf_value(cfg, "num_workers"), sf_value(cfg, "worker_num_splits")
+    batch, batches, rollout = sf_value(cfg, "batch_size"), sf_value(cfg, "num_batches_per_epoch"), \
+        sf_value(cfg, "rollout")
+    problems = []
+    for name, value in (("num_workers", workers), ("worker_num_splits", splits), ("batch_size", batch),
+                        ("num_batches_per_epoch", batches), ("rollout", rollout)):
+        if value < 1:
+            problems.append(f"sf.{name}={value} must be >= 1")
+    if problems:
+        return problems
+    iteration = batch * batches
+    if batch % rollout:
+        problems.append(f"sf.batch_size={batch} must be a multiple of sf.rollout={rollout}")
+    if cfg.run.train_for_env_steps < iteration:
+        problems.append(f"train_for_env_steps={cfg.run.train_for_env_steps} is smaller than one training "
+                        f"batch: sf.batch_size={batch} x sf.num_batches_per_epoch={batches} = {iteration} "
+                        "env steps; train for more steps or use a smaller batch")
+    if not sf_value(cfg, "async_rl"):
+        per_rollout = workers * splits * rows * rollout
+        if iteration % per_rollout:
+            problems.append(
+                f"sync mode (sf.async_rl=False) needs one training batch to be a whole number of rollouts: "
+                f"sf.batch_size={batch} x sf.num_batches_per_epoch={batches} = {iteration} is not a multiple of "
+                f"sf.num_workers={workers} x sf.worker_num_splits={splits} x envs_per_batch="
+                f"{cfg.run.envs_per_batch} x num_agents={cfg.env.num_agents} x sf.rollout={rollout} = {per_rollout}")
+    else:
+        trajectories = iteration // rollout
+        if trajectories % rows and rows % trajectories:
+            problems.append(
+                f"one training batch holds {iteration} // sf.rollout={rollout} = {trajectories} trajectories and "
+                f"one env object {cfg.run.envs_per_batch} x {cfg.env.num_agents} = {rows}; one must divide "
+                "the other (change sf.batch_size or envs_per_batch)")
+    return problems
+
+
+WEIGHT_FIELDS = ("num_agents", "obs_radius")
+"""env fields that shape the weights or the recurrent state (every model field does too)."""
+
+
+def resume_differences(saved: dict[str, Any], cfg: TrainConfig) -> tuple[list[str], list[str]]:
+    """(incompatible, other) differences between a saved config and a new one, as 'key: old -> new'."""
+    new = cfg.to_dict()
+    incompatible, other = [], []
+    for section in ("run", "env", "model", "sf"):
+        old_section, new_section = saved.get(section, {}), new[section]
+        for key in sorted(set(old_section) | set(new_section)):
+            old, value = old_section.get(key), new_section.get(key)
+            if _plain(old) == _plain(value):
+                continue
+            line = f"{section}.{key}: {old!r} -> {value!r}"
+            if section == "model" or (section == "env" and key in WEIGHT_FIELDS):
+                incompatible.append(line)
+            else:
+                other.append(line)
+    return incompatible, other
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+def check_writable(directory: Path) -> None:
+    """Create `directory` if needed and write a probe file in it.
+
+    Raises:
+        TrainConfigError: the directory cannot be created or written.
+    """
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-probe-"):
+            pass
+    except OSError as err:
+        raise TrainConfigError(f"experiment directory {directory} is not writable ({err.strerror or err}); "
+                               "pass --experiment DIR with a directory you can write") from err
+
+
+def prepare_experiment(cfg: TrainConfig, saved: dict[str, Any] | None, command: list[str]) -> tuple[TrainConfig, list[str]]:
+    """Check the experiment directory, generate maps, validate the env; write srmt_config.json.
+
+    Returns:
+        The final config (maps_dir filled in for the lifelong mazes) and notes
+        on settings changed since the saved config (empty for a fresh run).
+
+    Raises:
+        TrainConfigError: directory not writable, not a srmt experiment, or a
+            checkpoint that the new config cannot continue.
+        EnvConfigError: the environment config (maps, agents, reward ...) is invalid.
+    """
+    exp = cfg.run.experiment_dir
+    if exp.exists() and not exp.is_dir():
+        raise TrainConfigError(f"experiment path {exp} is a file; pass --experiment DIR with a directory")
+    if saved is None and exp.is_dir() and any(exp.iterdir()):
+        raise TrainConfigError(f"experiment directory {exp} is not empty and holds no {CONFIG_FILE}: it is not "
+                               "a srmt experiment; pass --experiment with a new or empty directory")
+    check_writable(exp)
+    notes: list[str] = []
+    if saved is not None:
+        incompatible, notes = resume_differences(saved, cfg)
+        if incompatible and latest_checkpoint(exp) is not None:
+            raise TrainConfigError(
+                f"cannot resume {exp}: its checkpoint was trained with another model/state size "
+                f"({'; '.join(incompatible)}); use the saved settings to continue, or a new --experiment "
+                "directory to train this config")
+    env = cfg.env
+    maps_dir = exp / "maps"
+    if env.map_pattern == LIFELONG_MAP_PATTERN and env.maps_dir in (None, str(maps_dir)):
+        write_training_mazes(maps_dir)
+        env = env.replace(maps_dir=str(maps_dir))
+    resolve_config(env)  # EnvConfigError with every problem of the env
+    cfg = TrainConfig(cfg.run, env, cfg.model, cfg.sf)
+    record = {"config": cfg.to_dict(), "command": ["srmt", "train", *command]}
+    path = exp / CONFIG_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(tmp, path)
+    return cfg, notes

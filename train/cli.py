@@ -1,0 +1,85 @@
+"""`srmt train` and `srmt bench train`.
+
+`srmt train` takes no argparse options of its own: every `--KEY VALUE` goes
+to train/config.py, which resolves it against the run / env / model /
+sample-factory fields and rejects unknown keys (argparse would need every
+sample-factory flag declared twice).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from train.presets import BOTTLENECK_REWARDS, PRESETS
+
+HELP = """\
+Train an SRMT policy with sample-factory (APPO) on POGEMA maps.
+
+usage: srmt train [--preset bottleneck|lifelong] [--KEY VALUE | --KEY=VALUE ...]
+
+common options:
+  --preset NAME             bottleneck (16 training corridors, 2 agents) | lifelong (mazes, 64 agents)
+  --reward SCHEME           bottleneck: {rewards}
+  --variant NAME            srmt | rmt | attention | empty | gru
+  --device cpu|cuda         where the learner and inference run
+  --backend NAME            batched env backend: {backends}
+  --experiment DIR          experiment directory (default experiments/<preset>); an existing one is resumed
+  --train_for_env_steps N   stop after N env (agent) steps
+  --max_train_seconds S     wall-clock budget in seconds (0: none)
+  --envs_per_batch E        environments per batched env object (E x num_agents rows)
+  --seed N                  seeds the environments and torch
+
+any field can be set as --SECTION.FIELD VALUE, or --FIELD VALUE when only one section has it:
+  run    {run}
+  env    envs.config.EnvConfig fields, e.g. --env.num_agents 4, --max_episode_steps 256
+  model  srmt.config.ModelConfig fields, e.g. --hidden 32, --attention_mask full
+  sf     sample-factory 2.1.1 options, e.g. --sf.batch_size 2048, --learning_rate 1e-4, --serial_mode true
+
+Ctrl-C saves a checkpoint and stops; running the same command again resumes.
+Full reference: docs/training.md
+"""
+
+
+def _help_text() -> str:
+    from train.config import RunConfig
+
+    from train.sf_env import BACKENDS
+
+    run_fields = ", ".join(f.name for f in dataclasses.fields(RunConfig))
+    return HELP.format(rewards=" | ".join(BOTTLENECK_REWARDS), run=run_fields, backends=" | ".join(BACKENDS))
+
+
+class _PassThroughParser(argparse.ArgumentParser):
+    """Hands every argument after `train` to train/config.py unparsed (`-h` prints the help)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = list(args or [])
+        if any(a in ("-h", "--help") for a in args):
+            print(_help_text())
+            self.exit(0)
+        namespace = namespace or argparse.Namespace()
+        namespace.train_argv = args
+        namespace.func = _run
+        return namespace, []
+
+
+def _run(args: argparse.Namespace) -> int:
+    from train.run import train
+
+    return train(args.train_argv)
+
+
+def add_subparser(subparsers) -> None:
+    """Register `srmt train` (see cli/main.py)."""
+    parser = subparsers.add_parser("train", help="train a policy (presets: " + ", ".join(PRESETS) + ")",
+                                   add_help=False)
+    parser.__class__ = _PassThroughParser
+
+
+def add_bench_subparser(bench_subparsers) -> None:
+    """Register `srmt bench train`: training speed (frames/s, peak RSS) of the bottleneck preset."""
+    from train.bench import add_speed_arguments, run_speed
+
+    parser = bench_subparsers.add_parser("train", help="training frames/s and peak RSS (bottleneck preset)")
+    add_speed_arguments(parser)
+    parser.set_defaults(func=run_speed)

@@ -1,0 +1,76 @@
+"""Training presets: the published setups of SPEC.md section 4, sized for this project's CPU budget.
+
+A preset is four sections of defaults, each overridable on the command line
+(see train/config.py and docs/training.md):
+
+- `run`: this project's own training options (backend, device, budget, ...);
+- `env`: fields of `envs.config.EnvConfig`;
+- `model`: a `ModelConfig.preset` name plus field overrides;
+- `sf`: sample-factory 2.1.1 options (its own flag names).
+
+Where a value differs from SPEC.md section 4 the comment says why: SPEC's
+hyper-parameters are for 2e7 steps on a GPU with 16 environments of 4
+workers; on 2 CPU cores the bottleneck preset is tuned for a 30-minute budget
+(docs/training.md, "Learning on CPU").
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from maps.bottleneck import TRAIN_EPISODE_LENGTH, TRAIN_LENGTHS, map_name
+
+BOTTLENECK_TRAIN_PATTERN = "(" + "|".join(map_name(length) for length in TRAIN_LENGTHS) + ")"
+"""Regex over map names selecting the 16 training corridors of SPEC section 2."""
+
+BOTTLENECK_REWARDS = ("directional", "sparse", "dense", "directional-negative", "moving-negative")
+"""Reward schemes the bottleneck preset trains with (SPEC section 2)."""
+
+LIFELONG_MAP_PATTERN = "train-maze-.*"
+"""Names of the maze maps the lifelong preset generates (train/mazes.py)."""
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "bottleneck": {
+        "run": dict(
+            envs_per_batch=128,             # E pogema envs x 2 agents in one batched env object
+            train_for_env_steps=20_000_000,  # SPEC: 2e7 env (agent) steps
+        ),
+        "env": dict(
+            map_name=None, map_pattern=BOTTLENECK_TRAIN_PATTERN, num_agents=2, obs_radius=2,
+            collision_system="block_both", on_target="finish",
+            max_episode_steps=TRAIN_EPISODE_LENGTH, reward="directional",
+        ),
+        "model": dict(preset="bottleneck"),
+        "sf": dict(
+            learning_rate=1.3e-4, lr_schedule="kl_adaptive_epoch", gamma=0.9716,
+            exploration_loss_coeff=0.0156, rollout=8, ppo_clip_ratio=0.2,
+            value_loss_coeff=0.5, gae_lambda=0.95, num_epochs=1,
+            batch_size=4096,                # SPEC: 16384 (GPU); smaller batches learn faster per step on CPU
+            num_batches_per_epoch=1,
+            num_workers=1, worker_num_splits=1,
+            serial_mode=False, async_rl=True,
+            save_every_sec=60, keep_checkpoints=2,
+        ),
+    },
+    "lifelong": {
+        "run": dict(
+            envs_per_batch=2,               # 2 maze envs x 64 agents = 128 rows per env object
+            train_for_env_steps=1_000_000_000,  # SPEC: 1e9
+        ),
+        "env": dict(
+            map_name=None, map_pattern=LIFELONG_MAP_PATTERN, num_agents=64, obs_radius=5,
+            collision_system="soft", on_target="restart", max_episode_steps=512, reward="lifelong",
+        ),
+        "model": dict(preset="lifelong"),
+        "sf": dict(
+            learning_rate=2.2e-4, lr_schedule="constant", gamma=0.9756,
+            exploration_loss_coeff=0.023, rollout=8, ppo_clip_ratio=0.2,
+            value_loss_coeff=0.5, gae_lambda=0.95, num_epochs=1,
+            batch_size=4096,                # reference code's value (SPEC: paper 16384); the SRMT state
+                                            # of 64 agents x 512 floats makes 16384 samples ~2.5 GB
+            num_batches_per_epoch=1,
+            num_workers=2, worker_num_splits=1,
+            serial_mode=False, async_rl=True,
+            save_every_sec=300, keep_checkpoints=2,
+        ),
+    },
+}

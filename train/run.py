@@ -1,0 +1,155 @@
+"""One training run: the checked config -> sample-factory's runner, with stop, resume and export.
+
+`train(argv)` is `srmt train ARGV`:
+1. build and check the config, prepare the experiment directory (all
+   before any process is spawned; bad input raises ValueError);
+2. translate it into sample-factory's config, register env and model;
+3. run sample-factory's serial or parallel runner, with a 1-second timer
+   in its event loop that stops training (saving a checkpoint first) on
+   Ctrl-C or when the wall-clock budget is spent, and exports `policy.pt`
+   whenever a new checkpoint appears;
+4. export the final checkpoint.
+
+Resume: sample-factory loads the newest checkpoint of the experiment
+(`restart_behavior=resume`); train/config.py makes the saved config the base
+of the overrides, so running the same command again continues the run.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from sample_factory.algo.runners.runner_parallel import ParallelRunner
+from sample_factory.algo.runners.runner_serial import SerialRunner
+from sample_factory.algo.utils.misc import ExperimentStatus
+from sample_factory.cfg.arguments import parse_full_cfg
+from sample_factory.utils.utils import log
+from signal_slot.signal_slot import EventLoopObject, Timer
+
+from srmt.state import state_size
+from train.checks import check_config, prepare_experiment, sf_value
+from train.config import TrainConfig, build_config, sf_parser
+from train.export import POLICY_FILE, export_policy, latest_checkpoint
+from train.sf_env import ENV_NAME
+from train.sf_model import register
+
+EXIT_INTERRUPTED = 130
+
+
+def sf_config(cfg: TrainConfig) -> argparse.Namespace:
+    """sample-factory's config namespace for `cfg` (its options plus the srmt_* fields the bridge reads)."""
+    exp = cfg.run.experiment_dir
+    managed = dict(
+        env=ENV_NAME, experiment=exp.name, train_dir=str(exp.parent),
+        device="gpu" if cfg.run.device == "cuda" else "cpu",
+        train_for_env_steps=cfg.run.train_for_env_steps, seed=cfg.env.seed,
+        batched_sampling=True, num_envs_per_worker=sf_value(cfg, "worker_num_splits"),
+        use_rnn=False, recurrence=1, restart_behavior="resume",
+        normalize_input=False, obs_subtract_mean=0.0, obs_scale=1.0,
+        use_env_info_cache=False, num_policies=1, with_pbt=False,
+    )
+    argv = [f"--{k}={v}" for k, v in {**cfg.sf, **managed}.items() if v is not None]
+    ns = parse_full_cfg(sf_parser(), argv)
+    ns.srmt_env = cfg.env.to_dict()
+    ns.srmt_model = cfg.model.to_dict()
+    ns.srmt_num_agents = cfg.env.num_agents
+    ns.srmt_envs_per_batch = cfg.run.envs_per_batch
+    ns.srmt_backend = cfg.run.backend
+    ns.srmt_state_size = state_size(cfg.model, cfg.env.num_agents)
+    return ns
+
+
+class TrainingControl(EventLoopObject):
+    """Lives in the runner's event loop: stops training on Ctrl-C or budget, exports new checkpoints."""
+
+    def __init__(self, runner, cfg: TrainConfig, command: list[str], started: float):
+        EventLoopObject.__init__(self, runner.event_loop, object_id="srmt_training_control")
+        self.runner = runner
+        self.cfg = cfg
+        self.command = command
+        self.started = started
+        self.interrupted = False
+        self.stopping = False
+        self.exported: Path | None = None
+        self.timer = Timer(runner.event_loop, 1.0)
+        self.timer.timeout.connect(self.tick)
+
+    # -- signals
+    def on_sigint(self, signum, frame) -> None:
+        if self.interrupted:
+            raise KeyboardInterrupt  # second Ctrl-C: leave without waiting
+        self.interrupted = True
+        log.warning("Ctrl-C: saving a checkpoint and stopping (press again to abort without saving)")
+
+    def tick(self) -> None:
+        budget = self.cfg.run.max_train_seconds
+        if not self.stopping and (self.interrupted or (budget and time.time() - self.started > budget)):
+            reason = "interrupted" if self.interrupted else f"wall-clock budget of {budget:g} s spent"
+            log.info("Stopping training: %s", reason)
+            self.stopping = True
+            self.runner._stop_training()  # saves a checkpoint, then stops every component
+        self.export_new()
+
+    # -- export
+    def export_new(self) -> Path | None:
+        """Export the newest checkpoint if it was not exported yet; returns the policy path."""
+        checkpoint = latest_checkpoint(self.cfg.run.experiment_dir)
+        if checkpoint is None or checkpoint == self.exported:
+            return None
+        meta = dict(command="srmt train " + " ".join(self.command), preset=self.cfg.run.preset,
+                    reward=self.cfg.env.reward, variant=self.cfg.model.variant, backend=self.cfg.run.backend,
+                    wall_seconds=round(time.time() - self.started, 1), sf=dict(self.cfg.sf))
+        out = self.cfg.run.experiment_dir / POLICY_FILE
+        try:
+            export_policy(checkpoint, out, self.cfg.model, self.cfg.env.to_dict(), meta)
+        except Exception as err:  # noqa: BLE001 - never let an export stop the event loop
+            log.warning("Could not export %s: %s", checkpoint, err)
+            return None
+        self.exported = checkpoint
+        log.info("Exported %s -> %s", checkpoint.name, out)
+        return out
+
+
+def run_training(cfg: TrainConfig, command: list[str]) -> int:
+    """Run sample-factory on a checked, prepared config; returns the exit code."""
+    started = time.time()
+    ns = sf_config(cfg)
+    register()
+    runner = (SerialRunner if ns.serial_mode else ParallelRunner)(ns)
+    control = TrainingControl(runner, cfg, command, started)
+    # A process started in the background inherits SIGINT ignored: install ours regardless.
+    previous = signal.signal(signal.SIGINT, control.on_sigint)
+    try:
+        status = runner.init()
+        if status == ExperimentStatus.SUCCESS:
+            status = runner.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    control.export_new()
+    if control.exported is None:
+        log.warning("No checkpoint was written: nothing exported")
+    if status != ExperimentStatus.SUCCESS:
+        return int(status)
+    return EXIT_INTERRUPTED if control.interrupted else 0
+
+
+def train(argv: list[str]) -> int:
+    """`srmt train ARGV`: check everything, then train. Bad input raises ValueError before any spawn."""
+    cfg, saved = build_config(argv)
+    check_config(cfg)
+    cfg, notes = prepare_experiment(cfg, saved, argv)
+    if saved is not None:
+        log.info("Resuming %s%s", cfg.run.experiment_dir,
+                 "; changed since the saved config: " + "; ".join(notes) if notes else "")
+    return run_training(cfg, argv)
+
+
+def describe(cfg: TrainConfig) -> dict[str, Any]:
+    """A short summary of the settings that matter for speed (benchmarks print it)."""
+    keys = ("num_workers", "worker_num_splits", "batch_size", "num_batches_per_epoch", "rollout",
+            "serial_mode", "async_rl")
+    return {"backend": cfg.run.backend, "envs_per_batch": cfg.run.envs_per_batch, "num_agents": cfg.env.num_agents,
+            **{k: sf_value(cfg, k) for k in keys}}

@@ -1,0 +1,146 @@
+"""Every adaptation of sample-factory 2.1.1 internals, in one place.
+
+Stock sample-factory carries SRMT's memory without a fork (DESIGN.md, "SRMT
+memory through sample-factory") once two of its functions are replaced:
+
+1. `get_rnn_size(cfg)` sizes the per-row `rnn_states` buffers. With
+   `use_rnn=False` it returns 1; the SRMT state needs `state_size(model, A)`
+   floats per row. The replacement returns `cfg.srmt_state_size` when the
+   config has it and defers to the original otherwise. sample-factory imports
+   the function by name into three modules, so each binding is replaced.
+2. `Learner.load_checkpoint(checkpoints, device)` calls `torch.load` without
+   `weights_only`: on torch >= 2.6 that means weights_only=True, which refuses
+   the numpy scalar that `save_best` stores as `best_performance`; the
+   original then logs the error and returns None, so training silently
+   restarts from scratch. The replacement loads with weights_only=True and the
+   few numpy scalar types allowed, and raises on failure instead.
+
+Not replaced but relied upon (pinned too): the inference worker puts the
+model in eval() and the learner in train() (train/sf_model.py derives
+grouped vs per-row from that), the batched runner's episode-stats and rollout
+code, and `Runner._stop_training` (train/run.py stops on Ctrl-C or budget
+through it).
+
+`install()` is idempotent and runs on import of `train.sf_model`, which every
+sample-factory process imports when it unpickles the registered factories, so
+spawned learner / worker processes are patched too. `PINNED` holds a hash of
+the source of each replaced function: `check_pinned()` (run by the tests)
+fails as soon as the installed sample-factory differs from the one these
+patches were written against.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from sample_factory.algo.learning import batcher as _batcher
+from sample_factory.algo.learning import learner as _learner
+from sample_factory.algo.utils import shared_buffers as _shared_buffers
+from sample_factory.model import model_utils as _model_utils
+from sample_factory.utils.utils import log
+
+SF_VERSION = "2.1.1"
+
+_ORIGINAL_GET_RNN_SIZE: Callable[[Any], int] = _model_utils.get_rnn_size
+_ORIGINAL_LOAD_CHECKPOINT = _learner.Learner.__dict__["load_checkpoint"].__func__
+
+PINNED: dict[str, str] = {
+    "sample_factory.model.model_utils.get_rnn_size": "43a273aee245",
+    "sample_factory.algo.learning.learner.Learner.load_checkpoint": "de204fdd0f6a",
+    # Callers whose behaviour the bridge relies on (not replaced, but read):
+    # inference switches the model to eval() before acting (grouped path), the
+    # learner to train() before recomputing (per-row path); the batched runner
+    # stores per-row rnn_states and zeroes them at done; episode stats are
+    # read from infos as a dict of per-row tensors at the done rows.
+    "sample_factory.algo.sampling.inference_worker.InferenceWorker._handle_policy_steps": "8651a96eab26",
+    "sample_factory.algo.learning.learner.Learner._prepare_batch": "131fad30b72a",
+    "sample_factory.algo.sampling.batched_sampling.BatchedVectorEnvRunner._process_env_step": "28e4eeac4c36",
+    "sample_factory.algo.sampling.batched_sampling.BatchedVectorEnvRunner.advance_rollouts": "71c161ab974d",
+    # train/run.py stops training on Ctrl-C / budget the way reaching train_for_env_steps does:
+    "sample_factory.algo.runners.runner.Runner._stop_training": "c69e9933211d",
+}
+"""Qualified name -> first 12 hex digits of sha256 of its source (see `source_hash`)."""
+
+SAFE_GLOBALS = [np.core.multiarray.scalar, np.dtype, np.dtypes.Float32DType, np.dtypes.Float64DType,
+                np.dtypes.Int32DType, np.dtypes.Int64DType, np.dtypes.BoolDType]
+"""What a sample-factory checkpoint holds besides tensors and builtins: numpy scalars
+(`best_performance` is the np.mean of episode rewards)."""
+
+
+def source_hash(obj: Any) -> str:
+    """First 12 hex digits of the sha256 of an object's source code."""
+    return hashlib.sha256(inspect.getsource(obj).encode()).hexdigest()[:12]
+
+
+def _resolve(qualified: str) -> Any:
+    """The object named by a dotted path: the longest importable module, then attributes."""
+    parts = qualified.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:split]))
+            break
+        except ModuleNotFoundError:
+            continue
+    for part in parts[split:]:
+        obj = getattr(obj, part)
+    return obj
+
+
+def check_pinned() -> list[str]:
+    """Names of pinned functions whose source changed (empty list: all as patched)."""
+    originals = {
+        "sample_factory.model.model_utils.get_rnn_size": _ORIGINAL_GET_RNN_SIZE,
+        "sample_factory.algo.learning.learner.Learner.load_checkpoint": _ORIGINAL_LOAD_CHECKPOINT,
+    }
+    changed = []
+    for name, expected in PINNED.items():
+        obj = originals.get(name) or _resolve(name)
+        if source_hash(obj) != expected:
+            changed.append(f"{name}: source hash {source_hash(obj)} != pinned {expected}")
+    return changed
+
+
+def get_rnn_size(cfg: Any) -> int:
+    """Floats per row of `rnn_states`: the SRMT state size when the config carries one."""
+    size = getattr(cfg, "srmt_state_size", None)
+    if size is None and isinstance(cfg, dict):
+        size = cfg.get("srmt_state_size")
+    return int(size) if size is not None else _ORIGINAL_GET_RNN_SIZE(cfg)
+
+
+def load_checkpoint(checkpoints: list[str], device: Any) -> dict | None:
+    """The newest checkpoint of `checkpoints` (sorted names), or None when there is none.
+
+    Raises:
+        RuntimeError: the newest checkpoint exists but cannot be read; resuming
+            must not silently start from scratch.
+    """
+    if not checkpoints:
+        log.warning("No checkpoints found")
+        return None
+    path = checkpoints[-1]
+    log.warning("Loading state from checkpoint %s...", path)
+    try:
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            return torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - re-raised with the path and a hint
+        raise RuntimeError(f"cannot load checkpoint {path}: {err}; delete it to resume from the "
+                           "previous one, or start a new experiment directory") from err
+
+
+def install() -> None:
+    """Replace the functions listed in the module docstring (idempotent)."""
+    for module in (_model_utils, _shared_buffers, _batcher):
+        module.get_rnn_size = get_rnn_size
+    _learner.Learner.load_checkpoint = staticmethod(load_checkpoint)
+
+
+def installed() -> bool:
+    """True when every binding points at the replacement."""
+    return (all(m.get_rnn_size is get_rnn_size for m in (_model_utils, _shared_buffers, _batcher))
+            and _learner.Learner.__dict__["load_checkpoint"].__func__ is load_checkpoint)

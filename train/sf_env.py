@@ -1,0 +1,107 @@
+"""The batched environment as sample-factory sees it, and the backend lookup.
+
+One env object is the whole E x A batch of a rollout worker split
+(`--batched_sampling=True`, `num_envs_per_worker == worker_num_splits`): its
+rows are the backend's rows (row = e*A + a), so sample-factory's per-row
+buffers, `rnn_states` included, keep the agent-major layout the SRMT core
+pools by.
+
+Episode metrics: the backends report `infos["metrics"][name]` per row, NaN on
+rows whose env did not end. sample-factory's batched runner
+(`BatchedVectorEnvRunner._process_env_step`) reads a dict of per-row tensors
+at the rows that are done this step, and all A rows of an env are done
+exactly when that env ended; so the reported rows are never NaN. This wrapper
+checks that equality on every step with an ended env, forwards only the
+metrics (the per-env `ended` mask has E entries and would be dropped with a
+warning), and sends nothing on steps where no env ended.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+import gymnasium
+import torch
+
+from envs.config import EnvConfig
+
+BACKENDS: dict[str, str] = {
+    "pogema": "envs.pogema_backend:PogemaBatchedEnv",
+    "torch": "envs.torch_backend:TorchBatchedEnv",
+}
+"""Backend name -> 'module:class' of a batched env with the PogemaBatchedEnv interface."""
+
+ENV_NAME = "srmt"
+"""The name the env is registered under in sample-factory."""
+METRICS_PREFIX = "metrics"
+"""TensorBoard section of the episode metrics (metrics/CSR, metrics/ISR, ...)."""
+
+
+def make_backend(backend: str, config: EnvConfig, num_envs: int, device: str = "cpu"):
+    """A batched env of `backend` (a BACKENDS key) with `num_envs` environments."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r} is not one of {sorted(BACKENDS)}")
+    module, _, name = BACKENDS[backend].partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    kwargs = {"device": device} if "device" in inspect.signature(cls).parameters else {}
+    return cls(config, num_envs, **kwargs)
+
+
+class SFBatchedEnv(gymnasium.Env):
+    """A backend batched env behind sample-factory's batched multi-agent contract.
+
+    `num_agents` is the number of rows N = E*A (sample-factory calls every row
+    an agent); observations are `{"obs": (N, 3, w, w)}`.
+    """
+
+    def __init__(self, env: Any, seed: int):
+        """Args:
+            env: a backend batched env (PogemaBatchedEnv interface).
+            seed: base seed; env slot e starts at seed + e (TaskSampler).
+        """
+        self.env = env
+        self.num_agents = env.num_rows
+        self.is_multiagent = True
+        self.agents_per_env = env.num_agents
+        self.observation_space = gymnasium.spaces.Dict(obs=env.observation_space)
+        self.action_space = env.action_space
+        self._seed = seed
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        """Start every env; sample-factory's `seed` (the env id) is already folded into the base seed."""
+        obs, _ = self.env.reset(seed=self._seed)
+        return {"obs": obs}, {}
+
+    def step(self, actions):
+        obs, rewards, terminated, truncated, infos = self.env.step(torch.as_tensor(actions))
+        ended = infos["ended"]
+        stats = {}
+        if bool(ended.any()):
+            done_rows = terminated | truncated
+            if not torch.equal(ended.repeat_interleave(self.agents_per_env), done_rows):
+                raise RuntimeError("episode ends are not whole environments: the batched env broke the "
+                                   "row contract (all A rows of an env end on the same step)")
+            stats = {METRICS_PREFIX: dict(infos["metrics"])}
+        return {"obs": obs}, rewards, terminated, truncated, stats
+
+    def render(self):
+        return None
+
+    def close(self):
+        self.env.close()
+
+
+def make_sf_env(full_env_name: str, cfg: Any, env_config: Any = None, render_mode: str | None = None):
+    """sample-factory env factory (registered under ENV_NAME; module-level so it pickles).
+
+    The env id (worker x split) offsets the seed so that no two env slots of
+    the run share a task sequence. Envs run on the CPU: sample-factory keeps
+    rollout buffers on the CPU unless its GPU-sampling options are set, which
+    the trainer does not do yet.
+    """
+    env_cfg = EnvConfig.from_dict(cfg.srmt_env)
+    num_envs = int(cfg.srmt_envs_per_batch)
+    env_id = 0 if env_config is None else int(env_config["env_id"])
+    backend = make_backend(cfg.srmt_backend, env_cfg, num_envs, device="cpu")
+    return SFBatchedEnv(backend, seed=env_cfg.seed + env_id * num_envs)
