@@ -12,6 +12,7 @@ from envs.observation import Observer
 from envs.pogema_backend import PogemaBatchedEnv, make_grid_config
 from envs.single import SingleEnv
 from envs.task import Task
+from envs.torch_backend import TorchBatchedEnv
 
 MOVES = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)]
 
@@ -142,10 +143,11 @@ def test_gymnasium_env_checker_passes_on_the_single_env():
         check_env(SingleEnv(EnvConfig(map_name="bottleneck-4")), skip_render_check=True)
 
 
-def test_explicit_task_source_is_used():
+@pytest.mark.parametrize("backend", [PogemaBatchedEnv, TorchBatchedEnv])
+def test_explicit_task_source_is_used(backend):
     cfg = EnvConfig(map_pattern=r"bottleneck-(3|4)")
     resolved = resolve_config(cfg)
-    env = PogemaBatchedEnv(cfg, 2, task_source=lambda e: Task(map_index=e, seed=100 + e))
+    env = backend(cfg, 2, task_source=lambda e: Task(map_index=e, seed=100 + e))
     env.reset()
     assert [resolved.maps[t.map_index].name for t in env.tasks] == [m.name for m in resolved.maps]
 

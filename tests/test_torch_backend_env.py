@@ -69,14 +69,6 @@ def test_evaluation_mode_freezes_ended_envs_until_reset_env():
     assert env.frozen.tolist() == [True, False] and env.steps.tolist() == [2, 0] and env.tasks[1].seed == 77
 
 
-def test_explicit_task_source_is_used():
-    cfg = EnvConfig(map_pattern=r"bottleneck-(3|4)")
-    resolved = resolve_config(cfg)
-    env = TorchBatchedEnv(cfg, 2, task_source=lambda e: Task(map_index=e, seed=100 + e))
-    env.reset()
-    assert [resolved.maps[t.map_index].name for t in env.tasks] == [m.name for m in resolved.maps]
-
-
 def test_step_before_reset_and_bad_input_are_errors():
     with pytest.raises(ResetNeeded):
         TorchBatchedEnv(BOTTLENECK, 1).step(torch.zeros(2, dtype=torch.long))
