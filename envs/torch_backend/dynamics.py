@@ -50,14 +50,16 @@ class _Cells:
         self.cell, self.target, self.active, self.size, self.pairwise = cell, target, active, size, pairwise
         num_envs, num_agents = cell.shape
         self.agent = torch.arange(num_agents, device=cell.device).expand(num_envs, -1)
-        if pairwise:
-            self._wanted = target[:, :, None] == target[:, None, :]                   # (E, i, j) same target
+        if pairwise:                                    # pairs as (i, j, E): envs innermost vectorise
+            self._target_t, self._active_t = target.T.contiguous(), active.T.contiguous()      # (A, E)
+            self._wanted = self._target_t[:, None] == self._target_t[None]                     # (i, j, E)
+            self._index = torch.arange(num_agents, device=cell.device)[None, :, None]          # (1, j, 1)
 
     def occupant(self) -> Tensor:
         """(E, A) index of the active agent standing on each agent's target, -1 if none."""
         if self.pairwise:
-            there = (self.target[:, :, None] == self.cell[:, None, :]) & self.active[:, None, :]
-            return (there.long() * (self.agent[:, None, :] + 1)).sum(dim=2) - 1   # at most one j
+            there = (self._target_t[:, None] == self.cell.T[None]) & self._active_t[None]      # (i, j, E)
+            return ((there * (self._index + 1)).sum(dim=1) - 1).T                           # at most one j
         occ = torch.full((self.cell.shape[0], self.size + 1), -1, dtype=torch.long, device=self.cell.device)
         occ.scatter_(1, torch.where(self.active, self.cell, self.size), self.agent)
         occ[:, self.size] = -1
@@ -67,7 +69,8 @@ class _Cells:
         """(E, A) lowest index among the `eligible` agents that want the same cell as each agent."""
         num_agents = self.cell.shape[1]
         if self.pairwise:
-            return torch.where(self._wanted & eligible[:, None, :], self.agent[:, None, :], num_agents).amin(dim=2)
+            mine = self._wanted & eligible.T[None]
+            return torch.where(mine, self._index, num_agents).amin(dim=1).T
         first = torch.full((self.cell.shape[0], self.size + 1), num_agents, dtype=torch.long, device=self.cell.device)
         first.scatter_reduce_(1, torch.where(eligible, self.target, self.size), self.agent, reduce="amin")
         return first.gather(1, self.target)
@@ -75,7 +78,7 @@ class _Cells:
     def claims(self) -> Tensor:
         """(E, A) number of active agents that want each agent's target."""
         if self.pairwise:
-            return (self._wanted & self.active[:, None, :]).sum(dim=2)
+            return (self._wanted & self._active_t[None]).sum(dim=1).T
         count = torch.zeros((self.cell.shape[0], self.size + 1), dtype=torch.long, device=self.cell.device)
         count.scatter_add_(1, torch.where(self.active, self.target, self.size), self.active.long())
         return count.gather(1, self.target)

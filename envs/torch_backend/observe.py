@@ -112,9 +112,11 @@ class TableObserver:
         self._offset_row = torch.where(inside, dr + r, w)
         self._offset_bit = torch.where(inside, 1 << (dc + r).clamp(0, w - 1), 0).int()
         a = self.num_agents
-        self._later = torch.arange(a, device=self.device)[:, None] < torch.arange(a, device=self.device)  # j' < j
-        self._not_self = ~torch.eye(a, dtype=torch.bool, device=self.device)
-        self._pair_slot = (torch.arange(self.num_envs * a * 2, device=self.device) * (w + 1)).view(-1, a, 2, 1)
+        # pair layout of `_pair_bits`: (i, j, E) masks; (i, 2, 1, E) output slots of (env, observer, channel)
+        self._later = (torch.arange(a, device=self.device)[:, None] < torch.arange(a, device=self.device))[..., None]
+        self._not_self = ~torch.eye(a, dtype=torch.bool, device=self.device)[..., None]
+        slot = torch.arange(self.num_envs * a * 2, device=self.device) * (w + 1)
+        self._pair_slot = slot.view(-1, a, 2).permute(1, 2, 0)[:, :, None].contiguous()
 
     def _build_float_table(self) -> None:
         """Row bits -> float rows: the table's rows [0, 2^w) give -bits (obstacles), or with stored
@@ -247,16 +249,17 @@ class TableObserver:
         return agents, goals
 
     def _pair_bits(self, cell: Tensor, gcell: Tensor, act: Tensor) -> tuple[Tensor, Tensor]:
-        """Same as `_grid_bits` from all (observer i, agent j) pairs of each env: for few agents."""
+        """Same as `_grid_bits` from all (observer i, agent j) pairs of each env: for few agents.
+        Pairs are laid out (i, ..., j, E), envs innermost, which vectorises."""
         a, w = self.num_agents, self.width
-        c, g, on = cell.view(-1, a), gcell.view(-1, a), act.view(-1, a)
-        both = on[:, :, None] & on[:, None, :]                                          # (E, i, j) both active
+        c, g, on = (x.view(-1, a).T.contiguous() for x in (cell, gcell, act))            # (A, E)
+        both = on[:, None] & on[None]                                                   # (i, j, E) both active
         others = both & self._not_self
         if not self.distinct_goals:                                                    # a shared goal counts once
-            earlier = (g[:, :, None] == g[:, None, :]) & both & self._later            # j' < j has j's goal
-            others = others & (earlier.sum(dim=1, keepdim=True) == earlier.long())     # none but maybe i itself
-        d = torch.stack([c, g], dim=1)[:, None] - (c - self.canvas_size)[:, :, None, None]       # (E, i, 2, j)
-        keep = torch.stack([both, others], dim=2)                                       # (E, i, 2, j)
+            earlier = (g[:, None] == g[None]) & both & self._later                     # j' < j has j's goal
+            others = others & (earlier.sum(dim=0, keepdim=True) == earlier)            # none but maybe i itself
+        d = torch.stack([c, g])[None] - (c - self.canvas_size)[:, None, None]           # (i, 2, j, E)
+        keep = torch.stack([both, others], dim=1)                                       # (i, 2, j, E)
         out = torch.zeros(self._pair_slot.numel() * (w + 1), dtype=torch.int32, device=self.device)
         out.index_add_(0, (self._pair_slot + torch.where(keep, take(self._offset_row, d), w)).view(-1),
                        (take(self._offset_bit, d) * keep).view(-1))
