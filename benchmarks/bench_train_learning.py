@@ -3,7 +3,7 @@
 Trains `srmt train --preset bottleneck` for a wall-clock budget (default 30
 minutes), snapshots the exported policy at every checkpoint (--eval-every
 seconds), then evaluates every snapshot greedily on the 16 training corridors
-(10 seeds each, episode length 2L+100; train/evaluate.py) and prints env
+(10 seeds each, episode length 2L+100; the `bottleneck` suite of eval/) and prints env
 steps, wall time and mean CSR / ISR. Target: CSR >= 0.9 with the directional
 reward within 30 minutes on a 2-core machine.
 
@@ -22,10 +22,23 @@ import tempfile
 import time
 from pathlib import Path
 
-from maps.bottleneck import TRAIN_LENGTHS
-from train.evaluate import evaluate_corridors
+from eval.evaluate import evaluate
+from eval.runner import AgentSpec
+from maps.bottleneck import TRAIN_LENGTHS, map_name, parse_bottleneck_length
 
 TARGET_CSR = 0.9
+TRAIN_MAPS = "|".join(map_name(length) for length in TRAIN_LENGTHS)
+
+
+def corridor_metrics(policy: Path, seeds: int, out: Path) -> dict[int, dict[str, float]]:
+    """Corridor length -> mean greedy CSR / ISR of `policy` on the training corridors (eval's bottleneck suite)."""
+    result = evaluate("bottleneck", spec=AgentSpec(checkpoint=str(policy)), maps=TRAIN_MAPS,
+                      seeds=range(seeds), out_dir=out, workers=1, progress=False)
+    per_length: dict[int, list[dict]] = {}
+    for record in result.records:
+        per_length.setdefault(parse_bottleneck_length(record["env_grid_search"]["map_name"]), []).append(record)
+    return {length: {k: sum(r["metrics"][k] for r in recs) / len(recs) for k in ("CSR", "ISR")}
+            for length, recs in sorted(per_length.items())}
 
 
 def main() -> int:
@@ -70,7 +83,7 @@ def main() -> int:
           f"corridors x {args.seeds} seeds, reward {args.reward})")
     for path in sorted(snapshots.glob("policy-*.pt")):
         loaded = load_policy(path)
-        metrics = evaluate_corridors(loaded.model, TRAIN_LENGTHS, range(args.seeds))
+        metrics = corridor_metrics(path, args.seeds, snapshots / f"eval-{path.stem}")
         csr = sum(m["CSR"] for m in metrics.values()) / len(metrics)
         isr = sum(m["ISR"] for m in metrics.values()) / len(metrics)
         wall = float(path.stem.split("-")[1].rstrip("s")) / 60
