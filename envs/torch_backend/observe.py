@@ -43,17 +43,28 @@ each step) when free cells x canvas cells, summed over maps, is at most this (at
 row bits for r = 5, a few seconds of walking on one CPU core); otherwise walked every step."""
 
 
+WALK_TABLE_BYTES = 32 << 20
+"""Budget of the walk's (window cell, code) tables: S, the path steps per lookup, is the largest
+(at most 5) whose mark table fits."""
+
+
+def walk_steps(width: int) -> int:
+    """Path steps per walk round for windows of `width` cells (see WALK_TABLE_BYTES)."""
+    return max(s for s in range(1, 6) if s == 1 or (width * width + 1) * 5 ** s * width * 4 <= WALK_TABLE_BYTES)
+
+
 def take(table: Tensor, index: Tensor) -> Tensor:
     """table[index] for a 1-D (or row) table: `index_select`, several times faster than
     advanced indexing on CPU at these sizes."""
     return table.index_select(0, index.reshape(-1)).view(*index.shape, *table.shape[1:])
 
 
-def row_bits(grid: Tensor, width: int) -> Tensor:
-    """Row bits of a (..., H, W) 0/1 grid: out[..., y, x] has bit k set when grid[..., y, x + k] is set."""
+def row_codes(grid: Tensor, weights: Tensor) -> Tensor:
+    """Row codes of a (..., H, W) 0/1 grid: out[..., y, x] = sum of weights[k] over the set cells
+    grid[..., y, x + k], k < len(weights) (weights 2^k: row bits)."""
     out = torch.zeros(grid.shape, dtype=torch.int32, device=grid.device)
-    for k in range(width):
-        out[..., : grid.shape[-1] - k] |= grid[..., k:].int() << k
+    for k, weight in enumerate(weights.tolist()):
+        out[..., : grid.shape[-1] - k] += grid[..., k:].int() * weight
     return out
 
 
@@ -70,7 +81,7 @@ class TableObserver:
         self.radius, self.width = r, w = radius, 2 * radius + 1
         self.num_envs, self.num_agents = num_envs, num_agents
         self.device = dev = torch.device(device)
-        self.table = SuccessorTable(maps, radius, dev)
+        self.table = SuccessorTable(maps, radius, dev, steps=walk_steps(w))
         hc, wc = self.table.canvas_shape
         self.stride, self.canvas_size = wc, hc * wc
         self.pairwise = num_agents * num_agents <= self.canvas_size
@@ -79,27 +90,29 @@ class TableObserver:
         # a block of zeros after each bits table: inactive rows read their windows there
         self._zero_block = (w + 1) * wc
         self._zero_centre = r * wc + r
+        self._map_base = torch.zeros(num_envs * num_agents, dtype=torch.long, device=dev)
+        self._k = torch.arange(w, device=dev)
+        self._bit = (1 << self._k).int()                                               # (w,) int32
+        self._build_float_table()
         canvas = np.zeros((len(maps), hc, wc), dtype=np.float32)
         for i, m in enumerate(maps):
             padded = pad_like_pogema(m, radius)
             canvas[i, : padded.shape[0], : padded.shape[1]] = padded
-        bits = row_bits(torch.from_numpy(canvas).to(dev), w).reshape(-1)
-        self._obstacle_bits = torch.cat([bits, bits.new_zeros(self._zero_block)])
-        self._map_base = torch.zeros(num_envs * num_agents, dtype=torch.long, device=dev)
-        self._k = torch.arange(w, device=dev)
-        self._bit = (1 << self._k).int()                                               # (w,) int32
+        canvas = torch.from_numpy(canvas).to(dev)
+        self._obstacle_cell = canvas.reshape(-1).bool()
+        rows = row_codes(canvas, self._path_digit * (2 if self._lut is not None else 1)).reshape(-1)
+        self._obstacle_rows = torch.cat([rows, rows.new_zeros(self._zero_block)])
         self._env_base = torch.arange(num_envs, device=dev).repeat_interleave(num_agents) * self.canvas_size
         self._window_rows = (self._k - r) * wc - r                                     # (w,) row starts
         self.moves = MOVES.to(dev)
         self.step_flat = torch.tensor([0, -wc, wc, -1, 1], device=dev)
         free = sum(int((~m).sum()) for m in maps)
-        self._path_windows = None                  # row 1 + field + cell: path row bits; row 0: zeros
+        self._path_windows = None                  # row 1 + field + cell: path row codes; row 0: zeros
         if path_windows is None:
             path_windows = r <= 5 and free * self.canvas_size <= WINDOW_TABLE_CELLS
         if path_windows:
             self._path_windows = torch.zeros((1, w), dtype=torch.int32, device=dev)
         self._build_offset_tables()
-        self._build_float_table()
         self._build_walk_tables()
 
     def _build_offset_tables(self) -> None:
@@ -119,44 +132,43 @@ class TableObserver:
         self._pair_slot = slot.view(-1, a, 2).permute(1, 2, 0)[:, :, None].contiguous()
 
     def _build_float_table(self) -> None:
-        """Row bits -> float rows: the table's rows [0, 2^w) give -bits (obstacles), or with stored
-        path windows rows [0, 3^w) give a ternary code (0 free, 1 path, 2 obstacle) as 0/+1/-1;
-        the next 2^w rows give +bits (agents, goals). For w > 13 shifts unpack instead."""
+        """Row codes -> float rows. For w <= 13 a table: rows [0, 3^w) turn channel 0's ternary row
+        code (digit 3^c: 0 free, 1 path, 2 obstacle) into 0/+1/-1, the next 2^w rows turn row bits
+        (agents, goals) into 0/+1. For w > 13 shifts unpack row bits instead (path and obstacles
+        apart). `_path_digit[c]`: weight of a path cell in column c of a row code."""
         w, dev = self.width, self.device
         self._lut, self._plus = None, 0
         if w > 13:
+            self._path_digit = self._bit
             return
+        self._path_digit = (3 ** self._k).int()
+        digits = torch.arange(3 ** w, device=dev)[:, None] // self._path_digit % 3
+        ternary = torch.tensor([0.0, 1.0, -1.0], device=dev)[digits]
         bits = ((torch.arange(1 << w, device=dev)[:, None] >> self._k) & 1).float()       # (2^w, w)
-        if self._path_windows is not None:
-            powers = 3 ** self._k
-            self._to_ternary = (bits.long() * powers).sum(dim=1).int()
-            digits = torch.arange(3 ** w, device=dev)[:, None] // powers % 3
-            first = torch.tensor([0.0, 1.0, -1.0], device=dev)[digits]
-        else:
-            first = -bits
-        self._lut, self._plus = torch.cat([first, bits]), len(first)
+        self._lut, self._plus = torch.cat([ternary, bits]), len(ternary)
 
     def _build_walk_tables(self) -> None:
         """Walk state q: a window cell, or w*w once the walk stopped. One round reads a packed code
         (S moves in base 5) and looks up, by key = q * 5^S + code: the next q (stored times 5^S),
-        the <= S window cells it marks (huge where none) and the canvas offset it moved by."""
+        the row codes (`_path_digit`) of the <= S window cells it marks and the canvas offset it moves by."""
         w, dev, steps = self.width, self.device, self.table.steps
         sink, radix = w * w, 5 ** steps
         q = torch.arange(sink + 1, device=dev)[:, None].expand(-1, radix)              # (w*w+1, 5^S)
         code = torch.arange(radix, device=dev)[None, :].expand(sink + 1, -1)
         r, c, alive = q // w, q % w, q < sink
-        marks, flat = [], torch.zeros_like(code)
+        marks, flat = torch.zeros((sink + 1, radix, w), dtype=torch.int32, device=dev), torch.zeros_like(code)
         for k in range(steps):
             digit = code // 5 ** k % 5
             alive = alive & (digit > 0)
             r, c = r + self.moves[digit, 0] * alive, c + self.moves[digit, 1] * alive
             flat = flat + self.step_flat[digit]
             alive = alive & (r >= 0) & (r < w) & (c >= 0) & (c < w)
-            marks.append(torch.where(alive, r * w + c, 1 << 62))
+            marks.scatter_add_(2, r.clamp(0, w - 1)[..., None], (take(self._path_digit, c.clamp(0, w - 1))
+                                                                  * alive)[..., None])
         self._q_sink, self._q_centre = sink * radix, (self.radius * w + self.radius) * radix
         self._q_next = (torch.where(alive, r * w + c, sink) * radix).reshape(-1)
-        self._mark_cell = torch.stack(marks, dim=2).reshape(-1, steps)                  # (keys, S)
-        self._flat_move = flat[0].clone()                                               # (5^S,)
+        self._marks = marks.view(-1, w)                                                 # (keys, w)
+        self._key_move = flat.reshape(-1)                                               # (keys,)
 
     # ------------------------------------------------------------------ state
     def set_maps(self, envs: Tensor, map_index: Tensor) -> None:
@@ -180,10 +192,7 @@ class TableObserver:
             count = min(per_chunk, self.table.num_fields - f)
             fields = (torch.arange(f, f + count, device=dev) * size).repeat_interleave(size)
             cells = torch.arange(size, device=dev).repeat(count)
-            buffer = torch.zeros(fields.numel() * 3 * w * w + 1, device=dev)
-            self._walk(buffer, fields, cells, torch.ones_like(cells, dtype=torch.bool))
-            path = buffer[:-1].view(-1, 3, w, w)[:, 0] > 0
-            parts.append((path.int() << self._k).sum(dim=2, dtype=torch.int32))
+            parts.append(self._walk(fields, cells, torch.ones_like(cells, dtype=torch.bool))[0])
         self._path_windows = torch.cat(parts)
 
     def field_offsets(self, map_index: Tensor, goals: Tensor) -> Tensor:
@@ -192,7 +201,7 @@ class TableObserver:
 
     def obstacle(self, cells: Tensor) -> Tensor:
         """(E, A) bool: canvas cell `cells[e, a]` is an obstacle (pogema's border included) of env e's map."""
-        return (take(self._obstacle_bits, self._map_base.view(cells.shape) + cells) & 1).bool()
+        return take(self._obstacle_cell, self._map_base.view(cells.shape) + cells)
 
     def cells(self, coords: Tensor) -> Tensor:
         """Canvas cells (...,) of map coordinates (..., 2)."""
@@ -210,17 +219,16 @@ class TableObserver:
             agents, others = self._pair_bits(cell, gcell, act)
         else:
             agents, others = self._grid_bits(cell, gcell, act)
-        base = torch.where(act, self._map_base + cell, self._obstacle_bits.numel() - self._zero_block
+        base = torch.where(act, self._map_base + cell, self._obstacle_rows.numel() - self._zero_block
                            + self._zero_centre)
-        obstacles = take(self._obstacle_bits, base[:, None] + self._window_rows)
-        here = fields + cell
+        obstacles = take(self._obstacle_rows, base[:, None] + self._window_rows)
         if self._path_windows is None:
-            obs, buffer = self._to_floats(obstacles, agents, others)
-            first = self._walk(buffer, fields, cell, act)
+            path, first = self._walk(fields, cell, act)
         else:
+            here = fields + cell
             path = take(self._path_windows, torch.where(act, here + 1, 0))
-            obs, _ = self._to_floats(obstacles, agents, others, path)
             first = take(self.table.codes, here).long() % 5
+        obs = self._to_floats(obstacles, agents, others, path)
         next_cell = torch.where(first > 0, cell + take(self.step_flat, first), -1)
         return obs, next_cell.view(cells.shape)
 
@@ -230,22 +238,22 @@ class TableObserver:
         here, there = self._env_base + cell, torch.where(act, self._env_base + gcell, size)
         window = torch.where(act, here, size + self._zero_centre)[:, None] + self._window_rows      # (N, w)
         grid = torch.zeros(size + self._zero_block, dtype=torch.int32, device=dev)
-        grid.index_add_(0, (here[:, None] - k).reshape(-1), (self._bit * act[:, None]).reshape(-1))  # cells distinct
+        bits = self._bit[:, None]                                                      # scatters laid out (w, N)
+        grid.scatter_add_(0, (here - k[:, None]).view(-1), (bits * act).view(-1))     # cells distinct
         agents = take(grid, window)
         row = torch.arange(n, device=dev)
         owner = torch.empty(size + 1, dtype=torch.long, device=dev)
-        owner.index_put_((there,), row)                                                # one writer per goal cell
+        owner.scatter_(0, there, row)                                                  # one writer per goal cell
         first = (take(owner, there) == row) & act
         grid = torch.zeros(size + self._zero_block, dtype=torch.int32, device=dev)
-        grid.index_add_(0, (there.clamp(max=size - 1)[:, None] - k).reshape(-1),
-                        (self._bit * first[:, None]).reshape(-1))
+        grid.scatter_add_(0, (there.clamp(max=size - 1) - k[:, None]).view(-1), (bits * first).view(-1))
         goals = take(grid, window)
         count = torch.zeros(size + 1, dtype=torch.int32, device=dev)
-        count.index_add_(0, there, act.int())
+        count.scatter_add_(0, there, act.int())
         d = (gcell - cell) + self.canvas_size                                          # own goal in the window
         alone = act & (take(count, there) == 1) & (take(self._offset_row, d) < w)
-        goals.view(-1).index_add_(0, row * w + take(self._offset_row, d).clamp(max=w - 1),
-                                  -take(self._offset_bit, d) * alone)
+        goals.view(-1).scatter_add_(0, row * w + take(self._offset_row, d).clamp(max=w - 1),
+                                    -take(self._offset_bit, d) * alone)
         return agents, goals
 
     def _pair_bits(self, cell: Tensor, gcell: Tensor, act: Tensor) -> tuple[Tensor, Tensor]:
@@ -261,48 +269,46 @@ class TableObserver:
         d = torch.stack([c, g])[None] - (c - self.canvas_size)[:, None, None]           # (i, 2, j, E)
         keep = torch.stack([both, others], dim=1)                                       # (i, 2, j, E)
         out = torch.zeros(self._pair_slot.numel() * (w + 1), dtype=torch.int32, device=self.device)
-        out.index_add_(0, (self._pair_slot + torch.where(keep, take(self._offset_row, d), w)).view(-1),
-                       (take(self._offset_bit, d) * keep).view(-1))
+        out.scatter_add_(0, (self._pair_slot + torch.where(keep, take(self._offset_row, d), w)).view(-1),
+                         (take(self._offset_bit, d) * keep).view(-1))
         bits = out.view(-1, 2, w + 1)
         return bits[:, 0, :w], bits[:, 1, :w]
 
-    def _walk(self, out: Tensor, fields: Tensor, cell: Tensor, act: Tensor) -> Tensor:
-        """Set the path cells of each active row's window in channel 0 of `out` (N*3*w*w + 1 floats,
-        the last one a dummy) to 1; return every row's first successor code (N,) (0: no path)."""
-        n, codes, dummy = cell.shape[0], self.table.codes, out.numel() - 1
-        code = take(codes, fields + cell).long()
-        first = code % 5
+    def _walk(self, fields: Tensor, cell: Tensor, act: Tensor) -> tuple[Tensor, Tensor]:
+        """Path row codes (N, w) int32 of each active row's window (zero for inactive rows) and
+        every row's first successor code (N,) (0: no path)."""
+        n, codes = cell.shape[0], self.table.codes
+        at = fields + cell                                                              # position in `codes`
+        code = take(codes, at)
+        first = code.long() % 5
         key = torch.where(act, self._q_centre, self._q_sink) + code
-        slot = torch.arange(n, device=self.device) * (3 * self.width * self.width)
-        one = torch.ones(1, device=self.device)
+        path = torch.zeros((n, self.width), dtype=torch.int32, device=self.device)
+        rows = None                                                                     # None: all rows
         for step in range(-(-self.width * self.width // self.table.steps)):
             if self.device.type == "cpu" or step % 2 == 0:                             # syncs are dear on GPUs
                 live = (key < self._q_sink).nonzero().squeeze(1)                   # (a code 0 ends it next round)
                 if live.numel() == 0:
                     break
                 if 4 * live.numel() < 3 * key.numel():                                 # drop stopped walks
-                    key, code, cell, slot, fields = (take(x, live) for x in (key, code, cell, slot, fields))
-            marks = (slot[:, None] + take(self._mark_cell, key)).clamp_(max=dummy)     # no mark -> dummy
-            out.index_put_((marks.view(-1),), one)
-            cell = cell + take(self._flat_move, code)
-            code = take(codes, fields + cell).long()
-            key = take(self._q_next, key) + code
-        return first
+                    key, at = take(key, live), take(at, live)
+                    rows = live if rows is None else take(rows, live)
+            if rows is None:                                                            # path cells are distinct:
+                path += take(self._marks, key)                                         # sums of digits are codes
+            else:
+                path.index_add_(0, rows, take(self._marks, key))
+            at = at + take(self._key_move, key)
+            key = take(self._q_next, key) + take(codes, at)
+        return path, first
 
-    def _to_floats(self, obstacles: Tensor, agents: Tensor, goals: Tensor,
-                   path: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """(N, 3, w, w): -obstacles (+1 on `path` if given, else the walk adds it), agents, goals
-        from row bits; and the flat buffer it views, one spare float at the end (the walk's dummy)."""
+    def _to_floats(self, obstacles: Tensor, agents: Tensor, goals: Tensor, path: Tensor) -> Tensor:
+        """(N, 3, w, w) float32 from row codes: -obstacles +path, agents, goals."""
         n, w = obstacles.shape
-        buffer = torch.empty(n * 3 * w * w + 1, device=self.device)
-        obs = buffer[:-1].view(n, 3, w, w)
+        obs = torch.empty((n, 3, w, w), device=self.device)
         if self._lut is not None:
-            ch0 = obstacles if path is None else take(self._to_ternary, path) + 2 * take(self._to_ternary, obstacles)
-            codes = torch.stack([ch0, agents + self._plus, goals + self._plus], dim=1)   # (N, 3, w)
+            codes = torch.stack([path + obstacles, agents + self._plus, goals + self._plus], dim=1)  # (N, 3, w)
             torch.index_select(self._lut, 0, codes.view(-1), out=obs.view(-1, w))
         else:
-            path = torch.zeros_like(obstacles) if path is None else path
             planes = ((torch.stack([obstacles, agents, goals, path], dim=1)[..., None] >> self._k) & 1).float()
             torch.mul(planes[:, :3], torch.tensor([-1.0, 1.0, 1.0], device=self.device)[:, None, None], out=obs)
             obs[:, 0] += planes[:, 3]
-        return obs, buffer
+        return obs
