@@ -84,12 +84,20 @@ class _Cells:
         return count.gather(1, self.target)
 
 
-def _and_along_chain(value: Tensor, nxt: Tensor) -> Tensor:
-    """AND of `value` over each agent's chain i -> nxt[i] -> ... (nxt[i] = i ends it), per env."""
+def _and_along_chain(value: Tensor, nxt: Tensor, agent: Tensor) -> Tensor:
+    """AND of `value` over each agent's chain i -> nxt[i] -> ... (nxt[i] = i ends it), per env.
+    `agent`: (E, A) each agent's own index. On the CPU the rounds stop once every chain is
+    followed to its end (usually after a few); all-True cycles keep them going to the bound."""
     rounds = max(1, math.ceil(math.log2(max(value.shape[1], 2))))
-    for _ in range(rounds):
+    nxt = torch.where(value, nxt, agent)                      # a False ends the chain: its AND is False
+    for r in range(rounds):
         value = value & value.gather(1, nxt)
-        nxt = nxt.gather(1, nxt)
+        if r + 1 == rounds:
+            break
+        after = nxt.gather(1, nxt)
+        if value.device.type == "cpu" and torch.equal(after, nxt):
+            break
+        nxt = after
     return value
 
 
@@ -123,4 +131,4 @@ def resolve_moves(system: str, cell: Tensor, target: Tensor, active: Tensor, act
     else:
         raise ValueError(f"collision_system={system!r} is not one of ['block_both', 'priority', 'soft']")
     nxt = torch.where(occupant >= 0, occupant, agent)
-    return _and_along_chain(ok, nxt)
+    return _and_along_chain(ok, nxt, agent)

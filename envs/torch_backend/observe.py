@@ -56,6 +56,8 @@ def walk_steps(width: int) -> int:
 def take(table: Tensor, index: Tensor) -> Tensor:
     """table[index] for a 1-D (or row) table: `index_select`, several times faster than
     advanced indexing on CPU at these sizes."""
+    if index.dim() == 1:
+        return table.index_select(0, index)
     return table.index_select(0, index.reshape(-1)).view(*index.shape, *table.shape[1:])
 
 
@@ -285,7 +287,7 @@ class TableObserver:
         path = torch.zeros((n, self.width), dtype=torch.int32, device=self.device)
         rows = None                                                                     # None: all rows
         for step in range(-(-self.width * self.width // self.table.steps)):
-            if self.device.type == "cpu" or step % 2 == 0:                             # syncs are dear on GPUs
+            if step > 0 and (self.device.type == "cpu" or step % 2 == 1):             # syncs are dear on GPUs
                 live = (key < self._q_sink).nonzero().squeeze(1)                   # (a code 0 ends it next round)
                 if live.numel() == 0:
                     break
