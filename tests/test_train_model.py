@@ -21,7 +21,7 @@ from srmt.checkpoint import load_policy
 from train.config import build_config
 from train.export import export_policy, policy_state_dict
 from train.run import sf_config
-from train.sf_env import BACKENDS, SFBatchedEnv, make_backend, make_sf_env
+from train.sf_env import BACKENDS, SFBatchedEnv, env_device, make_backend, make_sf_env
 from train.sf_model import SRMTActorCritic, make_actor_critic
 
 ENV = EnvConfig(map_name=None, map_pattern="bottleneck-(3|4|8)", max_episode_steps=24)
@@ -177,3 +177,36 @@ def test_episode_metrics_reach_sample_factory_without_nan(backend):
         for key in (k for k in stats if k.startswith("metrics/")):
             assert np.isfinite(stats[key]).all(), key
         assert len(stats["metrics/CSR"]) == 8 and (stats["metrics/ep_length"] == 5).all()
+
+
+@pytest.mark.parametrize("device, backend, on_gpu", [("cpu", "torch", False), ("cuda", "pogema", False),
+                                                     ("cuda", "torch", True)])
+def test_gpu_sampling_only_for_the_torch_backend_on_cuda(tmp_path, device, backend, on_gpu):
+    cfg, _ = build_config(["--experiment", str(tmp_path / "exp"), "--device", device, "--backend", backend])
+    ns = sf_config(cfg)  # check_config (which needs a usable GPU for cuda) is not involved
+    assert (ns.actor_worker_gpus, ns.env_gpu_observations, ns.env_gpu_actions) == (
+        ([0], True, True) if on_gpu else ([], False, False))
+    assert env_device(ns) == ("cuda" if on_gpu else "cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_gpu_sampling_without_cuda_is_a_clear_error(tmp_path):
+    cfg, _ = build_config(["--experiment", str(tmp_path / "exp"), "--device", "cuda", "--backend", "torch"])
+    with pytest.raises(ValueError, match="CUDA is not available here"):
+        make_sf_env("srmt", sf_config(cfg))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_sampling_env_steps_on_the_gpu(tmp_path):
+    cfg, _ = build_config(["--experiment", str(tmp_path / "exp"), "--device", "cuda", "--backend", "torch",
+                           "--envs_per_batch", "4"])
+    env = make_sf_env("srmt", sf_config(cfg))
+    obs, _ = env.reset()
+    actions = torch.zeros(env.num_agents, dtype=torch.int32, device="cuda")
+    for _ in range(cfg.env.max_episode_steps):
+        obs, rewards, terminated, truncated, stats = env.step(actions)
+        assert obs["obs"].is_cuda and rewards.is_cuda and terminated.is_cuda
+        if stats:
+            assert all(v.device.type == "cpu" for v in stats["metrics"].values())
+            break
+    assert stats, "no episode ended within max_episode_steps"

@@ -176,6 +176,8 @@ MANAGED_SF = {
     "env": "the env name is fixed by srmt train",
     "experiment": "use --experiment DIR", "train_dir": "use --experiment DIR",
     "device": "use --device cpu|cuda",
+    **dict.fromkeys(("actor_worker_gpus", "env_gpu_observations", "env_gpu_actions"),
+                    "set by --device and --backend (cuda + torch: the env steps on GPU 0)"),
     "train_for_env_steps": "use --train_for_env_steps N",
     "train_for_seconds": "it has no effect in sample-factory 2.1.1; use --max_train_seconds S",
     "batched_sampling": "always True: one env object is the whole E x A batch",

@@ -50,6 +50,7 @@ def sf_config(cfg: TrainConfig) -> argparse.Namespace:
         use_rnn=False, recurrence=1, restart_behavior="resume",
         normalize_input=False, obs_subtract_mean=0.0, obs_scale=1.0,
         use_env_info_cache=False, num_policies=1, with_pbt=False,
+        **gpu_sampling(cfg),
     )
     argv = [f"--{k}={v}" for k, v in {**cfg.sf, **managed}.items() if v is not None]
     ns = parse_full_cfg(sf_parser(), argv)
@@ -60,6 +61,14 @@ def sf_config(cfg: TrainConfig) -> argparse.Namespace:
     ns.srmt_backend = cfg.run.backend
     ns.srmt_state_size = state_size(cfg.model, cfg.env.num_agents)
     return ns
+
+
+def gpu_sampling(cfg: TrainConfig) -> dict[str, Any]:
+    """sample-factory's GPU-sampling options: with --device cuda and the torch backend the env
+    steps on the GPU and observations, actions and rollout buffers stay there (one GPU, index 0);
+    otherwise rollouts are sampled on the CPU."""
+    on_gpu = cfg.run.device == "cuda" and cfg.run.backend == "torch"
+    return dict(actor_worker_gpus=0 if on_gpu else None, env_gpu_observations=on_gpu, env_gpu_actions=on_gpu)
 
 
 class TrainingControl(EventLoopObject):

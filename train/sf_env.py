@@ -48,6 +48,13 @@ def make_backend(backend: str, config: EnvConfig, num_envs: int, device: str = "
     return cls(config, num_envs, **kwargs)
 
 
+def env_device(cfg: Any) -> str:
+    """'cuda' when sample-factory samples on the GPU (env_gpu_observations with actor_worker_gpus,
+    set by train/run.py for --device cuda --backend torch; each rollout worker then sees its one
+    GPU as the current device), else 'cpu'."""
+    return "cuda" if cfg.env_gpu_observations and cfg.actor_worker_gpus else "cpu"
+
+
 class SFBatchedEnv(gymnasium.Env):
     """A backend batched env behind sample-factory's batched multi-agent contract.
 
@@ -82,7 +89,7 @@ class SFBatchedEnv(gymnasium.Env):
             if not torch.equal(ended.repeat_interleave(self.agents_per_env), done_rows):
                 raise RuntimeError("episode ends are not whole environments: the batched env broke the "
                                    "row contract (all A rows of an env end on the same step)")
-            stats = {METRICS_PREFIX: dict(infos["metrics"])}
+            stats = {METRICS_PREFIX: {k: v.cpu() for k, v in infos["metrics"].items()}}  # reports cross processes
         return {"obs": obs}, rewards, terminated, truncated, stats
 
     def render(self):
@@ -96,12 +103,11 @@ def make_sf_env(full_env_name: str, cfg: Any, env_config: Any = None, render_mod
     """sample-factory env factory (registered under ENV_NAME; module-level so it pickles).
 
     The env id (worker x split) offsets the seed so that no two env slots of
-    the run share a task sequence. Envs run on the CPU: sample-factory keeps
-    rollout buffers on the CPU unless its GPU-sampling options are set, which
-    the trainer does not do yet.
+    the run share a task sequence. The env runs where sample-factory samples
+    (`env_device`).
     """
     env_cfg = EnvConfig.from_dict(cfg.srmt_env)
     num_envs = int(cfg.srmt_envs_per_batch)
     env_id = 0 if env_config is None else int(env_config["env_id"])
-    backend = make_backend(cfg.srmt_backend, env_cfg, num_envs, device="cpu")
+    backend = make_backend(cfg.srmt_backend, env_cfg, num_envs, device=env_device(cfg))
     return SFBatchedEnv(backend, seed=env_cfg.seed + env_id * num_envs)
