@@ -89,7 +89,7 @@ class TableObserver:
         self.pairwise = num_agents * num_agents <= self.canvas_size
         self.distinct_goals = False
         """Set when no two active agents of an env share a goal (skips a dedup in pairwise mode)."""
-        # a block of zeros after each bits table: inactive rows read their windows there
+        # a block of empty rows after each row-code table: inactive rows read their windows there
         self._zero_block = (w + 1) * wc
         self._zero_centre = r * wc + r
         self._map_base = torch.zeros(num_envs * num_agents, dtype=torch.long, device=dev)
@@ -103,7 +103,7 @@ class TableObserver:
         canvas = torch.from_numpy(canvas).to(dev)
         self._obstacle_cell = canvas.reshape(-1).bool()
         rows = row_codes(canvas, self._path_digit * (2 if self._lut is not None else 1)).reshape(-1)
-        self._obstacle_rows = torch.cat([rows, rows.new_zeros(self._zero_block)])
+        self._obstacle_rows = torch.cat([rows, rows.new_zeros(self._zero_block)]) + self._ch0
         self._env_base = torch.arange(num_envs, device=dev).repeat_interleave(num_agents) * self.canvas_size
         self._window_rows = (self._k - r) * wc - r                                     # (w,) row starts
         self.moves = MOVES.to(dev)
@@ -134,12 +134,13 @@ class TableObserver:
         self._pair_slot = slot.view(-1, a, 2).permute(1, 2, 0)[:, :, None].contiguous()
 
     def _build_float_table(self) -> None:
-        """Row codes -> float rows. For w <= 13 a table: rows [0, 3^w) turn channel 0's ternary row
-        code (digit 3^c: 0 free, 1 path, 2 obstacle) into 0/+1/-1, the next 2^w rows turn row bits
-        (agents, goals) into 0/+1. For w > 13 shifts unpack row bits instead (path and obstacles
-        apart). `_path_digit[c]`: weight of a path cell in column c of a row code."""
+        """Row codes -> float rows. For w <= 13 a table: rows [0, 2^w) turn row bits (agents, goals)
+        into 0/+1, the next 3^w rows, from `_ch0` on, turn channel 0's ternary row code (digit 3^c:
+        0 free, 1 path, 2 obstacle) into 0/+1/-1 (obstacle rows carry the `_ch0` offset). For
+        w > 13 shifts unpack row bits instead (path and obstacles apart, `_ch0` = 0).
+        `_path_digit[c]`: weight of a path cell in column c of a row code."""
         w, dev = self.width, self.device
-        self._lut, self._plus = None, 0
+        self._lut, self._ch0 = None, 0
         if w > 13:
             self._path_digit = self._bit
             return
@@ -147,7 +148,7 @@ class TableObserver:
         digits = torch.arange(3 ** w, device=dev)[:, None] // self._path_digit % 3
         ternary = torch.tensor([0.0, 1.0, -1.0], device=dev)[digits]
         bits = ((torch.arange(1 << w, device=dev)[:, None] >> self._k) & 1).float()       # (2^w, w)
-        self._lut, self._plus = torch.cat([ternary, bits]), len(ternary)
+        self._lut, self._ch0 = torch.cat([bits, ternary]), len(bits)
 
     def _build_walk_tables(self) -> None:
         """Walk state q: a window cell, or w*w once the walk stopped. One round reads a packed code
@@ -307,7 +308,7 @@ class TableObserver:
         n, w = obstacles.shape
         obs = torch.empty((n, 3, w, w), device=self.device)
         if self._lut is not None:
-            codes = torch.stack([path + obstacles, agents + self._plus, goals + self._plus], dim=1)  # (N, 3, w)
+            codes = torch.stack([path + obstacles, agents, goals], dim=1)                 # (N, 3, w)
             torch.index_select(self._lut, 0, codes.view(-1), out=obs.view(-1, w))
         else:
             planes = ((torch.stack([obstacles, agents, goals, path], dim=1)[..., None] >> self._k) & 1).float()
