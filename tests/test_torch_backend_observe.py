@@ -48,7 +48,7 @@ def observe_both(maps, radius, state, pairwise=None, path_windows=None):
 @pytest.mark.parametrize("path_windows", [False, True])
 def test_table_observer_equals_observer(radius, shared_goals, pairwise, path_windows):
     """Every way TableObserver can take: agent pairs or canvases, walked or stored path windows
-    (stored ones use the ternary table; r=7 unpacks bits with shifts)."""
+    (r <= 6 turn row codes into floats with a table, r=7 unpacks bits with shifts)."""
     rng = np.random.default_rng(radius)
     maps = [rng.random((rows, cols)) < 0.3 for rows, cols in ((7, 9), (11, 6), (9, 9))]
     paths = 0

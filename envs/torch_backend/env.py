@@ -94,7 +94,6 @@ class TorchBatchedEnv:
         self._seq_cells = torch.zeros(num_envs, 1, dtype=torch.long, device=dev)
         self._seq_fields = torch.zeros(num_envs, 1, dtype=torch.long, device=dev)
         self._goal_index = torch.zeros(shape, dtype=torch.long, device=dev)
-        self._shared_goals = np.ones(num_envs, dtype=bool)
         self._frozen_envs: set[int] = set()                  # host copy of `frozen` (evaluation mode)
         self._started = False
 
@@ -112,9 +111,6 @@ class TorchBatchedEnv:
         else:
             all_goals, all_maps = goals.reshape(-1, 2), np.repeat(maps, self.num_agents)
         self._observer.ensure_goals(all_maps, all_goals)
-        for e, g in zip(envs, goals):                     # pairwise observations skip a dedup if goals differ
-            self._shared_goals[e] = self.config.on_target == "restart" or len(np.unique(g, axis=0)) < len(g)
-        self._observer.distinct_goals = not self._shared_goals.any()
 
         dev = self.device
         idx = torch.tensor(envs, device=dev)

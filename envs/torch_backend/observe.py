@@ -87,8 +87,6 @@ class TableObserver:
         hc, wc = self.table.canvas_shape
         self.stride, self.canvas_size = wc, hc * wc
         self.pairwise = num_agents * num_agents <= self.canvas_size
-        self.distinct_goals = False
-        """Set when no two active agents of an env share a goal (skips a dedup in pairwise mode)."""
         # a block of empty rows after each row-code table: inactive rows read their windows there
         self._zero_block = (w + 1) * wc
         self._zero_centre = r * wc + r
@@ -118,7 +116,8 @@ class TableObserver:
         self._build_walk_tables()
 
     def _build_offset_tables(self) -> None:
-        """Canvas offset d = other - observer -> window row (w: outside) and bit, at index d + canvas_size."""
+        """Canvas offset d = other - observer -> window row (w: outside) and bit, and window cell
+        (row * w + col; huge outside), at index d + canvas_size."""
         r, w, wc = self.radius, self.width, self.stride
         d = torch.arange(-self.canvas_size, self.canvas_size + 1, device=self.device)
         dr = torch.div(d + r, wc, rounding_mode="floor")                                # unique while |dc| < wc - r
@@ -126,12 +125,12 @@ class TableObserver:
         inside = (dr.abs() <= r) & (dc.abs() <= r)
         self._offset_row = torch.where(inside, dr + r, w)
         self._offset_bit = torch.where(inside, 1 << (dc + r).clamp(0, w - 1), 0).int()
+        self._offset_cell = torch.where(inside, (dr + r) * w + dc + r, 1 << 62)
         a = self.num_agents
-        # pair layout of `_pair_bits`: (i, j, E) masks; (i, 2, 1, E) output slots of (env, observer, channel)
-        self._later = (torch.arange(a, device=self.device)[:, None] < torch.arange(a, device=self.device))[..., None]
+        # pair layout of `_pair_cells`: (i, j, E) masks; (i, 2, 1, E) obs offsets of (env, observer, channel 1|2)
         self._not_self = ~torch.eye(a, dtype=torch.bool, device=self.device)[..., None]
-        slot = torch.arange(self.num_envs * a * 2, device=self.device) * (w + 1)
-        self._pair_slot = slot.view(-1, a, 2).permute(1, 2, 0)[:, :, None].contiguous()
+        channel = torch.arange(self.num_envs * a * 3, device=self.device).view(-1, a, 3)[..., 1:] * (w * w)
+        self._pair_slot = channel.permute(1, 2, 0)[:, :, None].contiguous()
 
     def _build_float_table(self) -> None:
         """Row codes -> float rows. For w <= 13 a table: rows [0, 2^w) turn row bits (agents, goals)
@@ -218,10 +217,6 @@ class TableObserver:
         Returns obs (N, 3, w, w) float32 and each agent's next path cell (E, A) as a canvas
         cell (`cells`), -1 where it has no path (on its goal, or cut off)."""
         cell, gcell, act = cells.reshape(-1), goal_cells.reshape(-1), active.reshape(-1)
-        if self.pairwise:
-            agents, others = self._pair_bits(cell, gcell, act)
-        else:
-            agents, others = self._grid_bits(cell, gcell, act)
         base = torch.where(act, self._map_base + cell, self._obstacle_rows.numel() - self._zero_block
                            + self._zero_centre)
         obstacles = take(self._obstacle_rows, base[:, None] + self._window_rows)
@@ -231,7 +226,14 @@ class TableObserver:
             here = fields + cell
             path = take(self._path_windows, torch.where(act, here + 1, 0))
             first = take(self.table.codes, here).long() % 5
-        obs = self._to_floats(obstacles, agents, others, path)
+        w = self.width
+        buffer = torch.empty(cell.shape[0] * 3 * w * w + 1, device=self.device)          # one spare float
+        obs = buffer[:-1].view(-1, 3, w, w)
+        if self.pairwise:
+            self._to_floats(obs, obstacles, path)
+            buffer.index_put_((self._pair_cells(cell, gcell, act),), torch.ones((), device=self.device))
+        else:
+            self._to_floats(obs, obstacles, path, *self._grid_bits(cell, gcell, act))
         next_cell = torch.where(first > 0, cell + take(self.step_flat, first), -1)
         return obs, next_cell.view(cells.shape)
 
@@ -259,23 +261,19 @@ class TableObserver:
                                     -take(self._offset_bit, d) * alone)
         return agents, goals
 
-    def _pair_bits(self, cell: Tensor, gcell: Tensor, act: Tensor) -> tuple[Tensor, Tensor]:
-        """Same as `_grid_bits` from all (observer i, agent j) pairs of each env: for few agents.
-        Pairs are laid out (i, ..., j, E), envs innermost, which vectorises."""
-        a, w = self.num_agents, self.width
+    def _pair_cells(self, cell: Tensor, gcell: Tensor, act: Tensor) -> Tensor:
+        """For few agents, from all (observer i, agent j) pairs of each env: the flat obs indices of
+        agents (channel 1) and other agents' goals (channel 2) inside windows, where a 1 goes (a
+        goal that several agents share is just written twice). Pairs outside a window or with an
+        inactive agent point past the end (dropped). Laid out (i, ..., j, E), envs innermost."""
+        a = self.num_agents
         c, g, on = (x.view(-1, a).T.contiguous() for x in (cell, gcell, act))            # (A, E)
         both = on[:, None] & on[None]                                                   # (i, j, E) both active
-        others = both & self._not_self
-        if not self.distinct_goals:                                                    # a shared goal counts once
-            earlier = (g[:, None] == g[None]) & both & self._later                     # j' < j has j's goal
-            others = others & (earlier.sum(dim=0, keepdim=True) == earlier)            # none but maybe i itself
+        keep = torch.stack([both, both & self._not_self], dim=1)                        # (i, 2, j, E)
         d = torch.stack([c, g])[None] - (c - self.canvas_size)[:, None, None]           # (i, 2, j, E)
-        keep = torch.stack([both, others], dim=1)                                       # (i, 2, j, E)
-        out = torch.zeros(self._pair_slot.numel() * (w + 1), dtype=torch.int32, device=self.device)
-        out.scatter_add_(0, (self._pair_slot + torch.where(keep, take(self._offset_row, d), w)).view(-1),
-                         (take(self._offset_bit, d) * keep).view(-1))
-        bits = out.view(-1, 2, w + 1)
-        return bits[:, 0, :w], bits[:, 1, :w]
+        flat = self._pair_slot + take(self._offset_cell, d)
+        spare = self._pair_slot.numel() // 2 * 3 * self.width ** 2                      # the buffer's spare float
+        return torch.where(keep, flat, spare).clamp_(max=spare).view(-1)
 
     def _walk(self, fields: Tensor, cell: Tensor, act: Tensor) -> tuple[Tensor, Tensor]:
         """Path row codes (N, w) int32 of each active row's window (zero for inactive rows) and
@@ -303,15 +301,19 @@ class TableObserver:
             key = take(self._q_next, key) + take(codes, at)
         return path, first
 
-    def _to_floats(self, obstacles: Tensor, agents: Tensor, goals: Tensor, path: Tensor) -> Tensor:
-        """(N, 3, w, w) float32 from row codes: -obstacles +path, agents, goals."""
-        n, w = obstacles.shape
-        obs = torch.empty((n, 3, w, w), device=self.device)
-        if self._lut is not None:
+    def _to_floats(self, obs: Tensor, obstacles: Tensor, path: Tensor, agents: Tensor | None = None,
+                   goals: Tensor | None = None) -> None:
+        """Fill obs (N, 3, w, w) from row codes (N, w): channel 0 = path - obstacles, channels 1, 2 =
+        agents, goals (zeros when not given)."""
+        w = self.width
+        if self._lut is None:                                                           # w > 13: unpack bits
+            rows = [obstacles, path] + ([] if agents is None else [agents, goals])
+            planes = ((torch.stack(rows, dim=1)[..., None] >> self._k) & 1).float()   # (N, 2 | 4, w, w)
+            torch.sub(planes[:, 1], planes[:, 0], out=obs[:, 0])
+            obs[:, 1:] = 0 if agents is None else planes[:, 2:]
+        elif agents is None:
+            obs[:, 0] = take(self._lut, path + obstacles)
+            obs[:, 1:] = 0
+        else:
             codes = torch.stack([path + obstacles, agents, goals], dim=1)                 # (N, 3, w)
             torch.index_select(self._lut, 0, codes.view(-1), out=obs.view(-1, w))
-        else:
-            planes = ((torch.stack([obstacles, agents, goals, path], dim=1)[..., None] >> self._k) & 1).float()
-            torch.mul(planes[:, :3], torch.tensor([-1.0, 1.0, 1.0], device=self.device)[:, None, None], out=obs)
-            obs[:, 0] += planes[:, 3]
-        return obs
