@@ -102,6 +102,7 @@ class TableObserver:
         self._obstacle_cell = canvas.reshape(-1).bool()
         rows = row_codes(canvas, self._path_digit * (2 if self._lut is not None else 1)).reshape(-1)
         self._obstacle_rows = torch.cat([rows, rows.new_zeros(self._zero_block)]) + self._ch0
+        self._row = torch.arange(num_envs * num_agents, device=dev)
         self._env_base = torch.arange(num_envs, device=dev).repeat_interleave(num_agents) * self.canvas_size
         self._window_rows = (self._k - r) * wc - r                                     # (w,) row starts
         self.moves = MOVES.to(dev)
@@ -239,14 +240,14 @@ class TableObserver:
 
     def _grid_bits(self, cell: Tensor, gcell: Tensor, act: Tensor) -> tuple[Tensor, Tensor]:
         """Agents' and other agents' goals' row bits (N, w) int32, scattered on per-env canvases."""
-        size, dev, k, n, w = self.num_envs * self.canvas_size, self.device, self._k, cell.shape[0], self.width
+        size, dev, k, w = self.num_envs * self.canvas_size, self.device, self._k, self.width
         here, there = self._env_base + cell, torch.where(act, self._env_base + gcell, size)
         window = torch.where(act, here, size + self._zero_centre)[:, None] + self._window_rows      # (N, w)
         grid = torch.zeros(size + self._zero_block, dtype=torch.int32, device=dev)
         bits = self._bit[:, None]                                                      # scatters laid out (w, N)
         grid.scatter_add_(0, (here - k[:, None]).view(-1), (bits * act).view(-1))     # cells distinct
         agents = take(grid, window)
-        row = torch.arange(n, device=dev)
+        row = self._row
         owner = torch.empty(size + 1, dtype=torch.long, device=dev)
         owner.scatter_(0, there, row)                                                  # one writer per goal cell
         first = (take(owner, there) == row) & act
@@ -256,9 +257,9 @@ class TableObserver:
         count = torch.zeros(size + 1, dtype=torch.int32, device=dev)
         count.scatter_add_(0, there, act.int())
         d = (gcell - cell) + self.canvas_size                                          # own goal in the window
-        alone = act & (take(count, there) == 1) & (take(self._offset_row, d) < w)
-        goals.view(-1).scatter_add_(0, row * w + take(self._offset_row, d).clamp(max=w - 1),
-                                    -take(self._offset_bit, d) * alone)
+        own_row = take(self._offset_row, d)
+        alone = act & (take(count, there) == 1) & (own_row < w)
+        goals.view(-1).scatter_add_(0, row * w + own_row.clamp(max=w - 1), -take(self._offset_bit, d) * alone)
         return agents, goals
 
     def _pair_cells(self, cell: Tensor, gcell: Tensor, act: Tensor) -> Tensor:
