@@ -28,6 +28,24 @@ def test_shapes_dtypes_and_spaces_match_the_pogema_backend():
     assert all(v.shape == (6,) and v.isnan().all() for v in infos["metrics"].values())
 
 
+def test_outputs_and_state_are_ordinary_tensors():
+    """The step runs in inference mode; what leaves it works in autograd and takes in-place edits."""
+    env = TorchBatchedEnv(BOTTLENECK, 3)
+    obs, _ = env.reset()
+    outputs = [obs]
+    for _ in range(4):                                          # crosses an episode end
+        obs, rewards, terminated, truncated, infos = env.step(torch.ones(6, dtype=torch.long))
+        outputs += [obs, rewards, terminated, truncated, infos["ended"], *infos["metrics"].values()]
+    outputs += [env.observe(), env.positions, env.goals, env.active, env.steps]
+    assert not any(t.is_inference() for t in outputs)
+    weights = torch.ones(3 * 5 * 5, requires_grad=True)
+    ((obs.flatten(1) @ weights) * rewards * ~terminated).sum().backward()
+    assert weights.grad is not None
+    obs += 1                                                    # a caller may edit what it got
+    env.positions[0, 0] = env.positions[0, 1]
+    env.step(torch.zeros(6, dtype=torch.long))
+
+
 def test_rows_are_agent_major_across_auto_reset():
     batched = TorchBatchedEnv(BOTTLENECK, 3)
     obs, _ = batched.reset()

@@ -164,15 +164,21 @@ class TorchBatchedEnv:
 
         Built from the public `positions`, `goals` and `active`, as in `PogemaBatchedEnv`:
         edits to them show here, while `step` keeps moving the agents from its own state."""
-        maps = self._map_of_env[:, None].expand(self.goals.shape[:2])
-        self._observer.ensure_goals(maps.reshape(-1).cpu().numpy(), self.goals.reshape(-1, 2).cpu().numpy())
-        view = self._observer
-        obs, self._next_cell = view.observe(view.cells(self.positions), view.cells(self.goals), self.active,
-                                            view.field_offsets(maps, self.goals).reshape(-1))
+        obs, buffer = self._observer.new_obs()
+        with torch.inference_mode():
+            maps = self._map_of_env[:, None].expand(self.goals.shape[:2])
+            self._observer.ensure_goals(maps.reshape(-1).cpu().numpy(), self.goals.reshape(-1, 2).cpu().numpy())
+            view = self._observer
+            self._next_cell = view.observe(view.cells(self.positions), view.cells(self.goals), self.active,
+                                           view.field_offsets(maps, self.goals).reshape(-1), buffer)[1]
         return obs
 
     def _observe(self) -> Tensor:
-        obs, self._next_cell = self._observer.observe(self._cell, self._goal_cell, self.active, self._fields)
+        """Observations of the step state, in a tensor made outside inference mode (see `step`)."""
+        obs, buffer = self._observer.new_obs()
+        with torch.inference_mode():
+            self._next_cell = self._observer.observe(self._cell, self._goal_cell, self.active, self._fields,
+                                                     buffer)[1]
         return obs
 
     # ------------------------------------------------------------------- API
@@ -181,13 +187,15 @@ class TorchBatchedEnv:
         if seed is not None:
             for e, sampler in enumerate(self._samplers):
                 sampler.reseed(seed, e)
-        self._start_episodes(list(range(self.num_envs)))
+        with torch.inference_mode():
+            self._start_episodes(list(range(self.num_envs)))
         self._started = True
         return self._observe(), {}
 
     def reset_env(self, e: int, task: Task | None = None) -> None:
         """Start a new episode in env `e` (its next task from the task source if none is given)."""
-        self._start_episodes([e], [task])
+        with torch.inference_mode():
+            self._start_episodes([e], [task])
 
     def step(self, actions: Tensor | np.ndarray) -> tuple[Tensor, Tensor, Tensor, Tensor, dict]:
         """Advance every running env by one step with `actions` (N,) ints in row order.
@@ -197,6 +205,17 @@ class TorchBatchedEnv:
         """
         if not self._started:
             raise gymnasium.error.ResetNeeded("call reset() before step()")
+        with torch.inference_mode():
+            rewards, terminated, truncated, ended, metrics = self._advance(actions)
+        shape = (self.num_envs, self.num_agents)
+        infos = {"ended": ended.clone(), "metrics": self._metric_rows(ended, metrics)}
+        return (self._observe(), rewards.view(-1).clone(), terminated[:, None].expand(shape).reshape(-1),
+                truncated[:, None].expand(shape).reshape(-1), infos)
+
+    def _advance(self, actions: Tensor | np.ndarray) -> tuple[Tensor, Tensor, Tensor, Tensor, dict | None]:
+        """The step in inference mode: rewards (E, A), terminated, truncated and ended (E,), and
+        the ended envs' metrics (None if no env ended). What `step` returns is made outside
+        inference mode from these, so that callers get ordinary tensors (usable in autograd)."""
         cfg, shape = self.config, (self.num_envs, self.num_agents)
         actions = torch.as_tensor(actions, device=self.device).reshape(shape).long()
         live = ~self.frozen if self._frozen_envs else None                                   # None: all live
@@ -223,16 +242,14 @@ class TorchBatchedEnv:
             terminated, truncated = terminated & live, truncated & live
         ended = terminated | truncated
         done = ended.nonzero().flatten().tolist()                                             # the one host sync
-        infos = {"ended": ended, "metrics": self._metric_rows(ended, bool(done))}
+        metrics = self._metrics.summary(self.steps) if done else None                         # before the restarts
         if done:
             if self.auto_reset:
                 self._start_episodes(done)
             else:
                 self.frozen |= ended
                 self._frozen_envs.update(done)
-        obs = self._observe()
-        return (obs, rewards.view(-1), terminated[:, None].expand(shape).reshape(-1),
-                truncated[:, None].expand(shape).reshape(-1), infos)
+        return rewards, terminated, truncated, ended, metrics
 
     def _next_goals(self, reached: Tensor) -> None:
         """on_target='restart': agents on their goal get the next one of their sequence."""
@@ -250,12 +267,12 @@ class TorchBatchedEnv:
             return on_goal.all(dim=1)
         return torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
 
-    def _metric_rows(self, ended: Tensor, any_ended: bool) -> dict[str, Tensor]:
-        """Metric name -> (N,) values on the rows of ended envs, NaN elsewhere."""
-        if not any_ended:
+    def _metric_rows(self, ended: Tensor, summary: dict[str, Tensor] | None) -> dict[str, Tensor]:
+        """Metric name -> (N,) values on the rows of ended envs, NaN elsewhere (`summary`: the
+        envs' metrics, None when no env ended)."""
+        if summary is None:
             nan = torch.full((len(self.metric_names), self.num_rows), float("nan"), device=self.device)
             return dict(zip(self.metric_names, nan.unbind(0)))
-        summary = self._metrics.summary(self.steps)
         nan = torch.tensor(float("nan"), device=self.device)
         return {k: torch.where(ended, v, nan).repeat_interleave(self.num_agents) for k, v in summary.items()}
 

@@ -211,12 +211,21 @@ class TableObserver:
         return (coords[..., 0] + self.radius) * self.stride + coords[..., 1] + self.radius
 
     # ------------------------------------------------------------------ observe
-    def observe(self, cells: Tensor, goal_cells: Tensor, active: Tensor, fields: Tensor) -> tuple[Tensor, Tensor]:
+    def new_obs(self) -> tuple[Tensor, Tensor]:
+        """An unfilled observation tensor (N, 3, w, w) and the flat buffer it views (one spare float
+        at the end), for `observe(..., out=buffer)`."""
+        w = self.width
+        buffer = torch.empty(self.num_envs * self.num_agents * 3 * w * w + 1, device=self.device)
+        return buffer[:-1].view(-1, 3, w, w), buffer
+
+    def observe(self, cells: Tensor, goal_cells: Tensor, active: Tensor, fields: Tensor,
+                out: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """`Observer.observe` of agents at canvas `cells` (E, A) (see `cells()`) with goals at
         `goal_cells` (E, A), `active` (E, A), goal path fields `fields` (N,) (`field_offsets`).
 
-        Returns obs (N, 3, w, w) float32 and each agent's next path cell (E, A) as a canvas
-        cell (`cells`), -1 where it has no path (on its goal, or cut off)."""
+        Returns obs (N, 3, w, w) float32 (written into `out`, a `new_obs` buffer, if given) and
+        each agent's next path cell (E, A) as a canvas cell (`cells`), -1 where it has no path
+        (on its goal, or cut off)."""
         cell, gcell, act = cells.reshape(-1), goal_cells.reshape(-1), active.reshape(-1)
         base = torch.where(act, self._map_base + cell, self._obstacle_rows.numel() - self._zero_block
                            + self._zero_centre)
@@ -228,7 +237,7 @@ class TableObserver:
             path = take(self._path_windows, torch.where(act, here + 1, 0))
             first = take(self.table.codes, here).long() % 5
         w = self.width
-        buffer = torch.empty(cell.shape[0] * 3 * w * w + 1, device=self.device)          # one spare float
+        buffer = self.new_obs()[1] if out is None else out
         obs = buffer[:-1].view(-1, 3, w, w)
         if self.pairwise:
             self._to_floats(obs, obstacles, path)
