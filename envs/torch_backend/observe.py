@@ -296,7 +296,7 @@ class TableObserver:
         path = torch.zeros((n, self.width), dtype=torch.int32, device=self.device)
         rows = None                                                                     # None: all rows
         for step in range(-(-self.width * self.width // self.table.steps)):
-            if step > 0 and (self.device.type == "cpu" or step % 2 == 1):             # syncs are dear on GPUs
+            if step > 1 and (self.device.type == "cpu" or step % 2 == 1):             # syncs are dear on GPUs
                 live = (key < self._q_sink).nonzero().squeeze(1)                   # (a code 0 ends it next round)
                 if live.numel() == 0:
                     break
