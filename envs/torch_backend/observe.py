@@ -7,24 +7,27 @@ tests compare them step by step, bit for bit). What makes it fast:
 * Canvas: every map sits at (r, r) of one common canvas with pogema's border
   (obstacle ring, free beyond); a position is one flat canvas cell, and the
   offset between two cells says where one lies in the other's window.
-* Row bits: a window row of a 0/1 grid is one integer of w = 2r+1 bits, so a
-  window costs w gathers, not w*w: static bits for obstacles; agents' and goals'
-  bits are scattered per step, on a per-env canvas (many agents) or from all
-  agent pairs of an env (few agents: A*A <= canvas cells). "Other agents'
-  goals": each goal cell is written once, and the observer's own goal cell is
-  cleared again unless a second active agent has the same goal.
+* Row codes: a window row of a grid is one int32, so a window costs w = 2r+1
+  gathers, not w*w. Agents and goals are row bits (2^col); channel 0 is a
+  ternary code (3^col digits: 0 free, 1 path, 2 obstacle), the sum of the
+  static obstacle rows of the map and the path rows of the observer, since a
+  path cell is never an obstacle. For w > 13 the two stay apart as row bits.
+* Agents and goals, many agents: bits scattered per step on per-env canvases;
+  each goal cell is written once, and the observer's own goal cell is cleared
+  again unless a second active agent has the same goal. Few agents (A*A <=
+  canvas cells): from all agent pairs of an env, as flat output positions
+  where a 1 is written after channel 0 (a shared goal is written twice).
 * Path channel: packed successor codes (`envs.pathfinding.SuccessorTable`, S
   steps per lookup) walked by all rows at once; a table over (window cell, code)
-  gives the next window cell, the cells to mark and the canvas move, and stops a
-  walk at the goal or where it first leaves the window. The loop ends when every
-  walk has stopped (at most w*w/S rounds); stopped rows are dropped on the way.
-  Where it fits (small maps, r <= 5) every (goal, cell)'s window is walked once,
-  when the goal's field is made, and stored as row bits: a step then reads it.
-* Floats: one lookup table turns row bits into float rows (-1 obstacles, +1
-  agents and goals; with stored path windows channel 0 goes through a ternary
-  code free/path/obstacle), written straight into the output; otherwise the
-  walk then sets the path cells to +1 (path cells are never obstacles).
-  Inactive rows read zero blocks, so they come out all zero without masking.
+  gives the next window cell, the row codes of the cells it marks and the canvas
+  move, and stops a walk at the goal or where it first leaves the window. The
+  loop ends when every walk has stopped (at most w*w/S rounds); stopped rows
+  are dropped on the way. Where it fits (small maps, r <= 5) every (goal,
+  cell)'s window is walked once, when the goal's field is made, and stored: a
+  step then reads it.
+* Floats: one lookup table turns row codes into float rows (-1/0/+1 for
+  channel 0, 0/+1 for bits), written straight into the output. Inactive rows
+  read empty blocks, so they come out all zero without masking.
 """
 from __future__ import annotations
 
@@ -36,11 +39,11 @@ from envs.observation import MOVES, pad_like_pogema
 from envs.pathfinding import SuccessorTable
 
 MAX_RADIUS = 15
-"""A window row (w = 2r+1 <= 31 cells) is one int32 of bits."""
+"""A window row (w = 2r+1 <= 31 cells) is one int32 of bits (of ternary digits up to w = 13)."""
 WINDOW_TABLE_CELLS = 2_000_000
 """Path windows are stored (walked once per (goal, cell) when the goal's field is made, then read
-each step) when free cells x canvas cells, summed over maps, is at most this (at most 128 MB of
-row bits for r = 5, a few seconds of walking on one CPU core); otherwise walked every step."""
+each step) when free cells x canvas cells, summed over maps, is at most this (at most 88 MB of
+row codes for r = 5, a few seconds of walking on one CPU core); otherwise walked every step."""
 
 
 WALK_TABLE_BYTES = 32 << 20
