@@ -1,6 +1,7 @@
 """``srmt maps {list,show,generate}``; also runnable as ``python -m maps.cli``."""
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -23,9 +24,14 @@ def _collections_of(registry: MapRegistry) -> dict[str, list[str]]:
     return owners
 
 
+def natural_key(name: str) -> list:
+    """Sort key that orders the numbers inside names by value: bottleneck-3 before bottleneck-10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
 def _list(args: argparse.Namespace) -> int:
     registry = default_registry(args.maps_dir)
-    names = registry.match(args.pattern) if args.pattern else registry.names()
+    names = sorted(registry.match(args.pattern) if args.pattern else registry.names(), key=natural_key)
     owners = _collections_of(registry)
     width = max(len("name"), *(len(name) for name in names))
     print(f"{'name':<{width}}  {'size':>9}  {'free':>6}  collection")

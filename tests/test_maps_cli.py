@@ -38,6 +38,12 @@ def test_list_with_pattern(capsys):
     assert err == "4 maps\n"
 
 
+def test_list_orders_numbers_by_value(capsys):
+    assert srmt(["maps", "list", "--pattern", "bottleneck-(3|10|100|20)"]) == 0
+    names = [line.split()[0] for line in capsys.readouterr()[0].splitlines()[1:]]
+    assert names == ["bottleneck-3", "bottleneck-10", "bottleneck-20", "bottleneck-100"]
+
+
 def test_list_all_via_main(capsys):
     assert cli.main(["list"]) == 0
     out, err = capsys.readouterr()
