@@ -144,7 +144,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pogema-steps", type=int, default=10,
                         help="timed steps of the pogema backend per round (default 10)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed steps first (default 10)")
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per backend, interleaved (default 5)")
+    parser.add_argument("--rounds", type=int, default=8, help="timed rounds per backend, interleaved (default 8)")
     parser.add_argument("--cases", nargs="*", default=None, help="subset of: bottleneck maze random")
     parser.add_argument("--torch-only", action="store_true", help="skip the pogema backend (large --envs on a GPU)")
 
