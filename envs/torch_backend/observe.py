@@ -190,7 +190,7 @@ class TableObserver:
             self._store_path_windows(before)
 
     def _store_path_windows(self, first_field: int, rows_per_chunk: int = 16384) -> None:
-        """Walk every cell of fields [first_field, num_fields) once; append their path row bits."""
+        """Walk every cell of fields [first_field, num_fields) once; append their path row codes."""
         size, w, dev = self.canvas_size, self.width, self.device
         per_chunk = max(1, rows_per_chunk // size)
         parts = [self._path_windows]
