@@ -164,21 +164,20 @@ class TorchBatchedEnv:
 
         Built from the public `positions`, `goals` and `active`, as in `PogemaBatchedEnv`:
         edits to them show here, while `step` keeps moving the agents from its own state."""
-        obs, buffer = self._observer.new_obs()
+        view = self._observer
         with torch.inference_mode():
             maps = self._map_of_env[:, None].expand(self.goals.shape[:2])
-            self._observer.ensure_goals(maps.reshape(-1).cpu().numpy(), self.goals.reshape(-1, 2).cpu().numpy())
-            view = self._observer
-            self._next_cell = view.observe(view.cells(self.positions), view.cells(self.goals), self.active,
-                                           view.field_offsets(maps, self.goals).reshape(-1), buffer)[1]
-        return obs
+            view.ensure_goals(maps.reshape(-1).cpu().numpy(), self.goals.reshape(-1, 2).cpu().numpy())
+            fields = view.field_offsets(maps, self.goals).reshape(-1)
+            cells, goal_cells = view.cells(self.positions), view.cells(self.goals)
+        return self._observe(cells, goal_cells, fields)
 
-    def _observe(self) -> Tensor:
-        """Observations of the step state, in a tensor made outside inference mode (see `step`)."""
+    def _observe(self, cells: Tensor, goal_cells: Tensor, fields: Tensor) -> Tensor:
+        """Observations of agents at canvas `cells` with goals at `goal_cells` and path `fields`,
+        in a tensor made outside inference mode (see `step`); keeps their next path cells."""
         obs, buffer = self._observer.new_obs()
         with torch.inference_mode():
-            self._next_cell = self._observer.observe(self._cell, self._goal_cell, self.active, self._fields,
-                                                     buffer)[1]
+            self._next_cell = self._observer.observe(cells, goal_cells, self.active, fields, buffer)[1]
         return obs
 
     # ------------------------------------------------------------------- API
@@ -190,7 +189,7 @@ class TorchBatchedEnv:
         with torch.inference_mode():
             self._start_episodes(list(range(self.num_envs)))
         self._started = True
-        return self._observe(), {}
+        return self._observe(self._cell, self._goal_cell, self._fields), {}
 
     def reset_env(self, e: int, task: Task | None = None) -> None:
         """Start a new episode in env `e` (its next task from the task source if none is given)."""
@@ -209,7 +208,8 @@ class TorchBatchedEnv:
             rewards, terminated, truncated, ended, metrics = self._advance(actions)
         shape = (self.num_envs, self.num_agents)
         infos = {"ended": ended.clone(), "metrics": self._metric_rows(ended, metrics)}
-        return (self._observe(), rewards.view(-1).clone(), terminated[:, None].expand(shape).reshape(-1),
+        obs = self._observe(self._cell, self._goal_cell, self._fields)
+        return (obs, rewards.view(-1).clone(), terminated[:, None].expand(shape).reshape(-1),
                 truncated[:, None].expand(shape).reshape(-1), infos)
 
     def _advance(self, actions: Tensor | np.ndarray) -> tuple[Tensor, Tensor, Tensor, Tensor, dict | None]:
