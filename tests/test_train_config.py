@@ -82,6 +82,8 @@ def test_seed_sets_envs_and_torch(tmp_path):
     (["--use_rnn", "true"], "set by srmt train: always False"),
     (["--sf.train_for_seconds", "10"], "no effect in sample-factory 2.1.1; use --max_train_seconds"),
     (["--num_envs_per_worker", "4"], "envs_per_batch"),
+    (["--actor_worker_gpus", "0"], r"set by --device and --backend \(cuda \+ torch"),
+    (["--sf.env_gpu_observations", "true"], "set by --device and --backend"),
 ])
 def test_bad_keys_and_values(tmp_path, argv, match):
     with pytest.raises(TrainConfigError, match=match):
