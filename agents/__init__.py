@@ -19,16 +19,18 @@ shortest-path steps), random."""
 
 
 def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, device: str = "cpu",
-               sample: bool = False, seed: int = 0, batched: bool = True) -> Agent:
+               sample: bool | None = None, seed: int = 0, batched: bool = True, lifelong: bool = False) -> Agent:
     """Build an agent by algorithm name.
 
     Args:
         algo: one of ALGORITHMS.
-        checkpoint: policy file for 'srmt' (default: the shipped Bottleneck policy).
+        checkpoint: policy file for 'srmt' (default: the shipped policy, see `lifelong`).
         device: torch device of the policy ('srmt' only).
-        sample: sample actions instead of argmax ('srmt' only).
+        sample: sample actions (True) or take the argmax (False); None: the policy file's
+            recommended `decoding` (argmax when it names none). 'srmt' only.
         seed: seed of the agent's random streams.
         batched: False for the per-agent reference loop ('srmt' only).
+        lifelong: without `checkpoint`, use the shipped lifelong policy instead of the Bottleneck one.
 
     Raises:
         AgentError: unknown algorithm, missing default policy, unavailable device.
@@ -41,7 +43,7 @@ def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, devi
             raise AgentError(f"--checkpoint is for --algo srmt, not {algo!r}")
         return {"astar": AStarAgent, "greedy": GreedyAgent, "random": RandomAgent}[algo](seed=seed)
     if checkpoint is None:
-        checkpoint = default_policy_path()
+        checkpoint = default_policy_path(lifelong)
         if not checkpoint.is_file():
             raise AgentError(f"no --checkpoint given and the shipped policy {checkpoint} is not there "
                              "(not trained yet?); pass --checkpoint FILE or use --algo astar|greedy|random")

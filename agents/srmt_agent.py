@@ -57,13 +57,18 @@ class SRMTAgent:
         self._rngs: list[np.random.Generator] = []
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, *, device: str | torch.device = "cpu", sample: bool = False,
+    def from_checkpoint(cls, path: str | Path, *, device: str | torch.device = "cpu", sample: bool | None = None,
                         seed: int = 0, expect: ModelConfig | Mapping[str, Any] | None = None,
                         name: str | None = None, batched: bool = True) -> "SRMTAgent":
-        """Load a policy file (srmt.checkpoint); `expect` pins config fields (CheckpointError on mismatch)."""
+        """Load a policy file (srmt.checkpoint); `expect` pins config fields (CheckpointError on mismatch).
+
+        `sample=None` follows the file's `meta["decoding"]` ("sample" or "argmax"; argmax if absent).
+        """
         dev = resolve_device(device)
         loaded = load_policy(path, device=dev, expect=expect)
         name = name or str(loaded.meta.get("algorithm", "SRMT"))
+        if sample is None:
+            sample = loaded.meta.get("decoding") == "sample"
         return cls(loaded.model, device=dev, sample=sample, seed=seed, name=name, batched=batched,
                    env_config=loaded.env_config, meta=loaded.meta)
 

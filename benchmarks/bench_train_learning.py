@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +22,7 @@ from pathlib import Path
 from eval.evaluate import evaluate
 from eval.runner import AgentSpec
 from maps.bottleneck import TRAIN_LENGTHS, map_name, parse_bottleneck_length
+from train.snapshots import snapshot_wall_minutes, train_with_snapshots
 
 TARGET_CSR = 0.9
 TRAIN_MAPS = "|".join(map_name(length) for length in TRAIN_LENGTHS)
@@ -59,22 +57,10 @@ def main() -> int:
                "--experiment", str(exp), "--max_train_seconds", str(args.minutes * 60),
                "--save_every_sec", str(args.eval_every), *overrides]
     snapshots = exp.parent / f"snapshots-{args.reward}"
-    snapshots.mkdir(parents=True, exist_ok=True)
     print("training:", " ".join(command[2:]), flush=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    started, seen = time.time(), None
-    with open(exp.parent / f"train-{args.reward}.log", "w") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        while True:
-            done = proc.poll() is not None
-            policy = exp / "policy.pt"
-            if policy.is_file() and policy.stat().st_mtime != seen:
-                seen = policy.stat().st_mtime
-                shutil.copy(policy, snapshots / f"policy-{time.time() - started:07.1f}s.pt")
-            if done:
-                break
-            time.sleep(2)
-    print(f"training exited with code {proc.returncode} after {(time.time() - started) / 60:.1f} min", flush=True)
+    started = time.time()
+    code = train_with_snapshots(command, exp, snapshots, exp.parent / f"train-{args.reward}.log")
+    print(f"training exited with code {code} after {(time.time() - started) / 60:.1f} min", flush=True)
 
     from srmt.checkpoint import load_policy
 
@@ -86,7 +72,7 @@ def main() -> int:
         metrics = corridor_metrics(path, args.seeds, snapshots / f"eval-{path.stem}")
         csr = sum(m["CSR"] for m in metrics.values()) / len(metrics)
         isr = sum(m["ISR"] for m in metrics.values()) / len(metrics)
-        wall = float(path.stem.split("-")[1].rstrip("s")) / 60
+        wall = snapshot_wall_minutes(path)
         curve.append(dict(wall_minutes=round(wall, 2), env_steps=loaded.meta["env_steps"], csr=round(csr, 4),
                           isr=round(isr, 4), per_length={L: round(m["CSR"], 2) for L, m in metrics.items()}))
         print(f"{wall:8.1f} {loaded.meta['env_steps']:>11,} {csr:6.3f} {isr:6.3f}", flush=True)

@@ -15,12 +15,15 @@ import numpy as np
 from envs.errors import EnvConfigError
 from envs.pathfinding import bfs_distances
 from maps.errors import MapError
-from maps.grid import parse_grid
+from maps.grid import free_regions, parse_grid
 from maps.registry import default_registry
 
 CollisionSystem = Literal["block_both", "soft", "priority"]
 OnTarget = Literal["finish", "restart", "nothing"]
 RewardScheme = Literal["directional", "sparse", "dense", "directional-negative", "moving-negative", "lifelong"]
+REWARDS_FOR: dict[str, tuple[str, ...]] = {"restart": ("lifelong", "directional")}
+"""on_target modes that allow only some reward schemes (lifelong: +1 per goal, optionally the
+`directional` shaping along the path channel); the others take any scheme but `lifelong`."""
 Cell = tuple[int, int]
 
 
@@ -158,9 +161,12 @@ def resolve_config(cfg: EnvConfig) -> ResolvedEnv:
         problems.append(f"max_episode_steps={cfg.max_episode_steps!r} must be an integer >= 1")
     if not isinstance(cfg.seed, int) or cfg.seed < 0:
         problems.append(f"seed={cfg.seed!r} must be an integer >= 0")
-    if (cfg.reward == "lifelong") != (cfg.on_target == "restart"):
+    if cfg.reward not in REWARDS_FOR.get(cfg.on_target, (cfg.reward,)):
         problems.append(f"reward={cfg.reward!r} does not fit on_target={cfg.on_target!r}: "
-                        "use reward='lifelong' exactly when on_target='restart'")
+                        f"use one of {list(REWARDS_FOR[cfg.on_target])}")
+    elif cfg.reward == "lifelong" and cfg.on_target != "restart":
+        problems.append(f"reward='lifelong' does not fit on_target={cfg.on_target!r}: it is the reward of "
+                        "on_target='restart'")
     if (cfg.starts is None) != (cfg.goals is None):
         problems.append("give both starts and goals, or neither")
     if cfg.goals is not None and cfg.on_target == "restart":
@@ -176,6 +182,12 @@ def resolve_config(cfg: EnvConfig) -> ResolvedEnv:
         if cfg.num_agents > spec.free_cells:
             problems.append(f"num_agents={cfg.num_agents} is more than the {spec.free_cells} free cells of map "
                             f"{spec.name!r}; use fewer agents or a larger map")
+        elif cfg.starts is None and not any(mark in spec.text for mark in "@$"):
+            pairs = sum(size // 2 for size in free_regions(spec.obstacles)[1])
+            if cfg.num_agents > pairs:
+                problems.append(f"map {spec.name!r} has room for {pairs} agents with distinct start and goal cells "
+                                f"in one connected region, fewer than num_agents={cfg.num_agents}; use fewer agents "
+                                "or larger maps")
     if cfg.starts is not None and not problems:
         problems += _check_cells("starts", cfg.starts, cfg, maps)
         problems += _check_cells("goals", cfg.goals, cfg, maps)

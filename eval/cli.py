@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import time
 from pathlib import Path
 
 from agents import ALGORITHMS
@@ -21,22 +22,32 @@ _MAPS_HELP = (f"directory holding the POGEMA benchmark's NN-name/maps.yaml files
 def _agent_args(p: argparse.ArgumentParser) -> None:
     who = p.add_mutually_exclusive_group()
     who.add_argument("--checkpoint", metavar="FILE",
-                     help="SRMT policy file (default: the shipped agents/pretrained/bottleneck_srmt.pt)")
+                     help="SRMT policy file (default: the shipped policy that fits: agents/pretrained/"
+                          "lifelong_srmt.pt for lifelong suites and maps, bottleneck_srmt.pt otherwise)")
     who.add_argument("--algo", choices=ALGORITHMS, default=None,
                      help="srmt (a policy file, the default), astar (pogema's A* per agent), "
                           "greedy (batched shortest-path steps), random")
     p.add_argument("--device", default="cpu", help="torch device of the policy: cpu, cuda, cuda:N (default cpu)")
-    p.add_argument("--sample", action="store_true", help="sample actions instead of taking the most likely one")
+    decoding = p.add_mutually_exclusive_group()
+    decoding.add_argument("--sample", action="store_true", default=None,
+                          help="sample actions from the policy (default: the policy file's recommended "
+                               "decoding; the shipped lifelong policy samples, the Bottleneck one takes the argmax)")
+    decoding.add_argument("--argmax", dest="sample", action="store_false", help="take the most likely action")
     p.add_argument("--agent-seed", type=int, default=0, metavar="S",
                    help="seed of the agent's random streams (sampling, random/A* tie breaks; default 0)")
 
 
-def _spec(args: argparse.Namespace):
+def _spec(args: argparse.Namespace, lifelong: bool):
+    """The agent of the command line; says which shipped policy it picked when no --checkpoint is given."""
     from eval.runner import AgentSpec
 
     algo = args.algo or "srmt"
-    return AgentSpec(algo=algo, checkpoint=args.checkpoint, device=args.device, sample=args.sample,
-                     seed=args.agent_seed)
+    spec = AgentSpec(algo=algo, checkpoint=args.checkpoint, device=args.device, sample=args.sample,
+                     seed=args.agent_seed, lifelong=lifelong)
+    if algo == "srmt" and args.checkpoint is None:
+        kind = "lifelong" if lifelong else "Bottleneck"
+        print(f"no --checkpoint: using the shipped {kind} policy {spec.policy_path}", file=sys.stderr)
+    return spec
 
 
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:
@@ -55,6 +66,9 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--episodes", type=int, metavar="N", help="only the first N selected episodes")
     p.add_argument("--seeds", type=int, nargs="+", metavar="S", help="only these seeds")
     p.add_argument("--agents", type=int, nargs="+", metavar="N", help="only these agent counts")
+    p.add_argument("--backend", choices=("pogema", "torch"), default="pogema",
+                   help="batched env: pogema (the reference) or torch (the same dynamics and episodes, "
+                        "several times faster; tests/test_eval_backends.py)")
     p.add_argument("--workers", type=int, default=2, metavar="K", help="worker processes (default 2; 1 = inline)")
     p.add_argument("--compare", nargs="+", default=[], metavar="FILE",
                    help="published results (POGEMA raw JSON list or JSONL) to show beside ours")
@@ -88,15 +102,20 @@ def run_eval(args: argparse.Namespace) -> int:
     suite = get_suite(args.suite)
     if args.workers < 1:
         raise ValueError(f"--workers {args.workers} must be >= 1")
+    started = time.perf_counter()
     try:
-        result = evaluate(args.suite, spec=_spec(args), maps_dir=args.maps_dir, out_dir=args.out,
+        result = evaluate(args.suite, spec=_spec(args, suite.lifelong), maps_dir=args.maps_dir, out_dir=args.out,
                           quick=args.quick, maps=args.maps, agents=args.agents, seeds=args.seeds,
-                          episodes=args.episodes, workers=args.workers, compare=args.compare,
+                          episodes=args.episodes, workers=args.workers, compare=args.compare, backend=args.backend,
                           progress=not args.no_progress)
     except KeyboardInterrupt:
         print("finished episodes are saved; rerun the same command to resume", file=sys.stderr)
         raise
+    seconds = time.perf_counter() - started
     print(f"{result.ran} episodes run, {result.skipped} already done; results in {result.out_dir}")
+    if result.ran and not result.skipped:
+        agent_steps = sum(r["env_grid_search"]["num_agents"] * r["metrics"]["ep_length"] for r in result.records)
+        print(f"  {seconds:.0f} s: {result.ran / seconds:.2f} episodes/s, {agent_steps / seconds:,.0f} agent-steps/s")
     for row in aggregate(suite, result.records):
         if row.group == ALL:
             e = row.estimate
@@ -108,14 +127,12 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_render(args: argparse.Namespace) -> int:
-    from agents import make_agent
     from eval.render import render, render_config
-
-    agent = make_agent(args.algo or "srmt", checkpoint=args.checkpoint, device=args.device, sample=args.sample,
-                       seed=args.agent_seed)
     from eval.suites import suite_of_map
 
     suite = suite_of_map(args.map)
+    lifelong = args.on_target == "restart" if args.on_target else bool(suite and suite.lifelong)
+    agent = _spec(args, lifelong).build()
     radius = agent.obs_radius or (suite.default_obs_radius if suite else 2)
     config = render_config(args.map, args.agents, maps_dir=args.maps_dir, obs_radius=radius,
                            on_target=args.on_target, collision_system=args.collision_system,

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Sequence
 
 from agents import Agent
-from agents.pretrained import default_policy_path
 from eval.report import episode_key, write_reports
 from eval.results import ResultStore, load_records
 from eval.runner import AgentSpec, make_chunks, run_chunks
@@ -62,11 +61,29 @@ def check_maps(suite: Suite, episodes: Sequence[Episode], maps_dir: str | None) 
                         f"{suite.collection or 'srmt'}/maps.yaml ({where}); {fetch}")
 
 
+def check_agent_fits(suite: Suite, agent: Agent) -> None:
+    """EvalError when a policy was trained for other dynamics than the suite's (a Bottleneck policy
+    on a lifelong suite and the reverse), or sees another radius than the lifelong suites' 5 (their
+    published results are for radius 5). On the Bottleneck suite the env takes the policy's radius.
+    Baselines fit every suite."""
+    trained = getattr(agent, "env_config", None) or {}
+    on_target = trained.get("on_target")
+    fix = ("omit --checkpoint to use the shipped policy that fits, or pass a policy trained with "
+           f"--preset {'lifelong-cpu' if suite.lifelong else 'bottleneck'}")
+    if on_target is not None and (on_target == "restart") != suite.lifelong:
+        kind = "lifelong (on_target=restart)" if on_target == "restart" else f"Bottleneck-style (on_target={on_target})"
+        raise EvalError(f"the policy was trained for {kind} episodes; suite {suite.name!r} is "
+                        f"{'lifelong (restart)' if suite.lifelong else 'finish-mode (agents leave at their goal)'}: {fix}")
+    if suite.lifelong and agent.obs_radius is not None and agent.obs_radius != suite.default_obs_radius:
+        raise EvalError(f"the policy sees a radius-{agent.obs_radius} window; suite {suite.name!r} is defined "
+                        f"with radius {suite.default_obs_radius}: {fix}")
+
+
 def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | None = None,
              maps_dir: str | None = None, out_dir: str | Path | None = None, quick: bool = False,
              maps: str | None = None, agents: Sequence[int] | None = None, seeds: Sequence[int] | None = None,
              episodes: int | None = None, workers: int = 2, compare: Sequence[str | Path] = (),
-             progress: bool = True, max_rows: int | None = None) -> EvalResult:
+             progress: bool = True, max_rows: int | None = None, backend: str = "pogema") -> EvalResult:
     """Evaluate an agent on a suite (see module docstring).
 
     Args:
@@ -79,6 +96,7 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
         workers: processes; 1 runs in this process.
         compare: results files (POGEMA raw JSON or JSONL) shown beside ours.
         progress: show a tqdm bar.
+        backend: batched env backend (envs/backends.py): pogema, or torch (same episodes, faster).
     """
     suite = get_suite(suite_name)
     selected = suite.episodes(quick=quick, maps=maps, agents=agents, seeds=seeds, limit=episodes)
@@ -88,6 +106,7 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
             raise EvalError("give an agent or an AgentSpec")
         agent = spec.build()
     check_maps(suite, selected, maps_dir)
+    check_agent_fits(suite, agent)
     obs_radius = agent.obs_radius or suite.default_obs_radius
 
     out = Path(out_dir) if out_dir is not None else Path("runs") / "eval" / f"{suite.name}-{agent.name.lower()}"
@@ -95,11 +114,11 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
                 "sample": getattr(agent, "sample", False)}
     manifest = {"suite": suite.name, "algorithm": agent.name, "agent": identity, "obs_radius": obs_radius,
                 "maps_dir": str(maps_dir) if maps_dir else None, "checkpoint": None}
-    if spec is not None and spec.algo == "srmt":
-        path = Path(spec.checkpoint) if spec.checkpoint else default_policy_path()
+    path = spec.policy_path if spec is not None else None
+    if path is not None:
         identity["checkpoint_sha256"] = _sha256(path)
         manifest["checkpoint"] = str(path.resolve())
-    limits = {"max_rows": max_rows} if max_rows else {}
+    limits = {"max_rows": max_rows, "backend": backend} if max_rows else {"backend": backend}
     make_chunks(suite, selected, obs_radius, maps_dir, **limits)  # validates every env config before writing
 
     store = ResultStore(out, manifest)

@@ -1,7 +1,7 @@
 """Run evaluation episodes: batched inside a worker, parallel across worker processes.
 
 A *chunk* is a list of episodes with the same agent count and episode length.
-A worker runs a chunk in one `PogemaBatchedEnv(auto_reset=False)` with E env
+A worker runs a chunk in one batched env (`--backend`, auto_reset=False) with E env
 slots and a queue of tasks: every step the agent acts for all running
 episodes in one call; when an episode ends its record is emitted and its slot
 restarts with the next task (`reset_env`) or stays frozen when the queue is
@@ -23,13 +23,14 @@ import time
 import traceback
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
 
-from agents import Agent, make_agent
+from agents import Agent, default_policy_path, make_agent
 from envs.config import EnvConfig, resolve_config
-from envs.pogema_backend import PogemaBatchedEnv
+from envs.backends import BACKENDS, make_backend
 from envs.task import task_for_seed
 from eval.results import make_record
 from eval.suites import Episode, EvalError, Suite, group_by_config
@@ -49,13 +50,23 @@ class AgentSpec:
     algo: str = "srmt"
     checkpoint: str | None = None
     device: str = "cpu"
-    sample: bool = False
+    sample: bool | None = None
+    """None: the policy file's recommended decoding"""
     seed: int = 0
     batched: bool = True
+    lifelong: bool = False
+    """without a checkpoint: the shipped lifelong policy instead of the Bottleneck one"""
 
     def build(self) -> Agent:
         return make_agent(self.algo, checkpoint=self.checkpoint, device=self.device, sample=self.sample,
-                          seed=self.seed, batched=self.batched)
+                          seed=self.seed, batched=self.batched, lifelong=self.lifelong)
+
+    @property
+    def policy_path(self) -> Path | None:
+        """The policy file an 'srmt' spec loads (None for baselines)."""
+        if self.algo != "srmt":
+            return None
+        return Path(self.checkpoint) if self.checkpoint else default_policy_path(self.lifelong)
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,8 @@ class Chunk:
     config: EnvConfig
     episodes: tuple[Episode, ...]
     num_envs: int
+    backend: str = "pogema"
+    """envs/backends.py BACKENDS key: pogema (the reference) or torch (same dynamics, faster)"""
 
     @property
     def cost(self) -> int:
@@ -84,11 +97,14 @@ def env_config(suite: Suite, episodes: Sequence[Episode], obs_radius: int, maps_
 
 
 def make_chunks(suite: Suite, episodes: Sequence[Episode], obs_radius: int, maps_dir: str | None,
-                max_rows: int = MAX_ROWS, max_envs: int = MAX_ENVS) -> list[Chunk]:
-    """Split episodes into chunks, validating every env config (EnvConfigError on bad input).
+                max_rows: int = MAX_ROWS, max_envs: int = MAX_ENVS, backend: str = "pogema") -> list[Chunk]:
+    """Split episodes into chunks, validating every env config (EnvConfigError on bad input) and
+    the backend (EvalError).
 
     Largest chunks first, so that parallel workers finish together.
     """
+    if backend not in BACKENDS:
+        raise EvalError(f"--backend {backend!r} is not one of {sorted(BACKENDS)}")
     chunks = []
     for (agents, _), group in group_by_config(episodes).items():
         slots = max(1, min(max_envs, max_rows // agents))
@@ -99,7 +115,7 @@ def make_chunks(suite: Suite, episodes: Sequence[Episode], obs_radius: int, maps
             part = tuple(group[i:i + size])
             config = env_config(suite, part, obs_radius, maps_dir)
             resolve_config(config)  # fail here, in the parent, not in a worker
-            chunks.append(Chunk(config, part, min(slots, len(part))))
+            chunks.append(Chunk(config, part, min(slots, len(part)), backend))
     return sorted(chunks, key=lambda c: -c.cost)
 
 
@@ -109,7 +125,7 @@ def run_chunk(agent: Agent, chunk: Chunk, emit: Callable[[dict], None]) -> None:
     Raises:
         EvalError: pogema cannot place the agents of a task (too many for the map's free region).
     """
-    env = PogemaBatchedEnv(chunk.config, num_envs=chunk.num_envs, auto_reset=False)
+    env = make_backend(chunk.backend, chunk.config, chunk.num_envs, auto_reset=False)
     index = {spec.name: i for i, spec in enumerate(env.resolved.maps)}
     todo = deque(chunk.episodes)
     A = env.num_agents

@@ -4,6 +4,12 @@
 seeds, 2 agents, episode length 2L+100, block_both collisions, agents leave
 the grid at their goal. Its maps ship with srmt (maps/data).
 
+`validation` is this project's held-out lifelong set (maps/lifelong.py, shipped
+in maps/data): 16 wall mazes and 16 random maps of 17-24 cells a side, 16, 32
+and 64 agents, 128 steps, the benchmark's dynamics; training never sees these
+maps and it is not a benchmark suite (the lifelong learning benchmark scores
+checkpoints on it).
+
 The five lifelong suites are the POGEMA benchmark (SPEC section 3), copied
 from its experiment configs (``NN-name/NN-name.yaml``, checked against them by
 tests/test_eval_suites.py): soft collisions, on_target=restart, metric
@@ -17,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from maps.bottleneck import TEST_LENGTHS, episode_length_for_test, map_name, parse_bottleneck_length
+from maps.lifelong import VALIDATION_MAPS, VALIDATION_PREFIX, lifelong_map_names
 
 BENCHMARK_URL = "https://github.com/CognitiveAISystems/pogema-benchmark"
 """The POGEMA benchmark repository; raw_data_LMAPF/NN-name/ holds each suite's maps.yaml and configs."""
@@ -131,6 +138,9 @@ SUITES: dict[str, Suite] = {s.name: s for s in [
     Suite("bottleneck", "Bottleneck", None, tuple(map_name(L) for L in TEST_LENGTHS), (2,), tuple(range(10)),
           None, "finish", "block_both", ("CSR", "ISR", "SoC"),
           quick=dict(maps=tuple(map_name(L) for L in (3, 10, 30, 100)), seeds=(0, 1))),
+    Suite("validation", "Lifelong validation", None, lifelong_map_names(VALIDATION_PREFIX, VALIDATION_MAPS),
+          (16, 32, 64), (0,), 128, **_LIFELONG,
+          quick=dict(maps=lifelong_map_names(VALIDATION_PREFIX, VALIDATION_MAPS)[::8], agents=(16, 32))),
     Suite("random", "Random", "01-random", _numbered("validation-random-seed-", 128),
           (8, 16, 24, 32, 48, 64), (0,), 256, **_LIFELONG,
           quick=dict(maps=_numbered("validation-random-seed-", 2), agents=(8, 16))),

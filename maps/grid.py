@@ -13,6 +13,8 @@ pogema's per-agent letters (``a``/``A``) are rejected: in srmt, starts and
 goals are given to the environment, never baked into a map.
 """
 
+from collections import deque
+
 import numpy as np
 
 from maps.errors import MalformedMapError
@@ -115,6 +117,27 @@ def grid_to_text(obstacles: np.ndarray) -> str:
     """
     grid = as_obstacles(obstacles)
     return "\n".join("".join(OBSTACLE if cell else FREE for cell in row) for row in grid)
+
+
+def free_regions(obstacles: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """4-connected regions of free cells: a label per cell (-1 on obstacles) and each region's size."""
+    grid = as_obstacles(obstacles)
+    label = np.full(grid.shape, -1)
+    sizes: list[int] = []
+    for start in zip(*np.nonzero(~grid)):
+        if label[start] >= 0:
+            continue
+        region, queue, size = len(sizes), deque([start]), 0
+        label[start] = region
+        while queue:
+            r, c = queue.popleft()
+            size += 1
+            for nr, nc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+                if 0 <= nr < grid.shape[0] and 0 <= nc < grid.shape[1] and not grid[nr, nc] and label[nr, nc] < 0:
+                    label[nr, nc] = region
+                    queue.append((nr, nc))
+        sizes.append(size)
+    return label, sizes
 
 
 def free_cells(obstacles: np.ndarray) -> int:

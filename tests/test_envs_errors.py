@@ -22,7 +22,7 @@ from envs.pogema_backend import PogemaBatchedEnv
     (dict(on_target="vanish"), r"on_target='vanish' is not one of"),
     (dict(maps_dir="/no/such/dir"), r"/no/such/dir.*(--maps-dir|SRMT_MAPS_DIR)"),
     (dict(num_agents=0), r"num_agents=0 must be an integer >= 1"),
-    (dict(on_target="restart"), r"reward='directional' does not fit on_target='restart'"),
+    (dict(on_target="restart", reward="sparse"), r"reward='sparse' does not fit on_target='restart'"),
     (dict(starts=((0, 0), (0, 1))), r"give both starts and goals"),
     (dict(starts=((0, 0),), goals=((6, 4),)), r"starts has 1 cells but num_agents=2"),
     (dict(map_name=None, map_pattern="nothing-like-this"), r"nothing-like-this"),

@@ -50,7 +50,7 @@ def test_bottleneck_suite_is_the_spec_test_set():
 def test_suite_sizes():
     sizes = {name: len(s.episodes()) for name, s in SUITES.items()}
     assert sizes == {"bottleneck": 580, "random": 768, "mazes": 768, "warehouse": 768, "movingai": 512,
-                     "puzzles": 480}
+                     "puzzles": 480, "validation": 96}
 
 
 def test_quick_subsets_are_small():
@@ -85,7 +85,7 @@ def test_bottleneck_has_two_agents():
 
 
 def test_unknown_suite():
-    with pytest.raises(EvalError, match="unknown suite 'lifelong'; choose one of \\['bottleneck', 'random'"):
+    with pytest.raises(EvalError, match="unknown suite 'lifelong'; choose one of \\['bottleneck', 'validation', 'random'"):
         get_suite("lifelong")
 
 

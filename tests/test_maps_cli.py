@@ -47,9 +47,9 @@ def test_list_orders_numbers_by_value(capsys):
 def test_list_all_via_main(capsys):
     assert cli.main(["list"]) == 0
     out, err = capsys.readouterr()
-    assert len(out.splitlines()) == 1 + 62
-    assert "bottleneck-1000     1004x9    1036  bottleneck-test" in out.splitlines()
-    assert err == "62 maps\n"
+    assert len(out.splitlines()) == 1 + 62 + 32
+    assert "bottleneck-1000 1004x9 1036 bottleneck-test" in [" ".join(line.split()) for line in out.splitlines()]
+    assert err == "94 maps\n"
 
 
 def test_list_benchmark_dir(capsys):

@@ -9,7 +9,7 @@ from maps.registry import MapRegistry, default_registry, load_collection
 from conftest import BENCHMARK_DIR
 
 BENCHMARK = BENCHMARK_DIR
-SHIPPED = {"bottleneck-train": 16, "bottleneck-test": 58, "examples": 4}
+SHIPPED = {"bottleneck-train": 16, "bottleneck-test": 58, "examples": 4, "lifelong-validation": 32}
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +26,7 @@ def write(path: Path, text: str) -> Path:
 def test_shipped_maps():
     registry = MapRegistry()
     assert {name: len(names) for name, names in registry.collections().items()} == SHIPPED
-    assert len(registry.names()) == 62  # train lengths are a subset of test lengths
+    assert len(registry.names()) == 62 + 32  # train lengths are a subset of test lengths
     assert registry.names()[:3] == ["bottleneck-10", "bottleneck-100", "bottleneck-1000"]
     assert registry.collections()["examples"] == ["corridor-1x5", "corridor-2x5", "open-8x8", "room-5x5"]
     assert registry.grid("corridor-2x5") == ".....\n##.##"
@@ -59,7 +59,7 @@ def test_benchmark_maps_dir():
     counts = {name: len(names) for name, names in registry.collections().items()}
     assert counts == {**SHIPPED, "01-random": 128, "02-mazes": 128, "03-warehouse": 1,
                       "04-movingai": 128, "05-puzzles": 16}
-    assert len(registry.names()) == 62 + 401
+    assert len(registry.names()) == 62 + 32 + 401
     assert [p.name for p in registry.skipped] == [
         "01-random.yaml", "02-mazes.yaml", "03-warehouse.yaml", "04-movingai.yaml", "05-puzzles.yaml"]
     assert registry.collections()["02-mazes"][0] == "validation-mazes-seed-000"

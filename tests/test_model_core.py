@@ -17,7 +17,9 @@ from srmt.state import initial_state, unpack_state
 
 ENVS, AGENTS = 2, 3
 ROWS = ENVS * AGENTS
-CLOSE = dict(atol=1e-6, rtol=0)
+CLOSE = dict(atol=1e-5, rtol=1e-5)
+"""float32 tolerance: batch-size dependent GEMM kernels round differently (a few ULP); a leak between
+environments or agents changes outputs by orders of magnitude more."""
 
 
 def scramble(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:

@@ -98,7 +98,7 @@ def test_all_problems_reported_together(tmp_path):
 
 # ------------------------------------------------- bad input, before spawn
 def test_unknown_preset(tmp_path, no_spawn):
-    with pytest.raises(TrainConfigError, match=r"unknown preset 'bottle'; choose one of \['bottleneck', 'lifelong'\]"):
+    with pytest.raises(TrainConfigError, match=r"unknown preset 'bottle'; choose one of \['bottleneck', 'lifelong', 'lifelong-cpu'\]"):
         train.run.train(["--preset", "bottle", "--experiment", str(tmp_path / "e")])
 
 

@@ -21,7 +21,8 @@ from srmt.checkpoint import load_policy
 from train.config import build_config
 from train.export import export_policy, policy_state_dict
 from train.run import sf_config
-from train.sf_env import BACKENDS, SFBatchedEnv, env_device, make_backend, make_sf_env
+from envs.backends import BACKENDS, make_backend
+from train.sf_env import SFBatchedEnv, env_device, make_sf_env
 from train.sf_model import SRMTActorCritic, make_actor_critic
 
 ENV = EnvConfig(map_name=None, map_pattern="bottleneck-(3|4|8)", max_episode_steps=24)
@@ -86,7 +87,7 @@ def test_isolation_envs_together_or_apart(tmp_path):
         sampler = TaskSampler(resolved, ENV.seed, e)  # the task sequence of slot e of the 3-env batch
         alone = _rollout(ac, PogemaBatchedEnv(ENV, num_envs=1, task_source=lambda _, s=sampler: s()), steps=20)
         for t in range(20):
-            torch.testing.assert_close(alone[t][2], together[t][2][2 * e:2 * e + 2], rtol=0, atol=1e-6)
+            torch.testing.assert_close(alone[t][2], together[t][2][2 * e:2 * e + 2], rtol=1e-5, atol=1e-5)
 
 
 def test_isolation_other_env_state_does_not_leak(tmp_path):

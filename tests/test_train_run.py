@@ -117,7 +117,7 @@ def _check_isolation(model) -> None:
             logits, _, state = model(obs, state, 2)
             for e, env in enumerate(alone):
                 single_logits, _, states[e] = model(single[e], states[e], 2)
-                torch.testing.assert_close(single_logits, logits[2 * e:2 * e + 2], rtol=0, atol=1e-6)
+                torch.testing.assert_close(single_logits, logits[2 * e:2 * e + 2], rtol=1e-5, atol=1e-5)
                 single[e] = env.step(single_logits.argmax(1))[0]
             obs = together.step(logits.argmax(1))[0]
 

@@ -16,8 +16,8 @@ from envs.config import resolve_config
 from train.config import CONFIG_FILE, TrainConfig, TrainConfigError, sf_parser
 from train.export import latest_checkpoint
 from train.mazes import write_training_mazes
-from train.presets import LIFELONG_MAP_PATTERN
-from train.sf_env import BACKENDS
+from train.presets import GENERATED_MAP_PREFIX
+from envs.backends import BACKENDS
 
 DEVICES = ("cpu", "cuda")
 
@@ -166,7 +166,7 @@ def prepare_experiment(cfg: TrainConfig, saved: dict[str, Any] | None, command: 
                 "directory to train this config")
     env = cfg.env
     maps_dir = exp / "maps"
-    if env.map_pattern == LIFELONG_MAP_PATTERN and env.maps_dir in (None, str(maps_dir)):
+    if (env.map_pattern or "").startswith(GENERATED_MAP_PREFIX) and env.maps_dir in (None, str(maps_dir)):
         write_training_mazes(maps_dir)
         env = env.replace(maps_dir=str(maps_dir))
     resolve_config(env)  # EnvConfigError with every problem of the env

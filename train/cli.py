@@ -43,7 +43,7 @@ Full reference: docs/training.md
 def _help_text() -> str:
     from train.config import RunConfig
 
-    from train.sf_env import BACKENDS
+    from envs.backends import BACKENDS
 
     run_fields = ", ".join(f.name for f in dataclasses.fields(RunConfig))
     return HELP.format(rewards=" | ".join(BOTTLENECK_REWARDS), run=run_fields, backends=" | ".join(BACKENDS))

@@ -53,7 +53,7 @@ class RunConfig:
     preset: str = "bottleneck"
     """training preset: bottleneck | lifelong (train/presets.py)"""
     backend: str = "pogema"
-    """batched environment backend (train/sf_env.py BACKENDS)"""
+    """batched environment backend (envs/backends.py BACKENDS)"""
     device: str = "cpu"
     """cpu | cuda: where the learner and inference run"""
     experiment: str | None = None

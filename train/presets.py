@@ -27,6 +27,10 @@ BOTTLENECK_REWARDS = ("directional", "sparse", "dense", "directional-negative", 
 
 LIFELONG_MAP_PATTERN = "train-maze-.*"
 """Names of the maze maps the lifelong preset generates (train/mazes.py)."""
+LIFELONG_CPU_MAP_PATTERN = "train-(wallmaze|random)-.*"
+"""Names of the wall mazes and random maps the lifelong-cpu preset generates (train/mazes.py)."""
+GENERATED_MAP_PREFIX = "train-"
+"""Map patterns starting with this name maps that srmt train generates into <experiment>/maps."""
 
 PRESETS: dict[str, dict[str, Any]] = {
     "bottleneck": {
@@ -71,6 +75,30 @@ PRESETS: dict[str, dict[str, Any]] = {
             num_workers=2, worker_num_splits=1,
             serial_mode=False, async_rl=True,
             save_every_sec=300, keep_checkpoints=2,
+        ),
+    },
+    "lifelong-cpu": {
+        # Sized for 2 CPU cores by measurement (docs/training.md, "Lifelong on CPU").
+        "run": dict(
+            backend="torch",                # the torch-native env: ~20x pogema's agent-steps/s
+            envs_per_batch=8,               # 8 envs x 64 agents = 512 rows per env object
+            train_for_env_steps=1_000_000_000,
+            max_train_seconds=7200,         # the 2-hour budget of the shipped policy
+        ),
+        "env": dict(
+            map_name=None, map_pattern=LIFELONG_CPU_MAP_PATTERN, num_agents=64, obs_radius=5,
+            collision_system="soft", on_target="restart", max_episode_steps=256,
+            reward="directional",           # +0.005 per step along the path channel, +1 per goal
+        ),
+        "model": dict(preset="lifelong", hidden=32, heads=4, filters=8, resnet_blocks=1),
+        "sf": dict(
+            learning_rate=2.2e-4, lr_schedule="constant", gamma=0.9756,
+            exploration_loss_coeff=0.023, rollout=8, ppo_clip_ratio=0.2,
+            value_loss_coeff=0.5, gae_lambda=0.95, num_epochs=1,
+            batch_size=4096, num_batches_per_epoch=1,
+            num_workers=1, worker_num_splits=1,
+            serial_mode=False, async_rl=True,
+            save_every_sec=120, keep_checkpoints=2,
         ),
     },
 }

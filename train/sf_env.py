@@ -1,4 +1,4 @@
-"""The batched environment as sample-factory sees it, and the backend lookup.
+"""The batched environment as sample-factory sees it (backends by name: envs/backends.py).
 
 One env object is the whole E x A batch of a rollout worker split
 (`--batched_sampling=True`, `num_envs_per_worker == worker_num_splits`): its
@@ -17,35 +17,18 @@ warning), and sends nothing on steps where no env ended.
 """
 from __future__ import annotations
 
-import importlib
-import inspect
 from typing import Any
 
 import gymnasium
 import torch
 
+from envs.backends import make_backend
 from envs.config import EnvConfig
-
-BACKENDS: dict[str, str] = {
-    "pogema": "envs.pogema_backend:PogemaBatchedEnv",
-    "torch": "envs.torch_backend:TorchBatchedEnv",
-}
-"""Backend name -> 'module:class' of a batched env with the PogemaBatchedEnv interface."""
 
 ENV_NAME = "srmt"
 """The name the env is registered under in sample-factory."""
 METRICS_PREFIX = "metrics"
 """TensorBoard section of the episode metrics (metrics/CSR, metrics/ISR, ...)."""
-
-
-def make_backend(backend: str, config: EnvConfig, num_envs: int, device: str = "cpu"):
-    """A batched env of `backend` (a BACKENDS key) with `num_envs` environments."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend={backend!r} is not one of {sorted(BACKENDS)}")
-    module, _, name = BACKENDS[backend].partition(":")
-    cls = getattr(importlib.import_module(module), name)
-    kwargs = {"device": device} if "device" in inspect.signature(cls).parameters else {}
-    return cls(config, num_envs, **kwargs)
 
 
 def env_device(cfg: Any) -> str:

@@ -1,17 +1,21 @@
-"""Policies shipped with srmt.
+"""Policies shipped with srmt (each `NAME.pt` with a readable `NAME.json` beside it).
 
-`bottleneck_srmt.pt` (written by the training engineer with
-srmt.checkpoint.save_policy) is the small SRMT policy trained on the
-Bottleneck task; `srmt eval` and `srmt render` use it when no --checkpoint is
-given.
+- `bottleneck_srmt.pt`: the small SRMT policy trained on the two-agent
+  Bottleneck corridors (finish mode);
+- `lifelong_srmt.pt`: the SRMT policy trained with the `lifelong-cpu` preset
+  (restart mode, 64 agents, radius 5).
+
+`srmt eval` and `srmt render` use the one that fits the suite or map when no
+--checkpoint is given, and say which.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-DEFAULT_POLICY = "bottleneck_srmt.pt"
+BOTTLENECK_POLICY = "bottleneck_srmt.pt"
+LIFELONG_POLICY = "lifelong_srmt.pt"
 
 
-def default_policy_path() -> Path:
-    """Path of the shipped Bottleneck SRMT policy (it may not exist in a source checkout yet)."""
-    return Path(__file__).resolve().parent / DEFAULT_POLICY
+def default_policy_path(lifelong: bool = False) -> Path:
+    """Path of the shipped lifelong or Bottleneck SRMT policy (it may not exist in a source checkout yet)."""
+    return Path(__file__).resolve().parent / (LIFELONG_POLICY if lifelong else BOTTLENECK_POLICY)

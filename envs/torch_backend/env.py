@@ -95,12 +95,13 @@ class TorchBatchedEnv:
         self._seq_fields = torch.zeros(num_envs, 1, dtype=torch.long, device=dev)
         self._goal_index = torch.zeros(shape, dtype=torch.long, device=dev)
         self._frozen_envs: set[int] = set()                  # host copy of `frozen` (evaluation mode)
-        self._started = False
+        self._unstarted = set(range(num_envs))                # envs never reset: step() refuses until empty
 
     # ----------------------------------------------------------------- episodes
     def _start_episodes(self, envs: list[int], tasks: list[Task | None] | None = None) -> None:
         """Begin new episodes in `envs` (ascending), each from its task or the task source."""
         tasks = [task or self._task_source(e) for e, task in zip(envs, tasks or [None] * len(envs))]
+        self._unstarted.difference_update(envs)
         cells = [self._cells.starts_goals(task) for task in tasks]
         maps = np.array([task.map_index for task in tasks])
         starts, goals = np.stack([c[0] for c in cells]), np.stack([c[1] for c in cells])    # (k, A, 2)
@@ -188,7 +189,6 @@ class TorchBatchedEnv:
                 sampler.reseed(seed, e)
         with torch.inference_mode():
             self._start_episodes(list(range(self.num_envs)))
-        self._started = True
         return self._observe(self._cell, self._goal_cell, self._fields), {}
 
     def reset_env(self, e: int, task: Task | None = None) -> None:
@@ -202,8 +202,8 @@ class TorchBatchedEnv:
         Envs that ended while `auto_reset` is off stay frozen (no reward, not done
         again) until `reset_env` restarts them.
         """
-        if not self._started:
-            raise gymnasium.error.ResetNeeded("call reset() before step()")
+        if self._unstarted:
+            raise gymnasium.error.ResetNeeded("call reset() (or reset_env for every env) before step()")
         with torch.inference_mode():
             rewards, terminated, truncated, ended, metrics = self._advance(actions)
         shape = (self.num_envs, self.num_agents)
@@ -277,4 +277,4 @@ class TorchBatchedEnv:
         return {k: torch.where(ended, v, nan).repeat_interleave(self.num_agents) for k, v in summary.items()}
 
     def close(self) -> None:
-        self._started = False
+        self._unstarted = set(range(self.num_envs))

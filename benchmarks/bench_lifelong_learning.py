@@ -1,0 +1,106 @@
+"""Lifelong learning benchmark: train `lifelong-cpu` from scratch, score its snapshots on held-out maps.
+
+Trains `srmt train --preset lifelong-cpu` for a wall-clock budget (default 60
+minutes), snapshots the exported policy at every checkpoint (--eval-every
+seconds), then evaluates every snapshot on eval's `validation` suite (32
+generated wall mazes and random maps that training never sees, 16/32/64
+agents, 128 steps, soft collisions, restart) with sampled and argmax actions,
+and the greedy and A* baselines on the same episodes. Prints env steps, wall
+time, average throughput (goals per step), and each evaluation's episodes/s
+and agent-steps/s. Training and evaluation never run at the same time.
+
+    python benchmarks/bench_lifelong_learning.py --minutes 60 --out lifelong-curve.json
+    python benchmarks/bench_lifelong_learning.py --set reward=lifelong --experiment runs/sparse
+    python benchmarks/bench_lifelong_learning.py --experiment runs/sparse --eval-only   # score an earlier run
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from eval.evaluate import evaluate
+from eval.runner import AgentSpec
+from train.snapshots import snapshot_wall_minutes, train_with_snapshots
+
+SUITE = "validation"
+DECODINGS = {"sample": True, "argmax": False}
+
+
+def score(spec: AgentSpec, out: Path, quick: bool, workers: int) -> dict[str, float]:
+    """Mean average throughput of `spec` on the validation suite, with the evaluation's speed."""
+    started = time.perf_counter()
+    result = evaluate(SUITE, spec=spec, out_dir=out, quick=quick, workers=workers, progress=False)
+    seconds = time.perf_counter() - started
+    records = result.records
+    agent_steps = sum(r["env_grid_search"]["num_agents"] * r["metrics"]["ep_length"] for r in records)
+    timed = result.ran == len(records)  # resumed episodes cost no time: no speed then
+    return dict(throughput=sum(r["metrics"]["avg_throughput"] for r in records) / len(records),
+                episodes=len(records), episodes_per_s=len(records) / seconds if timed else float("nan"),
+                agent_steps_per_s=agent_steps / seconds if timed else float("nan"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=60.0, help="training wall-clock budget")
+    parser.add_argument("--eval-every", type=int, default=300, help="seconds between checkpoints / snapshots")
+    parser.add_argument("--experiment", help="benchmark directory (default: a new temporary one)")
+    parser.add_argument("--eval-only", action="store_true", help="score the snapshots already in --experiment")
+    parser.add_argument("--quick", action="store_true", help="the validation suite's quick subset")
+    parser.add_argument("--decoding", choices=("both", *DECODINGS), default="both")
+    parser.add_argument("--workers", type=int, default=2, help="evaluation worker processes")
+    parser.add_argument("--out", help="write the curve as JSON here")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="training override, e.g. --set reward=lifelong (repeatable)")
+    args = parser.parse_args()
+    if args.eval_only and not args.experiment:
+        parser.error("--eval-only needs --experiment DIR (a directory an earlier run of this benchmark wrote)")
+
+    root = Path(args.experiment or tempfile.mkdtemp(prefix="srmt-lifelong-")).resolve()
+    exp, snapshots = root / "train", root / "snapshots"
+    overrides = [part for item in args.set for part in ("--" + item.partition("=")[0], item.partition("=")[2])]
+    command = [sys.executable, "-m", "train", "--preset", "lifelong-cpu", "--experiment", str(exp),
+               "--max_train_seconds", str(args.minutes * 60), "--save_every_sec", str(args.eval_every), *overrides]
+    if not args.eval_only:
+        print("training:", " ".join(command[2:]), flush=True)
+        started = time.time()
+        code = train_with_snapshots(command, exp, snapshots, root / "train.log")
+        print(f"training exited with code {code} after {(time.time() - started) / 60:.1f} min "
+              f"(log: {root / 'train.log'})", flush=True)
+    paths = sorted(snapshots.glob("policy-*.pt"))
+    if not paths:
+        print(f"no snapshots under {snapshots}", file=sys.stderr)
+        return 1
+
+    from srmt.checkpoint import load_policy
+
+    decodings = list(DECODINGS) if args.decoding == "both" else [args.decoding]
+    print(f"\nvalidation suite{' (quick)' if args.quick else ''}: average throughput, goals per step")
+    baselines = {}
+    for algo in ("greedy", "astar"):
+        baselines[algo] = score(AgentSpec(algo), root / "eval" / algo, args.quick, args.workers)
+        b = baselines[algo]
+        print(f"  {algo:>8}: {b['throughput']:.3f}  ({b['episodes']} episodes, {b['episodes_per_s']:.2f} episodes/s, "
+              f"{b['agent_steps_per_s']:,.0f} agent-steps/s)", flush=True)
+    print(f"{'wall min':>8} {'env steps':>12} " + " ".join(f"{d:>8}" for d in decodings) + "   eval agent-steps/s")
+    curve = []
+    for path in paths:
+        env_steps = load_policy(path).meta.get("env_steps", 0)
+        point = dict(wall_minutes=round(snapshot_wall_minutes(path), 2), env_steps=env_steps)
+        for decoding in decodings:
+            point[decoding] = score(AgentSpec(checkpoint=str(path), sample=DECODINGS[decoding]),
+                                    root / "eval" / f"{path.stem}-{decoding}", args.quick, args.workers)
+        curve.append(point)
+        print(f"{point['wall_minutes']:8.1f} {env_steps:>12,} "
+              + " ".join(f"{point[d]['throughput']:8.3f}" for d in decodings)
+              + "   " + " ".join(f"{point[d]['agent_steps_per_s']:,.0f}" for d in decodings), flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps(dict(command=command[2:], baselines=baselines, curve=curve), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
