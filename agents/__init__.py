@@ -10,12 +10,13 @@ from pathlib import Path
 
 from agents.base import Agent, AgentError, BatchedEnvView
 from agents.baselines import AStarAgent, GreedyAgent, RandomAgent
+from agents.pibt import PIBTAgent
 from agents.pretrained import default_policy_path
 from agents.srmt_agent import SRMTAgent
 
-ALGORITHMS = ("srmt", "astar", "greedy", "random")
-"""Values of --algo: srmt (a policy file), astar (pogema's A* per agent), greedy (batched
-shortest-path steps), random."""
+ALGORITHMS = ("srmt", "pibt", "astar", "greedy", "random")
+"""Values of --algo: srmt (a policy file), pibt (centralised PIBT planner, full observability),
+astar (pogema's A* per agent), greedy (batched shortest-path steps), random."""
 
 
 def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, device: str = "cpu",
@@ -41,7 +42,7 @@ def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, devi
     if algo != "srmt":
         if checkpoint is not None:
             raise AgentError(f"--checkpoint is for --algo srmt, not {algo!r}")
-        return {"astar": AStarAgent, "greedy": GreedyAgent, "random": RandomAgent}[algo](seed=seed)
+        return {"pibt": PIBTAgent, "astar": AStarAgent, "greedy": GreedyAgent, "random": RandomAgent}[algo](seed=seed)
     if checkpoint is None:
         checkpoint = default_policy_path(lifelong)
         if not checkpoint.is_file():
@@ -50,5 +51,5 @@ def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, devi
     return SRMTAgent.from_checkpoint(checkpoint, device=device, sample=sample, seed=seed, batched=batched)
 
 
-__all__ = ["Agent", "AgentError", "BatchedEnvView", "SRMTAgent", "AStarAgent", "GreedyAgent", "RandomAgent",
+__all__ = ["Agent", "AgentError", "BatchedEnvView", "SRMTAgent", "PIBTAgent", "AStarAgent", "GreedyAgent", "RandomAgent",
            "ALGORITHMS", "make_agent", "default_policy_path"]

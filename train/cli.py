@@ -15,11 +15,14 @@ from train.presets import BOTTLENECK_REWARDS, PRESETS
 HELP = """\
 Train an SRMT policy with sample-factory (APPO) on POGEMA maps.
 
-usage: srmt train [--preset bottleneck|lifelong] [--KEY VALUE | --KEY=VALUE ...]
+usage: srmt train [--preset bottleneck|lifelong-cpu|lifelong] [--KEY VALUE | --KEY=VALUE ...]
 
 common options:
-  --preset NAME             bottleneck (16 training corridors, 2 agents) | lifelong (mazes, 64 agents)
-  --reward SCHEME           bottleneck: {rewards}
+  --preset NAME             bottleneck (16 training corridors, 2 agents)
+                            | lifelong-cpu (lifelong MAPF sized for 2 CPU cores: 64 agents, hidden 32,
+                              generated wall mazes and random maps, torch backend, 2-hour budget)
+                            | lifelong (the paper's size: hidden 512, 64 agents on mazes; for a GPU)
+  --reward SCHEME           bottleneck: {rewards}; lifelong: lifelong | directional
   --variant NAME            srmt | rmt | attention | empty | gru
   --device cpu|cuda         where the learner and inference run
   --backend NAME            batched env backend: {backends}
@@ -41,9 +44,8 @@ Full reference: docs/training.md
 
 
 def _help_text() -> str:
-    from train.config import RunConfig
-
     from envs.backends import BACKENDS
+    from train.config import RunConfig
 
     run_fields = ", ".join(f.name for f in dataclasses.fields(RunConfig))
     return HELP.format(rewards=" | ".join(BOTTLENECK_REWARDS), run=run_fields, backends=" | ".join(BACKENDS))

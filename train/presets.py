@@ -92,13 +92,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         ),
         "model": dict(preset="lifelong", hidden=32, heads=4, filters=8, resnet_blocks=1),
         "sf": dict(
-            learning_rate=2.2e-4, lr_schedule="constant", gamma=0.9756,
+            learning_rate=3e-4,             # start of the KL-adaptive schedule that worked for bottleneck
+            lr_schedule="kl_adaptive_epoch", gamma=0.9756,
             exploration_loss_coeff=0.023, rollout=8, ppo_clip_ratio=0.2,
             value_loss_coeff=0.5, gae_lambda=0.95, num_epochs=1,
             batch_size=4096, num_batches_per_epoch=1,
             num_workers=1, worker_num_splits=1,
             serial_mode=False, async_rl=True,
-            save_every_sec=120, keep_checkpoints=2,
+            save_every_sec=300, keep_checkpoints=2,
         ),
     },
 }

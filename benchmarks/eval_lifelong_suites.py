@@ -1,0 +1,77 @@
+"""The five POGEMA lifelong suites in full: one policy or baseline, every map, agent count and seed.
+
+Runs `srmt eval SUITE` for random, mazes, warehouse, movingai and puzzles
+(default: the shipped lifelong policy with its recommended decoding, torch
+backend, 2 workers), then prints per suite the mean throughput over agent
+counts (how SPEC.md section 3 reports suites) beside the published means of
+SPEC.md section 3, and the evaluation's episodes/s and agent-steps/s.
+Results stay in OUT/SUITE (per-episode JSONL, summary.md per agent count,
+plot.png); rerunning resumes.
+
+    python benchmarks/eval_lifelong_suites.py --maps-dir ../shared/maps/pogema-benchmark --out runs/suites
+    python benchmarks/eval_lifelong_suites.py --algo astar --suites mazes random --out runs/suites-astar
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from eval.evaluate import evaluate
+from eval.report import ALL, aggregate
+from eval.runner import AgentSpec
+from eval.suites import get_suite
+
+SUITES = ("random", "mazes", "warehouse", "movingai", "puzzles")
+PUBLISHED = {  # SPEC.md section 3: mean throughput over each suite's agent counts
+    "mazes": {"RHCR": 1.554, "Follower": 1.140, "MATS-LP": 1.125, "QPLEX": 0.881, "MAMBA": 0.599},
+    "random": {"RHCR": 2.164, "Follower": 1.637, "MATS-LP": 1.674, "QPLEX": 1.220, "MAMBA": 0.955},
+    "movingai": {"RHCR": 3.480, "Follower": 3.271, "MATS-LP": 3.320, "QPLEX": 2.992, "MAMBA": 1.737},
+    "puzzles": {"RHCR": 0.538, "Follower": 0.319, "MATS-LP": 0.394, "QPLEX": 0.217, "MAMBA": 0.133},
+    "warehouse": {"RHCR": 2.352, "Follower": 2.731, "MATS-LP": 1.701, "QPLEX": 2.017, "MAMBA": 1.510},
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", help="policy file (default: the shipped lifelong policy)")
+    parser.add_argument("--algo", default="srmt", help="srmt (default) or a baseline: astar, greedy, random")
+    parser.add_argument("--decoding", choices=("policy", "sample", "argmax"), default="policy",
+                        help="policy: the file's recommended decoding (default)")
+    parser.add_argument("--suites", nargs="+", default=list(SUITES), choices=SUITES)
+    parser.add_argument("--maps-dir", help="directory with the benchmark's NN-name/maps.yaml files")
+    parser.add_argument("--backend", default="torch", choices=("pogema", "torch"))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", default="runs/lifelong-suites", help="results root (one folder per suite)")
+    args = parser.parse_args()
+
+    sample = {"policy": None, "sample": True, "argmax": False}[args.decoding]
+    spec = AgentSpec(algo=args.algo, checkpoint=args.checkpoint, sample=sample, lifelong=True)
+    table = {}
+    for name in args.suites:
+        started = time.perf_counter()
+        result = evaluate(name, spec=spec, maps_dir=args.maps_dir, out_dir=Path(args.out) / name,
+                          workers=args.workers, backend=args.backend)
+        seconds = time.perf_counter() - started
+        records = result.records
+        agent_steps = sum(r["env_grid_search"]["num_agents"] * r["metrics"]["ep_length"] for r in records)
+        (score,) = [row.estimate.mean for row in aggregate(get_suite(name), records) if row.group == ALL]
+        speed = (f"{seconds:.0f} s, {len(records) / seconds:.2f} episodes/s, {agent_steps / seconds:,.0f} "
+                 "agent-steps/s" if not result.skipped else f"{result.skipped} episodes resumed: no speed")
+        table[name] = dict(throughput=score, episodes=len(records), seconds=seconds, agent_steps=agent_steps,
+                           resumed=result.skipped)
+        print(f"{name}: mean throughput {score:.3f} over {len(records)} episodes ({speed})", flush=True)
+    methods = list(next(iter(PUBLISHED.values())))
+    print("\n| suite | " + f"{args.algo} (measured) | " + " | ".join(methods) + " |")
+    print("|---" * (len(methods) + 2) + "|")
+    for name, row in table.items():
+        print(f"| {get_suite(name).title} | **{row['throughput']:.3f}** | "
+              + " | ".join(f"{PUBLISHED[name][m]:.3f}" for m in methods) + " |")
+    (Path(args.out) / "suites.json").write_text(json.dumps(table, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""PIBT: Priority Inheritance with Backtracking (Okumura, Machida, Défago and Tamura, 2019/2022).
+
+A one-step-ahead, centralised MAPF planner. Every agent has a priority; each
+step the agents pick their next cell in decreasing priority order:
+
+- an agent ranks its candidate cells (its free neighbours and its own cell) by
+  distance to its goal and takes the first one that nobody has reserved for the
+  next step and that is not its parent's current cell (no swaps);
+- if an agent that has not planned yet stands on that cell, it *inherits* the
+  planner's priority and plans right away, with the planner as its parent: it
+  has to make room;
+- if that agent cannot move anywhere it stays (so the cell stays taken) and the
+  planner *backtracks* to its next candidate; an agent whose candidates all fail
+  stays and reports failure to its parent.
+
+An agent planned from the top level never fails (its own cell is always free to
+it), so every step yields moves without vertex or swap conflicts; agents may
+follow each other into cells vacated in the same step, and cycles of three or
+more agents may rotate. Priorities grow by one each step an agent is not at its
+goal and drop to a unique tie-breaker in [0, 1) when it arrives, so every agent
+eventually becomes the most urgent one and reaches its goal.
+
+`pibt_actions` is one step of the algorithm on plain arrays; `PIBTPlanner` runs
+it on every environment of a batched env (true positions and goals, distance
+tables cached per map and goal). `agents.pibt.PIBTAgent` is the evaluation
+baseline built on it, `train/imitation.py` the expert it plays for imitation.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any, Sequence
+
+import numpy as np
+
+from envs.pathfinding import bfs_distances_many
+
+CANDIDATE_STEPS = np.array([[-1, 0], [1, 0], [0, -1], [0, 1], [0, 0]])
+"""Candidate moves (d_row, d_col) in their tie-break order: up, down, left, right, stay."""
+CANDIDATE_ACTIONS = np.array([1, 2, 3, 4, 0])
+"""The project's action code of each candidate move (0 stay, 1 up, 2 down, 3 left, 4 right)."""
+CACHE_CELLS = 1 << 25
+"""DistanceCache keeps at most this many distance values (int32: 128 MiB), then starts over."""
+
+
+def pibt_actions(obstacles: np.ndarray, positions: np.ndarray, dist: np.ndarray, priorities: np.ndarray,
+                 rng: np.random.Generator | None = None) -> np.ndarray:
+    """One PIBT step: (A,) int64 actions for agents at `positions` (module docstring).
+
+    Args:
+        obstacles: (R, C) bool, True = obstacle; cells outside the grid count as obstacles.
+        positions: (A, 2) int (row, col), distinct free cells.
+        dist: (A, R, C) int, dist[i, r, c] = steps from (r, c) to agent i's goal, negative if unreachable.
+        priorities: (A,) float, higher plans first (stable order among equals).
+        rng: breaks ties between equally distant cells at random; None: up, down, left, right, stay.
+    """
+    rows, cols = obstacles.shape
+    n = len(positions)
+    cells = np.asarray(positions, dtype=np.int64)[:, None, :] + CANDIDATE_STEPS      # (A, 5, 2)
+    inside = (cells >= 0).all(-1) & (cells[..., 0] < rows) & (cells[..., 1] < cols)
+    r, c = np.where(inside, cells[..., 0], 0), np.where(inside, cells[..., 1], 0)
+    free = inside & ~obstacles[r, c]
+    d = dist[np.arange(n)[:, None], r, c].astype(np.int64)
+    key = np.where(d >= 0, d, rows * cols)                                           # unreachable: last
+    tie = rng.random(key.shape) if rng is not None else np.broadcast_to(np.arange(5), key.shape)
+    order = np.lexsort((tie, key))                                                   # (A, 5) per agent
+    flat = np.take_along_axis(r * cols + c, order, 1).tolist()
+    codes = CANDIDATE_ACTIONS[order].tolist()
+    usable = np.take_along_axis(free, order, 1).tolist()
+    candidates = [[(f, a) for f, a, ok in zip(*agent) if ok] for agent in zip(flat, codes, usable)]
+
+    here = (r[:, 4] * cols + c[:, 4]).tolist()
+    occupant = dict(zip(here, range(n)))
+    reserved: set[int] = set()                  # cells taken for the next step
+    action: list[int | None] = [None] * n       # None: not planned yet
+
+    def plan(i: int, parent_cell: int) -> bool:
+        for cell, code in candidates[i]:
+            if cell in reserved or cell == parent_cell:
+                continue
+            reserved.add(cell)
+            action[i] = code
+            k = occupant.get(cell)
+            if k is not None and action[k] is None and not plan(k, here[i]):
+                continue                        # k stays on `cell`, which therefore remains reserved
+            return True
+        reserved.add(here[i])                   # stay; only the parent may have reserved this cell
+        action[i] = 0
+        return False
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), n + 100))  # inheritance chains are at most n deep
+    for i in np.argsort(-np.asarray(priorities), kind="stable").tolist():
+        if action[i] is None:
+            plan(i, -1)
+    return np.array(action, dtype=np.int64)
+
+
+def update_priorities(priorities: np.ndarray, at_goal: np.ndarray, tie_breakers: np.ndarray) -> np.ndarray:
+    """PIBT's dynamic priorities: +1 for agents not at their goal, the agent's tie-breaker for those at it."""
+    return np.where(at_goal, tie_breakers, np.asarray(priorities) + 1.0)
+
+
+class DistanceCache:
+    """Distance tables to goal cells, per map, computed on first use (at most CACHE_CELLS values)."""
+
+    def __init__(self) -> None:
+        self._tables: dict[tuple, dict[tuple[int, int], np.ndarray]] = {}
+        self._cached = 0
+
+    def tables(self, obstacles: np.ndarray, goals: list[tuple[int, int]]) -> np.ndarray:
+        """(G, R, C) distance tables to `goals`, computing only those not cached yet."""
+        key = (obstacles.shape, obstacles.tobytes())
+        missing = sorted(set(goals) - self._tables.get(key, {}).keys())
+        if self._cached + len(missing) * obstacles.size > CACHE_CELLS:
+            self._tables.clear()
+            self._cached, missing = 0, sorted(set(goals))
+        tables = self._tables.setdefault(key, {})
+        if missing:
+            tables.update(zip(missing, bfs_distances_many(obstacles, np.array(missing))))
+            self._cached += len(missing) * obstacles.size
+        return np.stack([tables[g] for g in goals])
+
+
+class PIBTPlanner:
+    """PIBT for all environments of a batched env (envs.pogema_backend / envs.torch_backend): dynamic
+    priorities per environment, tie-breakers and tie-breaking from the caller's per-env streams."""
+
+    def __init__(self) -> None:
+        self.distances = DistanceCache()
+        self._ties = np.zeros((0, 0))                        # (E, A) unique tie-breakers in [0, 1)
+        self._priorities = np.zeros((0, 0))                  # (E, A)
+        self._last_goals = np.zeros((0, 0, 2), np.int64)     # (E, A, 2) goals at the last step, -1: none yet
+
+    def reset(self, num_envs: int, num_agents: int, rngs: Sequence[np.random.Generator]) -> None:
+        """Every env starts an episode."""
+        self._ties = np.zeros((num_envs, num_agents))
+        self._priorities = np.zeros((num_envs, num_agents))
+        self._last_goals = np.full((num_envs, num_agents, 2), -1, dtype=np.int64)
+        self.new_episodes(range(num_envs), rngs)
+
+    def new_episodes(self, envs: Sequence[int], rngs: Sequence[np.random.Generator]) -> None:
+        """Envs `envs` start an episode: fresh tie-breakers drawn from `rngs[e]`."""
+        num_agents = self._ties.shape[1]
+        for e in envs:
+            self._ties[e] = rngs[e].permutation(num_agents) / num_agents
+            self._priorities[e] = self._ties[e]
+            self._last_goals[e] = -1
+
+    def actions(self, env: Any, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        """(E*A,) int64 actions for the current state of `env` (0 for frozen envs and inactive agents)."""
+        num_envs, num_agents = self._ties.shape
+        actions = np.zeros(num_envs * num_agents, dtype=np.int64)
+        positions, goals, active = env.positions.cpu().numpy(), env.goals.cpu().numpy(), env.active.cpu().numpy()
+        for e in (~env.frozen.cpu()).nonzero().flatten().tolist():
+            # In lifelong mode the env hands out a new goal on arrival: a changed goal is an arrival too.
+            at_goal = (positions[e] == goals[e]).all(-1) | (goals[e] != self._last_goals[e]).any(-1)
+            self._priorities[e] = update_priorities(self._priorities[e], at_goal, self._ties[e])
+            self._last_goals[e] = goals[e]
+            live = active[e].nonzero()[0]
+            if live.size == 0:
+                continue
+            obstacles = env.resolved.maps[env.tasks[e].map_index].obstacles
+            dist = self.distances.tables(obstacles, [tuple(g) for g in goals[e, live].tolist()])
+            actions[e * num_agents + live] = pibt_actions(obstacles, positions[e, live], dist,
+                                                          self._priorities[e, live], rngs[e])
+        return actions
