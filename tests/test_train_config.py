@@ -15,14 +15,6 @@ from train.mazes import maze_grid, training_mazes
 from train.presets import BOTTLENECK_TRAIN_PATTERN
 
 
-@pytest.fixture
-def no_spawn(monkeypatch):
-    """Fail the test if training would start (every error must come before)."""
-    def spawned(*args, **kwargs):
-        raise AssertionError("training started although the input was invalid")
-    monkeypatch.setattr(train.run, "run_training", spawned)
-
-
 def _build(tmp_path, *argv):
     return build_config(["--experiment", str(tmp_path / "exp"), *argv])[0]
 

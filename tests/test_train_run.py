@@ -191,3 +191,23 @@ def test_lifelong_preset_smoke(tmp_path):
     policy = load_policy(exp / "policy.pt")
     assert policy.env_config["map_pattern"] == "train-maze-.*"
     assert policy.env_config["maps_dir"] == str(exp / "maps") and policy.model_config.variant == "srmt"
+
+
+def test_init_policy_warm_starts_the_learner(tmp_path):
+    from srmt.checkpoint import save_policy
+    from srmt.config import ModelConfig
+    from srmt.model import SRMTPolicy
+
+    torch.manual_seed(3)
+    cfg = ModelConfig.preset("bottleneck")
+    init = save_policy(tmp_path / "init.pt", SRMTPolicy(cfg), cfg, {}, {})
+    exp = tmp_path / "exp"
+    proc = _train(["--experiment", str(exp), *TINY, "--init_policy", str(init), "--learning_rate", "1e-12",
+                   "--lr_schedule", "constant", "--train_for_env_steps", "2000"], timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Warm start: checkpoint_000000000_0.pth holds the weights of" in proc.stderr + proc.stdout
+    assert "Loaded experiment state at self.train_step=0, self.env_steps=0" in (exp / "sf_log.txt").read_text()
+    trained, start = load_policy(exp / "policy.pt").model.state_dict(), load_policy(init).model.state_dict()
+    assert load_policy(exp / "policy.pt").meta["env_steps"] >= 2000
+    for name, value in start.items():  # a learning rate of 1e-12 leaves the warm-start weights in place
+        torch.testing.assert_close(trained[name], value, atol=1e-6, rtol=0)

@@ -12,12 +12,13 @@ from typing import Any
 
 import torch
 
+from envs.backends import BACKENDS
 from envs.config import resolve_config
+from srmt.checkpoint import load_policy
 from train.config import CONFIG_FILE, TrainConfig, TrainConfigError, sf_parser
 from train.export import latest_checkpoint
 from train.mazes import write_training_mazes
 from train.presets import GENERATED_MAP_PREFIX
-from envs.backends import BACKENDS
 
 DEVICES = ("cpu", "cuda")
 
@@ -164,6 +165,12 @@ def prepare_experiment(cfg: TrainConfig, saved: dict[str, Any] | None, command: 
                 f"cannot resume {exp}: its checkpoint was trained with another model/state size "
                 f"({'; '.join(incompatible)}); use the saved settings to continue, or a new --experiment "
                 "directory to train this config")
+    if cfg.run.init_policy:
+        started_from = (saved or {}).get("run", {}).get("init_policy")
+        if latest_checkpoint(exp) is not None and started_from != cfg.run.init_policy:
+            raise TrainConfigError(f"--init_policy starts a new experiment, but {exp} already holds checkpoints; "
+                                   "drop --init_policy to resume it, or pass a new --experiment directory")
+        load_policy(cfg.run.init_policy, expect=cfg.model.to_dict())  # CheckpointError: missing, corrupt, other model
     env = cfg.env
     maps_dir = exp / "maps"
     if (env.map_pattern or "").startswith(GENERATED_MAP_PREFIX) and env.maps_dir in (None, str(maps_dir)):

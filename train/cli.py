@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 
 from train.presets import BOTTLENECK_REWARDS, PRESETS
 
@@ -71,11 +72,61 @@ def _run(args: argparse.Namespace) -> int:
     return train(args.train_argv)
 
 
+def _imitate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from envs.config import EnvConfig
+    from srmt.config import ModelConfig
+    from train.config import _base_sections
+    from train.imitation import ImitationConfig, imitate
+    from train.mazes import write_training_mazes
+    from train.presets import GENERATED_MAP_PREFIX
+
+    sections = _base_sections(args.preset)
+    env = EnvConfig.from_dict(sections["env"])
+    if env.on_target != "restart":
+        raise ValueError(f"--preset {args.preset} is not lifelong (on_target={env.on_target}); PIBT imitation "
+                         "is for the lifelong presets: lifelong-cpu, lifelong")
+    settings = ImitationConfig(seconds=args.seconds, envs=args.envs, rollout=args.rollout, epochs=args.epochs,
+                               minibatch_steps=args.minibatch_steps, learning_rate=args.learning_rate,
+                               final_expert_share=args.final_expert_share, seed=args.seed,
+                               gamma=sections["sf"]["gamma"])
+    out = Path(args.out).expanduser().resolve()
+    if (env.map_pattern or "").startswith(GENERATED_MAP_PREFIX):
+        env = env.replace(maps_dir=str(write_training_mazes(out.parent / "maps").parent))
+    print(f"imitating PIBT for {args.seconds:.0f} s on preset {args.preset}'s environments -> {out}", flush=True)
+    imitate(env, ModelConfig.from_dict(sections["model"]), settings, out,
+            report=lambda stats: print("  " + ", ".join(f"{k} {v}" for k, v in stats.items()), flush=True),
+            command=" ".join(["srmt", *sys.argv[1:]]))
+    print(f"wrote {out}; continue with APPO: srmt train --preset {args.preset} --init_policy {out}")
+    return 0
+
+
 def add_subparser(subparsers) -> None:
-    """Register `srmt train` (see cli/main.py)."""
+    """Register `srmt train` and `srmt imitate` (see cli/main.py)."""
     parser = subparsers.add_parser("train", help="train a policy (presets: " + ", ".join(PRESETS) + ")",
                                    add_help=False)
     parser.__class__ = _PassThroughParser
+    from train.imitation import ImitationConfig
+
+    d = ImitationConfig()
+    p = subparsers.add_parser("imitate", help="behaviour cloning of the PIBT planner (APPO warm start)",
+                              description="Train a policy to imitate PIBT on a lifelong preset's environments "
+                                          "(train/imitation.py); start APPO from it with --init_policy.")
+    p.add_argument("--preset", default="lifelong-cpu", choices=[n for n in PRESETS if n != "bottleneck"])
+    p.add_argument("--out", required=True, metavar="FILE", help="policy file to write")
+    p.add_argument("--seconds", type=float, default=d.seconds, help=f"wall-clock budget (default {d.seconds:.0f})")
+    p.add_argument("--envs", type=int, default=d.envs, help=f"environments stepped together (default {d.envs})")
+    p.add_argument("--rollout", type=int, default=d.rollout, help=f"steps per rollout (default {d.rollout})")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"passes over a rollout (default {d.epochs})")
+    p.add_argument("--minibatch-steps", type=int, default=d.minibatch_steps,
+                   help=f"rollout steps per gradient step (default {d.minibatch_steps})")
+    p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"Adam (default {d.learning_rate})")
+    p.add_argument("--final-expert-share", type=float, default=d.final_expert_share,
+                   help="share of envs executing the expert's actions at the end; falls linearly from 1 "
+                        f"(default {d.final_expert_share})")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.set_defaults(func=_imitate)
 
 
 def add_bench_subparser(bench_subparsers) -> None:

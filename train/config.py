@@ -64,6 +64,8 @@ class RunConfig:
     """wall-clock budget of this run in seconds (0: none); training stops and saves when it is spent"""
     envs_per_batch: int = 128
     """E: environments in one batched env object (E x num_agents rows)"""
+    init_policy: str | None = None
+    """policy file whose weights start a new experiment (e.g. from `srmt imitate`); train/warm_start.py"""
 
     @property
     def experiment_dir(self) -> Path:

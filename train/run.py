@@ -35,6 +35,7 @@ from train.config import TrainConfig, build_config, sf_parser
 from train.export import POLICY_FILE, export_policy, latest_checkpoint
 from train.sf_env import ENV_NAME
 from train.sf_model import register
+from train.warm_start import write_initial_checkpoint
 
 EXIT_INTERRUPTED = 130
 
@@ -127,6 +128,9 @@ def run_training(cfg: TrainConfig, command: list[str]) -> int:
     started = time.time()
     ns = sf_config(cfg)
     register()
+    if cfg.run.init_policy and latest_checkpoint(cfg.run.experiment_dir) is None:
+        path = write_initial_checkpoint(ns, cfg.run.experiment_dir, cfg.run.init_policy)
+        log.info("Warm start: %s holds the weights of %s", path.name, cfg.run.init_policy)
     runner = (SerialRunner if ns.serial_mode else ParallelRunner)(ns)
     control = TrainingControl(runner, cfg, command, started)
     # A process started in the background inherits SIGINT ignored: install ours regardless.

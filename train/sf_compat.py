@@ -18,8 +18,10 @@ memory through sample-factory") once two of its functions are replaced:
 Not replaced but relied upon (pinned too): the inference worker puts the
 model in eval() and the learner in train() (train/sf_model.py derives
 grouped vs per-row from that), the batched runner's episode-stats and rollout
-code, and `Runner._stop_training` (train/run.py stops on Ctrl-C or budget
-through it).
+code, `Runner._stop_training` (train/run.py stops on Ctrl-C or budget
+through it), and the learner's `init` (how it builds the Adam optimizer) and
+`_load_state` (which checkpoint keys it reads): train/warm_start.py writes a
+step-0 checkpoint in that shape for `--init_policy`.
 
 `install()` is idempotent and runs on import of `train.sf_model`, which every
 sample-factory process imports when it unpickles the registered factories, so
@@ -63,6 +65,9 @@ PINNED: dict[str, str] = {
     "sample_factory.algo.sampling.batched_sampling.BatchedVectorEnvRunner.advance_rollouts": "71c161ab974d",
     # train/run.py stops training on Ctrl-C / budget the way reaching train_for_env_steps does:
     "sample_factory.algo.runners.runner.Runner._stop_training": "c69e9933211d",
+    # train/warm_start.py writes the checkpoint these two read (optimizer built as in init):
+    "sample_factory.algo.learning.learner.Learner.init": "09c61110531e",
+    "sample_factory.algo.learning.learner.Learner._load_state": "9f49a655d2a0",
 }
 """Qualified name -> first 12 hex digits of sha256 of its source (see `source_hash`)."""
 

@@ -1,0 +1,47 @@
+"""Warm start (`srmt train --init_policy FILE`): a fresh experiment's first checkpoint from a policy file.
+
+sample-factory resumes from the newest checkpoint of an experiment, so starting
+APPO from trained weights (e.g. `srmt imitate`'s behaviour-cloned policy) is
+writing a step-0 checkpoint before the runner starts: the actor-critic built by
+the registered factory with the policy's weights, and the optimizer state that
+sample-factory's learner would create (Adam with the run's settings, no
+moments yet). Only a fresh experiment is warm-started: one that holds a
+checkpoint resumes from it and `--init_policy` is refused.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import gymnasium
+import torch
+
+from envs.backends import make_backend
+from envs.config import EnvConfig
+from srmt.checkpoint import load_policy
+from train.export import checkpoint_dir
+from train.sf_model import make_actor_critic
+
+INIT_CHECKPOINT = "checkpoint_000000000_0.pth"
+
+
+def write_initial_checkpoint(ns: argparse.Namespace, experiment_dir: Path, policy_path: str | Path) -> Path:
+    """Write `experiment_dir`'s step-0 sample-factory checkpoint holding `policy_path`'s weights.
+
+    Raises:
+        srmt.checkpoint.CheckpointError: the file is not a policy file or its model config is not the run's.
+    """
+    loaded = load_policy(policy_path, expect=dict(ns.srmt_model))
+    probe = make_backend(ns.srmt_backend, EnvConfig.from_dict(dict(ns.srmt_env)), 1)
+    actor_critic = make_actor_critic(ns, gymnasium.spaces.Dict(obs=probe.observation_space), probe.action_space)
+    actor_critic.policy.load_state_dict(loaded.model.state_dict())
+    if ns.optimizer != "adam":
+        raise ValueError(f"--init_policy supports the adam optimizer, not {ns.optimizer!r}")
+    optimizer = torch.optim.Adam(actor_critic.parameters(), lr=ns.learning_rate,
+                                 betas=(ns.adam_beta1, ns.adam_beta2), eps=ns.adam_eps)
+    path = checkpoint_dir(experiment_dir) / INIT_CHECKPOINT
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"train_step": 0, "env_steps": 0, "best_performance": -1e9,
+                "model": actor_critic.state_dict(), "optimizer": optimizer.state_dict(),
+                "curr_lr": ns.learning_rate}, path)
+    return path
