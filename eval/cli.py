@@ -133,6 +133,10 @@ def run_render(args: argparse.Namespace) -> int:
     suite = suite_of_map(args.map)
     lifelong = args.on_target == "restart" if args.on_target else bool(suite and suite.lifelong)
     agent = _spec(args, lifelong).build()
+    if suite is not None and args.on_target is None:
+        from eval.evaluate import check_agent_fits
+
+        check_agent_fits(suite, agent)
     radius = agent.obs_radius or (suite.default_obs_radius if suite else 2)
     config = render_config(args.map, args.agents, maps_dir=args.maps_dir, obs_radius=radius,
                            on_target=args.on_target, collision_system=args.collision_system,
