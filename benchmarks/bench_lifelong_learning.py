@@ -32,15 +32,11 @@ DECODINGS = {"sample": True, "argmax": False}
 
 def score(spec: AgentSpec, out: Path, quick: bool, workers: int) -> dict[str, float]:
     """Mean average throughput of `spec` on the validation suite, with the evaluation's speed."""
-    started = time.perf_counter()
     result = evaluate(SUITE, spec=spec, out_dir=out, quick=quick, workers=workers, progress=False)
-    seconds = time.perf_counter() - started
     records = result.records
-    agent_steps = sum(r["env_grid_search"]["num_agents"] * r["metrics"]["ep_length"] for r in records)
-    timed = result.ran == len(records)  # resumed episodes cost no time: no speed then
+    episodes_per_s, agent_steps_per_s = result.speed or (float("nan"), float("nan"))
     return dict(throughput=sum(r["metrics"]["avg_throughput"] for r in records) / len(records),
-                episodes=len(records), episodes_per_s=len(records) / seconds if timed else float("nan"),
-                agent_steps_per_s=agent_steps / seconds if timed else float("nan"))
+                episodes=len(records), episodes_per_s=episodes_per_s, agent_steps_per_s=agent_steps_per_s)
 
 
 def main() -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 from eval.evaluate import evaluate
@@ -37,7 +36,7 @@ PUBLISHED = {  # SPEC.md section 3: mean throughput over each suite's agent coun
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", help="policy file (default: the shipped lifelong policy)")
-    parser.add_argument("--algo", default="srmt", help="srmt (default) or a baseline: astar, greedy, random")
+    parser.add_argument("--algo", default="srmt", help="srmt (default) or a baseline: pibt, astar, greedy, random")
     parser.add_argument("--decoding", choices=("policy", "sample", "argmax"), default="policy",
                         help="policy: the file's recommended decoding (default)")
     parser.add_argument("--suites", nargs="+", default=list(SUITES), choices=SUITES)
@@ -51,17 +50,15 @@ def main() -> int:
     spec = AgentSpec(algo=args.algo, checkpoint=args.checkpoint, sample=sample, lifelong=True)
     table = {}
     for name in args.suites:
-        started = time.perf_counter()
         result = evaluate(name, spec=spec, maps_dir=args.maps_dir, out_dir=Path(args.out) / name,
                           workers=args.workers, backend=args.backend)
-        seconds = time.perf_counter() - started
         records = result.records
-        agent_steps = sum(r["env_grid_search"]["num_agents"] * r["metrics"]["ep_length"] for r in records)
         (score,) = [row.estimate.mean for row in aggregate(get_suite(name), records) if row.group == ALL]
-        speed = (f"{seconds:.0f} s, {len(records) / seconds:.2f} episodes/s, {agent_steps / seconds:,.0f} "
-                 "agent-steps/s" if not result.skipped else f"{result.skipped} episodes resumed: no speed")
-        table[name] = dict(throughput=score, episodes=len(records), seconds=seconds, agent_steps=agent_steps,
-                           resumed=result.skipped)
+        speed = (f"{result.seconds:.0f} s, {result.speed[0]:.2f} episodes/s, {result.speed[1]:,.0f} agent-steps/s"
+                 if result.speed else f"{result.skipped} episodes resumed: no speed")
+        table[name] = dict(throughput=score, episodes=len(records), seconds=result.seconds,
+                           episodes_per_s=result.speed and result.speed[0],
+                           agent_steps_per_s=result.speed and result.speed[1], resumed=result.skipped)
         print(f"{name}: mean throughput {score:.3f} over {len(records)} episodes ({speed})", flush=True)
     methods = list(next(iter(PUBLISHED.values())))
     print("\n| suite | " + f"{args.algo} (measured) | " + " | ".join(methods) + " |")

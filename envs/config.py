@@ -7,6 +7,7 @@ problems are reported together, each naming the field, the value and the fix.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -21,9 +22,9 @@ from maps.registry import default_registry
 CollisionSystem = Literal["block_both", "soft", "priority"]
 OnTarget = Literal["finish", "restart", "nothing"]
 RewardScheme = Literal["directional", "sparse", "dense", "directional-negative", "moving-negative", "lifelong"]
-REWARDS_FOR: dict[str, tuple[str, ...]] = {"restart": ("lifelong", "directional")}
-"""on_target modes that allow only some reward schemes (lifelong: +1 per goal, optionally the
-`directional` shaping along the path channel); the others take any scheme but `lifelong`."""
+LIFELONG_REWARDS = ("lifelong", "directional")
+"""Reward schemes of on_target='restart' (+1 per goal, optionally with the `directional` shaping
+along the path channel); the other modes take every scheme but `lifelong`."""
 Cell = tuple[int, int]
 
 
@@ -103,6 +104,13 @@ class ResolvedEnv:
         return 2 * self.config.obs_radius + 1
 
 
+@functools.lru_cache(maxsize=1024)
+def start_goal_pairs(text: str, name: str) -> int:
+    """Agents pogema can place on a map without markers: each needs a start and a distinct goal
+    cell in one connected region, so a region of n free cells holds n // 2 (cached per map)."""
+    return sum(size // 2 for size in free_regions(parse_grid(text, name))[1])
+
+
 def _choices(field: str, value, allowed_type) -> str | None:
     allowed = get_args(allowed_type)
     if value not in allowed:
@@ -161,12 +169,11 @@ def resolve_config(cfg: EnvConfig) -> ResolvedEnv:
         problems.append(f"max_episode_steps={cfg.max_episode_steps!r} must be an integer >= 1")
     if not isinstance(cfg.seed, int) or cfg.seed < 0:
         problems.append(f"seed={cfg.seed!r} must be an integer >= 0")
-    if cfg.reward not in REWARDS_FOR.get(cfg.on_target, (cfg.reward,)):
+    fitting = LIFELONG_REWARDS if cfg.on_target == "restart" else tuple(
+        r for r in get_args(RewardScheme) if r != "lifelong")
+    if cfg.reward in get_args(RewardScheme) and cfg.reward not in fitting:
         problems.append(f"reward={cfg.reward!r} does not fit on_target={cfg.on_target!r}: "
-                        f"use one of {list(REWARDS_FOR[cfg.on_target])}")
-    elif cfg.reward == "lifelong" and cfg.on_target != "restart":
-        problems.append(f"reward='lifelong' does not fit on_target={cfg.on_target!r}: it is the reward of "
-                        "on_target='restart'")
+                        f"use one of {list(fitting)}")
     if (cfg.starts is None) != (cfg.goals is None):
         problems.append("give both starts and goals, or neither")
     if cfg.goals is not None and cfg.on_target == "restart":
@@ -183,7 +190,7 @@ def resolve_config(cfg: EnvConfig) -> ResolvedEnv:
             problems.append(f"num_agents={cfg.num_agents} is more than the {spec.free_cells} free cells of map "
                             f"{spec.name!r}; use fewer agents or a larger map")
         elif cfg.starts is None and not any(mark in spec.text for mark in "@$"):
-            pairs = sum(size // 2 for size in free_regions(spec.obstacles)[1])
+            pairs = start_goal_pairs(spec.text, spec.name)
             if cfg.num_agents > pairs:
                 problems.append(f"map {spec.name!r} has room for {pairs} agents with distinct start and goal cells "
                                 f"in one connected region, fewer than num_agents={cfg.num_agents}; use fewer agents "

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from pathlib import Path
 
 from agents import ALGORITHMS
@@ -102,7 +101,6 @@ def run_eval(args: argparse.Namespace) -> int:
     suite = get_suite(args.suite)
     if args.workers < 1:
         raise ValueError(f"--workers {args.workers} must be >= 1")
-    started = time.perf_counter()
     try:
         result = evaluate(args.suite, spec=_spec(args, suite.lifelong), maps_dir=args.maps_dir, out_dir=args.out,
                           quick=args.quick, maps=args.maps, agents=args.agents, seeds=args.seeds,
@@ -111,11 +109,10 @@ def run_eval(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("finished episodes are saved; rerun the same command to resume", file=sys.stderr)
         raise
-    seconds = time.perf_counter() - started
     print(f"{result.ran} episodes run, {result.skipped} already done; results in {result.out_dir}")
-    if result.ran and not result.skipped:
-        agent_steps = sum(r["env_grid_search"]["num_agents"] * r["metrics"]["ep_length"] for r in result.records)
-        print(f"  {seconds:.0f} s: {result.ran / seconds:.2f} episodes/s, {agent_steps / seconds:,.0f} agent-steps/s")
+    if result.speed:
+        episodes_per_s, agent_steps_per_s = result.speed
+        print(f"  {result.seconds:.0f} s: {episodes_per_s:.2f} episodes/s, {agent_steps_per_s:,.0f} agent-steps/s")
     for row in aggregate(suite, result.records):
         if row.group == ALL:
             e = row.estimate

@@ -8,6 +8,7 @@ so an interrupted or failed run loses nothing and the same command resumes it.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -30,7 +31,17 @@ class EvalResult:
     """episodes run by this call"""
     skipped: int
     """selected episodes already in the store"""
+    seconds: float
+    """wall time of this call"""
     files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def speed(self) -> tuple[float, float] | None:
+        """(episodes/s, agent-steps/s) of this call; None when it resumed episodes (they cost no time)."""
+        if not self.ran or self.skipped:
+            return None
+        agent_steps = sum(r["env_grid_search"]["num_agents"] * r["metrics"]["ep_length"] for r in self.records)
+        return self.ran / self.seconds, agent_steps / self.seconds
 
 
 def _sha256(path: Path) -> str:
@@ -98,6 +109,7 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
         progress: show a tqdm bar.
         backend: batched env backend (envs/backends.py): pogema, or torch (same episodes, faster).
     """
+    started = time.perf_counter()
     suite = get_suite(suite_name)
     selected = suite.episodes(quick=quick, maps=maps, agents=agents, seeds=seeds, limit=episodes)
     others = [r for path in compare for r in load_records(path)]
@@ -153,4 +165,5 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
     if len(selected) != len(suite.episodes()):
         note += f" (the full suite has {len(suite.episodes())})"
     files.update(write_reports(suite, ordered, others, out, note))
-    return EvalResult(out, ordered, ran=len(todo), skipped=len(selected) - len(todo), files=files)
+    return EvalResult(out, ordered, ran=len(todo), skipped=len(selected) - len(todo),
+                      seconds=time.perf_counter() - started, files=files)

@@ -17,8 +17,7 @@ from envs.config import resolve_config
 from srmt.checkpoint import load_policy
 from train.config import CONFIG_FILE, TrainConfig, TrainConfigError, sf_parser
 from train.export import latest_checkpoint
-from train.mazes import write_training_mazes
-from train.presets import GENERATED_MAP_PREFIX
+from train.mazes import with_training_maps
 
 DEVICES = ("cpu", "cuda")
 
@@ -171,11 +170,7 @@ def prepare_experiment(cfg: TrainConfig, saved: dict[str, Any] | None, command: 
             raise TrainConfigError(f"--init_policy starts a new experiment, but {exp} already holds checkpoints; "
                                    "drop --init_policy to resume it, or pass a new --experiment directory")
         load_policy(cfg.run.init_policy, expect=cfg.model.to_dict())  # CheckpointError: missing, corrupt, other model
-    env = cfg.env
-    maps_dir = exp / "maps"
-    if (env.map_pattern or "").startswith(GENERATED_MAP_PREFIX) and env.maps_dir in (None, str(maps_dir)):
-        write_training_mazes(maps_dir)
-        env = env.replace(maps_dir=str(maps_dir))
+    env = with_training_maps(cfg.env, exp / "maps")
     resolve_config(env)  # EnvConfigError with every problem of the env
     cfg = TrainConfig(cfg.run, env, cfg.model, cfg.sf)
     record = {"config": cfg.to_dict(), "command": ["srmt", "train", *command]}

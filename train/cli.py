@@ -77,12 +77,11 @@ def _imitate(args: argparse.Namespace) -> int:
 
     from envs.config import EnvConfig
     from srmt.config import ModelConfig
-    from train.config import _base_sections
+    from train.config import preset_sections
     from train.imitation import ImitationConfig, imitate
-    from train.mazes import write_training_mazes
-    from train.presets import GENERATED_MAP_PREFIX
+    from train.mazes import with_training_maps
 
-    sections = _base_sections(args.preset)
+    sections = preset_sections(args.preset)
     env = EnvConfig.from_dict(sections["env"])
     if env.on_target != "restart":
         raise ValueError(f"--preset {args.preset} is not lifelong (on_target={env.on_target}); PIBT imitation "
@@ -92,8 +91,7 @@ def _imitate(args: argparse.Namespace) -> int:
                                final_expert_share=args.final_expert_share, seed=args.seed,
                                gamma=sections["sf"]["gamma"])
     out = Path(args.out).expanduser().resolve()
-    if (env.map_pattern or "").startswith(GENERATED_MAP_PREFIX):
-        env = env.replace(maps_dir=str(write_training_mazes(out.parent / "maps").parent))
+    env = with_training_maps(env, out.parent / "maps")
     print(f"imitating PIBT for {args.seconds:.0f} s on preset {args.preset}'s environments -> {out}", flush=True)
     imitate(env, ModelConfig.from_dict(sections["model"]), settings, out,
             report=lambda stats: print("  " + ", ".join(f"{k} {v}" for k, v in stats.items()), flush=True),

@@ -260,7 +260,8 @@ def _resolve_key(key: str) -> tuple[list[tuple[str, str]], str | None]:
     return [], f"unknown option --{key}{hint} (all options: docs/training.md)"
 
 
-def _base_sections(preset: str) -> dict[str, dict[str, Any]]:
+def preset_sections(preset: str) -> dict[str, dict[str, Any]]:
+    """The run / env / model / sf sections of a preset (train/presets.py), model fields resolved."""
     table = PRESETS[preset]
     model = dict(table["model"])
     model_preset = model.pop("preset")
@@ -305,7 +306,7 @@ def build_config(argv: list[str]) -> tuple[TrainConfig, dict[str, Any] | None]:
                 "use another --experiment directory for a new run")
         sections = {s: dict(saved[s]) for s in SECTIONS}
     else:
-        sections = _base_sections(preset or "bottleneck")
+        sections = preset_sections(preset or "bottleneck")
         sections["sf"].setdefault("seed", sections["env"].get("seed", 0))
 
     problems = []

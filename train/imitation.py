@@ -37,6 +37,7 @@ from envs.torch_backend import TorchBatchedEnv
 from srmt.checkpoint import save_policy
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
+from train.snapshots import snapshot_path
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,6 @@ def imitate(env_cfg: EnvConfig, model_cfg: ModelConfig, settings: ImitationConfi
             report(stats)
         if time.time() - last_snapshot >= snapshot_every:
             last_snapshot = time.time()
-            save(out.parent / "snapshots-imitation" / f"policy-{last_snapshot - started:07.1f}s.pt")
+            save(snapshot_path(out.parent / "snapshots-imitation", last_snapshot - started))
     save(out)
     return stats

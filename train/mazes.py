@@ -26,11 +26,14 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from envs.config import EnvConfig
 from maps.lifelong import TRAIN_SEED_OFFSET, lifelong_maps
 
 SEED_OFFSET = 1_000_000
 """Seed of training maze 0."""
 NAME_PREFIX = "train-maze-"
+GENERATED_MAP_PREFIX = "train-"
+"""Map patterns starting with this name maps that the training commands generate (`with_training_maps`)."""
 ROOM = 2
 """Side of a room (corridor width)."""
 
@@ -109,6 +112,15 @@ class _BlockDumper(yaml.SafeDumper):
 
 _BlockDumper.add_representer(
     str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|" if "\n" in s else None))
+
+
+def with_training_maps(env: EnvConfig, maps_dir: Path) -> EnvConfig:
+    """`env` reading its maps from `maps_dir`, with the training maps written there, when its map
+    pattern names generated maps (and it names no other maps directory); else `env` unchanged."""
+    if not (env.map_pattern or "").startswith(GENERATED_MAP_PREFIX) or env.maps_dir not in (None, str(maps_dir)):
+        return env
+    write_training_mazes(maps_dir)
+    return env.replace(maps_dir=str(maps_dir))
 
 
 def write_training_mazes(maps_dir: Path) -> Path:

@@ -29,8 +29,6 @@ LIFELONG_MAP_PATTERN = "train-maze-.*"
 """Names of the maze maps the lifelong preset generates (train/mazes.py)."""
 LIFELONG_CPU_MAP_PATTERN = "train-(wallmaze|random)-.*"
 """Names of the wall mazes and random maps the lifelong-cpu preset generates (train/mazes.py)."""
-GENERATED_MAP_PREFIX = "train-"
-"""Map patterns starting with this name maps that srmt train generates into <experiment>/maps."""
 
 PRESETS: dict[str, dict[str, Any]] = {
     "bottleneck": {

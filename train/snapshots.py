@@ -10,6 +10,11 @@ import time
 from pathlib import Path
 
 
+def snapshot_path(snapshots: Path, seconds: float) -> Path:
+    """Where the snapshot taken `seconds` after the training started goes (`policy-<seconds>s.pt`)."""
+    return snapshots / f"policy-{seconds:07.1f}s.pt"
+
+
 def snapshot_wall_minutes(path: Path) -> float:
     """Wall-clock minutes since the training started, from a snapshot's name (`policy-<seconds>s.pt`)."""
     return float(path.stem.split("-")[1].rstrip("s")) / 60
@@ -33,7 +38,7 @@ def train_with_snapshots(command: list[str], experiment: Path, snapshots: Path, 
             policy = experiment / "policy.pt"
             if policy.is_file() and policy.stat().st_mtime != seen:
                 seen = policy.stat().st_mtime
-                shutil.copy(policy, snapshots / f"policy-{time.time() - started:07.1f}s.pt")
+                shutil.copy(policy, snapshot_path(snapshots, time.time() - started))
             if done:
                 return proc.returncode
             time.sleep(poll_seconds)
