@@ -65,6 +65,13 @@ def _wait_for(predicate, timeout: float, proc: subprocess.Popen) -> None:
         time.sleep(0.2)
 
 
+def _frames_logged(exp: Path) -> int:
+    """The newest "Total num frames" sample-factory logged (0 before any)."""
+    log = exp / "sf_log.txt"
+    frames = re.findall(r"Total num frames: (\d+)", log.read_text()) if log.is_file() else []
+    return int(frames[-1]) if frames else 0
+
+
 def _checkpoint_steps(exp: Path) -> int:
     path = latest_checkpoint(exp)
     return -1 if path is None else int(path.stem.split("_")[-1])
@@ -154,8 +161,7 @@ def test_ctrl_c_in_a_background_process_saves_then_stops(tmp_path):
                             cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN), start_new_session=True)
     try:
-        _wait_for(lambda: (exp / "sf_log.txt").is_file() and "Fps is" in (exp / "sf_log.txt").read_text()
-                  and "Total num frames: 0." not in (exp / "sf_log.txt").read_text().splitlines()[-1], 60, proc)
+        _wait_for(lambda: _frames_logged(exp) > 0, 60, proc)
         assert latest_checkpoint(exp) is None  # save_every_sec=600: no periodic save yet
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
