@@ -8,7 +8,7 @@ SPEC.md section 3, and the evaluation's episodes/s and agent-steps/s.
 Results stay in OUT/SUITE (per-episode JSONL, summary.md per agent count,
 plot.png); rerunning resumes.
 
-    python benchmarks/eval_lifelong_suites.py --maps-dir ../shared/maps/pogema-benchmark --out runs/suites
+    python benchmarks/eval_lifelong_suites.py --out runs/suites
     python benchmarks/eval_lifelong_suites.py --algo astar --suites mazes random --out runs/suites-astar
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ def main() -> int:
     parser.add_argument("--decoding", choices=("policy", "sample", "argmax"), default="policy",
                         help="policy: the file's recommended decoding (default)")
     parser.add_argument("--suites", nargs="+", default=list(SUITES), choices=SUITES)
-    parser.add_argument("--maps-dir", help="directory with the benchmark's NN-name/maps.yaml files")
+    parser.add_argument("--maps-dir", help="directory whose NN-name/maps.yaml files replace the shipped suites")
     parser.add_argument("--backend", default="torch", choices=("pogema", "torch"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="runs/lifelong-suites", help="results root (one folder per suite)")

@@ -1,7 +1,7 @@
 """`srmt eval`, `srmt render` and `srmt bench eval`.
 
     srmt eval bottleneck --checkpoint policy.pt --quick
-    srmt eval random --algo astar --maps-dir pogema-benchmark/ --agents 8 16 --workers 2
+    srmt eval random --algo pibt --agents 8 16 --workers 2
     srmt render --map bottleneck-20 --agents 2 --seed 3 --path-channel
 """
 from __future__ import annotations

@@ -19,7 +19,7 @@ from eval.results import ResultStore, load_records
 from eval.runner import AgentSpec, make_chunks, run_chunks
 from eval.suites import BENCHMARK_URL, Episode, EvalError, Suite, get_suite
 from maps.errors import MapError
-from maps.registry import ENV_VAR, default_registry
+from maps.registry import BENCHMARK_DIR, ENV_VAR, default_registry
 
 
 @dataclass
@@ -53,23 +53,27 @@ def _sha256(path: Path) -> str:
 
 
 def check_maps(suite: Suite, episodes: Sequence[Episode], maps_dir: str | None) -> None:
-    """EvalError naming the benchmark file to fetch when a map of `episodes` is missing."""
-    fetch = (f"download {suite.collection}/maps.yaml from the POGEMA benchmark repository "
-             f"({BENCHMARK_URL}, folder raw_data_LMAPF/{suite.collection}/) into a directory and pass it with "
-             f"--maps-dir DIR or {ENV_VAR}=DIR") if suite.collection else "reinstall srmt (its maps are missing)"
+    """EvalError naming the collection file that lacks a map of `episodes` and how to fix it."""
     try:
         registry = default_registry(maps_dir)
     except MapError as err:
-        raise EvalError(f"suite {suite.name!r}: {err}; {fetch}") from err
+        raise EvalError(f"suite {suite.name!r}: {err}") from err
     missing = sorted({ep.map_name for ep in episodes} - set(registry.names()))
-    if missing:
-        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-        if registry.maps_dir is None:
-            where = f"no --maps-dir given and {ENV_VAR} is not set"
-        else:
-            where = f"not found under {registry.maps_dir}"
-        raise EvalError(f"suite {suite.name!r} needs map {missing[0]!r}{more} from "
-                        f"{suite.collection or 'srmt'}/maps.yaml ({where}); {fetch}")
+    if not missing:
+        return
+    more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+    source = registry.collection_file(suite.collection) if suite.collection else None
+    if source is None:
+        fix = "reinstall srmt (its shipped maps are missing)"
+    elif BENCHMARK_DIR in source.parents:
+        fix = (f"the shipped copy {source} is incomplete: reinstall srmt, or download {suite.collection}/maps.yaml "
+               f"from {BENCHMARK_URL} (folder raw_data_LMAPF/{suite.collection}/) into a directory DIR and pass "
+               f"--maps-dir DIR or set {ENV_VAR}=DIR")
+    else:
+        fix = (f"{source} replaces the shipped {suite.collection} maps; complete it from {BENCHMARK_URL} "
+               f"(folder raw_data_LMAPF/{suite.collection}/), or rename it to use the shipped suite")
+    raise EvalError(f"suite {suite.name!r} needs map {missing[0]!r}{more} from "
+                    f"{suite.collection or 'srmt'}/maps.yaml: {fix}")
 
 
 def check_agent_fits(suite: Suite, agent: Agent) -> None:

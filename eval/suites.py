@@ -13,8 +13,9 @@ checkpoints on it).
 The five lifelong suites are the POGEMA benchmark (SPEC section 3), copied
 from its experiment configs (``NN-name/NN-name.yaml``, checked against them by
 tests/test_eval_suites.py): soft collisions, on_target=restart, metric
-avg_throughput. Their maps come from the benchmark's ``NN-name/maps.yaml``
-files in a directory the user names (--maps-dir / SRMT_MAPS_DIR).
+avg_throughput. Their maps are the benchmark's ``NN-name/maps.yaml`` files,
+shipped in maps/data/pogema-benchmark (Apache-2.0); a maps directory given
+with --maps-dir / SRMT_MAPS_DIR that holds ``NN-name/maps.yaml`` replaces them.
 """
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ class Suite:
     """name on the command line"""
     title: str
     collection: str | None
-    """benchmark folder holding maps.yaml (e.g. '01-random'); None: maps ship with srmt"""
+    """benchmark folder holding maps.yaml (e.g. '01-random', shipped in maps/data/pogema-benchmark); None: maps/data"""
     maps: tuple[str, ...]
     agents: tuple[int, ...]
     seeds: tuple[int, ...]

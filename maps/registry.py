@@ -2,8 +2,10 @@
 
 A collection is a YAML file whose top level maps map names to grid strings
 (pogema's ``maps.yaml`` format, see ``maps.grid``). The registry loads
-``maps/data/*.yaml`` and, when a maps directory is given (argument, else the
-``SRMT_MAPS_DIR`` environment variable), every collection under it:
+``maps/data/*.yaml``, the POGEMA benchmark suites shipped in
+``maps/data/pogema-benchmark/NN-suite/maps.yaml`` (Apache-2.0, see the
+``SOURCE.md`` beside them) and, when a maps directory is given (argument, else
+the ``SRMT_MAPS_DIR`` environment variable), every collection under it:
 
 - a file named ``maps.yaml`` is always a collection and must be valid;
 - another ``*.yaml`` file is a collection when its top level is a non-empty
@@ -14,7 +16,8 @@ A collection is a YAML file whose top level maps map names to grid strings
 
 Collection names: the file stem for shipped and ``*.yaml`` files, the parent
 directory for ``maps.yaml`` (``02-mazes/maps.yaml`` -> ``02-mazes``), as a
-path relative to the maps directory.
+path relative to the maps directory. A maps-directory collection named like
+a shipped benchmark suite (``02-mazes``) replaces that suite's shipped maps.
 """
 
 import difflib
@@ -30,6 +33,8 @@ from maps.grid import grid_rows
 
 ENV_VAR = "SRMT_MAPS_DIR"
 DATA_DIR = Path(__file__).parent / "data"
+BENCHMARK_DIR = DATA_DIR / "pogema-benchmark"
+"""The POGEMA benchmark's five lifelong suites, shipped: NN-suite/maps.yaml and NN-suite.yaml configs."""
 _ADD_MAPS_HELP = (
     f"pass --maps-dir DIR or set {ENV_VAR}=DIR, where DIR holds maps.yaml / *.yaml "
     "collections (name: grid string)"
@@ -153,16 +158,23 @@ class MapRegistry:
         self._collection_files: dict[str, Path] = {}
         for path in sorted(DATA_DIR.glob("*.yaml")):
             self._add(path.stem, path, load_collection(path))
+        overridden: set[str] = set()
         if self.maps_dir is not None:
-            self._load_dir(self.maps_dir)
+            overridden = self._load_dir(self.maps_dir)
+        for path in sorted(BENCHMARK_DIR.glob("*/maps.yaml")):
+            if path.parent.name not in overridden:
+                self._add(path.parent.name, path, load_collection(path))
 
-    def _load_dir(self, root: Path) -> None:
+    def _load_dir(self, root: Path) -> set[str]:
+        """Load every collection under `root`; return the names of those found there."""
         if not root.exists():
             raise MapsDirError(
                 f"maps directory {root} does not exist{_env_note()}; {_ADD_MAPS_HELP}"
             )
         shipped = {p.resolve() for p in self._collection_files.values()}
+        shipped |= {p.resolve() for p in BENCHMARK_DIR.glob("*/maps.yaml")}
         found = 0
+        names: set[str] = set()
         for path in _find_yaml(root):
             if path.resolve() in shipped:
                 found += 1
@@ -171,12 +183,15 @@ class MapRegistry:
             if path.name != "maps.yaml" and not _is_collection(data):
                 self.skipped.append(path)
                 continue
-            self._add(_collection_name(path, root), path, _validate(data, path))
+            name = _collection_name(path, root)
+            self._add(name, path, _validate(data, path))
+            names.add(name)
             found += 1
         if not found:
             raise MapsDirError(
                 f"no map collection found under {root}{_env_note()}; {_ADD_MAPS_HELP}"
             )
+        return names
 
     def _add(self, collection: str, path: Path, grids: dict[str, str]) -> None:
         if collection in self._collections:
@@ -235,6 +250,10 @@ class MapRegistry:
                 f"e.g. 'bottleneck-.*'); list names with `srmt maps list`; to add maps, {_ADD_MAPS_HELP}"
             )
         return matched
+
+    def collection_file(self, name: str) -> Path | None:
+        """The file a collection was loaded from; None when no collection has that name."""
+        return self._collection_files.get(name)
 
     def collections(self) -> dict[str, list[str]]:
         """Collection name -> its sorted map names, in load order."""

@@ -1,16 +1,17 @@
-"""Shared test settings: one thread per process, and where ../shared's benchmark maps are."""
+"""Shared test settings: one thread per process, and where the shipped benchmark maps are."""
 import os
 from pathlib import Path
 
 import pytest
 import torch
 
+from maps.registry import BENCHMARK_DIR as SHIPPED_BENCHMARK
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(1)
 
-BENCHMARK_DIR = Path(os.environ.get(
-    "SRMT_BENCHMARK_DIR", Path(__file__).resolve().parents[2] / "shared" / "maps" / "pogema-benchmark"))
-"""The POGEMA benchmark suites beside the project (../shared); tests that need them skip without."""
+BENCHMARK_DIR = Path(os.environ.get("SRMT_BENCHMARK_DIR", SHIPPED_BENCHMARK))
+"""The POGEMA benchmark suites: the copy srmt ships, or SRMT_BENCHMARK_DIR when set."""
 
 
 @pytest.fixture

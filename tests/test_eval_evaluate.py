@@ -98,21 +98,26 @@ def test_unknown_suite(tmp_path):
 
 
 def test_missing_maps_directory(tmp_path):
-    with pytest.raises(EvalError, match="suite 'puzzles': maps directory .*nowhere does not exist.*"
-                                        "05-puzzles/maps.yaml from the POGEMA benchmark repository"):
+    with pytest.raises(EvalError, match="suite 'puzzles': maps directory .*nowhere does not exist; "
+                                        "pass --maps-dir DIR"):
         evaluate("puzzles", agent=GreedyAgent(), maps_dir=str(tmp_path / "nowhere"), out_dir=tmp_path / "o",
                  progress=False)
 
 
-def test_missing_map_file_names_the_file_and_where_to_get_it(maps_dir, tmp_path, monkeypatch):
-    with pytest.raises(EvalError, match=r"suite 'mazes' needs map 'validation-mazes-seed-000' and 127 more "
-                                        r"from 02-mazes/maps.yaml \(not found under .*benchmark\); download "
-                                        r"02-mazes/maps.yaml .*github.com/CognitiveAISystems/pogema-benchmark"):
-        evaluate("mazes", agent=GreedyAgent(), maps_dir=str(maps_dir), out_dir=tmp_path / "o", progress=False)
-    monkeypatch.delenv("SRMT_MAPS_DIR", raising=False)
-    with pytest.raises(EvalError, match="no --maps-dir given and SRMT_MAPS_DIR is not set"):
-        evaluate("puzzles", agent=GreedyAgent(), out_dir=tmp_path / "o", progress=False)
+def test_missing_map_names_the_replacing_file(maps_dir, tmp_path, monkeypatch):
+    """A maps directory's 05-puzzles/maps.yaml replaces the shipped suite; maps it lacks are named."""
+    with pytest.raises(EvalError, match=r"suite 'puzzles' needs map 'puzzle-02' and 13 more from "
+                                        r"05-puzzles/maps.yaml: .*benchmark/05-puzzles/maps.yaml replaces the "
+                                        r"shipped 05-puzzles maps; complete it from .*pogema-benchmark"):
+        evaluate("puzzles", agent=GreedyAgent(), maps_dir=str(maps_dir), out_dir=tmp_path / "o", progress=False)
     assert not (tmp_path / "o").exists()
+
+
+def test_benchmark_suites_need_no_maps_dir(tmp_path, monkeypatch):
+    monkeypatch.delenv("SRMT_MAPS_DIR", raising=False)
+    result = evaluate("puzzles", agent=GreedyAgent(), maps="puzzle-0[01]", agents=[2], seeds=[0],
+                      out_dir=tmp_path / "o", workers=1, progress=False)
+    assert sorted(r["env_grid_search"]["map_name"] for r in result.records) == ["puzzle-00", "puzzle-01"]
 
 
 def test_more_agents_than_free_cells_loses_nothing(maps_dir, tmp_path):
@@ -182,7 +187,6 @@ def test_srmt_checkpoint_run_records_its_hash(tmp_path):
 WAREHOUSE = BENCHMARK_DIR / "03-warehouse" / "maps.yaml"
 
 
-@pytest.mark.skipif(not WAREHOUSE.is_file(), reason="benchmark warehouse map not available")
 def test_warehouse_start_and_goal_markers_reach_pogema(tmp_path):
     root = tmp_path / "benchmark" / "03-warehouse"
     root.mkdir(parents=True)

@@ -1,5 +1,6 @@
 """maps.registry: collections, maps directories, name look-up and its errors."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,8 @@ from maps.registry import MapRegistry, default_registry, load_collection
 from conftest import BENCHMARK_DIR
 
 BENCHMARK = BENCHMARK_DIR
-SHIPPED = {"bottleneck-train": 16, "bottleneck-test": 58, "examples": 4, "lifelong-validation": 32}
+SUITES = {"01-random": 128, "02-mazes": 128, "03-warehouse": 1, "04-movingai": 128, "05-puzzles": 16}
+SHIPPED = {"bottleneck-train": 16, "bottleneck-test": 58, "examples": 4, "lifelong-validation": 32, **SUITES}
 
 
 @pytest.fixture(autouse=True)
@@ -26,8 +28,8 @@ def write(path: Path, text: str) -> Path:
 def test_shipped_maps():
     registry = MapRegistry()
     assert {name: len(names) for name, names in registry.collections().items()} == SHIPPED
-    assert len(registry.names()) == 62 + 32  # train lengths are a subset of test lengths
-    assert registry.names()[:3] == ["bottleneck-10", "bottleneck-100", "bottleneck-1000"]
+    assert len(registry.names()) == 62 + 32 + 401  # train lengths are a subset of test lengths
+    assert registry.names()[:3] == ["Berlin_1_256_00", "Berlin_1_256_01", "Berlin_1_256_02"]  # upper case first
     assert registry.collections()["examples"] == ["corridor-1x5", "corridor-2x5", "open-8x8", "room-5x5"]
     assert registry.grid("corridor-2x5") == ".....\n##.##"
     assert registry.maps_dir is None and registry.skipped == []
@@ -52,20 +54,35 @@ def test_match():
         registry.match("(")
 
 
-def test_benchmark_maps_dir():
-    if not BENCHMARK.is_dir():
-        pytest.skip(f"{BENCHMARK} not present")
-    registry = MapRegistry(BENCHMARK)
-    counts = {name: len(names) for name, names in registry.collections().items()}
-    assert counts == {**SHIPPED, "01-random": 128, "02-mazes": 128, "03-warehouse": 1,
-                      "04-movingai": 128, "05-puzzles": 16}
-    assert len(registry.names()) == 62 + 32 + 401
-    assert [p.name for p in registry.skipped] == [
-        "01-random.yaml", "02-mazes.yaml", "03-warehouse.yaml", "04-movingai.yaml", "05-puzzles.yaml"]
+def test_shipped_benchmark_suites():
+    registry = MapRegistry()
+    assert registry.collection_file("02-mazes") == BENCHMARK / "02-mazes" / "maps.yaml"
+    assert (BENCHMARK / "LICENSE").read_text().split()[:3] == ["Apache", "License", "Version"]
     assert registry.collections()["02-mazes"][0] == "validation-mazes-seed-000"
     assert registry.grid("puzzle-00") == "....#\n..#.#\n#.#..\n.###.\n....."
     assert registry.grid("wfi_warehouse").splitlines()[1].startswith(".$$.$$.@@@@")
     assert registry.match("Paris_.*_00") == ["Paris_1_256_00", "Paris_2_256_00"]
+
+
+def test_benchmark_layout_as_maps_dir(tmp_path):
+    """A user copy of the benchmark folder: its maps.yaml files replace the shipped suites, configs are skipped."""
+    copy = shutil.copytree(BENCHMARK, tmp_path / "benchmark")
+    registry = MapRegistry(copy)
+    assert {name: len(names) for name, names in registry.collections().items()} == SHIPPED
+    assert len(registry.names()) == 62 + 32 + 401
+    assert registry.collection_file("04-movingai") == copy / "04-movingai" / "maps.yaml"
+    assert [p.name for p in registry.skipped] == [
+        "01-random.yaml", "02-mazes.yaml", "03-warehouse.yaml", "04-movingai.yaml", "05-puzzles.yaml"]
+
+
+def test_maps_dir_suite_replaces_the_shipped_one(tmp_path):
+    write(tmp_path / "05-puzzles" / "maps.yaml", "puzzle-00: '..'\nmine: '.#.'\n")
+    registry = MapRegistry(tmp_path)
+    assert registry.collections()["05-puzzles"] == ["mine", "puzzle-00"]
+    assert registry.grid("puzzle-00") == ".."
+    with pytest.raises(UnknownMapError, match="unknown map 'puzzle-01'"):
+        registry.grid("puzzle-01")
+    assert registry.collections()["02-mazes"] == MapRegistry().collections()["02-mazes"]
 
 
 def test_missing_maps_dir(tmp_path):
