@@ -58,3 +58,31 @@ class EpisodeMetrics:
             "makespan": cost.max(dim=1).values,
             "ep_length": length,
         }
+
+
+class AgentsDensity:
+    """Mean agents density seen in the agents' windows over an episode, per env (pogema-toolbox's
+    ``avg_agents_density``): each observation (reset and every step) contributes the mean over
+    agents of (agents in the window, self included) / (cells of the window that are not obstacles),
+    with pogema's padding (an obstacle ring around the map, free cells beyond)."""
+
+    def __init__(self, num_envs: int, num_agents: int):
+        self.num_agents = num_agents
+        self.total = torch.zeros(num_envs, dtype=torch.float64)
+        self.count = torch.zeros(num_envs, dtype=torch.long)
+
+    def add(self, obs: Tensor, envs: list[int]) -> None:
+        """Count the observation (E*A, channels, w, w) of `envs` (channel 0: obstacles < 0, 1: agents)."""
+        if not envs:
+            return
+        per_agent = obs.reshape(-1, self.num_agents, *obs.shape[1:])[envs]
+        agents = (per_agent[:, :, 1] != 0).sum(dim=(2, 3))
+        free = (per_agent[:, :, 0] >= 0).sum(dim=(2, 3))
+        self.total[envs] += (agents.double() / free.double()).mean(dim=1).cpu()
+        self.count[envs] += 1
+
+    def pop(self, e: int) -> float:
+        """The mean of env `e`'s episode so far; forgets it."""
+        value = float(self.total[e] / self.count[e])
+        self.total[e], self.count[e] = 0.0, 0
+        return value

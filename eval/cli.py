@@ -113,6 +113,9 @@ def run_eval(args: argparse.Namespace) -> int:
     if result.speed:
         episodes_per_s, agent_steps_per_s = result.speed
         print(f"  {result.seconds:.0f} s: {episodes_per_s:.2f} episodes/s, {agent_steps_per_s:,.0f} agent-steps/s")
+    for name, (matched, total) in result.compared.items():
+        print(f"  compared with {name}: {matched} of our {len(result.records)} episodes matched by map, agents "
+              f"and seed ({total} episodes in its file)")
     for row in aggregate(suite, result.records):
         if row.group == ALL:
             e = row.estimate

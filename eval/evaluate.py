@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from agents import Agent
-from eval.report import episode_key, write_reports
+from eval.report import episode_key, match_counts, write_reports
 from eval.results import ResultStore, load_records
 from eval.runner import AgentSpec, make_chunks, run_chunks
 from eval.suites import BENCHMARK_URL, Episode, EvalError, Suite, get_suite
@@ -34,6 +34,8 @@ class EvalResult:
     seconds: float
     """wall time of this call"""
     files: dict[str, Path] = field(default_factory=dict)
+    compared: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """per `compare` algorithm: (our episodes it matched by map, agents and seed; its episodes)"""
 
     @property
     def speed(self) -> tuple[float, float] | None:
@@ -170,4 +172,4 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
         note += f" (the full suite has {len(suite.episodes())})"
     files.update(write_reports(suite, ordered, others, out, note))
     return EvalResult(out, ordered, ran=len(todo), skipped=len(selected) - len(todo),
-                      seconds=time.perf_counter() - started, files=files)
+                      seconds=time.perf_counter() - started, files=files, compared=match_counts(ordered, others))

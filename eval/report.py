@@ -48,6 +48,18 @@ def episode_key(record: dict) -> tuple[str, int, int]:
     return (grid["map_name"], int(grid["num_agents"]), int(grid.get("seed", 0)))
 
 
+def match_counts(ours: Iterable[dict], others: Iterable[dict]) -> dict[str, tuple[int, int]]:
+    """Per compared algorithm: (episodes of ours it also ran, by map, agents and seed; episodes in its file)."""
+    keys = {episode_key(r) for r in ours}
+    counts: dict[str, list[set]] = {}
+    for r in others:
+        seen = counts.setdefault(r["algorithm"], [set(), set()])
+        seen[1].add(episode_key(r))
+        if episode_key(r) in keys:
+            seen[0].add(episode_key(r))
+    return {name: (len(matched), len(total)) for name, (matched, total) in counts.items()}
+
+
 def restrict(records: Iterable[dict], keys: set[tuple[str, int, int]]) -> list[dict]:
     """The records of the episodes in `keys` (map_name, num_agents, seed)."""
     return [r for r in records if episode_key(r) in keys]
@@ -173,8 +185,13 @@ def plot(rows: list[Row], suite: Suite, algorithms: list[str], path: Path) -> Pa
 
 def write_reports(suite: Suite, ours: list[dict], others: list[dict], out_dir: Path,
                   note: str = "") -> dict[str, Path]:
-    """summary.md, summary.csv and plot.png in `out_dir`; `others` are restricted to our episodes."""
+    """summary.md, summary.csv and plot.png in `out_dir`; `others` are restricted to our episodes and the
+    note says how many of ours each compared algorithm matched."""
     keys = {episode_key(r) for r in ours}
+    matched = match_counts(ours, others)
+    if matched:
+        note += "; compared: " + ", ".join(f"{name} matched {m} of our {len(keys)} episodes ({n} in its file)"
+                                         for name, (m, n) in matched.items())
     theirs = restrict(others, keys)
     algorithms = list(dict.fromkeys([r["algorithm"] for r in ours] + [r["algorithm"] for r in theirs]))
     rows = aggregate(suite, ours + theirs)

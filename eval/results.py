@@ -3,10 +3,11 @@
 One record per episode, as pogema-toolbox writes them (and as the benchmark's
 raw_data_LMAPF/*/ALGO.json files hold them, in a JSON list):
 
-    {"metrics": {"avg_throughput": 1.15625, "runtime": 0.42},
+    {"metrics": {"avg_throughput": 1.15625, "ep_length": 256, "avg_agents_density": 0.0412, "runtime": 0.42},
      "env_grid_search": {"seed": 0, "num_agents": 8, "map_name": "validation-random-seed-000"},
      "algorithm": "SRMT"}
 
+Lifelong records add `avg_agents_density` (envs.metrics.AgentsDensity).
 Bottleneck records carry CSR, ISR, SoC (true sum of costs), makespan,
 ep_length and runtime. `runtime` is the wall time in seconds from the
 episode's first to its last step; episodes run batched, so it is shared with

@@ -30,6 +30,7 @@ import torch
 
 from agents import Agent, default_policy_path, make_agent
 from envs.config import EnvConfig, resolve_config
+from envs.metrics import AgentsDensity
 from envs.backends import BACKENDS, make_backend
 from envs.task import task_for_seed
 from eval.results import make_record
@@ -145,9 +146,14 @@ def run_chunk(agent: Agent, chunk: Chunk, emit: Callable[[dict], None]) -> None:
     seeds = [start(e) for e in range(chunk.num_envs)]
     agent.reset(chunk.num_envs, A, seeds)
     obs = env.observe()
+    density = AgentsDensity(chunk.num_envs, A) if chunk.config.on_target == "restart" else None
+    if density is not None:
+        density.add(obs, list(range(chunk.num_envs)))
     while any(s is not None for s in slot):
         actions = agent.act(obs, env)
         obs, _, _, _, infos = env.step(actions)
+        if density is not None:
+            density.add(obs, [e for e, ep in enumerate(slot) if ep is not None])
         ended = infos["ended"].nonzero().flatten().tolist()
         if not ended:
             continue
@@ -155,6 +161,8 @@ def run_chunk(agent: Agent, chunk: Chunk, emit: Callable[[dict], None]) -> None:
         for e in ended:
             ep = slot[e]
             metrics = {name: float(values[e * A]) for name, values in infos["metrics"].items()}
+            if density is not None:
+                metrics["avg_agents_density"] = density.pop(e)
             emit(make_record(agent.name, ep, metrics, time.perf_counter() - started[e]))
             slot[e] = None
             if todo:
@@ -163,6 +171,8 @@ def run_chunk(agent: Agent, chunk: Chunk, emit: Callable[[dict], None]) -> None:
         if restarted:
             agent.reset_envs(restarted, new_seeds)
             obs = env.observe()
+            if density is not None:
+                density.add(obs, restarted)
     env.close()
 
 

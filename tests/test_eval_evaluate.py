@@ -144,6 +144,8 @@ def test_lifelong_suite_with_published_results_beside_ours(maps_dir, tmp_path):
     md = (out / "summary.md").read_text()
     assert "| agents | avg_throughput Greedy | avg_throughput RHCR | n Greedy | n RHCR |" in md
     assert "| **all** | 0.201 | 0.500 | 4 | 4 |" in md  # RHCR restricted to our 4 episodes
+    assert result.compared == {"RHCR": (4, 6)}  # its file: 3 agent counts x 2 maps, seed 0
+    assert "compared: RHCR matched 4 of our 4 episodes (6 in its file)" in md
     assert (out / "plot.png").exists()
 
 
