@@ -144,9 +144,22 @@ class PogemaBatchedEnv:
 
     def _start_episode(self, e: int, task: Task | None = None) -> None:
         task = task or self._task_source(e)
+        self._attach(e, make_pogema(self.resolved, task), task)
+
+    def mirror(self, e: int, pogema_env: Pogema, map_index: int = 0) -> None:
+        """Env `e` shows `pogema_env` (just reset on map `map_index`), which someone else steps, e.g.
+        pogema-toolbox's evaluator: agents read its state here; call `sync(e)` after each of its steps."""
+        self._attach(e, pogema_env, Task(map_index, pogema_env.grid_config.seed))
+
+    def sync(self, e: int) -> None:
+        """Re-read env `e`'s mirrored pogema env after it stepped."""
+        self.steps[e] += 1
+        self._read_state([e])
+
+    def _attach(self, e: int, pogema_env: Pogema, task: Task) -> None:
         self.frozen[e] = False
         self.tasks[e] = task
-        self._envs[e] = make_pogema(self.resolved, task)
+        self._envs[e] = pogema_env
         self._observer.set_map(e, task.map_index)
         self.steps[e] = 0
         self._metrics.reset(e)

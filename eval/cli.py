@@ -14,8 +14,10 @@ from pathlib import Path
 from agents import ALGORITHMS
 from maps.registry import ENV_VAR
 
-_MAPS_HELP = (f"directory holding the POGEMA benchmark's NN-name/maps.yaml files (default: ${ENV_VAR}); "
-              "not needed for bottleneck")
+_MAPS_HELP = (f"extra maps directory (default: ${ENV_VAR}); its NN-name/maps.yaml files replace the shipped "
+              "benchmark suites")
+TOOLBOX_NAMES = ("SRMT", "PIBT")
+"""What `srmt toolbox --algo` accepts: the names eval/toolbox.py registers with pogema-toolbox."""
 
 
 def _agent_args(p: argparse.ArgumentParser) -> None:
@@ -92,6 +94,20 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.set_defaults(func=run_render)
 
+    t = subparsers.add_parser("toolbox", help="run a pogema-toolbox YAML config with SRMT / PIBT (extra: toolbox)",
+                              description="Register SRMT and PIBT with pogema-toolbox 0.1.1 and run its evaluator "
+                                          "on CONFIG (e.g. maps/data/pogema-benchmark/02-mazes/02-mazes.yaml).")
+    t.add_argument("config", metavar="CONFIG", help="pogema-toolbox evaluation config (YAML)")
+    t.add_argument("--algo", nargs="+", choices=TOOLBOX_NAMES, default=[],
+                   help="replace the config's algorithms with these (the benchmark's configs name RHCR)")
+    t.add_argument("--checkpoint", metavar="FILE", help="SRMT policy file (default: the shipped lifelong policy)")
+    decoding = t.add_mutually_exclusive_group()
+    decoding.add_argument("--sample", action="store_true", default=None, help="sample SRMT's actions")
+    decoding.add_argument("--argmax", dest="sample", action="store_false", help="take SRMT's most likely action")
+    t.add_argument("--maps-dir", metavar="DIR", help=_MAPS_HELP)
+    t.add_argument("--out", metavar="DIR", help="write the toolbox's raw ALGO.json files here")
+    t.set_defaults(func=run_toolbox)
+
 
 def run_eval(args: argparse.Namespace) -> int:
     from eval.evaluate import evaluate
@@ -123,6 +139,21 @@ def run_eval(args: argparse.Namespace) -> int:
             print(f"  {row.algorithm} {row.metric}: {e.mean:.3f}{ci} over {row.n} episodes")
     for kind, path in result.files.items():
         print(f"  {kind}: {path}")
+    return 0
+
+
+def run_toolbox(args: argparse.Namespace) -> int:
+    from eval.toolbox import load_config, register, run_config
+
+    register(args.maps_dir)
+    config = load_config(args.config, args.algo, checkpoint=args.checkpoint, sample=args.sample)
+    records = run_config(config, args.out)
+    for name in dict.fromkeys(r["algorithm"] for r in records):
+        mine = [r["metrics"] for r in records if r["algorithm"] == name]
+        metric = "avg_throughput" if "avg_throughput" in mine[0] else "CSR"
+        print(f"{name} {metric}: {sum(m[metric] for m in mine) / len(mine):.3f} over {len(mine)} episodes")
+    if args.out:
+        print(f"raw records: {args.out}")
     return 0
 
 

@@ -1,0 +1,186 @@
+"""SRMT and PIBT inside pogema-toolbox's evaluator (the optional extra: pip install -e ".[toolbox]").
+
+pogema-toolbox 0.1.1 runs an algorithm on a pogema env it creates, resets and
+steps itself, and writes the POGEMA benchmark's raw records. `register()`
+adds to its registry:
+
+- algorithms ``SRMT`` (a policy file; default: the shipped lifelong policy)
+  and ``PIBT`` (this project's centralised planner), each with a config class
+  (`ToolboxAgentConfig`: checkpoint, sample, seed, device) and a
+  preprocessing wrapper (`MirrorWrapper`) that lets the agent read the env's
+  true state through a one-env `PogemaBatchedEnv` mirror, so observations come
+  from the same Observer as in `srmt eval`;
+- the env ``Environment`` as the benchmark builds it (pogema + agents-density
+  + map choice by name + runtime metrics), unless one is registered already;
+- every map srmt knows (the shipped benchmark suites included) that the
+  toolbox registry does not have yet.
+
+`run_config(path)` loads a toolbox YAML config (the benchmark's
+``NN-suite.yaml`` files are such configs), optionally replaces its
+``algorithms`` section, checks that every algorithm is registered, and runs
+the evaluator; `srmt toolbox CONFIG` is the command.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import gymnasium
+import yaml
+
+from envs.config import EnvConfig
+from envs.pogema_backend import PogemaBatchedEnv
+from eval.runner import AgentSpec
+from eval.suites import EvalError
+from maps.registry import default_registry
+
+try:
+    from pogema import pogema_v0
+    from pogema.wrappers.metrics import AgentsDensityWrapper, RuntimeMetricWrapper
+    from pogema_toolbox.algorithm_config import AlgoBase
+    from pogema_toolbox.create_env import Environment, MultiMapWrapper
+    from pogema_toolbox.registry import ToolboxRegistry
+except ImportError as err:  # the extra is not installed
+    raise ImportError(f"pogema-toolbox is not installed ({err}); install the extra: "
+                      "pip install -e \".[toolbox]\"") from err
+
+TOOLBOX_ALGORITHMS = {"SRMT": "srmt", "PIBT": "pibt"}
+"""Names registered in pogema-toolbox -> this project's --algo."""
+VIEW_KEY = "srmt_view"
+"""Key under which MirrorWrapper hands the env mirror to the agent, in every observation dict."""
+
+
+class ToolboxAgentConfig(AlgoBase):
+    """An algorithm entry of a toolbox config. `name` is SRMT or PIBT."""
+
+    checkpoint: Optional[str] = None
+    """SRMT policy file; None: the shipped lifelong policy"""
+    sample: Optional[bool] = None
+    """SRMT decoding; None: the policy file's recommendation"""
+    device: str = "cpu"
+    parallel_backend: str = "sequential"
+    num_process: int = 1
+    preprocessing: Optional[str] = "srmt-mirror"
+
+
+class MirrorWrapper(gymnasium.Wrapper):
+    """Adds to every observation dict a one-env PogemaBatchedEnv that mirrors the wrapped pogema env."""
+
+    def __init__(self, env: gymnasium.Env, config: ToolboxAgentConfig | None = None):
+        super().__init__(env)
+        self.view: PogemaBatchedEnv | None = None
+
+    def reset(self, **kwargs):
+        observations, info = self.env.reset(**kwargs)
+        pogema = self.env.unwrapped
+        config = pogema.grid_config
+        rows = pogema.grid.get_obstacles(ignore_borders=True)
+        grid = "\n".join("".join("#" if cell else "." for cell in row) for row in rows)
+        mirror = EnvConfig(map_name=None, grid=grid, num_agents=config.num_agents, seed=config.seed,
+                           obs_radius=config.obs_radius, collision_system=config.collision_system,
+                           on_target=config.on_target, max_episode_steps=config.max_episode_steps)
+        self.view = PogemaBatchedEnv(mirror, num_envs=1, auto_reset=False)
+        self.view.mirror(0, pogema)
+        return self._with_view(observations), info
+
+    def step(self, actions):
+        observations, rewards, terminated, truncated, infos = self.env.step(actions)
+        self.view.sync(0)
+        return self._with_view(observations), rewards, terminated, truncated, infos
+
+    def _with_view(self, observations: list[dict]) -> list[dict]:
+        return [{**obs, VIEW_KEY: self.view} for obs in observations]
+
+
+class ToolboxAgent:
+    """A srmt agent behind pogema-toolbox's algorithm interface (reset_states, act)."""
+
+    def __init__(self, algo: str, config: ToolboxAgentConfig):
+        if algo != "srmt" and config.checkpoint is not None:
+            raise EvalError(f"checkpoint is for SRMT, not {config.name}; remove it from the algorithm's entry")
+        spec = AgentSpec(algo=algo, checkpoint=config.checkpoint, device=config.device, sample=config.sample,
+                         seed=config.seed or 0, lifelong=True)
+        self.agent = spec.build()
+        self._view: PogemaBatchedEnv | None = None
+
+    def reset_states(self) -> None:
+        self._view = None
+
+    def act(self, observations: list[dict]) -> list[int]:
+        view = observations[0].get(VIEW_KEY)
+        if view is None:
+            raise EvalError(f"the algorithm's observations lack {VIEW_KEY!r}: its entry must keep "
+                            "preprocessing: srmt-mirror (the default)")
+        if view is not self._view:  # a new episode
+            radius = view.config.obs_radius
+            if self.agent.obs_radius not in (None, radius):
+                raise EvalError(f"the policy sees a radius-{self.agent.obs_radius} window but the toolbox config "
+                                f"sets obs_radius {radius}; set obs_radius: {self.agent.obs_radius} in its "
+                                "environment section")
+            self._view = view
+            self.agent.reset(1, view.num_agents, [view.tasks[0].seed])
+        return self.agent.act(view.observe(), view).tolist()
+
+
+def make_benchmark_env(config: Environment) -> gymnasium.Env:
+    """The env as the POGEMA benchmark evaluates: agents density, map picked by name, runtime metric."""
+    env = pogema_v0(grid_config=config)
+    env = AgentsDensityWrapper(env)
+    env = MultiMapWrapper(env)
+    return RuntimeMetricWrapper(env)
+
+
+def register(maps_dir: str | None = None) -> None:
+    """Register SRMT, PIBT, the benchmark env (if absent) and srmt's maps (those absent) with pogema-toolbox."""
+    ToolboxRegistry.debug("registering srmt's algorithms, env and maps")  # also sets up its logger
+    state = ToolboxRegistry.get_state()
+    if "Environment" not in state["envs"]:
+        ToolboxRegistry.register_env("Environment", make_benchmark_env, Environment)
+    for name, algo in TOOLBOX_ALGORITHMS.items():
+        if name not in state["algorithms"]:
+            ToolboxRegistry.register_algorithm(name, functools.partial(ToolboxAgent, algo), ToolboxAgentConfig,
+                                               MirrorWrapper)
+    known = ToolboxRegistry.get_maps()
+    registry = default_registry(maps_dir)
+    ToolboxRegistry.register_maps({name: registry.grid(name) for name in registry.names() if name not in known})
+
+
+def load_config(path: str | Path, algorithms: Sequence[str] = (), **agent_options: Any) -> dict:
+    """A toolbox config; `algorithms` (toolbox names) replace its algorithms section, SRMT's entry with
+    `agent_options` (checkpoint, sample; None values left out).
+
+    Raises:
+        EvalError: unreadable file, no environment section, or an algorithm that is not registered.
+    """
+    try:
+        config = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise EvalError(f"cannot read toolbox config {path}: {err}") from err
+    if not isinstance(config, dict) or not isinstance(config.get("environment"), dict):
+        raise EvalError(f"{path} is not a pogema-toolbox config: it needs an 'environment:' mapping "
+                        "(see maps/data/pogema-benchmark/*/NN-suite.yaml)")
+    config = copy.deepcopy(config)
+    if algorithms:
+        options = {k: v for k, v in agent_options.items() if v is not None}
+        config["algorithms"] = {name: {"name": name, **(options if name == "SRMT" else {})} for name in algorithms}
+    entries = config.get("algorithms") or {}
+    registered = sorted(ToolboxRegistry.get_state()["algorithms"])
+    for key, entry in entries.items():
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if name not in registered:
+            raise EvalError(f"{path}: algorithm {key!r} names {name!r}, which is not registered with pogema-toolbox "
+                            f"(registered: {', '.join(registered)}); pass --algo {' '.join(TOOLBOX_ALGORITHMS)} "
+                            "to replace the config's algorithms")
+    if not entries:
+        raise EvalError(f"{path} has no algorithms: pass --algo {' '.join(TOOLBOX_ALGORITHMS)}")
+    return config
+
+
+def run_config(config: dict, out_dir: str | Path | None = None) -> list[dict]:
+    """Run pogema-toolbox's evaluator on `config`; ALGO.json raw files go to `out_dir` when given."""
+    from pogema_toolbox.evaluator import evaluation
+
+    return evaluation(config, eval_dir=str(out_dir) if out_dir else None)
+
