@@ -40,6 +40,8 @@ any field can be set as --SECTION.FIELD VALUE, or --FIELD VALUE when only one se
   sf     sample-factory 2.1.1 options, e.g. --sf.batch_size 2048, --learning_rate 1e-4, --serial_mode true
 
 Ctrl-C saves a checkpoint and stops; running the same command again resumes.
+The terminal shows one progress line; sample-factory's log goes to EXPERIMENT/train.log
+(--verbose shows it live instead). Errors always reach the terminal.
 Full reference: docs/training.md
 """
 

@@ -10,6 +10,9 @@
    whenever a new checkpoint appears;
 4. export the final checkpoint.
 
+The terminal shows one progress line while sample-factory's output goes to
+EXPERIMENT/train.log (train/progress.py); `--verbose` shows that log live.
+
 Resume: sample-factory loads the newest checkpoint of the experiment
 (`restart_behavior=resume`); train/config.py makes the saved config the base
 of the overrides, so running the same command again continues the run.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +37,8 @@ from srmt.state import state_size
 from train.checks import check_config, prepare_experiment, sf_value
 from train.config import TrainConfig, build_config, sf_parser
 from train.export import POLICY_FILE, export_policy, latest_checkpoint
+from train.progress import Display
+from train.sf_compat import runner_progress
 from train.sf_env import ENV_NAME
 from train.sf_model import register
 from train.warm_start import write_initial_checkpoint
@@ -75,12 +81,13 @@ def gpu_sampling(cfg: TrainConfig) -> dict[str, Any]:
 class TrainingControl(EventLoopObject):
     """Lives in the runner's event loop: stops training on Ctrl-C or budget, exports new checkpoints."""
 
-    def __init__(self, runner, cfg: TrainConfig, command: list[str], started: float):
+    def __init__(self, runner, cfg: TrainConfig, command: list[str], started: float, display: Display):
         EventLoopObject.__init__(self, runner.event_loop, object_id="srmt_training_control")
         self.runner = runner
         self.cfg = cfg
         self.command = command
         self.started = started
+        self.display = display
         self.interrupted = False
         self.stopping = False
         self.exported: Path | None = None
@@ -92,15 +99,17 @@ class TrainingControl(EventLoopObject):
         if self.interrupted:
             raise KeyboardInterrupt  # second Ctrl-C: leave without waiting
         self.interrupted = True
-        log.warning("Ctrl-C: saving a checkpoint and stopping (press again to abort without saving)")
+        self.display.note("Ctrl-C: saving a checkpoint and stopping (press again to abort without saving)",
+                          warning=True)
 
     def tick(self) -> None:
         budget = self.cfg.run.max_train_seconds
         if not self.stopping and (self.interrupted or (budget and time.time() - self.started > budget)):
             reason = "interrupted" if self.interrupted else f"wall-clock budget of {budget:g} s spent"
-            log.info("Stopping training: %s", reason)
+            self.display.note("Stopping training: %s", reason)
             self.stopping = True
             self.runner._stop_training()  # saves a checkpoint, then stops every component
+        self.display.progress(*runner_progress(self.runner))
         self.export_new()
 
     # -- export
@@ -116,23 +125,30 @@ class TrainingControl(EventLoopObject):
         try:
             export_policy(checkpoint, out, self.cfg.model, self.cfg.env.to_dict(), meta)
         except Exception as err:  # noqa: BLE001 - never let an export stop the event loop
-            log.warning("Could not export %s: %s", checkpoint, err)
+            self.display.note("Could not export %s: %s", checkpoint, err, warning=True)
             return None
         self.exported = checkpoint
         log.info("Exported %s -> %s", checkpoint.name, out)
         return out
 
 
-def run_training(cfg: TrainConfig, command: list[str]) -> int:
+def run_training(cfg: TrainConfig, command: list[str], verbose: bool = False) -> int:
     """Run sample-factory on a checked, prepared config; returns the exit code."""
     started = time.time()
+    display = Display(cfg.run.experiment_dir, verbose, cfg.run.train_for_env_steps, cfg.run.max_train_seconds,
+                      started)
+    with display:
+        return _run(cfg, command, started, display)
+
+
+def _run(cfg: TrainConfig, command: list[str], started: float, display: Display) -> int:
     ns = sf_config(cfg)
     register()
     if cfg.run.init_policy and latest_checkpoint(cfg.run.experiment_dir) is None:
         path = write_initial_checkpoint(ns, cfg.run.experiment_dir, cfg.run.init_policy)
-        log.info("Warm start: %s holds the weights of %s", path.name, cfg.run.init_policy)
+        display.note("Warm start: %s holds the weights of %s", path.name, cfg.run.init_policy)
     runner = (SerialRunner if ns.serial_mode else ParallelRunner)(ns)
-    control = TrainingControl(runner, cfg, command, started)
+    control = TrainingControl(runner, cfg, command, started, display)
     # A process started in the background inherits SIGINT ignored: install ours regardless.
     previous = signal.signal(signal.SIGINT, control.on_sigint)
     try:
@@ -143,21 +159,26 @@ def run_training(cfg: TrainConfig, command: list[str]) -> int:
         signal.signal(signal.SIGINT, previous)
     control.export_new()
     if control.exported is None:
-        log.warning("No checkpoint was written: nothing exported")
+        display.note("No checkpoint was written: nothing exported", warning=True)
+    else:
+        display.note("Policy: %s", cfg.run.experiment_dir / POLICY_FILE)
     if status != ExperimentStatus.SUCCESS:
         return int(status)
     return EXIT_INTERRUPTED if control.interrupted else 0
 
 
 def train(argv: list[str]) -> int:
-    """`srmt train ARGV`: check everything, then train. Bad input raises ValueError before any spawn."""
+    """`srmt train ARGV`: check everything, then train. Bad input raises ValueError before any spawn.
+    `--verbose` (not a config option) shows sample-factory's log live instead of the progress line."""
+    verbose = "--verbose" in argv
+    argv = [a for a in argv if a != "--verbose"]
     cfg, saved = build_config(argv)
     check_config(cfg)
     cfg, notes = prepare_experiment(cfg, saved, argv)
     if saved is not None:
-        log.info("Resuming %s%s", cfg.run.experiment_dir,
-                 "; changed since the saved config: " + "; ".join(notes) if notes else "")
-    return run_training(cfg, argv)
+        print(f"Resuming {cfg.run.experiment_dir}" + ("; changed since the saved config: " + "; ".join(notes)
+                                                      if notes else ""), file=sys.stderr)
+    return run_training(cfg, argv, verbose)
 
 
 def describe(cfg: TrainConfig) -> dict[str, Any]:

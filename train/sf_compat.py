@@ -21,7 +21,9 @@ grouped vs per-row from that), the batched runner's episode-stats and rollout
 code, `Runner._stop_training` (train/run.py stops on Ctrl-C or budget
 through it), and the learner's `init` (how it builds the Adam optimizer) and
 `_load_state` (which checkpoint keys it reads): train/warm_start.py writes a
-step-0 checkpoint in that shape for `--init_policy`.
+step-0 checkpoint in that shape for `--init_policy`; and the runner's handlers
+of learner env steps and episode statistics, whose bookkeeping
+`runner_progress` reads for the training display (train/progress.py).
 
 `install()` is idempotent and runs on import of `train.sf_model`, which every
 sample-factory process imports when it unpickles the registered factories, so
@@ -68,6 +70,9 @@ PINNED: dict[str, str] = {
     # train/warm_start.py writes the checkpoint these two read (optimizer built as in init):
     "sample_factory.algo.learning.learner.Learner.init": "09c61110531e",
     "sample_factory.algo.learning.learner.Learner._load_state": "9f49a655d2a0",
+    # train/progress.py's line reads the runner's env steps and episode averages these two keep:
+    "sample_factory.algo.runners.runner.Runner._learner_steps_handler": "8ad111793646",
+    "sample_factory.algo.runners.runner.Runner._episodic_stats_handler": "d3f926345892",
 }
 """Qualified name -> first 12 hex digits of sha256 of its source (see `source_hash`)."""
 
@@ -136,6 +141,14 @@ def load_checkpoint(checkpoints: list[str], device: Any) -> dict | None:
     except Exception as err:  # noqa: BLE001 - re-raised with the path and a hint
         raise RuntimeError(f"cannot load checkpoint {path}: {err}; delete it to resume from the "
                            "previous one, or start a new experiment directory") from err
+
+
+def runner_progress(runner: Any) -> tuple[int, dict[str, float]]:
+    """Env steps of policy 0 and the mean of each episode statistic (reward, CSR, avg_throughput, ...)
+    over the runner's recent episodes, as its stats handlers keep them (pinned above)."""
+    averages = {key: float(np.mean(per_policy[0])) for key, per_policy in runner.policy_avg_stats.items()
+                if len(per_policy[0])}
+    return int(runner.env_steps.get(0, 0)), averages
 
 
 def install() -> None:
