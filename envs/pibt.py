@@ -18,7 +18,12 @@ it), so every step yields moves without vertex or swap conflicts; agents may
 follow each other into cells vacated in the same step, and cycles of three or
 more agents may rotate. Priorities grow by one each step an agent is not at its
 goal and drop to a unique tie-breaker in [0, 1) when it arrives, so every agent
-eventually becomes the most urgent one and reaches its goal.
+eventually becomes the most urgent one and reaches its goal. That completeness
+needs a connected graph: an agent whose goal cannot be reached from its cell
+waits there and only moves to make room for others. The env config refuses
+explicit tasks with shared or unreachable cells (envs/config.py), and pogema
+draws every goal in its agent's region, so this happens only on hand-made
+tasks.
 
 `pibt_actions` is one step of the algorithm on plain arrays; `PIBTPlanner` runs
 it on every environment of a batched env (true positions and goals, distance
@@ -61,6 +66,7 @@ def pibt_actions(obstacles: np.ndarray, positions: np.ndarray, dist: np.ndarray,
     free = inside & ~obstacles[r, c]
     d = dist[np.arange(n)[:, None], r, c].astype(np.int64)
     key = np.where(d >= 0, d, rows * cols)                                           # unreachable: last
+    key[:, 4] = np.where(d[:, 4] >= 0, key[:, 4], rows * cols - 1)  # goal out of reach: wait unless pushed
     tie = rng.random(key.shape) if rng is not None else np.broadcast_to(np.arange(5), key.shape)
     order = np.lexsort((tie, key))                                                   # (A, 5) per agent
     flat = np.take_along_axis(r * cols + c, order, 1).tolist()

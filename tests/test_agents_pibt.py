@@ -52,6 +52,13 @@ def test_head_on_in_a_corridor_the_lower_priority_agent_steps_into_the_pocket():
     assert step(text, [(1, 2), (0, 2)], goals, [3.0, 2.0]) == [4, 2]
 
 
+def test_unreachable_goal_ranks_last_and_the_agent_still_makes_room():
+    # Agent 0's goal (0, 4) is cut off by the wall: it waits unless pushed (alone: it stays).
+    # Agent 1 needs agent 0's cell: agent 0 inherits, cannot go back to agent 1's cell, steps right.
+    assert step("...#.", [(0, 1), (0, 0)], [(0, 4), (0, 1)], [1.0, 2.0]) == [4, 4]
+    assert step("...#.", [(0, 1)], [(0, 4)], [1.0]) == [0]
+
+
 def test_update_priorities():
     new = update_priorities(np.array([0.25, 3.5, 7.0]), np.array([True, False, True]), np.array([0.5, 0.75, 0.0]))
     assert new.tolist() == [0.5, 4.5, 0.0]
