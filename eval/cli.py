@@ -70,7 +70,12 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=("pogema", "torch"), default="pogema",
                    help="batched env: pogema (the reference) or torch (the same dynamics and episodes, "
                         "several times faster; tests/test_eval_backends.py)")
-    p.add_argument("--workers", type=int, default=2, metavar="K", help="worker processes (default 2; 1 = inline)")
+    p.add_argument("--workers", type=int, default=2, metavar="K",
+                   help="worker processes of the local engine (default 2; 1 = inline)")
+    p.add_argument("--engine", choices=("local", "dask"), default="local",
+                   help="local: worker processes here (default); dask: the workers of a dask cluster "
+                        "(--scheduler; extra .[cluster]; docs/evaluation.md)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--compare", nargs="+", default=[], metavar="FILE",
                    help="published results (POGEMA raw JSON list or JSONL) to show beside ours")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -121,7 +126,7 @@ def run_eval(args: argparse.Namespace) -> int:
         result = evaluate(args.suite, spec=_spec(args, suite.lifelong), maps_dir=args.maps_dir, out_dir=args.out,
                           quick=args.quick, maps=args.maps, agents=args.agents, seeds=args.seeds,
                           episodes=args.episodes, workers=args.workers, compare=args.compare, backend=args.backend,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, engine=args.engine, scheduler=args.scheduler)
     except KeyboardInterrupt:
         print("finished episodes are saved; rerun the same command to resume", file=sys.stderr)
         raise

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from agents import Agent
+from eval.cluster import ENGINES, DaskEngine
 from eval.report import episode_key, match_counts, write_reports
 from eval.results import ResultStore, load_records
 from eval.runner import AgentSpec, make_chunks, run_chunks
@@ -96,11 +97,27 @@ def check_agent_fits(suite: Suite, agent: Agent) -> None:
                         f"with radius {suite.default_obs_radius}: {fix}")
 
 
+def _connect(engine: str, scheduler: str | None, spec: AgentSpec | None) -> DaskEngine | None:
+    """The dask engine connected to `scheduler`, or None for the local engine; EvalError on bad input."""
+    if engine not in ENGINES:
+        raise EvalError(f"unknown engine {engine!r}; choose one of {list(ENGINES)}")
+    if engine == "local":
+        if scheduler is not None:
+            raise EvalError("--scheduler is for --engine dask")
+        return None
+    if scheduler is None:
+        raise EvalError("--engine dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+    if spec is None:
+        raise EvalError("--engine dask needs an AgentSpec: the workers build the agent from it")
+    return DaskEngine(scheduler)
+
+
 def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | None = None,
              maps_dir: str | None = None, out_dir: str | Path | None = None, quick: bool = False,
              maps: str | None = None, agents: Sequence[int] | None = None, seeds: Sequence[int] | None = None,
              episodes: int | None = None, workers: int = 2, compare: Sequence[str | Path] = (),
-             progress: bool = True, max_rows: int | None = None, backend: str = "pogema") -> EvalResult:
+             progress: bool = True, max_rows: int | None = None, backend: str = "pogema",
+             engine: str = "local", scheduler: str | None = None) -> EvalResult:
     """Evaluate an agent on a suite (see module docstring).
 
     Args:
@@ -114,6 +131,8 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
         compare: results files (POGEMA raw JSON or JSONL) shown beside ours.
         progress: show a tqdm bar.
         backend: batched env backend (envs/backends.py): pogema, or torch (same episodes, faster).
+        engine: local (worker processes here) or dask (the cluster at `scheduler`, eval/cluster.py;
+            `workers` is then the cluster's business). Same records either way.
     """
     started = time.perf_counter()
     suite = get_suite(suite_name)
@@ -138,6 +157,9 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
         manifest["checkpoint"] = str(path.resolve())
     limits = {"max_rows": max_rows, "backend": backend} if max_rows else {"backend": backend}
     make_chunks(suite, selected, obs_radius, maps_dir, **limits)  # validates every env config before writing
+    cluster = _connect(engine, scheduler, spec)  # an unreachable scheduler fails before anything is written
+    if cluster is not None:
+        limits["waves"] = 1  # small tasks: the scheduler balances them and results stream back sooner
 
     store = ResultStore(out, manifest)
     done = {k[1:] for k in store.done_keys() if k[0] == agent.name}
@@ -154,12 +176,16 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
             bar.update(1)
 
     try:
-        if spec is not None and workers > 1:  # each worker process rebuilds the agent from its spec
+        if cluster is not None:
+            cluster.run(spec, chunks, emit)
+        elif spec is not None and workers > 1:  # each worker process rebuilds the agent from its spec
             run_chunks(spec, chunks, emit, workers=workers)
         else:  # the agent built (or given) here runs in this process
             run_chunks(agent, chunks, emit, workers=1)
     finally:
         store.close()
+        if cluster is not None:
+            cluster.close()
         if bar is not None:
             bar.close()
 

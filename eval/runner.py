@@ -98,9 +98,10 @@ def env_config(suite: Suite, episodes: Sequence[Episode], obs_radius: int, maps_
 
 
 def make_chunks(suite: Suite, episodes: Sequence[Episode], obs_radius: int, maps_dir: str | None,
-                max_rows: int = MAX_ROWS, max_envs: int = MAX_ENVS, backend: str = "pogema") -> list[Chunk]:
-    """Split episodes into chunks, validating every env config (EnvConfigError on bad input) and
-    the backend (EvalError).
+                max_rows: int = MAX_ROWS, max_envs: int = MAX_ENVS, backend: str = "pogema",
+                waves: int = WAVES) -> list[Chunk]:
+    """Split episodes into chunks of up to `waves` x slots episodes, validating every env config
+    (EnvConfigError on bad input) and the backend (EvalError).
 
     Largest chunks first, so that parallel workers finish together.
     """
@@ -109,7 +110,7 @@ def make_chunks(suite: Suite, episodes: Sequence[Episode], obs_radius: int, maps
     chunks = []
     for (agents, _), group in group_by_config(episodes).items():
         slots = max(1, min(max_envs, max_rows // agents))
-        per_chunk = slots * WAVES
+        per_chunk = slots * waves
         pieces = math.ceil(len(group) / per_chunk)
         size = math.ceil(len(group) / pieces)
         for i in range(0, len(group), size):

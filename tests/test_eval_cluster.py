@@ -1,0 +1,123 @@
+"""`srmt eval --engine dask` on a real local dask cluster (scheduler and worker processes)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed: pip install -e '.[cluster]'")
+
+from eval import cluster as cluster_module  # noqa: E402
+from eval.cluster import DaskEngine  # noqa: E402
+from eval.evaluate import evaluate  # noqa: E402
+from eval.report import episode_key  # noqa: E402
+from eval.results import load_records  # noqa: E402
+from eval.runner import AgentSpec, make_chunks  # noqa: E402
+from eval.suites import EvalError, get_suite  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = AgentSpec(algo="srmt", lifelong=True)
+SELECTION = dict(maps="validation-mazes-seed-00[0-5]", agents=[8, 16], seeds=[0, 1])  # 24 episodes
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=40) as cluster:
+        yield cluster.scheduler_address
+
+
+def _metrics(records):
+    return {episode_key(r): {k: v for k, v in r["metrics"].items() if k != "runtime"} for r in records}
+
+
+def test_dask_engine_writes_the_records_of_the_local_engine(scheduler, tmp_path):
+    local = evaluate("mazes", spec=SPEC, out_dir=tmp_path / "local", workers=1, progress=False, **SELECTION)
+    dask = evaluate("mazes", spec=SPEC, out_dir=tmp_path / "dask", engine="dask", scheduler=scheduler,
+                    progress=False, **SELECTION)
+    assert len(dask.records) == 24 and _metrics(dask.records) == _metrics(local.records)
+    assert len(load_records(tmp_path / "dask" / "episodes.jsonl")) == 24
+    again = evaluate("mazes", spec=SPEC, out_dir=tmp_path / "dask", engine="dask", scheduler=scheduler,
+                     progress=False, **SELECTION)
+    assert (again.ran, again.skipped) == (0, 24)
+
+
+def test_a_worker_killed_mid_chunk_loses_nothing_and_writes_nothing_twice(scheduler):
+    suite = get_suite("mazes")
+    chunks = make_chunks(suite, suite.episodes(**SELECTION), 5, None, waves=1, max_envs=2)
+    assert len(chunks) == 12
+    engine = DaskEngine(scheduler)
+    pids = engine.client.run(os.getpid)
+    killed = []
+    records = []
+
+    def emit(record):
+        records.append(record)
+        if not killed:  # first record back: kill a worker that is in the middle of a chunk
+            busy = [w for w, keys in engine.client.processing().items() if keys]
+            assert busy, "no worker was running a chunk"
+            os.kill(pids[busy[0]], signal.SIGKILL)
+            killed.append(busy[0])
+
+    try:
+        engine.run(SPEC, chunks, emit)
+    finally:
+        engine.close()
+    assert killed
+    keys = [episode_key(r) for r in records]
+    assert len(keys) == len(set(keys)) == 24
+
+
+def test_interrupted_dask_evaluation_resumes(scheduler, tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "cli.main", "eval", "mazes", "--engine", "dask", "--scheduler", scheduler,
+               "--maps", SELECTION["maps"], "--agents", "8", "16", "--seeds", "0", "1", "--out", str(out),
+               "--no-progress"]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        path = out / "episodes.jsonl"
+        while not (path.is_file() and path.read_text().count("\n") >= 1):
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            assert time.time() < deadline, "no record within 120 s"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err[-2000:]
+    assert "finished episodes are saved; rerun the same command to resume" in err
+    first = load_records(out / "episodes.jsonl")
+    assert 1 <= len(first) < 24
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"{24 - len(first)} episodes run, {len(first)} already done" in done.stdout
+    keys = [episode_key(r) for r in load_records(out / "episodes.jsonl")]
+    assert len(keys) == len(set(keys)) == 24
+    assert json.loads((out / "run.json").read_text())["suite"] == "mazes"
+
+
+def test_unreachable_scheduler_is_a_clear_error_within_seconds(tmp_path, monkeypatch):
+    monkeypatch.setattr(cluster_module, "CONNECT_TIMEOUT_S", 2)
+    started = time.time()
+    with pytest.raises(EvalError, match=r"cannot reach the dask scheduler at 'tcp://127.0.0.1:9' within 2 s .*"
+                                        r"start one with `dask scheduler`"):
+        evaluate("mazes", spec=SPEC, out_dir=tmp_path / "o", engine="dask", scheduler="tcp://127.0.0.1:9",
+                 progress=False, **SELECTION)
+    assert time.time() - started < 15
+    assert not (tmp_path / "o").exists()
+
+
+def test_engine_options_are_checked(tmp_path):
+    with pytest.raises(EvalError, match=r"--engine dask needs --scheduler ADDRESS"):
+        evaluate("mazes", spec=SPEC, out_dir=tmp_path / "o", engine="dask", progress=False, **SELECTION)
+    with pytest.raises(EvalError, match="--scheduler is for --engine dask"):
+        evaluate("mazes", spec=SPEC, out_dir=tmp_path / "o", scheduler="tcp://x:1", progress=False, **SELECTION)
+    with pytest.raises(EvalError, match=r"unknown engine 'ray'"):
+        evaluate("mazes", spec=SPEC, out_dir=tmp_path / "o", engine="ray", progress=False, **SELECTION)
