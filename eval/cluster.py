@@ -16,8 +16,10 @@ Workers need srmt installed (the same version and the `cluster` extra), and a
 """
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import hashlib
+import os
 import tempfile
 import uuid
 from pathlib import Path
@@ -35,11 +37,28 @@ ENGINES = ("local", "dask")
 
 _AGENTS: dict[tuple, Agent] = {}
 """Agents built in this worker process, by (spec, policy digest): each policy loads once per worker."""
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+"""glibc mallopt parameters."""
+
+
+def _undo_malloc_trim() -> None:
+    """dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which turns off glibc's adaptive
+    mmap threshold: every large tensor is then a fresh mmap, and evaluation runs about 2x slower
+    (measured with benchmarks/bench_eval_cluster.py). Raise both thresholds back (glibc only)."""
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)
+    libc.mallopt(M_TRIM_THRESHOLD, 256 << 20)
 
 
 def _worker_agent(spec: AgentSpec, policy: bytes | None, digest: str | None) -> Agent:
     key = (spec, digest)
     if key not in _AGENTS:
+        _undo_malloc_trim()
         torch.set_num_threads(1)
         if policy is not None:
             path = Path(tempfile.gettempdir()) / f"srmt-policy-{digest}.pt"
@@ -94,7 +113,7 @@ class DaskEngine:
         futures = [self.client.submit(run_chunk_task, spec, policy, digest, chunk, pure=False,
                                       key=f"srmt-chunk-{run}-{i}") for i, chunk in enumerate(chunks)]
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=self.client.loop):
                 try:
                     records = future.result()
                 except EvalError:

@@ -1,0 +1,84 @@
+"""Evaluation on a dask cluster vs the local engine, on the same machine and episodes, in one run.
+
+    python benchmarks/bench_eval_cluster.py [--maps REGEX] [--rounds 3] [--backend torch]
+
+Runs the shipped lifelong policy on a Mazes subset (default: 16 maps x 8-48
+agents x seed 0 = 80 episodes of mixed cost; 64 agents left out so a round
+stays short) with: the local engine
+inline (1 process) and with 2 worker processes, a LocalCluster of 1 dask
+worker process and one of 2 (scheduler and workers are separate processes
+started here). Each configuration runs the
+same fixed number of rounds into fresh output directories; the script prints
+episodes/s per round, the median, and each median's ratio to the local
+engine's. Records of every configuration are checked to be identical
+(runtime aside). The cluster's start-up is not timed (a real cluster is
+already up); the policy transfer and worker-side loading are.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from eval.evaluate import evaluate  # noqa: E402
+from eval.report import episode_key  # noqa: E402
+from eval.runner import AgentSpec  # noqa: E402
+
+
+def _metrics(records: list[dict]) -> dict:
+    return {episode_key(r): {k: v for k, v in r["metrics"].items() if k != "runtime"} for r in records}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--maps", default="validation-mazes-seed-0(0[0-9]|1[0-5])", help="Mazes maps (regex)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per configuration, fixed up front (default 3)")
+    parser.add_argument("--backend", default="torch", choices=("pogema", "torch"))
+    args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be >= 1")
+
+    from distributed import LocalCluster
+
+    spec = AgentSpec(algo="srmt", lifelong=True)
+    selection = dict(maps=args.maps, agents=[8, 16, 24, 32, 48], seeds=[0], backend=args.backend, progress=False)
+    speeds: dict[str, list[float]] = {}
+    reference = None
+    with tempfile.TemporaryDirectory() as tmp:
+        def measure(name: str, **engine) -> None:
+            nonlocal reference
+            for r in range(args.rounds):
+                started = time.perf_counter()
+                result = evaluate("mazes", spec=spec, out_dir=Path(tmp) / f"{name}-{r}", **selection, **engine)
+                speeds.setdefault(name, []).append(len(result.records) / (time.perf_counter() - started))
+                metrics = _metrics(result.records)
+                reference = reference or metrics
+                if metrics != reference:
+                    raise SystemExit(f"{name}: records differ from the first configuration's")
+                print(f"{name} round {r + 1}: {speeds[name][-1]:.2f} episodes/s", flush=True)
+
+        measure("local engine, 1 process", workers=1)
+        measure("local engine, 2 processes", workers=2)
+        for workers in (1, 2):
+            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                              silence_logs=40) as cluster:
+                measure(f"dask, {workers} worker{'s' * (workers > 1)}", engine="dask",
+                        scheduler=cluster.scheduler_address)
+
+    base = statistics.median(speeds["local engine, 1 process"])
+    print(f"\n{len(reference)} Mazes episodes, backend {args.backend}, {args.rounds} rounds each; "
+          "records identical across configurations")
+    print("| configuration | median episodes/s | rounds | vs local |\n|---|---|---|---|")
+    for name, values in speeds.items():
+        median = statistics.median(values)
+        print(f"| {name} | {median:.2f} | {', '.join(f'{v:.2f}' for v in values)} | {median / base:.2f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
