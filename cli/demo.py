@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from envs.options import POSITIVE
+
 
 def stages(out: Path, minutes: float, device: str) -> list[list[str]]:
     """The `srmt` command lines the demo runs, in order."""
@@ -39,6 +41,6 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     """Register `srmt demo`."""
     parser = subparsers.add_parser("demo", help="short Bottleneck training, evaluation and a video (CPU-friendly)")
     parser.add_argument("--out", default="runs/demo", help="output directory (default: runs/demo)")
-    parser.add_argument("--minutes", type=float, default=5.0, help="training budget in minutes (default: 5)")
+    parser.add_argument("--minutes", type=POSITIVE.argtype("--minutes"), default=5.0, help="training budget in minutes (default: 5)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device (default: cpu)")
     parser.set_defaults(func=run)

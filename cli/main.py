@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 COMMANDS = ["train.cli", "eval.cli", "maps.cli", "srmt.params", "cli.demo"]
@@ -39,14 +40,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: every command stops as on Ctrl-C (saving what it has), exit code 143."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
+def repeated_option(argv: list[str]) -> str | None:
+    """The first `--option` given twice in `argv` (argparse would silently keep the last), or None."""
+    seen = set()
+    for token in argv:
+        if token.startswith("--") and token != "--":
+            name = token.split("=", 1)[0].replace("_", "-")
+            if name in seen:
+                return name
+            seen.add(name)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     limit_threads()
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    repeated = repeated_option(argv)
+    if repeated:
+        parser.error(f"option {repeated} is given twice; give it once")
+    args = parser.parse_args(argv)
+    # A process started in the background by a script inherits SIGINT ignored: take it back; SIGTERM too.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        print("terminated" if isinstance(err, Terminated) else "interrupted", file=sys.stderr)
+        return 143 if isinstance(err, Terminated) else 130
     except ValueError as err:  # bad input: config, maps, checkpoints — the message says how to fix it
         print(f"srmt {args.command}: error: {err}", file=sys.stderr)
         return 2

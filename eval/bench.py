@@ -27,12 +27,13 @@ from eval.suites import get_suite
 from srmt.checkpoint import save_policy
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
+from envs.options import NON_NEGATIVE_INT
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", metavar="FILE",
                    help="policy file (default: the shipped Bottleneck policy, else a random-init bottleneck model)")
-    p.add_argument("--reference-seeds", type=int, nargs="+", default=[0], metavar="S",
+    p.add_argument("--reference-seeds", type=NON_NEGATIVE_INT.argtype("--reference-seeds"), nargs="+", default=[0], metavar="S",
                    help="seeds of the per-agent reference run (default 0: 58 episodes, one per length)")
     p.add_argument("--quick", action="store_true", help="only corridor lengths up to 50 (smoke run)")
     p.add_argument("--skip-workers", action="store_true", help="do not time the 2-worker run")

@@ -13,9 +13,11 @@ from pathlib import Path
 
 from agents import ALGORITHMS
 from maps.registry import ENV_VAR
+from envs.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
 
 _MAPS_HELP = (f"extra maps directory (default: ${ENV_VAR}); its NN-name/maps.yaml files replace the shipped "
               "benchmark suites")
+FPS = Range(1, 60, integer=True)
 TOOLBOX_NAMES = ("SRMT", "PIBT")
 """What `srmt toolbox --algo` accepts: the names eval/toolbox.py registers with pogema-toolbox."""
 
@@ -34,7 +36,7 @@ def _agent_args(p: argparse.ArgumentParser) -> None:
                           help="sample actions from the policy (default: the policy file's recommended "
                                "decoding; the shipped lifelong policy samples, the Bottleneck one takes the argmax)")
     decoding.add_argument("--argmax", dest="sample", action="store_false", help="take the most likely action")
-    p.add_argument("--agent-seed", type=int, default=0, metavar="S",
+    p.add_argument("--agent-seed", type=NON_NEGATIVE_INT.argtype("--agent-seed"), default=0, metavar="S",
                    help="seed of the agent's random streams (sampling, random/A* tie breaks; default 0)")
 
 
@@ -64,13 +66,13 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="results directory (default runs/eval/SUITE-ALGORITHM)")
     p.add_argument("--quick", action="store_true", help="a small subset of the suite, for smoke runs")
     p.add_argument("--maps", metavar="REGEX", help="only maps whose whole name matches REGEX")
-    p.add_argument("--episodes", type=int, metavar="N", help="only the first N selected episodes")
-    p.add_argument("--seeds", type=int, nargs="+", metavar="S", help="only these seeds")
-    p.add_argument("--agents", type=int, nargs="+", metavar="N", help="only these agent counts")
+    p.add_argument("--episodes", type=POSITIVE_INT.argtype("--episodes"), metavar="N", help="only the first N selected episodes")
+    p.add_argument("--seeds", type=NON_NEGATIVE_INT.argtype("--seeds"), nargs="+", metavar="S", help="only these seeds")
+    p.add_argument("--agents", type=POSITIVE_INT.argtype("--agents"), nargs="+", metavar="N", help="only these agent counts")
     p.add_argument("--backend", choices=("pogema", "torch"), default="pogema",
                    help="batched env: pogema (the reference) or torch (the same dynamics and episodes, "
                         "several times faster; tests/test_eval_backends.py)")
-    p.add_argument("--workers", type=int, default=2, metavar="K",
+    p.add_argument("--workers", type=POSITIVE_INT.argtype("--workers"), default=2, metavar="K",
                    help="worker processes of the local engine (default 2; 1 = inline)")
     p.add_argument("--engine", choices=("local", "dask"), default="local",
                    help="local: worker processes here (default); dask: the workers of a dask cluster "
@@ -84,16 +86,16 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     r = subparsers.add_parser("render", help="play one episode and write SVG, MP4 and GIF animations")
     _agent_args(r)
     r.add_argument("--map", required=True, metavar="NAME", help="map name (see `srmt maps list`)")
-    r.add_argument("--agents", type=int, default=2, metavar="N", help="number of agents (default 2)")
-    r.add_argument("--seed", type=int, default=0, metavar="S", help="task seed (default 0)")
+    r.add_argument("--agents", type=POSITIVE_INT.argtype("--agents"), default=2, metavar="N", help="number of agents (default 2)")
+    r.add_argument("--seed", type=NON_NEGATIVE_INT.argtype("--seed"), default=0, metavar="S", help="task seed (default 0)")
     r.add_argument("--maps-dir", metavar="DIR", help=_MAPS_HELP)
     r.add_argument("--out", default="runs/render", metavar="DIR", help="output directory (default runs/render)")
     r.add_argument("--path-channel", action="store_true", help="draw every agent's shortest path to its goal")
-    r.add_argument("--max-steps", type=int, metavar="T", help="stop after T steps (default: the episode length)")
+    r.add_argument("--max-steps", type=POSITIVE_INT.argtype("--max-steps"), metavar="T", help="stop after T steps (default: the episode length)")
     r.add_argument("--on-target", choices=("finish", "restart", "nothing"),
                    help="override the map's suite dynamics (default: bottleneck finish, benchmark maps restart)")
     r.add_argument("--collision-system", choices=("block_both", "soft", "priority"), help="override collisions")
-    r.add_argument("--fps", type=int, default=6, help="video frames per second (default 6)")
+    r.add_argument("--fps", type=FPS.argtype("--fps"), default=6, help="video frames per second, 1-60 (default 6)")
     r.add_argument("--formats", nargs="+", choices=("svg", "mp4", "gif"), default=["svg", "mp4", "gif"],
                    help="files to write (default all three)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -120,8 +122,6 @@ def run_eval(args: argparse.Namespace) -> int:
     from eval.suites import get_suite
 
     suite = get_suite(args.suite)
-    if args.workers < 1:
-        raise ValueError(f"--workers {args.workers} must be >= 1")
     try:
         result = evaluate(args.suite, spec=_spec(args, suite.lifelong), maps_dir=args.maps_dir, out_dir=args.out,
                           quick=args.quick, maps=args.maps, agents=args.agents, seeds=args.seeds,

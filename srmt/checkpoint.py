@@ -138,6 +138,12 @@ def _config_diff(a: ModelConfig, b: ModelConfig) -> str:
     return ", ".join(f"{k}: {da[k]!r} vs {db[k]!r}" for k in da if da[k] != db[k])
 
 
+def non_finite(state: Mapping[str, Any]) -> list[str]:
+    """Names of the floating-point tensors of a state dict that hold NaN or inf."""
+    return sorted(name for name, t in state.items()
+                  if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()))
+
+
 def _check_state_dict(state: Mapping[str, torch.Tensor], cfg: ModelConfig, source: str) -> None:
     """Raise CheckpointError naming every missing / unexpected key and shape mismatch."""
     expected = SRMTPolicy(cfg).state_dict()
@@ -157,6 +163,10 @@ def _check_state_dict(state: Mapping[str, torch.Tensor], cfg: ModelConfig, sourc
         problems.append(f"unexpected keys {_short(unexpected)}")
     if wrong:
         problems.append("shape mismatches " + _short(wrong))
+    bad = non_finite(state)
+    if bad:
+        raise CheckpointError(f"{source} holds non-finite weights (NaN or inf) in {_short(bad)}: the training "
+                              "diverged; use an earlier checkpoint, or retrain with a smaller learning rate")
     if problems:
         raise CheckpointError(
             f"{source}: the weights do not match its model_config (variant={cfg.variant!r}, "

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import psutil
+from envs.options import NON_NEGATIVE, POSITIVE
 
 REFERENCE_FPS = 2850.0
 """The original implementation, bottleneck preset, this 2-core machine (3.9 GB RAM)."""
@@ -33,8 +34,8 @@ _REPORT = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]\[\d+\] Fps is 
 
 
 def add_speed_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seconds", type=float, default=90.0, help="measured seconds after warm-up")
-    parser.add_argument("--warmup", type=float, default=25.0, help="seconds ignored at the start")
+    parser.add_argument("--seconds", type=POSITIVE.argtype("--seconds"), default=90.0, help="measured seconds after warm-up")
+    parser.add_argument("--warmup", type=NON_NEGATIVE.argtype("--warmup"), default=25.0, help="seconds ignored at the start")
     parser.add_argument("--preset", default="bottleneck", help="training preset")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="training override, e.g. --set envs_per_batch=256 (repeatable)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,9 @@ import torch
 
 from envs.backends import BACKENDS
 from envs.config import resolve_config
+from envs.options import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, Range
 from srmt.checkpoint import load_policy
-from train.config import CONFIG_FILE, TrainConfig, TrainConfigError, sf_parser
+from train.config import CONFIG_FILE, TrainConfig, TrainConfigError, sf_options, sf_parser
 from train.export import latest_checkpoint
 from train.mazes import with_training_maps
 
@@ -29,6 +31,39 @@ def sf_value(cfg: TrainConfig, name: str) -> Any:
     return sf_parser().get_default(name)
 
 
+UNIT = Range(0, 1)
+SF_RANGES: dict[str, Range] = {
+    "learning_rate": Range(0, 1, lo_open=True), "gamma": Range(0, 1, lo_open=True), "gae_lambda": UNIT,
+    "ppo_clip_ratio": Range(0, 1, lo_open=True), "ppo_clip_value": POSITIVE,
+    "value_loss_coeff": NON_NEGATIVE, "exploration_loss_coeff": NON_NEGATIVE, "kl_loss_coeff": NON_NEGATIVE,
+    "max_grad_norm": NON_NEGATIVE, "adam_eps": POSITIVE, "adam_beta1": Range(0, 1, hi_open=True),
+    "adam_beta2": Range(0, 1, hi_open=True), "lr_adaptive_min": POSITIVE, "lr_adaptive_max": POSITIVE,
+    "lr_schedule_kl_threshold": POSITIVE, "reward_scale": POSITIVE, "reward_clip": POSITIVE,
+    "vtrace_rho": POSITIVE, "vtrace_c": POSITIVE,
+    **dict.fromkeys(("batch_size", "num_batches_per_epoch", "num_epochs", "rollout", "num_workers",
+                     "worker_num_splits", "keep_checkpoints", "stats_avg", "max_policy_lag",
+                     "policy_workers_per_policy", "num_batches_to_accumulate", "save_every_sec",
+                     "experiment_summaries_interval", "heartbeat_interval"), POSITIVE_INT),
+    "seed": NON_NEGATIVE_INT,
+}
+"""sample-factory options used by srmt train and their allowed values (every other float option: finite)."""
+RUN_RANGES = {"train_for_env_steps": POSITIVE_INT, "max_train_seconds": NON_NEGATIVE, "envs_per_batch": POSITIVE_INT}
+ENV_RANGES = {"num_agents": POSITIVE_INT, "max_episode_steps": POSITIVE_INT, "obs_radius": POSITIVE_INT,
+              "seed": NON_NEGATIVE_INT}
+
+
+def range_problems(cfg: TrainConfig) -> list[str]:
+    """Every numeric option outside its range (field, value and the allowed range)."""
+    problems = [RUN_RANGES[k].problem(k, getattr(cfg.run, k)) for k in RUN_RANGES]
+    problems += [ENV_RANGES[k].problem(k, getattr(cfg.env, k)) for k in ENV_RANGES]
+    for name, option in sf_options().items():
+        if name in SF_RANGES:
+            problems.append(SF_RANGES[name].problem(f"sf.{name}", sf_value(cfg, name)))
+        elif option.convert is float and name in cfg.sf:
+            problems.append(Range().problem(f"sf.{name}", cfg.sf[name]))
+    return [p for p in problems if p]
+
+
 def check_config(cfg: TrainConfig) -> None:
     """Options and sizes (no disk access).
 
@@ -36,7 +71,9 @@ def check_config(cfg: TrainConfig) -> None:
         TrainConfigError: listing every problem.
     """
     run = cfg.run
-    problems = []
+    problems = range_problems(cfg)
+    if problems:  # the size arithmetic below needs sane numbers
+        raise TrainConfigError("invalid training config:\n  - " + "\n  - ".join(problems))
     if run.backend not in BACKENDS:
         problems.append(f"backend={run.backend!r} is not one of {sorted(BACKENDS)}")
     if run.device not in DEVICES:
@@ -44,10 +81,6 @@ def check_config(cfg: TrainConfig) -> None:
     elif run.device == "cuda" and not torch.cuda.is_available():
         problems.append(f"device='cuda' but no CUDA GPU is usable here (torch {torch.__version__}, "
                         "torch.cuda.is_available() is False); use --device cpu")
-    if run.envs_per_batch < 1:
-        problems.append(f"envs_per_batch={run.envs_per_batch} must be >= 1")
-    if run.max_train_seconds < 0:
-        problems.append(f"max_train_seconds={run.max_train_seconds} must be >= 0 (0: no limit)")
     if cfg.model.obs_radius != cfg.env.obs_radius:
         problems.append(f"model.obs_radius={cfg.model.obs_radius} != env.obs_radius={cfg.env.obs_radius}; "
                         "set --obs_radius once")
@@ -65,12 +98,6 @@ def _size_problems(cfg: TrainConfig) -> list[str]:
     batch, batches, rollout = sf_value(cfg, "batch_size"), sf_value(cfg, "num_batches_per_epoch"), \
         sf_value(cfg, "rollout")
     problems = []
-    for name, value in (("num_workers", workers), ("worker_num_splits", splits), ("batch_size", batch),
-                        ("num_batches_per_epoch", batches), ("rollout", rollout)):
-        if value < 1:
-            problems.append(f"sf.{name}={value} must be >= 1")
-    if problems:
-        return problems
     iteration = batch * batches
     if batch % rollout:
         problems.append(f"sf.batch_size={batch} must be a multiple of sf.rollout={rollout}")
@@ -155,7 +182,18 @@ def prepare_experiment(cfg: TrainConfig, saved: dict[str, Any] | None, command: 
     if saved is None and exp.is_dir() and any(exp.iterdir()):
         raise TrainConfigError(f"experiment directory {exp} is not empty and holds no {CONFIG_FILE}: it is not "
                                "a srmt experiment; pass --experiment with a new or empty directory")
+    created = not exp.exists()
     check_writable(exp)
+    try:
+        return _prepare(cfg, saved, command, exp)
+    except Exception:
+        if created:  # a rejected config leaves no directory behind
+            shutil.rmtree(exp, ignore_errors=True)
+        raise
+
+
+def _prepare(cfg: TrainConfig, saved: dict[str, Any] | None, command: list[str],
+             exp: Path) -> tuple[TrainConfig, list[str]]:
     notes: list[str] = []
     if saved is not None:
         incompatible, notes = resume_differences(saved, cfg)

@@ -12,6 +12,7 @@ import dataclasses
 import sys
 
 from train.presets import BOTTLENECK_REWARDS, PRESETS
+from envs.options import NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, Range
 
 HELP = """\
 Train an SRMT policy with sample-factory (APPO) on POGEMA maps.
@@ -115,17 +116,17 @@ def add_subparser(subparsers) -> None:
                                           "(train/imitation.py); start APPO from it with --init_policy.")
     p.add_argument("--preset", default="lifelong-cpu", choices=[n for n in PRESETS if n != "bottleneck"])
     p.add_argument("--out", required=True, metavar="FILE", help="policy file to write")
-    p.add_argument("--seconds", type=float, default=d.seconds, help=f"wall-clock budget (default {d.seconds:.0f})")
-    p.add_argument("--envs", type=int, default=d.envs, help=f"environments stepped together (default {d.envs})")
-    p.add_argument("--rollout", type=int, default=d.rollout, help=f"steps per rollout (default {d.rollout})")
-    p.add_argument("--epochs", type=int, default=d.epochs, help=f"passes over a rollout (default {d.epochs})")
-    p.add_argument("--minibatch-steps", type=int, default=d.minibatch_steps,
+    p.add_argument("--seconds", type=POSITIVE.argtype("--seconds"), default=d.seconds, help=f"wall-clock budget (default {d.seconds:.0f})")
+    p.add_argument("--envs", type=POSITIVE_INT.argtype("--envs"), default=d.envs, help=f"environments stepped together (default {d.envs})")
+    p.add_argument("--rollout", type=POSITIVE_INT.argtype("--rollout"), default=d.rollout, help=f"steps per rollout (default {d.rollout})")
+    p.add_argument("--epochs", type=POSITIVE_INT.argtype("--epochs"), default=d.epochs, help=f"passes over a rollout (default {d.epochs})")
+    p.add_argument("--minibatch-steps", type=POSITIVE_INT.argtype("--minibatch-steps"), default=d.minibatch_steps,
                    help=f"rollout steps per gradient step (default {d.minibatch_steps})")
-    p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"Adam (default {d.learning_rate})")
-    p.add_argument("--final-expert-share", type=float, default=d.final_expert_share,
+    p.add_argument("--learning-rate", type=Range(0, 1, lo_open=True).argtype("--learning-rate"), default=d.learning_rate, help=f"Adam (default {d.learning_rate})")
+    p.add_argument("--final-expert-share", type=Range(0, 1).argtype("--final-expert-share"), default=d.final_expert_share,
                    help="share of envs executing the expert's actions at the end; falls linearly from 1 "
                         f"(default {d.final_expert_share})")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=NON_NEGATIVE_INT.argtype("--seed"), default=d.seed)
     p.set_defaults(func=_imitate)
 
 

@@ -119,7 +119,10 @@ def parse_overrides(argv: list[str]) -> dict[str, str]:
             if i + 1 >= len(argv) or argv[i + 1].startswith("--"):
                 raise TrainConfigError(f"option --{key} needs a value: --{key} VALUE or --{key}=VALUE")
             value, i = argv[i + 1], i + 1
-        overrides[key.replace("-", "_")] = value
+        key = key.replace("-", "_")
+        if key in overrides:
+            raise TrainConfigError(f"option --{key} is given twice ({overrides[key]!r} and {value!r}); give it once")
+        overrides[key] = value
         i += 1
     return overrides
 

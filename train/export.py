@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from srmt.checkpoint import save_policy
+from srmt.checkpoint import non_finite, save_policy
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
 from train.sf_compat import SAFE_GLOBALS
@@ -34,6 +34,50 @@ def latest_checkpoint(experiment_dir: str | Path) -> Path | None:
     """The newest regular checkpoint of an experiment (names sort by train step), or None."""
     paths = sorted(glob.glob(str(checkpoint_dir(experiment_dir) / "checkpoint_*.pth")))
     return Path(paths[-1]) if paths else None
+
+
+DAMAGED_DIR = "damaged"
+"""Sub-folder of checkpoint_p0 where checkpoints that cannot be resumed are moved (never deleted)."""
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why a sample-factory checkpoint cannot be resumed (unreadable, incomplete, non-finite), or None."""
+    try:
+        checkpoint = read_sf_checkpoint(path)
+    except Exception as err:  # noqa: BLE001 - any reading failure makes it unusable
+        return f"unreadable ({type(err).__name__}: {str(err).splitlines()[0][:160]})"
+    if not isinstance(checkpoint, dict) or not {"model", "env_steps", "train_step"} <= set(checkpoint):
+        return "incomplete: no model / env_steps / train_step"
+    bad = non_finite(checkpoint["model"])
+    return f"non-finite weights in {bad[:3]}" if bad else None
+
+
+def set_aside_damaged(experiment_dir: str | Path) -> list[tuple[Path, str]]:
+    """Move the checkpoints newer than the newest intact one into checkpoint_p0/damaged/, so that
+    sample-factory resumes from the newest intact one; returns (new path, reason) of each moved.
+
+    Raises:
+        ValueError: there are checkpoints but none is intact (nothing is moved).
+    """
+    paths = sorted(glob.glob(str(checkpoint_dir(experiment_dir) / "checkpoint_*.pth")), reverse=True)
+    damaged = []
+    for path in map(Path, paths):
+        reason = checkpoint_problem(path)
+        if reason is None:
+            break
+        damaged.append((path, reason))
+    else:
+        if damaged:
+            listing = "; ".join(f"{p.name}: {r}" for p, r in damaged)
+            raise ValueError(f"no intact checkpoint to resume in {checkpoint_dir(experiment_dir)} ({listing}); "
+                             "start over with a new --experiment directory (or move checkpoint_p0 away)")
+    moved = []
+    for path, reason in damaged:
+        target = path.parent / DAMAGED_DIR / path.name
+        target.parent.mkdir(exist_ok=True)
+        os.replace(path, target)
+        moved.append((target, reason))
+    return moved
 
 
 def read_sf_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -9,8 +9,10 @@ log, warnings, tracebacks of every spawned process) goes to
 Lines of the log that report an error (sample-factory's ERROR / CRITICAL
 lines, Python tracebacks) are copied to the terminal as they appear, and so
 are this project's own notices (resuming, Ctrl-C, budget spent, exports).
-With `--verbose` the log is shown live, as sample-factory prints it, and the
-progress line is not drawn.
+With `--verbose` every line of the log is copied to the terminal, and the
+progress line is not drawn. Either way the first traceback of any training
+process is kept as `Display.failure` (its exception line): train/run.py's
+watchdog stops the run on it.
 """
 from __future__ import annotations
 
@@ -50,10 +52,12 @@ def _clock(seconds: float) -> str:
 
 
 class ErrorFilter:
-    """Picks the lines of a log that report an error: coloured ERROR lines and whole tracebacks."""
+    """Picks the lines of a log that report an error: coloured ERROR lines and whole tracebacks;
+    `exception` is the exception line of the first traceback seen."""
 
     def __init__(self) -> None:
         self._in_traceback = False
+        self.exception: str | None = None
 
     def __call__(self, line: str) -> bool:
         if TRACEBACK in line:
@@ -62,6 +66,7 @@ class ErrorFilter:
         if self._in_traceback:
             if line and not line[0].isspace():  # the exception line ends the traceback
                 self._in_traceback = False
+                self.exception = self.exception or line.replace(ERROR_COLOR, "").replace("\x1b[0m", "").strip()
             return True
         return line.startswith(ERROR_COLOR)
 
@@ -124,7 +129,8 @@ class ProgressLine:
 
 
 class Display:
-    """The terminal side of a run: quiet (output to the log file, a progress line) or verbose (all live)."""
+    """The terminal side of a run: the processes' output goes to train.log; the terminal gets a progress
+    line and the error lines (quiet), or every line (verbose)."""
 
     def __init__(self, experiment_dir: Path, verbose: bool, total_steps: int, budget_seconds: float,
                  started: float):
@@ -135,10 +141,14 @@ class Display:
         self._tail: _Tail | None = None
         self._saved: list[int] = []
         self._lock = threading.Lock()
+        self.muted = False
+
+    @property
+    def failure(self) -> str | None:
+        """The exception line of the first traceback any training process printed, or None."""
+        return self._tail.is_error.exception if self._tail else None
 
     def __enter__(self) -> "Display":
-        if self.verbose:
-            return self
         sys.stdout.flush()
         sys.stderr.flush()
         self._saved = [os.dup(1), os.dup(2)]
@@ -150,13 +160,12 @@ class Display:
         os.dup2(fd, 1)  # spawned training processes inherit these
         os.dup2(fd, 2)
         os.close(fd)
-        self._line.write(f"sample-factory's log: {self.log_path} (--verbose shows it here)")
-        self._tail = _Tail(self.log_path, start, self._echo)
+        if not self.verbose:
+            self._line.write(f"sample-factory's log: {self.log_path} (--verbose shows it here)")
+        self._tail = _Tail(self.log_path, start, self._echo, echo_all=self.verbose)
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.verbose:
-            return
         sys.stdout.flush()
         sys.stderr.flush()
         self._tail.stop()
@@ -166,29 +175,38 @@ class Display:
             os.close(fd)
         self._line.close()
         self._line.stream.close()
+        self._line = None
 
     def _echo(self, line: str) -> None:
         with self._lock:
-            self._line.write(line)
+            if not self.muted:
+                self._line.write(line)
+
+    def mute(self) -> None:
+        """No more log lines on the terminal (after a failure was reported); the log file keeps them."""
+        self.muted = True
 
     def note(self, message: str, *args, warning: bool = False) -> None:
-        """A notice for the user: into the log, and on the terminal when the log goes to the file."""
+        """A notice for the user: into the log, and on the terminal when only errors are echoed."""
         (log.warning if warning else log.info)(message, *args)
-        if self._line is not None:
-            self._echo(message % args if args else message)
+        if self._line is not None and not self.verbose:
+            with self._lock:
+                self._line.write(message % args if args else message)
 
     def progress(self, env_steps: int, stats: dict[str, float]) -> None:
-        if self._line is not None:
+        if self._line is not None and not self.verbose:
             with self._lock:
                 self._line.show(env_steps, stats)
 
 
 class _Tail(threading.Thread):
-    """Follows the log file from `start` and hands each error line to `echo`."""
+    """Follows the log file from `start` and hands each error line (every line: `echo_all`) to `echo`."""
 
-    def __init__(self, path: Path, start: int, echo: Callable[[str], None], interval: float = 0.5):
+    def __init__(self, path: Path, start: int, echo: Callable[[str], None], echo_all: bool = False,
+                 interval: float = 0.5):
         super().__init__(daemon=True, name="srmt-log-tail")
         self.path, self.offset, self.echo, self.interval = path, start, echo, interval
+        self.echo_all = echo_all
         self.is_error = ErrorFilter()
         self._stop_event = threading.Event()
         self._partial = ""
@@ -206,12 +224,12 @@ class _Tail(threading.Thread):
         lines = (self._partial + text).split("\n")
         self._partial = lines.pop()
         for line in lines:
-            if self.is_error(line):
+            if self.is_error(line) or self.echo_all:
                 self.echo(line)
 
     def stop(self) -> None:
         self._stop_event.set()
         self.join(timeout=5)
         self.scan()
-        if self._partial and self.is_error(self._partial):
+        if self._partial and (self.is_error(self._partial) or self.echo_all):
             self.echo(self._partial)

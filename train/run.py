@@ -20,12 +20,14 @@ of the overrides, so running the same command again continues the run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 from sample_factory.algo.runners.runner_parallel import ParallelRunner
 from sample_factory.algo.runners.runner_serial import SerialRunner
 from sample_factory.algo.utils.misc import ExperimentStatus
@@ -36,14 +38,13 @@ from signal_slot.signal_slot import EventLoopObject, Timer
 from srmt.state import state_size
 from train.checks import check_config, prepare_experiment, sf_value
 from train.config import TrainConfig, build_config, sf_parser
-from train.export import POLICY_FILE, export_policy, latest_checkpoint
+from train.export import POLICY_FILE, export_policy, latest_checkpoint, set_aside_damaged
 from train.progress import Display
 from train.sf_compat import runner_progress
 from train.sf_env import ENV_NAME
 from train.sf_model import register
 from train.warm_start import write_initial_checkpoint
 
-EXIT_INTERRUPTED = 130
 
 
 def sf_config(cfg: TrainConfig) -> argparse.Namespace:
@@ -78,8 +79,35 @@ def gpu_sampling(cfg: TrainConfig) -> dict[str, Any]:
     return dict(actor_worker_gpus=0 if on_gpu else None, env_gpu_observations=on_gpu, env_gpu_actions=on_gpu)
 
 
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []
+
+
+def _descendants(process: psutil.Process) -> list[psutil.Process]:
+    try:
+        return process.children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+class TrainingFailed(RuntimeError):
+    """A training process failed (a traceback, or it died); every process was stopped."""
+
+
 class TrainingControl(EventLoopObject):
-    """Lives in the runner's event loop: stops training on Ctrl-C or budget, exports new checkpoints."""
+    """Lives in the runner's event loop: stops training on Ctrl-C / SIGTERM or budget, exports new
+    checkpoints, shows progress, and is the watchdog: a traceback in any training process or a child
+    process that died ends the whole run within seconds (TrainingFailed, non-zero exit)."""
 
     def __init__(self, runner, cfg: TrainConfig, command: list[str], started: float, display: Display):
         EventLoopObject.__init__(self, runner.event_loop, object_id="srmt_training_control")
@@ -88,29 +116,59 @@ class TrainingControl(EventLoopObject):
         self.command = command
         self.started = started
         self.display = display
-        self.interrupted = False
+        self.signal: int | None = None
         self.stopping = False
         self.exported: Path | None = None
+        self.children: list[psutil.Process] = []
         self.timer = Timer(runner.event_loop, 1.0)
         self.timer.timeout.connect(self.tick)
 
     # -- signals
-    def on_sigint(self, signum, frame) -> None:
-        if self.interrupted:
+    def on_signal(self, signum, frame) -> None:
+        if self.signal is not None:
             raise KeyboardInterrupt  # second Ctrl-C: leave without waiting
-        self.interrupted = True
-        self.display.note("Ctrl-C: saving a checkpoint and stopping (press again to abort without saving)",
+        self.signal = signum
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        self.display.note(f"{name}: saving a checkpoint and stopping (press Ctrl-C again to abort without saving)",
                           warning=True)
 
     def tick(self) -> None:
+        if not self.stopping:
+            self.watch()
         budget = self.cfg.run.max_train_seconds
-        if not self.stopping and (self.interrupted or (budget and time.time() - self.started > budget)):
-            reason = "interrupted" if self.interrupted else f"wall-clock budget of {budget:g} s spent"
+        if not self.stopping and (self.signal is not None or (budget and time.time() - self.started > budget)):
+            reason = "interrupted" if self.signal is not None else f"wall-clock budget of {budget:g} s spent"
             self.display.note("Stopping training: %s", reason)
             self.stopping = True
             self.runner._stop_training()  # saves a checkpoint, then stops every component
         self.display.progress(*runner_progress(self.runner))
         self.export_new()
+
+    # -- watchdog
+    def watch(self) -> None:
+        """TrainingFailed (after stopping every child process) on a traceback or a dead child."""
+        # sample-factory's learner / inference / rollout processes (parallel mode), as they appear
+        known = {p.pid for p in self.children}
+        self.children += [p for p in psutil.Process().children()
+                          if p.pid not in known and "spawn_main" in " ".join(_cmdline(p))]
+        dead = [p for p in self.children if not _alive(p)]
+        failure = self.display.failure
+        if dead and not failure:
+            failure = f"training process {dead[0].pid} died (killed, or out of memory)"
+        if failure is None:
+            return
+        doomed = [q for p in self.children if _alive(p) for q in [p, *_descendants(p)]]
+        for process in doomed:  # not the resource tracker: it cleans up shared memory at exit
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        deadline = time.time() + 5  # not psutil.wait_procs: it would reap them before multiprocessing does
+        while any(_alive(p) for p in doomed) and time.time() < deadline:
+            time.sleep(0.05)
+        self.display.note("Training failed: %s. Every training process was stopped; the checkpoints written "
+                          "before stay (running the same command again resumes from the newest).",
+                          failure, warning=True)
+        self.display.mute()  # the tracebacks of the shutdown are in train.log
+        raise TrainingFailed(failure)
 
     # -- export
     def export_new(self) -> Path | None:
@@ -149,22 +207,25 @@ def _run(cfg: TrainConfig, command: list[str], started: float, display: Display)
         display.note("Warm start: %s holds the weights of %s", path.name, cfg.run.init_policy)
     runner = (SerialRunner if ns.serial_mode else ParallelRunner)(ns)
     control = TrainingControl(runner, cfg, command, started, display)
-    # A process started in the background inherits SIGINT ignored: install ours regardless.
-    previous = signal.signal(signal.SIGINT, control.on_sigint)
+    # A process started in the background inherits SIGINT ignored: install ours regardless; SIGTERM alike.
+    previous = {s: signal.signal(s, control.on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         status = runner.init()
         if status == ExperimentStatus.SUCCESS:
             status = runner.run()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     control.export_new()
     if control.exported is None:
         display.note("No checkpoint was written: nothing exported", warning=True)
     else:
         display.note("Policy: %s", cfg.run.experiment_dir / POLICY_FILE)
     if status != ExperimentStatus.SUCCESS:
-        return int(status)
-    return EXIT_INTERRUPTED if control.interrupted else 0
+        display.note("Training failed (sample-factory status %d): the error is above and in %s",
+                     int(status), display.log_path, warning=True)
+        return int(status) or 1
+    return 128 + control.signal if control.signal is not None else 0
 
 
 def train(argv: list[str]) -> int:
@@ -174,6 +235,8 @@ def train(argv: list[str]) -> int:
     argv = [a for a in argv if a != "--verbose"]
     cfg, saved = build_config(argv)
     check_config(cfg)
+    for path, reason in set_aside_damaged(cfg.run.experiment_dir):  # before any process starts
+        print(f"Skipped checkpoint {path.name} ({reason}); moved to {path.parent}", file=sys.stderr)
     cfg, notes = prepare_experiment(cfg, saved, argv)
     if saved is not None:
         print(f"Resuming {cfg.run.experiment_dir}" + ("; changed since the saved config: " + "; ".join(notes)

@@ -1,14 +1,20 @@
 """Every adaptation of sample-factory 2.1.1 internals, in one place.
 
 Stock sample-factory carries SRMT's memory without a fork (DESIGN.md, "SRMT
-memory through sample-factory") once two of its functions are replaced:
+memory through sample-factory") once `get_rnn_size` is replaced (1); the other
+replacements guard training (2: divergence) and resuming (3):
 
 1. `get_rnn_size(cfg)` sizes the per-row `rnn_states` buffers. With
    `use_rnn=False` it returns 1; the SRMT state needs `state_size(model, A)`
    floats per row. The replacement returns `cfg.srmt_state_size` when the
    config has it and defers to the original otherwise. sample-factory imports
    the function by name into three modules, so each binding is replaced.
-2. `Learner.load_checkpoint(checkpoints, device)` calls `torch.load` without
+2. `Learner._after_optimizer_step()` (the hook after every optimizer step)
+   also checks that every weight is finite and raises `DivergenceError`
+   (naming the likely causes) when one is not; `Learner._save_impl` refuses to
+   write a checkpoint of non-finite weights (logged as an error), so the last
+   checkpoint written before a divergence stays the newest.
+3. `Learner.load_checkpoint(checkpoints, device)` calls `torch.load` without
    `weights_only`: on torch >= 2.6 that means weights_only=True, which refuses
    the numpy scalar that `save_best` stores as `best_performance`; the
    original then logs the error and returns None, so training silently
@@ -52,10 +58,14 @@ SF_VERSION = "2.1.1"
 
 _ORIGINAL_GET_RNN_SIZE: Callable[[Any], int] = _model_utils.get_rnn_size
 _ORIGINAL_LOAD_CHECKPOINT = _learner.Learner.__dict__["load_checkpoint"].__func__
+_ORIGINAL_AFTER_STEP = _learner.Learner._after_optimizer_step
+_ORIGINAL_SAVE_IMPL = _learner.Learner._save_impl
 
 PINNED: dict[str, str] = {
     "sample_factory.model.model_utils.get_rnn_size": "43a273aee245",
     "sample_factory.algo.learning.learner.Learner.load_checkpoint": "de204fdd0f6a",
+    "sample_factory.algo.learning.learner.Learner._after_optimizer_step": "e1d296189983",
+    "sample_factory.algo.learning.learner.Learner._save_impl": "aa5c738af2ff",
     # Callers whose behaviour the bridge relies on (not replaced, but read):
     # inference switches the model to eval() before acting (grouped path), the
     # learner to train() before recomputing (per-row path); the batched runner
@@ -106,6 +116,8 @@ def check_pinned() -> list[str]:
     originals = {
         "sample_factory.model.model_utils.get_rnn_size": _ORIGINAL_GET_RNN_SIZE,
         "sample_factory.algo.learning.learner.Learner.load_checkpoint": _ORIGINAL_LOAD_CHECKPOINT,
+        "sample_factory.algo.learning.learner.Learner._after_optimizer_step": _ORIGINAL_AFTER_STEP,
+        "sample_factory.algo.learning.learner.Learner._save_impl": _ORIGINAL_SAVE_IMPL,
     }
     changed = []
     for name, expected in PINNED.items():
@@ -143,6 +155,34 @@ def load_checkpoint(checkpoints: list[str], device: Any) -> dict | None:
                            "previous one, or start a new experiment directory") from err
 
 
+class DivergenceError(RuntimeError):
+    """The weights stopped being finite numbers during training."""
+
+
+def _non_finite_weights(learner: Any) -> list[str]:
+    return [name for name, p in learner.actor_critic.named_parameters() if not bool(torch.isfinite(p).all())]
+
+
+def after_optimizer_step(self: Any) -> None:
+    """sample-factory's step counter, then a divergence check of every weight."""
+    _ORIGINAL_AFTER_STEP(self)
+    bad = _non_finite_weights(self)
+    if bad:
+        raise DivergenceError(
+            f"training diverged at train step {self.train_step} ({self.env_steps} env steps): non-finite "
+            f"weights in {', '.join(bad[:3])}{' and more' if len(bad) > 3 else ''}. Likely causes: a learning rate too high "
+            "(--learning_rate), gamma or gae_lambda out of (0, 1], rewards too large (--reward_scale). The "
+            "checkpoints written before stay; resume with a smaller --learning_rate, or start a new --experiment")
+
+
+def save_impl(self: Any, name_prefix: str, name_suffix: str, keep_checkpoints: int, verbose: bool = True) -> bool:
+    """sample-factory's checkpoint save, refused for non-finite weights (the last good checkpoint stays)."""
+    if self.is_initialized and _non_finite_weights(self):
+        log.error("Not saving a checkpoint: the weights are not finite (training diverged)")
+        return False
+    return _ORIGINAL_SAVE_IMPL(self, name_prefix, name_suffix, keep_checkpoints, verbose)
+
+
 def runner_progress(runner: Any) -> tuple[int, dict[str, float]]:
     """Env steps of policy 0 and the mean of each episode statistic (reward, CSR, avg_throughput, ...)
     over the runner's recent episodes, as its stats handlers keep them (pinned above)."""
@@ -156,9 +196,13 @@ def install() -> None:
     for module in (_model_utils, _shared_buffers, _batcher):
         module.get_rnn_size = get_rnn_size
     _learner.Learner.load_checkpoint = staticmethod(load_checkpoint)
+    _learner.Learner._after_optimizer_step = after_optimizer_step
+    _learner.Learner._save_impl = save_impl
 
 
 def installed() -> bool:
     """True when every binding points at the replacement."""
     return (all(m.get_rnn_size is get_rnn_size for m in (_model_utils, _shared_buffers, _batcher))
-            and _learner.Learner.__dict__["load_checkpoint"].__func__ is load_checkpoint)
+            and _learner.Learner.__dict__["load_checkpoint"].__func__ is load_checkpoint
+            and _learner.Learner._after_optimizer_step is after_optimizer_step
+            and _learner.Learner._save_impl is save_impl)

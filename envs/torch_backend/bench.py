@@ -27,6 +27,7 @@ from envs.task import TaskSampler
 from envs.torch_backend.env import TorchBatchedEnv
 from srmt.device import resolve_device
 from envs.torch_backend.synthetic_maps import maze_grid, random_grid
+from envs.options import NON_NEGATIVE_INT, POSITIVE_INT
 
 
 @dataclass(frozen=True)
@@ -135,16 +136,16 @@ def run(args: argparse.Namespace) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="torch backend device: cpu, cuda, cuda:1 (default cpu)")
-    parser.add_argument("--envs", type=int, default=None,
+    parser.add_argument("--envs", type=POSITIVE_INT.argtype("--envs"), default=None,
                         help="envs of the torch backend for every case (default: 1024 / 64 / 16); e.g. 4096 on a GPU")
-    parser.add_argument("--pogema-envs", type=int, default=None,
+    parser.add_argument("--pogema-envs", type=POSITIVE_INT.argtype("--pogema-envs"), default=None,
                         help="envs of the pogema backend (default: as the case)")
-    parser.add_argument("--steps", type=int, default=100,
+    parser.add_argument("--steps", type=POSITIVE_INT.argtype("--steps"), default=100,
                         help="timed steps of the torch backend per round (default 100)")
-    parser.add_argument("--pogema-steps", type=int, default=10,
+    parser.add_argument("--pogema-steps", type=POSITIVE_INT.argtype("--pogema-steps"), default=10,
                         help="timed steps of the pogema backend per round (default 10)")
-    parser.add_argument("--warmup", type=int, default=10, help="untimed steps first (default 10)")
-    parser.add_argument("--rounds", type=int, default=8, help="timed rounds per backend, interleaved (default 8)")
+    parser.add_argument("--warmup", type=NON_NEGATIVE_INT.argtype("--warmup"), default=10, help="untimed steps first (default 10)")
+    parser.add_argument("--rounds", type=POSITIVE_INT.argtype("--rounds"), default=8, help="timed rounds per backend, interleaved (default 8)")
     parser.add_argument("--cases", nargs="*", default=None, help="subset of: bottleneck maze random")
     parser.add_argument("--torch-only", action="store_true", help="skip the pogema backend (large --envs on a GPU)")
 
