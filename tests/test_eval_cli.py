@@ -46,7 +46,6 @@ def test_eval_with_a_checkpoint(checkpoint, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["eval", "nope"], "unknown suite 'nope'"),
-    (["eval", "bottleneck", "--workers", "0"], "--workers 0 must be >= 1"),
     (["eval", "bottleneck", "--algo", "srmt", "--device", "tpu"], "device='tpu'"),
     (["eval", "puzzles", "--algo", "greedy", "--maps-dir", "/nonexistent/maps"], "does not exist"),
 ])
@@ -55,6 +54,30 @@ def test_bad_input_exits_2_with_the_reason(argv, message, capsys, tmp_path, chec
         argv = argv + ["--checkpoint", str(checkpoint)]
         argv.remove("--algo"), argv.remove("srmt")
     assert cli.main(argv + ["--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["eval", "bottleneck", "--workers", "0"], "--workers=0 must be an integer >= 1"),
+    (["eval", "bottleneck", "--episodes", "-1"], "--episodes=-1 must be an integer >= 1"),
+    (["eval", "bottleneck", "--seeds", "nan"], "--seeds=nan must be an integer >= 0"),
+    (["render", "--map", "bottleneck-3", "--fps", "0"], "--fps=0 must be an integer in [1, 60]"),
+    (["render", "--map", "bottleneck-3", "--fps", "-3"], "--fps=-3 must be an integer in [1, 60]"),
+    (["render", "--map", "bottleneck-3", "--max-steps", "-1"], "--max-steps=-1 must be an integer >= 1"),
+    (["demo", "--minutes", "0"], "--minutes=0.0 must be a finite number > 0"),
+    (["bench", "env", "--envs", "0"], "--envs=0 must be an integer >= 1"),
+    (["bench", "env", "--rounds", "0"], "--rounds=0 must be an integer >= 1"),
+    (["bench", "env", "--steps", "-1"], "--steps=-1 must be an integer >= 1"),
+    (["bench", "train", "--seconds", "-5"], "--seconds=-5.0 must be a finite number > 0"),
+    (["imitate", "--learning-rate", "inf"], "--learning-rate=inf must be a finite number in (0, 1]"),
+    (["eval", "bottleneck", "--agents", "2", "--agents", "3"], "option --agents is given twice"),
+])
+def test_numeric_options_are_range_checked_at_parse_time(argv, message, capsys):
+    from cli.main import main as srmt
+
+    with pytest.raises(SystemExit) as exit_info:
+        srmt(argv)
+    assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
 
 

@@ -151,7 +151,8 @@ def _saved_experiment(tmp_path, *argv, checkpoint=True):
     prepare_experiment(cfg, saved, list(argv))
     if checkpoint:
         (exp / "checkpoint_p0").mkdir()
-        (exp / "checkpoint_p0" / "checkpoint_000000001_4096.pth").write_bytes(b"")
+        torch.save({"model": {}, "env_steps": 4096, "train_step": 1},  # readable: resuming would load it
+                   exp / "checkpoint_p0" / "checkpoint_000000001_4096.pth")
     return exp
 
 

@@ -26,9 +26,9 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-TINY = ["--map_pattern", "bottleneck-(3|4|5)", "--max_episode_steps", "16", "--envs_per_batch", "8",
-        "--batch_size", "256", "--serial_mode", "true", "--async_rl", "false", "--stats_avg", "4",
-        "--experiment_summaries_interval", "1"]
+TINY_SHAPE = ["--map_pattern", "bottleneck-(3|4|5)", "--max_episode_steps", "16", "--envs_per_batch", "8",
+              "--batch_size", "256", "--stats_avg", "4", "--experiment_summaries_interval", "1"]
+TINY = [*TINY_SHAPE, "--serial_mode", "true", "--async_rl", "false"]
 
 REPLAY_PROBE = """
 import json, sys
@@ -179,7 +179,7 @@ def test_ctrl_c_in_a_background_process_saves_then_stops(tmp_path):
 def test_parallel_mode_stops_at_train_for_env_steps(tmp_path):
     """Learner / inference / rollout processes are spawned: the sf_compat patches must reach them."""
     exp = tmp_path / "exp"
-    args = ["--experiment", str(exp), *TINY, "--serial_mode", "false", "--async_rl", "true",
+    args = ["--experiment", str(exp), *TINY_SHAPE, "--serial_mode", "false", "--async_rl", "true",
             "--num_workers", "1", "--train_for_env_steps", "8192", "--max_train_seconds", "60"]
     done = _train(args, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]

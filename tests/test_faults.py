@@ -1,0 +1,167 @@
+"""Fault injection: training and evaluation end loudly, never hang, and lose nothing saved before.
+
+Each case runs `srmt` in a subprocess under a hard timeout, so a regression fails instead of hanging
+CI: killed learner and rollout worker, truncated and NaN checkpoints, a config that diverges, SIGTERM
+and SIGINT, for training and evaluation.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from eval.report import episode_key
+from eval.results import load_records
+from eval.suites import get_suite
+from srmt.checkpoint import load_policy
+from train.export import checkpoint_dir, latest_checkpoint, read_sf_checkpoint
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+SHAPE = ["--map_pattern", "bottleneck-(3|4|5)", "--max_episode_steps", "16", "--envs_per_batch", "8",
+         "--batch_size", "256", "--stats_avg", "4", "--train_for_env_steps", "1e9"]
+PARALLEL = [*SHAPE, "--serial_mode", "false", "--async_rl", "true", "--num_workers", "1"]
+LIMIT = 30.0
+"""Seconds within which a fault must end the run."""
+
+
+def srmt(*args, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, **kwargs)
+
+
+def finish(proc: subprocess.Popen, timeout: float) -> tuple[int, str, float]:
+    """(exit code, stdout + stderr, seconds waited); kills the whole group on timeout (a hang)."""
+    started = time.time()
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"hung for more than {timeout} s:\n{(out + err)[-3000:]}")
+    return proc.returncode, out + err, time.time() - started
+
+
+def wait_for(predicate, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
+    while not predicate():
+        if proc.poll() is not None:
+            pytest.fail(f"exited early ({proc.returncode}): {proc.communicate()[1][-2000:]}")
+        if time.time() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("timed out waiting for the run to progress")
+        time.sleep(0.2)
+
+
+def process_pid(exp: Path, pattern: str) -> int | None:
+    log = exp / "train.log"
+    found = re.search(pattern, log.read_text(errors="replace")) if log.is_file() else None
+    return int(found.group(1)) if found else None
+
+
+def _steps(path: Path) -> int:
+    return int(path.stem.split("_")[-1])
+
+
+@pytest.mark.parametrize("which, pattern", [("learner", r"LearnerWorker_p0\tpid (\d+)"),
+                                            ("rollout worker", r"ROLLOUT worker 0\tpid (\d+)")])
+def test_killed_training_process_ends_the_run(tmp_path, which, pattern):
+    exp = tmp_path / "exp"
+    proc = srmt("train", "--experiment", str(exp), *PARALLEL, "--save_every_sec", "1")
+    wait_for(lambda: latest_checkpoint(exp) is not None and process_pid(exp, pattern), proc)
+    saved = latest_checkpoint(exp)
+    os.kill(process_pid(exp, pattern), signal.SIGKILL)
+    code, output, seconds = finish(proc, LIMIT)
+    assert code != 0 and seconds < LIMIT
+    assert re.search(r"Training failed: training process \d+ died", output), output[-2000:]
+    assert read_sf_checkpoint(latest_checkpoint(exp))["env_steps"] >= _steps(saved)  # nothing lost
+    load_policy(exp / "policy.pt")
+
+
+def test_diverging_config_stops_with_the_causes_and_writes_no_nan(tmp_path):
+    exp = tmp_path / "exp"
+    code, output, seconds = finish(srmt("train", "--experiment", str(exp), *PARALLEL,
+                                        "--value_loss_coeff", "1e38", "--max_train_seconds", "60"), 90)
+    assert code != 0
+    assert "training diverged at train step 1" in output and "--learning_rate" in output
+    assert "Training failed:" in output
+    assert latest_checkpoint(exp) is None and not (exp / "policy.pt").exists()  # no NaN weights anywhere
+
+
+def test_truncated_and_nan_checkpoints_are_skipped_on_resume(tmp_path):
+    exp = tmp_path / "exp"
+    run = ["train", "--experiment", str(exp), *SHAPE, "--serial_mode", "true", "--async_rl", "false",
+           "--save_every_sec", "1", "--keep_checkpoints", "3"]
+    code, output, _ = finish(srmt(*run, "--max_train_seconds", "12"), 90)
+    assert code == 0, output[-2000:]
+    paths = sorted(checkpoint_dir(exp).glob("checkpoint_*.pth"))
+    assert len(paths) >= 3, paths
+    intact, nan, truncated = paths[-3], paths[-2], paths[-1]
+    state = read_sf_checkpoint(nan)
+    state["model"] = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+                      for k, v in state["model"].items()}
+    torch.save(state, nan)
+    truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
+
+    code, output, _ = finish(srmt(*run, "--max_train_seconds", "8"), 90)
+    assert code == 0, output[-2000:]
+    assert f"Skipped checkpoint {truncated.name} (unreadable" in output
+    assert f"Skipped checkpoint {nan.name} (non-finite weights" in output
+    assert (checkpoint_dir(exp) / "damaged" / truncated.name).is_file()  # moved, not deleted
+    assert re.search(rf"Loaded experiment state at .*env_steps={_steps(intact)}",
+                     (exp / "train.log").read_text())
+    assert _steps(latest_checkpoint(exp)) > _steps(intact)
+
+
+def test_no_intact_checkpoint_is_a_clear_error(tmp_path):
+    exp = tmp_path / "exp"
+    run = ["train", "--experiment", str(exp), *SHAPE, "--serial_mode", "true", "--async_rl", "false"]
+    code, output, _ = finish(srmt(*run, "--max_train_seconds", "6"), 90)
+    assert code == 0, output[-2000:]
+    for path in checkpoint_dir(exp).glob("checkpoint_*.pth"):
+        path.write_bytes(b"\x00" * 10)
+    code, output, seconds = finish(srmt(*run, "--max_train_seconds", "6"), LIMIT)
+    assert code == 2 and seconds < LIMIT
+    assert "no intact checkpoint to resume" in output and "start over with a new --experiment" in output
+    assert len(list(checkpoint_dir(exp).glob("checkpoint_*.pth"))) >= 1  # nothing moved or deleted
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_saves_exports_and_exits_cleanly_in_the_background(tmp_path, signum, code):
+    exp = tmp_path / "exp"
+    proc = srmt("train", "--experiment", str(exp), *PARALLEL, "--save_every_sec", "600",
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # like a background job
+    wait_for(lambda: re.search(r"Total num frames: [1-9]", (exp / "train.log").read_text(errors="replace"))
+             if (exp / "train.log").is_file() else False, proc)
+    proc.send_signal(signum)
+    got, output, seconds = finish(proc, 60)
+    assert got == code, output[-2000:]
+    assert "saving a checkpoint and stopping" in output
+    assert load_policy(exp / "policy.pt").meta["env_steps"] == _steps(latest_checkpoint(exp)) > 0
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_evaluation_stops_on_signals_keeps_its_records_and_resumes(tmp_path, signum, code):
+    out = tmp_path / "eval"
+    args = ["eval", "mazes", "--maps", "validation-mazes-seed-00[0-7]", "--agents", "8", "16", "32",
+            "--backend", "torch", "--workers", "1", "--out", str(out), "--no-progress"]
+    proc = srmt(*args, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    records = out / "episodes.jsonl"
+    wait_for(lambda: records.is_file() and records.read_text().count("\n") >= 1, proc)
+    proc.send_signal(signum)
+    got, output, _ = finish(proc, LIMIT)
+    assert got == code and "finished episodes are saved; rerun the same command to resume" in output
+    total = len(get_suite("mazes").episodes(maps="validation-mazes-seed-00[0-7]", agents=[8, 16, 32]))
+    kept = len(load_records(records))
+    assert 1 <= kept < total
+    done, output, _ = finish(srmt(*args), 120)
+    assert done == 0 and f"{total - kept} episodes run, {kept} already done" in output
+    keys = [episode_key(r) for r in load_records(records)]
+    assert len(keys) == len(set(keys)) == total
