@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
 
 import train.run
 from envs.config import EnvConfig
+from envs.errors import EnvConfigError
 from srmt.config import ModelConfig
 from train.checks import check_config, prepare_experiment
 from train.config import CONFIG_FILE, TrainConfigError, build_config, parse_overrides
@@ -247,3 +249,37 @@ def test_cli_help_lists_the_scheme(capsys):
 def test_cli_bench_options():
     args = _parser().parse_args(["bench", "train", "--seconds", "5", "--set", "envs_per_batch=64"])
     assert args.seconds == 5 and args.set == ["envs_per_batch=64"] and callable(args.func)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--learning_rate", "-1"], "sf.learning_rate=-1.0 must be in (0, 1]"),
+    (["--learning_rate", "nan"], "sf.learning_rate=nan must be a finite number in (0, 1]"),
+    (["--learning_rate", "inf"], "sf.learning_rate=inf must be a finite number in (0, 1]"),
+    (["--gamma", "2"], "sf.gamma=2.0 must be in (0, 1]"),
+    (["--gae_lambda", "-0.1"], "sf.gae_lambda=-0.1 must be in [0, 1]"),
+    (["--ppo_clip_ratio", "0"], "sf.ppo_clip_ratio=0.0 must be in (0, 1]"),
+    (["--exploration_loss_coeff", "-1"], "sf.exploration_loss_coeff=-1.0 must be a finite number >= 0"),
+    (["--rollout", "0"], "sf.rollout=0 must be an integer >= 1"),
+    (["--policy_init_gain", "nan"], "sf.policy_init_gain=nan must be a finite number"),
+    (["--max_train_seconds", "nan"], "max_train_seconds=nan must be a finite number >= 0"),
+    (["--num_agents", "0"], "num_agents=0 must be an integer >= 1"),
+    (["--envs_per_batch", "0"], "envs_per_batch=0 must be an integer >= 1"),
+])
+def test_numeric_options_are_range_checked(tmp_path, no_spawn, argv, message):
+    exp = tmp_path / "exp"
+    with pytest.raises(TrainConfigError, match=re.escape(message)):
+        train.run.train(["--experiment", str(exp), *argv])
+    assert not exp.exists()
+
+
+def test_option_given_twice_is_an_error(tmp_path, no_spawn):
+    with pytest.raises(TrainConfigError, match=r"option --seed is given twice \('1' and '2'\); give it once"):
+        train.run.train(["--experiment", str(tmp_path / "exp"), "--seed", "1", "--seed", "2"])
+
+
+def test_rejected_env_config_leaves_no_directory(tmp_path, no_spawn):
+    exp = tmp_path / "new" / "exp"
+    with pytest.raises(EnvConfigError, match="num_agents=64"):
+        train.run.train(["--experiment", str(exp), "--map_pattern", "bottleneck-3", "--num_agents", "64",
+                         "--envs_per_batch", "8"])
+    assert not exp.exists()
