@@ -1,5 +1,9 @@
 """Shared test settings: one thread per process, and where the shipped benchmark maps are."""
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,3 +26,34 @@ def no_spawn(monkeypatch):
     def spawned(*args, **kwargs):
         raise AssertionError("training started although the input was invalid")
     monkeypatch.setattr(train.run, "run_training", spawned)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def srmt(*args, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, **kwargs)
+
+
+def finish(proc: subprocess.Popen, timeout: float) -> tuple[int, str, float]:
+    """(exit code, stdout + stderr, seconds waited); kills the whole group on timeout (a hang)."""
+    started = time.time()
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"hung for more than {timeout} s:\n{(out + err)[-3000:]}")
+    return proc.returncode, out + err, time.time() - started
+
+
+def wait_for(predicate, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
+    while not predicate():
+        if proc.poll() is not None:
+            pytest.fail(f"exited early ({proc.returncode}): {proc.communicate()[1][-2000:]}")
+        if time.time() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("timed out waiting for the run to progress")
+        time.sleep(0.2)

@@ -2,10 +2,7 @@
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +15,8 @@ from eval.report import episode_key  # noqa: E402
 from eval.results import load_records  # noqa: E402
 from eval.runner import AgentSpec, make_chunks  # noqa: E402
 from eval.suites import EvalError, get_suite  # noqa: E402
+from conftest import finish, srmt, wait_for  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 SPEC = AgentSpec(algo="srmt", lifelong=True)
 SELECTION = dict(maps="validation-mazes-seed-00[0-5]", agents=[8, 16], seeds=[0, 1])  # 24 episodes
 
@@ -74,31 +71,21 @@ def test_a_worker_killed_mid_chunk_loses_nothing_and_writes_nothing_twice(schedu
 
 def test_interrupted_dask_evaluation_resumes(scheduler, tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "cli.main", "eval", "mazes", "--engine", "dask", "--scheduler", scheduler,
-               "--maps", SELECTION["maps"], "--agents", "8", "16", "--seeds", "0", "1", "--out", str(out),
-               "--no-progress"]
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        deadline = time.time() + 120
-        path = out / "episodes.jsonl"
-        while not (path.is_file() and path.read_text().count("\n") >= 1):
-            assert proc.poll() is None, proc.communicate()[1][-2000:]
-            assert time.time() < deadline, "no record within 120 s"
-            time.sleep(0.2)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err[-2000:]
-    assert "finished episodes are saved; rerun the same command to resume" in err
-    first = load_records(out / "episodes.jsonl")
+    command = ["eval", "mazes", "--engine", "dask", "--scheduler", scheduler, "--maps", SELECTION["maps"],
+               "--agents", "8", "16", "--seeds", "0", "1", "--out", str(out), "--no-progress"]
+    proc = srmt(*command)
+    path = out / "episodes.jsonl"
+    wait_for(lambda: path.is_file() and path.read_text().count("\n") >= 1, proc, timeout=120)
+    proc.send_signal(signal.SIGINT)
+    code, output, _ = finish(proc, 60)
+    assert code == 130, output[-2000:]
+    assert "finished episodes are saved; rerun the same command to resume" in output
+    first = load_records(path)
     assert 1 <= len(first) < 24
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert f"{24 - len(first)} episodes run, {len(first)} already done" in done.stdout
-    keys = [episode_key(r) for r in load_records(out / "episodes.jsonl")]
+    code, output, _ = finish(srmt(*command), 180)
+    assert code == 0, output[-2000:]
+    assert f"{24 - len(first)} episodes run, {len(first)} already done" in output
+    keys = [episode_key(r) for r in load_records(path)]
     assert len(keys) == len(set(keys)) == 24
     assert json.loads((out / "run.json").read_text())["suite"] == "mazes"
 

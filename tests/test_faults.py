@@ -7,9 +7,6 @@ and SIGINT, for training and evaluation.
 import os
 import re
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,44 +17,15 @@ from eval.results import load_records
 from eval.suites import get_suite
 from srmt.checkpoint import load_policy
 from train.export import checkpoint_dir, latest_checkpoint, read_sf_checkpoint
+from conftest import finish, srmt, wait_for
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 SHAPE = ["--map_pattern", "bottleneck-(3|4|5)", "--max_episode_steps", "16", "--envs_per_batch", "8",
          "--batch_size", "256", "--stats_avg", "4", "--train_for_env_steps", "1e9"]
 PARALLEL = [*SHAPE, "--serial_mode", "false", "--async_rl", "true", "--num_workers", "1"]
 LIMIT = 30.0
 """Seconds within which a fault must end the run."""
-
-
-def srmt(*args, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True, **kwargs)
-
-
-def finish(proc: subprocess.Popen, timeout: float) -> tuple[int, str, float]:
-    """(exit code, stdout + stderr, seconds waited); kills the whole group on timeout (a hang)."""
-    started = time.time()
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"hung for more than {timeout} s:\n{(out + err)[-3000:]}")
-    return proc.returncode, out + err, time.time() - started
-
-
-def wait_for(predicate, proc: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while not predicate():
-        if proc.poll() is not None:
-            pytest.fail(f"exited early ({proc.returncode}): {proc.communicate()[1][-2000:]}")
-        if time.time() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            pytest.fail("timed out waiting for the run to progress")
-        time.sleep(0.2)
 
 
 def process_pid(exp: Path, pattern: str) -> int | None:

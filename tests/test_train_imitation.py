@@ -82,6 +82,7 @@ def test_init_policy_is_refused_on_an_experiment_with_checkpoints(tmp_path, no_s
     cfg, saved = build_config(["--experiment", str(exp), *TINY])
     prepare_experiment(cfg, saved, [])
     (exp / "checkpoint_p0").mkdir()
-    (exp / "checkpoint_p0" / "checkpoint_000000001_256.pth").write_bytes(b"x")
+    torch.save({"model": {}, "env_steps": 256, "train_step": 1},  # readable: resuming would load it
+               exp / "checkpoint_p0" / "checkpoint_000000001_256.pth")
     with pytest.raises(TrainConfigError, match="--init_policy starts a new experiment"):
         train.run.train(["--experiment", str(exp), "--init_policy", str(init)])
