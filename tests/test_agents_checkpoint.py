@@ -119,6 +119,28 @@ def test_weights_not_matching_the_config_name_keys_and_shapes(policy_file, tmp_p
         load_policy(wrong)
 
 
+def test_non_finite_weights_are_refused_naming_the_file(policy_file, tmp_path, capsys):
+    path, model = policy_file
+    payload = torch.load(path, weights_only=True)
+    payload["state_dict"]["value_head.bias"] = torch.full_like(payload["state_dict"]["value_head.bias"], float("nan"))
+    diverged = tmp_path / "diverged.pt"
+    torch.save(payload, diverged)
+    with pytest.raises(CheckpointError, match=rf"checkpoint {diverged} holds non-finite weights \(NaN or inf\) "
+                                              r"in \[value_head.bias\]: the training diverged"):
+        load_policy(diverged)
+    from cli.main import main as srmt  # eval and render load through load_policy
+
+    for command in (["eval", "bottleneck", "--quick", "--out", str(tmp_path / "e")],
+                    ["render", "--map", "bottleneck-3", "--out", str(tmp_path / "r")]):
+        assert srmt([*command, "--checkpoint", str(diverged), "--no-progress"]) == 2
+        assert "holds non-finite weights" in capsys.readouterr().err
+    with torch.no_grad():
+        model.value_head.weight.fill_(float("inf"))
+    with pytest.raises(CheckpointError, match=r"the model given to save_policy holds non-finite weights"):
+        save_policy(tmp_path / "never.pt", model, CFG)
+    assert not (tmp_path / "never.pt").exists()
+
+
 def test_config_of_another_variant_or_size(policy_file):
     path, _ = policy_file
     with pytest.raises(CheckpointError, match="another variant/size: variant='srmt' \\(expected 'rmt'\\)"):
