@@ -22,8 +22,7 @@ from pogema.a_star_policy import AStarAgent as PogemaAStar
 from torch import Tensor
 
 from agents.base import AgentError, BatchedEnvView, default_seeds, episode_rng
-
-NUM_ACTIONS = 5
+from envs.actions import NUM_ACTIONS
 
 
 class _Streams:

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from agents.base import AgentError, BatchedEnvView, default_seeds, episode_rng
-from srmt.device import resolve_device
+from envs.device import resolve_device
 from srmt.checkpoint import load_policy
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy

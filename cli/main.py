@@ -8,23 +8,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import signal
 import sys
 
-COMMANDS = ["train.cli", "eval.cli", "maps.cli", "srmt.params", "cli.demo"]
+from envs.device import limit_threads
+
+COMMANDS = ["train.cli", "eval.cli", "maps.cli", "cli.params", "cli.demo"]
 """Modules with `add_subparser`, in the order shown by --help."""
 BENCHES = ["envs.torch_backend.bench", "train.cli", "eval.cli"]
 """Modules with `add_bench_subparser`."""
-
-
-def limit_threads() -> None:
-    """One intra-op thread per process: 20x faster training/evaluation on small CPUs."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ.setdefault("MKL_NUM_THREADS", "1")
-    import torch
-
-    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,10 +22,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from envs.actions import ACTION_STEPS
 from envs.pathfinding import DistanceStore
 
-MOVES = torch.tensor([[0, 0], [-1, 0], [1, 0], [0, -1], [0, 1]])
-"""pogema's actions: stay, up, down, left, right as (d_row, d_col)."""
+MOVES = torch.tensor(ACTION_STEPS)
+"""pogema's actions (envs/actions.py) as a (5, 2) tensor of (d_row, d_col)."""
 
 
 def pad_like_pogema(obstacles: np.ndarray, pad: int) -> np.ndarray:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from envs.actions import ACTION_STEPS, STEP_ORDER
+
 UNREACHABLE = -1
 
 
@@ -87,10 +89,6 @@ class DistanceStore:
 
 
 # --------------------------------------------------------------------------- batched fields
-STEP_ORDER = ((-1, 0), (1, 0), (0, -1), (0, 1))
-"""Neighbour order of the path rule: up, down, left, right (pogema's action order)."""
-
-
 def neighbour_table(obstacles: np.ndarray) -> np.ndarray:
     """(rows*cols, 4) flat index of the free up/down/left/right neighbour of each cell, -1 if none."""
     rows, cols = obstacles.shape
@@ -146,13 +144,25 @@ def successor_codes(obstacles: np.ndarray, dist: np.ndarray) -> np.ndarray:
     return code.reshape(g, rows, cols)
 
 
+def follow_codes(codes: np.ndarray, start: tuple[int, int]) -> list[tuple[int, int]]:
+    """The cells of the path from `start` to the goal of one successor-code table (rows, cols), start
+    excluded: the path rule as the observations draw it."""
+    r, c = int(start[0]), int(start[1])
+    cells = []
+    while codes[r, c]:
+        dr, dc = STEP_ORDER[codes[r, c] - 1]
+        r, c = r + dr, c + dc
+        cells.append((r, c))
+    return cells
+
+
 def pack_steps(codes: np.ndarray, stride: int, steps: int) -> np.ndarray:
     """Codes of `steps` successive path steps in base 5: (G, cells) int8 -> int16 (steps <= 6).
 
     codes: successor codes of G fields laid out with row stride `stride`; digit k of
     the result is the code met after k steps from the cell (0 once the goal is reached).
     """
-    delta = np.array([0, -stride, stride, -1, 1], dtype=np.int64)
+    delta = np.array([dr * stride + dc for dr, dc in ACTION_STEPS], dtype=np.int64)  # code k: action k
     cur = np.broadcast_to(np.arange(codes.shape[1]), codes.shape)
     packed = np.zeros(codes.shape, dtype=np.int64)
     for k in range(steps):

@@ -37,12 +37,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from envs.actions import ACTION_STEPS, STAY
 from envs.pathfinding import bfs_distances_many
 
-CANDIDATE_STEPS = np.array([[-1, 0], [1, 0], [0, -1], [0, 1], [0, 0]])
-"""Candidate moves (d_row, d_col) in their tie-break order: up, down, left, right, stay."""
-CANDIDATE_ACTIONS = np.array([1, 2, 3, 4, 0])
-"""The project's action code of each candidate move (0 stay, 1 up, 2 down, 3 left, 4 right)."""
+CANDIDATE_ACTIONS = np.array([1, 2, 3, 4, STAY])
+"""The candidate actions in their tie-break order: up, down, left, right, stay."""
+CANDIDATE_STEPS = np.array(ACTION_STEPS)[CANDIDATE_ACTIONS]
+"""(d_row, d_col) of each candidate (envs/actions.py)."""
 CACHE_CELLS = 1 << 25
 """DistanceCache keeps at most this many distance values (int32: 128 MiB), then starts over."""
 

@@ -29,11 +29,11 @@ from torch import Tensor
 
 from envs.config import EnvConfig, ResolvedEnv, resolve_config
 from envs.metrics import METRICS, EpisodeMetrics
-from envs.observation import MOVES, Observer
+from envs.actions import NUM_ACTIONS
+from envs.observation import Observer
 from envs.rewards import step_rewards
 from envs.task import Task, TaskSampler
 
-NUM_ACTIONS = len(MOVES)
 
 
 class _StateOnly:

@@ -21,12 +21,9 @@ import time
 import torch
 
 from agents import SRMTAgent
-from agents.pretrained import default_policy_path
+from agents.pretrained import default_policy_path, random_init_policy
 from eval.runner import AgentSpec, Chunk, make_chunks, run_chunk, run_chunks
 from eval.suites import get_suite
-from srmt.checkpoint import save_policy
-from srmt.config import ModelConfig
-from srmt.model import SRMTPolicy
 from envs.options import NON_NEGATIVE_INT
 
 
@@ -45,9 +42,7 @@ def _policy_file(checkpoint: str | None, tmp: str) -> tuple[str, str]:
         return checkpoint, checkpoint
     if default_policy_path().is_file():
         return str(default_policy_path()), str(default_policy_path())
-    torch.manual_seed(0)
-    cfg = ModelConfig.preset("bottleneck")
-    path = save_policy(os.path.join(tmp, "random_init.pt"), SRMTPolicy(cfg), cfg, {}, {"note": "random init"})
+    path = random_init_policy(os.path.join(tmp, "random_init.pt"))
     return str(path), "random-init bottleneck preset (no trained policy yet)"
 
 

@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from agents import Agent
 from envs.config import EnvConfig, ResolvedEnv
-from envs.pathfinding import bfs_distances
+from envs.pathfinding import bfs_distances, follow_codes, successor_codes
 from envs.pogema_backend import PogemaBatchedEnv, make_grid_config
 from envs.task import Task, task_for_seed
 from eval.suites import EvalError, suite_of_map
@@ -34,7 +34,6 @@ GRID_LINE = (225, 225, 225)
 AGENT_COLORS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189),
                 (140, 86, 75), (227, 119, 194), (23, 190, 207), (188, 189, 34), (127, 127, 127)]
 HEADER = 18
-MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))  # up, down, left, right: the observation's tie order
 
 
 def agent_color(a: int) -> tuple[int, int, int]:
@@ -131,7 +130,7 @@ class FrameDrawer:
         height = rows * self.cell + HEADER
         self.size = (width + (-width) % 16, height + (-height) % 16)  # H.264 wants multiples of 16
         self.font = ImageFont.load_default()
-        self._dist: dict[tuple[int, int], np.ndarray] = {}
+        self._codes: dict[tuple[int, int], np.ndarray] = {}
         self._base = self._draw_map()
 
     def _draw_map(self) -> Image.Image:
@@ -153,22 +152,10 @@ class FrameDrawer:
 
     def _path(self, start: np.ndarray, goal: np.ndarray) -> list[tuple[int, int]]:
         key = (int(goal[0]), int(goal[1]))
-        if key not in self._dist:
-            self._dist[key] = bfs_distances(self.traj.obstacles, key)
-        dist = self._dist[key]
-        rows, cols = dist.shape
-        r, c = int(start[0]), int(start[1])
-        out = []
-        while dist[r, c] > 0:
-            for dr, dc in MOVES:
-                nr, nc = r + dr, c + dc
-                if 0 <= nr < rows and 0 <= nc < cols and dist[nr, nc] == dist[r, c] - 1:
-                    r, c = nr, nc
-                    break
-            else:
-                break
-            out.append((r, c))
-        return out
+        if key not in self._codes:  # the path rule's table for this goal (envs/pathfinding.py)
+            obstacles = self.traj.obstacles
+            self._codes[key] = successor_codes(obstacles, bfs_distances(obstacles, key)[None])[0]
+        return follow_codes(self._codes[key], (int(start[0]), int(start[1])))
 
     def frame(self, t: int) -> Image.Image:
         traj, c = self.traj, self.cell

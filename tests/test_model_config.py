@@ -6,7 +6,8 @@ import pytest
 
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
-from srmt.params import count_parameters, main
+from cli.main import main as srmt
+from srmt.params import count_parameters
 
 
 def test_presets_have_the_published_sizes():
@@ -99,7 +100,7 @@ def test_lifelong_parameter_count():
 
 
 def test_params_command_prints_counts(capsys):
-    main(["--preset", "bottleneck", "--variant", "srmt"])
+    srmt(["params", "--preset", "bottleneck", "--variant", "srmt"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "preset=bottleneck variant=srmt"
     assert "without_position_table" in lines[3] and lines[3].endswith("9,398")

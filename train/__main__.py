@@ -1,7 +1,7 @@
 """`python -m train ARGS`: the same as `srmt train ARGS` (benchmarks and tests start training this way)."""
 import sys
 
-from cli.main import limit_threads
+from envs.device import limit_threads
 
 
 def main(argv: list[str]) -> int:

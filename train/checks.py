@@ -15,6 +15,7 @@ import torch
 
 from envs.backends import BACKENDS
 from envs.config import resolve_config
+from envs.actions import NUM_ACTIONS
 from envs.options import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, Range
 from srmt.checkpoint import load_policy
 from train.config import CONFIG_FILE, TrainConfig, TrainConfigError, sf_options, sf_parser
@@ -84,8 +85,8 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.model.obs_radius != cfg.env.obs_radius:
         problems.append(f"model.obs_radius={cfg.model.obs_radius} != env.obs_radius={cfg.env.obs_radius}; "
                         "set --obs_radius once")
-    if cfg.model.num_actions != 5:
-        problems.append(f"model.num_actions={cfg.model.num_actions}: pogema has 5 actions")
+    if cfg.model.num_actions != NUM_ACTIONS:
+        problems.append(f"model.num_actions={cfg.model.num_actions}: pogema has {NUM_ACTIONS} actions")
     problems += _size_problems(cfg)
     if problems:
         raise TrainConfigError("invalid training config:\n  - " + "\n  - ".join(problems))

@@ -19,3 +19,17 @@ LIFELONG_POLICY = "lifelong_srmt.pt"
 def default_policy_path(lifelong: bool = False) -> Path:
     """Path of the shipped lifelong or Bottleneck SRMT policy (it may not exist in a source checkout yet)."""
     return Path(__file__).resolve().parent / (LIFELONG_POLICY if lifelong else BOTTLENECK_POLICY)
+
+
+def random_init_policy(path: str | Path, seed: int = 0) -> Path:
+    """Write an untrained Bottleneck-preset SRMT policy (weights from `seed`) to `path`: a stand-in
+    where no trained policy exists yet (speed benchmarks)."""
+    import torch
+
+    from srmt.checkpoint import save_policy
+    from srmt.config import ModelConfig
+    from srmt.model import SRMTPolicy
+
+    torch.manual_seed(seed)
+    cfg = ModelConfig.preset("bottleneck")
+    return save_policy(path, SRMTPolicy(cfg), cfg, {}, {"note": "random init"})

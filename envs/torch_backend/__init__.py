@@ -5,6 +5,5 @@
 each pogema rule is reproduced and what it costs.
 """
 from envs.torch_backend.env import TorchBatchedEnv
-from srmt.device import resolve_device
 
-__all__ = ["TorchBatchedEnv", "resolve_device"]
+__all__ = ["TorchBatchedEnv"]

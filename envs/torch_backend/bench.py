@@ -25,7 +25,7 @@ from envs.config import EnvConfig, resolve_config
 from envs.pogema_backend import PogemaBatchedEnv, make_pogema
 from envs.task import TaskSampler
 from envs.torch_backend.env import TorchBatchedEnv
-from srmt.device import resolve_device
+from envs.device import resolve_device
 from envs.torch_backend.synthetic_maps import maze_grid, random_grid
 from envs.options import NON_NEGATIVE_INT, POSITIVE_INT
 

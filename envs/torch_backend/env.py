@@ -25,15 +25,14 @@ from torch import Tensor
 
 from envs.config import EnvConfig, resolve_config
 from envs.metrics import METRICS, EpisodeMetrics
-from envs.observation import MOVES
+from envs.actions import NUM_ACTIONS
 from envs.rewards import step_rewards
 from envs.task import Task, TaskSampler
 from envs.torch_backend.dynamics import resolve_moves
 from envs.torch_backend.lifelong import TaskCells
 from envs.torch_backend.observe import TableObserver, take
-from srmt.device import resolve_device
+from envs.device import resolve_device
 
-NUM_ACTIONS = len(MOVES)
 
 
 class TorchBatchedEnv:
