@@ -58,7 +58,7 @@ def main() -> int:
     root = Path(args.experiment or tempfile.mkdtemp(prefix="srmt-lifelong-")).resolve()
     exp, snapshots = root / "train", root / "snapshots"
     overrides = [part for item in args.set for part in ("--" + item.partition("=")[0], item.partition("=")[2])]
-    command = [sys.executable, "-m", "train", "--preset", "lifelong-cpu", "--experiment", str(exp),
+    command = [sys.executable, "-m", "cli.main", "train", "--preset", "lifelong-cpu", "--experiment", str(exp),
                "--max_train_seconds", str(args.minutes * 60), "--save_every_sec", str(args.eval_every), *overrides]
     if not args.eval_only:
         print("training:", " ".join(command[2:]), flush=True)

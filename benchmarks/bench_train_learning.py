@@ -53,7 +53,7 @@ def main() -> int:
 
     exp = Path(args.experiment or tempfile.mkdtemp(prefix="srmt-learning-")) / f"bottleneck-{args.reward}"
     overrides = [part for item in args.set for part in ("--" + item.partition("=")[0], item.partition("=")[2])]
-    command = [sys.executable, "-m", "train", "--preset", "bottleneck", "--reward", args.reward,
+    command = [sys.executable, "-m", "cli.main", "train", "--preset", "bottleneck", "--reward", args.reward,
                "--experiment", str(exp), "--max_train_seconds", str(args.minutes * 60),
                "--save_every_sec", str(args.eval_every), *overrides]
     snapshots = exp.parent / f"snapshots-{args.reward}"

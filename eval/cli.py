@@ -193,23 +193,3 @@ def add_bench_subparser(bench_subparsers: argparse._SubParsersAction) -> None:
                                     description=bench.__doc__.splitlines()[0])
     bench.add_arguments(b)
     b.set_defaults(func=bench.run)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m eval.cli eval ...` without the `srmt` entry point."""
-    parser = argparse.ArgumentParser(prog="python -m eval.cli")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_subparser(sub)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted; finished episodes are saved, rerun the same command to resume", file=sys.stderr)
-        return 130
-    except ValueError as err:
-        print(f"{parser.prog} {args.command}: error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from eval.suites import Episode, EvalError
+from maps.files import unwritable
 
 RECORDS_FILE = "episodes.jsonl"
 MANIFEST_FILE = "run.json"
@@ -101,14 +102,10 @@ def load_records(path: str | os.PathLike) -> list[dict]:
 
 def check_writable(out_dir: Path) -> None:
     """Create `out_dir` if needed and prove a file can be written there (EvalError otherwise)."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / f".write-test-{os.getpid()}"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as err:
-        raise EvalError(f"output directory {out_dir} is not writable ({err.strerror or err}); "
-                        "pass --out DIR with a directory you can write to") from err
+    problem = unwritable(out_dir)
+    if problem:
+        raise EvalError(f"output directory {out_dir} is not writable ({problem}); "
+                        "pass --out DIR with a directory you can write to")
 
 
 class ResultStore:

@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from cli.main import main as srmt
 from eval import cli
 from srmt.checkpoint import save_policy
 from srmt.config import ModelConfig
@@ -35,7 +36,7 @@ def test_parsers_register_with_the_srmt_entry_point():
 
 def test_eval_with_a_checkpoint(checkpoint, tmp_path, capsys):
     out = tmp_path / "out"
-    code = cli.main(["eval", "bottleneck", "--checkpoint", str(checkpoint), "--quick", "--episodes", "2",
+    code = srmt(["eval", "bottleneck", "--checkpoint", str(checkpoint), "--quick", "--episodes", "2",
                      "--out", str(out), "--workers", "1", "--no-progress"])
     assert code == 0
     text = capsys.readouterr().out
@@ -53,7 +54,7 @@ def test_bad_input_exits_2_with_the_reason(argv, message, capsys, tmp_path, chec
     if "--algo" in argv and "srmt" in argv:
         argv = argv + ["--checkpoint", str(checkpoint)]
         argv.remove("--algo"), argv.remove("srmt")
-    assert cli.main(argv + ["--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert srmt(argv + ["--out", str(tmp_path / "o"), "--no-progress"]) == 2
     assert message in capsys.readouterr().err
 
 
@@ -73,8 +74,6 @@ def test_bad_input_exits_2_with_the_reason(argv, message, capsys, tmp_path, chec
     (["eval", "bottleneck", "--agents", "2", "--agents", "3"], "option --agents is given twice"),
 ])
 def test_numeric_options_are_range_checked_at_parse_time(argv, message, capsys):
-    from cli.main import main as srmt
-
     with pytest.raises(SystemExit) as exit_info:
         srmt(argv)
     assert exit_info.value.code == 2
@@ -84,7 +83,7 @@ def test_numeric_options_are_range_checked_at_parse_time(argv, message, capsys):
 def test_corrupt_checkpoint_is_reported(tmp_path, capsys):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"\x00" * 100)
-    code = cli.main(["eval", "bottleneck", "--checkpoint", str(bad), "--quick", "--out", str(tmp_path / "o"),
+    code = srmt(["eval", "bottleneck", "--checkpoint", str(bad), "--quick", "--out", str(tmp_path / "o"),
                      "--no-progress"])
     assert code == 2
     assert "corrupt or truncated" in capsys.readouterr().err
@@ -96,6 +95,6 @@ def test_the_policy_radius_sets_the_env_radius(tmp_path):
     path = save_policy(tmp_path / "r3.pt", SRMTPolicy(cfg), cfg, {}, {})
     out = tmp_path / "o"
     # evaluation builds the env with the policy's radius (3 here, not the bottleneck 2)
-    assert cli.main(["eval", "bottleneck", "--checkpoint", str(path), "--maps", "bottleneck-3", "--seeds", "0",
+    assert srmt(["eval", "bottleneck", "--checkpoint", str(path), "--maps", "bottleneck-3", "--seeds", "0",
                      "--out", str(out), "--workers", "1", "--no-progress"]) == 0
     assert json.loads((out / "run.json").read_text())["obs_radius"] == 3

@@ -135,9 +135,9 @@ def test_without_checkpoint_the_shipped_policy_that_fits_is_named(capsys):
 
 def test_render_refuses_a_bottleneck_policy_on_a_lifelong_map(tmp_path, capsys):
     from agents.pretrained import default_policy_path
-    from eval import cli
+    from cli.main import main as srmt
 
-    code = cli.main(["render", "--map", "lifelong-validation-random-000", "--agents", "4", "--checkpoint",
+    code = srmt(["render", "--map", "lifelong-validation-random-000", "--agents", "4", "--checkpoint",
                      str(default_policy_path()), "--out", str(tmp_path / "r"), "--formats", "svg"])
     assert code == 2 and "trained for Bottleneck-style" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()

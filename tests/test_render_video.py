@@ -7,7 +7,7 @@ from PIL import Image
 from agents import AStarAgent, GreedyAgent
 from envs.config import EnvConfig
 from envs.errors import EnvConfigError
-from eval.cli import main as eval_cli
+from cli.main import main as eval_cli
 from eval.render import FrameDrawer, agent_color, play_episode, render, render_config, write_svg
 from eval.suites import EvalError
 

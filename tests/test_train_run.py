@@ -43,15 +43,15 @@ def probe(self, mb, num_invalids):
     return result
 
 Learner._calculate_losses = probe
-from train.__main__ import main
-code = main(sys.argv[2:])
+from cli.main import main
+code = main(["train", *sys.argv[2:]])
 json.dump(records, open(sys.argv[1], "w"))
 sys.exit(code)
 """
 
 
 def _train(args, timeout, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "train", *args], cwd=ROOT, env=ENV, timeout=timeout,
+    return subprocess.run([sys.executable, "-m", "cli.main", "train", *args], cwd=ROOT, env=ENV, timeout=timeout,
                           capture_output=True, text=True, **kwargs)
 
 
@@ -133,7 +133,7 @@ def test_sigkill_then_same_command_resumes(tmp_path):
     exp = tmp_path / "exp"
     command = ["--experiment", str(exp), *TINY, "--save_every_sec", "1", "--train_for_env_steps", "1e9",
                "--max_train_seconds", "14"]
-    proc = subprocess.Popen([sys.executable, "-m", "train", *command], cwd=ROOT, env=ENV,
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "train", *command], cwd=ROOT, env=ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         _wait_for(lambda: _checkpoint_steps(exp) > 0, 60, proc)
@@ -158,7 +158,7 @@ def test_ctrl_c_in_a_background_process_saves_then_stops(tmp_path):
     """Also the end-to-end run of the torch backend (the backend plays no part in stopping)."""
     exp = tmp_path / "exp"
     # started like a background job: SIGINT ignored, which training must undo
-    proc = subprocess.Popen([sys.executable, "-m", "train", "--experiment", str(exp), *TINY, "--backend", "torch",
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "train", "--experiment", str(exp), *TINY, "--backend", "torch",
                              "--save_every_sec", "600", "--train_for_env_steps", "1e9", "--max_train_seconds", "120"],
                             cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN), start_new_session=True)

@@ -1,6 +1,6 @@
 """Training speed benchmark: env frames/s and peak memory of a real `srmt train` process tree.
 
-Starts `python -m train` (bottleneck preset by default) in a fresh experiment
+Starts `srmt train` (bottleneck preset by default) in a fresh experiment
 directory for warm-up + measured seconds, samples the RSS (and PSS) of the
 training process and all its descendants every 0.25 s, and reads the frame
 counter sample-factory logs every 5 s. Frames/s is measured between the first
@@ -92,7 +92,7 @@ def measure(overrides: list[str], seconds: float, warmup: float, preset: str = "
     """Run one training process tree and measure it; returns the figures."""
     workdir = Path(tempfile.mkdtemp(prefix="srmt-bench-train-"))
     experiment = str(workdir / "experiment")
-    command = [sys.executable, "-m", "train", "--preset", preset, "--experiment", experiment,
+    command = [sys.executable, "-m", "cli.main", "train", "--preset", preset, "--experiment", experiment,
                "--train_for_env_steps", "1e12", "--max_train_seconds", str(warmup + seconds), *overrides]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     log_path = workdir / "stdout.txt"

@@ -7,16 +7,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from envs.actions import NUM_ACTIONS
 from envs.backends import BACKENDS
 from envs.config import resolve_config
-from envs.actions import NUM_ACTIONS
 from envs.options import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, Range
+from maps.files import unwritable
 from srmt.checkpoint import load_policy
 from train.config import CONFIG_FILE, TrainConfig, TrainConfigError, sf_options, sf_parser
 from train.export import latest_checkpoint
@@ -156,13 +156,10 @@ def check_writable(directory: Path) -> None:
     Raises:
         TrainConfigError: the directory cannot be created or written.
     """
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-probe-"):
-            pass
-    except OSError as err:
-        raise TrainConfigError(f"experiment directory {directory} is not writable ({err.strerror or err}); "
-                               "pass --experiment DIR with a directory you can write") from err
+    problem = unwritable(directory)
+    if problem:
+        raise TrainConfigError(f"experiment directory {directory} is not writable ({problem}); "
+                               "pass --experiment DIR with a directory you can write")
 
 
 def prepare_experiment(cfg: TrainConfig, saved: dict[str, Any] | None, command: list[str]) -> tuple[TrainConfig, list[str]]:
