@@ -22,7 +22,7 @@ import torch  # noqa: E402
 from envs.config import EnvConfig  # noqa: E402
 from envs.errors import EnvConfigError  # noqa: E402
 from envs.torch_backend.lockstep import LockstepStats, Mismatch, lockstep  # noqa: E402
-from envs.torch_backend.synthetic_maps import maze_grid, random_grid  # noqa: E402
+from maps.synthetic import maze_grid, random_grid  # noqa: E402
 
 REWARDS = ["directional", "sparse", "dense", "directional-negative", "moving-negative"]
 
@@ -35,7 +35,7 @@ def with_markers(rng: np.random.Generator, grid: str) -> str:
 def draw_config(rng: np.random.Generator, index: int) -> EnvConfig:
     size = rng.integers(5, 17, size=2)
     if rng.random() < 0.3:
-        grid = maze_grid(index, int(size[0]) | 1)
+        grid = maze_grid(index, rooms=(int(size[0]) | 1) // 2 + 1, loop_fraction=0.1, room=1)
     else:
         grid = random_grid(index, int(size[0]), int(size[1]), float(rng.uniform(0.1, 0.4)))
     free = grid.count(".")

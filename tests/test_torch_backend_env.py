@@ -11,7 +11,7 @@ from envs.task import Task, task_for_seed
 from envs.device import resolve_device
 from envs.torch_backend import TorchBatchedEnv
 from envs.torch_backend.lifelong import TaskCells
-from envs.torch_backend.synthetic_maps import maze_grid, random_grid
+from maps.synthetic import maze_grid, random_grid
 
 BOTTLENECK = EnvConfig(map_pattern=r"bottleneck-(3|4|5)", max_episode_steps=3, seed=11)
 
@@ -108,7 +108,7 @@ def test_cuda_without_a_gpu_is_a_clear_error():
 def test_placement_matches_pogema_and_lifelong_goals_match_pogema_sequences():
     rng = np.random.default_rng(0)
     for trial in range(12):
-        grid = random_grid(trial, 10, 12) if trial % 2 else maze_grid(trial, 11)
+        grid = random_grid(trial, 10, 12) if trial % 2 else maze_grid(trial, rooms=6, loop_fraction=0.1, room=1)
         agents, steps = int(rng.integers(2, 12)), int(rng.integers(20, 200))
         cfg = EnvConfig(grid=grid, num_agents=agents, on_target="restart", reward="lifelong",
                         max_episode_steps=steps, collision_system="soft")

@@ -14,7 +14,7 @@ from envs.config import EnvConfig
 from envs.pogema_backend import make_pogema
 from envs.torch_backend import TorchBatchedEnv
 from envs.torch_backend.lockstep import LockstepStats, lockstep
-from envs.torch_backend.synthetic_maps import random_grid
+from maps.synthetic import random_grid
 
 SYSTEMS = ["block_both", "soft", "priority"]
 MODES = ["finish", "restart", "nothing"]

@@ -13,7 +13,8 @@ from envs.errors import EnvConfigError
 from srmt.config import ModelConfig
 from train.checks import check_config, prepare_experiment
 from train.config import CONFIG_FILE, TrainConfigError, build_config, parse_overrides
-from train.mazes import maze_grid, training_mazes
+from maps.synthetic import maze_grid
+from train.mazes import training_mazes
 from train.presets import BOTTLENECK_TRAIN_PATTERN
 
 

@@ -26,7 +26,7 @@ from envs.pogema_backend import PogemaBatchedEnv, make_pogema
 from envs.task import TaskSampler
 from envs.torch_backend.env import TorchBatchedEnv
 from envs.device import resolve_device
-from envs.torch_backend.synthetic_maps import maze_grid, random_grid
+from maps.synthetic import maze_grid, random_grid
 from envs.options import NON_NEGATIVE_INT, POSITIVE_INT
 
 
@@ -43,7 +43,7 @@ def cases() -> dict[str, Case]:
         "bottleneck": Case("2 agents, bottleneck-8, finish/block_both, r=2",
                            EnvConfig(map_name="bottleneck-8", num_agents=2, max_episode_steps=512), 1024),
         "maze": Case("64 agents, 21x21 maze, restart/soft, r=5",
-                     EnvConfig(grid=maze_grid(0, 21), num_agents=64, max_episode_steps=256, **lifelong), 64),
+                     EnvConfig(grid=maze_grid(0, rooms=11, loop_fraction=0.1, room=1), num_agents=64, max_episode_steps=256, **lifelong), 64),
         "random": Case("256 agents, 64x64 random 0.3, restart/soft, r=5",
                        EnvConfig(grid=random_grid(0, 64, 64, 0.3), num_agents=256, max_episode_steps=256,
                                  **lifelong), 16),
