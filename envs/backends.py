@@ -1,27 +1,22 @@
 """The batched env backends by name: one lookup for training (`srmt train --backend`) and
-evaluation (`srmt eval --backend`). Both backends have the PogemaBatchedEnv interface and
-step identically (tests/test_torch_backend_equivalence.py)."""
+evaluation (`srmt eval --backend`). Both are `envs.batched.BatchedEnv`s and step identically
+(tests/test_torch_backend_equivalence.py)."""
 from __future__ import annotations
 
-import importlib
-import inspect
+from typing import Callable
 
+from envs.batched import BatchedEnv
 from envs.config import EnvConfig
+from envs.pogema_backend import PogemaBatchedEnv
+from envs.torch_backend import TorchBatchedEnv
 
-BACKENDS: dict[str, str] = {
-    "pogema": "envs.pogema_backend:PogemaBatchedEnv",
-    "torch": "envs.torch_backend:TorchBatchedEnv",
-}
-"""Backend name -> 'module:class' of a batched env with the PogemaBatchedEnv interface."""
+BACKENDS: dict[str, Callable[..., BatchedEnv]] = {"pogema": PogemaBatchedEnv, "torch": TorchBatchedEnv}
+"""Backend name -> its batched env class (constructor: config, num_envs, device, task_source, auto_reset)."""
 
 
-def make_backend(backend: str, config: EnvConfig, num_envs: int, device: str = "cpu", **kwargs):
-    """A batched env of `backend` (a BACKENDS key) with `num_envs` environments; `kwargs` go to its
-    constructor (e.g. auto_reset=False)."""
+def make_backend(backend: str, config: EnvConfig, num_envs: int, device: str = "cpu", **kwargs) -> BatchedEnv:
+    """A batched env of `backend` (a BACKENDS key) with `num_envs` environments on `device`; `kwargs`
+    go to its constructor (e.g. auto_reset=False)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend={backend!r} is not one of {sorted(BACKENDS)}")
-    module, _, name = BACKENDS[backend].partition(":")
-    cls = getattr(importlib.import_module(module), name)
-    if "device" in inspect.signature(cls).parameters:
-        kwargs["device"] = device
-    return cls(config, num_envs, **kwargs)
+    return BACKENDS[backend](config, num_envs, device=device, **kwargs)

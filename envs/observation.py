@@ -13,8 +13,10 @@ of the goal: from the agent, step to the first neighbour (order up, down,
 left, right, pogema's action order) whose distance is one less, until the
 goal is reached or the path leaves the window.
 
-Both backends call `Observer.observe`, so their observations agree by
-construction; tests check it against an independent BFS.
+The pogema backend calls `Observer.observe`; the torch backend's
+`TableObserver` computes the same windows from precomputed tables, and
+tests/test_torch_backend_observe.py checks that the two agree. Tests check
+`Observer` itself against an independent BFS.
 """
 from __future__ import annotations
 

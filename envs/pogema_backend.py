@@ -27,12 +27,12 @@ from pogema import GridConfig
 from pogema.envs import Pogema, PogemaCoopFinish, PogemaLifeLong
 from torch import Tensor
 
-from envs.config import EnvConfig, ResolvedEnv, resolve_config
-from envs.metrics import METRICS, EpisodeMetrics
-from envs.actions import NUM_ACTIONS
+from envs.batched import BatchedEnv
+from envs.config import EnvConfig, ResolvedEnv
+from envs.device import resolve_device
 from envs.observation import Observer
 from envs.rewards import step_rewards
-from envs.task import Task, TaskSampler
+from envs.task import Task
 
 
 
@@ -83,7 +83,7 @@ def make_pogema(resolved: ResolvedEnv, task: Task) -> Pogema:
     return env
 
 
-class PogemaBatchedEnv:
+class PogemaBatchedEnv(BatchedEnv):
     """E real pogema environments behind the batched row contract (module docstring).
 
     Example:
@@ -93,40 +93,17 @@ class PogemaBatchedEnv:
         (8, 3, 5, 5)
     """
 
-    def __init__(self, config: EnvConfig, num_envs: int,
+    def __init__(self, config: EnvConfig, num_envs: int, device: torch.device | str = "cpu",
                  task_source: Callable[[int], Task] | None = None, auto_reset: bool = True):
-        """Args:
-            config: the environment (validated here; EnvConfigError on bad input).
-            num_envs: E, environments stepped together.
-            task_source: env index -> Task for its next episode; default: seeded sampling.
-            auto_reset: restart an env as soon as its episode ends (training); off for evaluation.
-        """
-        if num_envs < 1:
-            raise ValueError(f"num_envs={num_envs} must be >= 1")
-        self.resolved = resolve_config(config)
-        self.config = self.resolved.config
-        self.num_envs, self.num_agents = num_envs, self.config.num_agents
-        self.num_rows = num_envs * self.num_agents
-        w = self.resolved.window
-        self.observation_space = gymnasium.spaces.Box(-1.0, 1.0, shape=(3, w, w), dtype=np.float32)
-        self.action_space = gymnasium.spaces.Discrete(NUM_ACTIONS)
-        self.metric_names = METRICS[self.config.on_target]
-        self._samplers = [TaskSampler(self.resolved, self.config.seed, e) for e in range(num_envs)]
-        self._task_source = task_source or (lambda e: self._samplers[e]())
+        """Args as `BatchedEnv`; pogema runs on the CPU, so `device` must be 'cpu'."""
+        if resolve_device(device).type != "cpu":
+            raise ValueError(f"device={str(device)!r}: the pogema backend runs on the CPU; use the torch "
+                             "backend (--backend torch) to step environments on a GPU")
+        super().__init__(config, num_envs, "cpu", task_source, auto_reset)
         self._observer = Observer([m.obstacles for m in self.resolved.maps], self.config.obs_radius,
                                   num_envs, self.num_agents)
-        self._metrics = EpisodeMetrics(self.config.on_target, self.config.max_episode_steps,
-                                       num_envs, self.num_agents)
-        shape = (num_envs, self.num_agents)
         self._envs: list[Pogema | None] = [None] * num_envs
-        self.tasks: list[Task | None] = [None] * num_envs
-        self.positions = torch.zeros(*shape, 2, dtype=torch.long)
-        self.goals = torch.zeros(*shape, 2, dtype=torch.long)
-        self.active = torch.ones(shape, dtype=torch.bool)
-        self.steps = torch.zeros(num_envs, dtype=torch.long)
-        self.frozen = torch.zeros(num_envs, dtype=torch.bool)
-        self.auto_reset = auto_reset
-        self._next_cell = torch.full((*shape, 2), -1, dtype=torch.long)
+        self._next_cell = torch.full((num_envs, self.num_agents, 2), -1, dtype=torch.long)
 
     # ----------------------------------------------------------------- state
     def _read_state(self, envs: list[int]) -> None:
@@ -174,9 +151,7 @@ class PogemaBatchedEnv:
     # ------------------------------------------------------------------- API
     def reset(self, seed: int | None = None) -> tuple[Tensor, dict]:
         """Start a new episode in every env; `seed` re-seeds the task samplers."""
-        if seed is not None:
-            for e, sampler in enumerate(self._samplers):
-                sampler.reseed(seed, e)
+        self.reseed(seed)
         for e in range(self.num_envs):
             self._start_episode(e)
         return self.observe(), {}
@@ -213,7 +188,8 @@ class PogemaBatchedEnv:
         terminated = self._terminated(on_goal) & live
         truncated = (self.steps >= self.config.max_episode_steps) & ~terminated & live
         ended = terminated | truncated
-        infos = {"ended": ended, "metrics": self._metric_rows(ended)}
+        summary = self._metrics.summary(self.steps) if bool(ended.any()) else None
+        infos = {"ended": ended, "metrics": self._metric_rows(ended, summary)}
         for e in ended.nonzero().flatten().tolist():
             if self.auto_reset:
                 self._start_episode(e)
@@ -223,18 +199,6 @@ class PogemaBatchedEnv:
         rows = self.num_agents
         return (obs, rewards.reshape(-1), terminated.repeat_interleave(rows),
                 truncated.repeat_interleave(rows), infos)
-
-    def _terminated(self, on_goal: Tensor) -> Tensor:
-        if self.config.on_target == "finish":
-            return ~self.active.any(dim=1)
-        if self.config.on_target == "nothing":
-            return on_goal.all(dim=1)
-        return torch.zeros(self.num_envs, dtype=torch.bool)
-
-    def _metric_rows(self, ended: Tensor) -> dict[str, Tensor]:
-        summary = self._metrics.summary(self.steps)
-        nan = torch.tensor(float("nan"))
-        return {k: torch.where(ended, v, nan).repeat_interleave(self.num_agents) for k, v in summary.items()}
 
     def close(self) -> None:
         self._envs = [None] * self.num_envs

@@ -23,19 +23,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from envs.config import EnvConfig, resolve_config
-from envs.metrics import METRICS, EpisodeMetrics
-from envs.actions import NUM_ACTIONS
+from envs.batched import BatchedEnv
+from envs.config import EnvConfig
 from envs.rewards import step_rewards
-from envs.task import Task, TaskSampler
+from envs.task import Task
 from envs.torch_backend.dynamics import resolve_moves
 from envs.torch_backend.lifelong import TaskCells
 from envs.torch_backend.observe import TableObserver, take
-from envs.device import resolve_device
 
 
-
-class TorchBatchedEnv:
+class TorchBatchedEnv(BatchedEnv):
     """E environments stepped as tensors on `device`, behind the batched row contract.
 
     Example:
@@ -47,40 +44,13 @@ class TorchBatchedEnv:
 
     def __init__(self, config: EnvConfig, num_envs: int, device: torch.device | str = "cpu",
                  task_source: Callable[[int], Task] | None = None, auto_reset: bool = True):
-        """Args:
-            config: the environment (validated here; EnvConfigError on bad input).
-            num_envs: E, environments stepped together.
-            device: where the state lives and the step runs ('cpu', 'cuda', 'cuda:1').
-            task_source: env index -> Task for its next episode; default: seeded sampling.
-            auto_reset: restart an env as soon as its episode ends (training); off for evaluation.
-        """
-        if num_envs < 1:
-            raise ValueError(f"num_envs={num_envs} must be >= 1")
-        self.device = resolve_device(device)
-        self.resolved = resolve_config(config)
-        self.config = cfg = self.resolved.config
-        self.num_envs, self.num_agents = num_envs, cfg.num_agents
-        self.num_rows = num_envs * self.num_agents
-        w = self.resolved.window
-        self.observation_space = gymnasium.spaces.Box(-1.0, 1.0, shape=(3, w, w), dtype=np.float32)
-        self.action_space = gymnasium.spaces.Discrete(NUM_ACTIONS)
-        self.metric_names = METRICS[cfg.on_target]
-        self._samplers = [TaskSampler(self.resolved, cfg.seed, e) for e in range(num_envs)]
-        self._task_source = task_source or (lambda e: self._samplers[e]())
+        """Args as `BatchedEnv` (`device`: where the state lives and the step runs)."""
+        super().__init__(config, num_envs, device, task_source, auto_reset)
+        cfg = self.config
         self._cells = TaskCells(self.resolved.maps, self.num_agents, cfg.max_episode_steps, cfg.obs_radius)
         self._observer = TableObserver([m.obstacles for m in self.resolved.maps], cfg.obs_radius, num_envs,
                                        self.num_agents, self.device)
-        self._metrics = EpisodeMetrics(cfg.on_target, cfg.max_episode_steps, num_envs, self.num_agents, self.device)
-
         dev, shape = self.device, (num_envs, self.num_agents)
-        self.tasks: list[Task | None] = [None] * num_envs
-        # public mirrors of the state, (E, A, 2) map coordinates, as in PogemaBatchedEnv
-        self.positions = torch.zeros(*shape, 2, dtype=torch.long, device=dev)
-        self.goals = torch.zeros(*shape, 2, dtype=torch.long, device=dev)
-        self.active = torch.ones(shape, dtype=torch.bool, device=dev)
-        self.steps = torch.zeros(num_envs, dtype=torch.long, device=dev)
-        self.frozen = torch.zeros(num_envs, dtype=torch.bool, device=dev)
-        self.auto_reset = auto_reset
         # the state the step runs on: canvas cells (E, A), each goal's path field (N,)
         self._cell = torch.zeros(shape, dtype=torch.long, device=dev)
         self._goal_cell = torch.zeros(shape, dtype=torch.long, device=dev)
@@ -183,9 +153,7 @@ class TorchBatchedEnv:
     # ------------------------------------------------------------------- API
     def reset(self, seed: int | None = None) -> tuple[Tensor, dict]:
         """Start a new episode in every env; `seed` re-seeds the task samplers."""
-        if seed is not None:
-            for e, sampler in enumerate(self._samplers):
-                sampler.reseed(seed, e)
+        self.reseed(seed)
         with torch.inference_mode():
             self._start_episodes(list(range(self.num_envs)))
         return self._observe(self._cell, self._goal_cell, self._fields), {}
@@ -258,22 +226,6 @@ class TorchBatchedEnv:
         self.goals.copy_(torch.where(reached[..., None], nxt, self.goals))
         self._goal_cell = self._seq_cells.gather(1, k)
         self._fields = self._seq_fields.gather(1, k).view(-1)
-
-    def _terminated(self, on_goal: Tensor) -> Tensor:
-        if self.config.on_target == "finish":
-            return ~self.active.any(dim=1)
-        if self.config.on_target == "nothing":
-            return on_goal.all(dim=1)
-        return torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
-
-    def _metric_rows(self, ended: Tensor, summary: dict[str, Tensor] | None) -> dict[str, Tensor]:
-        """Metric name -> (N,) values on the rows of ended envs, NaN elsewhere (`summary`: the
-        envs' metrics, None when no env ended)."""
-        if summary is None:
-            nan = torch.full((len(self.metric_names), self.num_rows), float("nan"), device=self.device)
-            return dict(zip(self.metric_names, nan.unbind(0)))
-        nan = torch.tensor(float("nan"), device=self.device)
-        return {k: torch.where(ended, v, nan).repeat_interleave(self.num_agents) for k, v in summary.items()}
 
     def close(self) -> None:
         self._unstarted = set(range(self.num_envs))
