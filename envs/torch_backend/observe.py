@@ -17,7 +17,7 @@ tests compare them step by step, bit for bit). What makes it fast:
   again unless a second active agent has the same goal. Few agents (A*A <=
   canvas cells): from all agent pairs of an env, as flat output positions
   where a 1 is written after channel 0 (a shared goal is written twice).
-* Path channel: packed successor codes (`envs.pathfinding.SuccessorTable`, S
+* Path channel: packed successor codes (`envs.torch_backend.successors.SuccessorTable`, S
   steps per lookup) walked by all rows at once; a table over (window cell, code)
   gives the next window cell, the row codes of the cells it marks and the canvas
   move, and stops a walk at the goal or where it first leaves the window. The
@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 
 from envs.observation import MOVES, pad_like_pogema
-from envs.pathfinding import SuccessorTable
+from envs.torch_backend.successors import SuccessorTable
 
 MAX_RADIUS = 15
 """A window row (w = 2r+1 <= 31 cells) is one int32 of bits (of ternary digits up to w = 13)."""
