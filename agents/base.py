@@ -69,3 +69,31 @@ def default_seeds(envs: Sequence[int], seeds: Sequence[int] | None) -> list[int]
     if len(seeds) != len(envs):
         raise AgentError(f"got {len(seeds)} seeds for {len(envs)} envs; give one seed per env")
     return seeds
+
+
+class EpisodeStreams:
+    """The episode bookkeeping every agent shares: E x A it was reset for, and one random stream per
+    environment, reseeded at each episode start from (agent seed, task seed)."""
+
+    def __init__(self, seed: int):
+        self.seed = int(seed)
+        self.num_envs = self.num_agents = 0
+        self.rngs: list[np.random.Generator] = []
+
+    def reset(self, num_envs: int, num_agents: int, seeds: Sequence[int] | None = None) -> None:
+        self.num_envs, self.num_agents = int(num_envs), int(num_agents)
+        self.rngs = [episode_rng(self.seed, s) for s in default_seeds(range(num_envs), seeds)]
+
+    def reset_envs(self, envs: Sequence[int], seeds: Sequence[int] | None = None) -> None:
+        if not self.rngs:
+            raise AgentError("call reset(num_envs, num_agents) before reset_envs")
+        envs = [int(e) for e in envs]
+        for e, s in zip(envs, default_seeds(envs, seeds)):
+            self.rngs[e] = episode_rng(self.seed, s)
+
+    def check(self, env: BatchedEnvView) -> None:
+        if not self.rngs:
+            raise AgentError("call reset(num_envs, num_agents) before act")
+        if (env.num_envs, env.num_agents) != (self.num_envs, self.num_agents):
+            raise AgentError(f"agent was reset for {self.num_envs} envs x {self.num_agents} agents, "
+                             f"the env has {env.num_envs} x {env.num_agents}")

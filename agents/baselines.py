@@ -21,38 +21,11 @@ import torch
 from pogema.a_star_policy import AStarAgent as PogemaAStar
 from torch import Tensor
 
-from agents.base import AgentError, BatchedEnvView, default_seeds, episode_rng
+from agents.base import BatchedEnvView, EpisodeStreams
 from envs.actions import NUM_ACTIONS
 
 
-class _Streams:
-    """One random stream per environment, reseeded at each episode start."""
-
-    def __init__(self, seed: int):
-        self.seed = int(seed)
-        self.num_envs = self.num_agents = 0
-        self.rngs: list[np.random.Generator] = []
-
-    def reset(self, num_envs: int, num_agents: int, seeds: Sequence[int] | None = None) -> None:
-        self.num_envs, self.num_agents = int(num_envs), int(num_agents)
-        self.rngs = [episode_rng(self.seed, s) for s in default_seeds(range(num_envs), seeds)]
-
-    def reset_envs(self, envs: Sequence[int], seeds: Sequence[int] | None = None) -> None:
-        if not self.rngs:
-            raise AgentError("call reset(num_envs, num_agents) before reset_envs")
-        envs = [int(e) for e in envs]
-        for e, s in zip(envs, default_seeds(envs, seeds)):
-            self.rngs[e] = episode_rng(self.seed, s)
-
-    def check(self, env: BatchedEnvView) -> None:
-        if not self.rngs:
-            raise AgentError("call reset(num_envs, num_agents) before act")
-        if (env.num_envs, env.num_agents) != (self.num_envs, self.num_agents):
-            raise AgentError(f"agent was reset for {self.num_envs} envs x {self.num_agents} agents, "
-                             f"the env has {env.num_envs} x {env.num_agents}")
-
-
-class RandomAgent(_Streams):
+class RandomAgent(EpisodeStreams):
     """Uniform random actions; deterministic given (seed, episode seeds)."""
 
     def __init__(self, seed: int = 0, name: str = "Random"):
@@ -68,7 +41,7 @@ class RandomAgent(_Streams):
         return torch.from_numpy(actions)
 
 
-class GreedyAgent(_Streams):
+class GreedyAgent(EpisodeStreams):
     """Shortest-path step for every agent at once, random action when stuck (module docstring)."""
 
     def __init__(self, seed: int = 0, name: str = "Greedy"):
@@ -104,7 +77,7 @@ class GreedyAgent(_Streams):
         return actions
 
 
-class AStarAgent(_Streams):
+class AStarAgent(EpisodeStreams):
     """pogema 1.4's AStarAgent per agent, on POMAPF-style inputs (module docstring)."""
 
     def __init__(self, seed: int = 0, name: str = "AStar"):

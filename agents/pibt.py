@@ -11,12 +11,11 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from agents.base import BatchedEnvView
-from agents.baselines import _Streams
+from agents.base import BatchedEnvView, EpisodeStreams
 from envs.pibt import PIBTPlanner
 
 
-class PIBTAgent(_Streams):
+class PIBTAgent(EpisodeStreams):
     """Centralised PIBT baseline with full observability (envs.pibt.PIBTPlanner)."""
 
     def __init__(self, seed: int = 0, name: str = "PIBT"):

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from agents.base import AgentError, BatchedEnvView, default_seeds, episode_rng
+from agents.base import AgentError, BatchedEnvView, EpisodeStreams
 from envs.device import resolve_device
 from srmt.checkpoint import load_policy
 from srmt.config import ModelConfig
@@ -30,7 +30,7 @@ from srmt.model import SRMTPolicy
 from srmt.state import pack_state, unpack_state
 
 
-class SRMTAgent:
+class SRMTAgent(EpisodeStreams):
     """Acts with an SRMTPolicy; keeps memory and history per episode.
 
     Args:
@@ -48,13 +48,12 @@ class SRMTAgent:
         self.device = resolve_device(device)
         self.policy = policy.to(self.device).eval()
         self.cfg: ModelConfig = policy.cfg
-        self.name, self.sample, self.seed, self.batched = name, sample, int(seed), batched
+        super().__init__(seed)
+        self.name, self.sample, self.batched = name, sample, batched
         self.obs_radius: int | None = self.cfg.obs_radius
         self.env_config = dict(env_config or {})
         self.meta = dict(meta or {})
-        self.num_envs = self.num_agents = 0
         self.state: Tensor | None = None
-        self._rngs: list[np.random.Generator] = []
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, device: str | torch.device = "cpu", sample: bool | None = None,
@@ -74,26 +73,17 @@ class SRMTAgent:
 
     # ------------------------------------------------------------ episodes
     def reset(self, num_envs: int, num_agents: int, seeds: Sequence[int] | None = None) -> None:
-        self.num_envs, self.num_agents = int(num_envs), int(num_agents)
+        super().reset(num_envs, num_agents, seeds)
         self.state = self.policy.initial_state(self.num_agents, self.num_envs * self.num_agents)  # (N, S)
-        seeds = default_seeds(range(self.num_envs), seeds)
-        self._rngs = [episode_rng(self.seed, s) for s in seeds]
 
     def reset_envs(self, envs: Sequence[int], seeds: Sequence[int] | None = None) -> None:
-        if self.state is None:
-            raise AgentError("call reset(num_envs, num_agents) before reset_envs")
-        envs = [int(e) for e in envs]
-        for e, s in zip(envs, default_seeds(envs, seeds)):
-            self.state[e * self.num_agents:(e + 1) * self.num_agents] = 0.0  # all-zero = episode start
-            self._rngs[e] = episode_rng(self.seed, s)
+        super().reset_envs(envs, seeds)
+        for e in envs:
+            self.state[int(e) * self.num_agents:(int(e) + 1) * self.num_agents] = 0.0  # all-zero = episode start
 
     # ---------------------------------------------------------------- acting
     def _check(self, obs: Tensor, env: BatchedEnvView) -> None:
-        if self.state is None:
-            raise AgentError("call reset(num_envs, num_agents) before act")
-        if (env.num_envs, env.num_agents) != (self.num_envs, self.num_agents):
-            raise AgentError(f"agent was reset for {self.num_envs} envs x {self.num_agents} agents, "
-                             f"the env has {env.num_envs} x {env.num_agents}")
+        self.check(env)
         w = self.cfg.obs_size
         if obs.dim() != 4 or tuple(obs.shape[1:]) != (3, w, w):
             got = "x".join(str(s) for s in obs.shape[2:]) if obs.dim() == 4 else str(tuple(obs.shape))
@@ -147,7 +137,7 @@ class SRMTAgent:
         out = np.empty(probs.shape[0], dtype=np.int64)
         for k, e in enumerate(live):
             p = probs[k * A:(k + 1) * A]
-            u = self._rngs[e].random(A)[:, None]
+            u = self.rngs[e].random(A)[:, None]
             # inverse CDF; the min() guards against cumsum rounding below 1
             out[k * A:(k + 1) * A] = np.minimum((p.cumsum(axis=1) < u).sum(axis=1), p.shape[1] - 1)
         return torch.from_numpy(out)
