@@ -5,8 +5,8 @@
   episode): unlike the t interval it does not collapse to a point when all
   seeds succeed (10/10 successes -> [0.72, 1.0]).
 
->>> round(mean_ci([1.0, 2.0, 3.0]).hi, 4)
-4.4841
+>>> round(mean_ci([1.0, 2.0, 3.0]).hi, 4)  # mean 2, sd 1, t(2 dof) = 4.303: 2 + 4.303 / sqrt(3)
+4.4843
 >>> [round(x, 3) for x in wilson_ci(10, 10)]
 [1.0, 0.722, 1.0]
 """

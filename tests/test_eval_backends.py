@@ -17,6 +17,7 @@ def _metrics(result) -> dict:
             {k: v for k, v in r["metrics"].items() if k != "runtime"} for r in result.records}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suite, spec_kw, select", [
     ("validation", dict(sample=True), dict(maps="lifelong-validation-(wallmaze|random)-001", agents=[16, 32])),
     ("bottleneck", dict(algo="greedy"), dict(maps="bottleneck-(3|10)", seeds=[0, 1])),

@@ -17,6 +17,8 @@ from eval.runner import AgentSpec, make_chunks  # noqa: E402
 from eval.suites import EvalError, get_suite  # noqa: E402
 from conftest import finish, srmt, wait_for  # noqa: E402
 
+pytestmark = pytest.mark.slow  # starts a dask cluster (worker processes)
+
 SPEC = AgentSpec(algo="srmt", lifelong=True)
 SELECTION = dict(maps="validation-mazes-seed-00[0-5]", agents=[8, 16], seeds=[0, 1])  # 24 episodes
 

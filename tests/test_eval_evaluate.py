@@ -156,6 +156,7 @@ def test_compare_file_must_be_raw_format(tmp_path):
         evaluate("bottleneck", agent=GreedyAgent(), maps="bottleneck-3", seeds=[0], out_dir=tmp_path / "o",
                  progress=False, compare=[bad])
 
+@pytest.mark.slow
 
 def test_two_workers_give_the_same_results_as_one(tmp_path):
     kw = dict(maps="bottleneck-(3|4|5)", seeds=[0, 1], progress=False)

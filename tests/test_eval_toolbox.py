@@ -32,6 +32,7 @@ def _by_episode(records):
     return {(r["algorithm"].upper(), r["env_grid_search"]["map_name"], r["env_grid_search"]["seed"]):
             r["metrics"] for r in records}
 
+@pytest.mark.slow
 
 def test_toolbox_evaluator_runs_srmt_and_pibt_like_srmt_eval(config_file, tmp_path):
     toolbox = _by_episode(run_config(load_config(config_file), tmp_path / "raw"))
@@ -63,6 +64,7 @@ def test_unknown_algorithm_and_replacing_the_algorithms(config_file, tmp_path):
     with pytest.raises(EvalError, match="cannot read toolbox config .*missing.yaml"):
         load_config(tmp_path / "missing.yaml")
 
+@pytest.mark.slow
 
 def test_toolbox_command_on_a_benchmark_config(capsys, tmp_path, config_file):
     assert srmt(["toolbox", str(config_file), "--algo", "PIBT", "--out", str(tmp_path / "raw")]) == 0

@@ -31,6 +31,7 @@ def config(layout, system: str, mode: str) -> EnvConfig:
                      max_episode_steps=length, seed=seed * 7)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("system", SYSTEMS)
 def test_torch_backend_matches_pogema_step_by_step(system, mode):

@@ -35,6 +35,7 @@ def test_bad_settings_are_named():
     with pytest.raises(ValueError, match=r"seconds=0 must be > 0.*final_expert_share=2 must be in \[0, 1\]"):
         ImitationConfig(seconds=0, final_expert_share=2)
 
+@pytest.mark.slow
 
 def test_imitation_learns_the_expert_and_writes_a_policy(tmp_path):
     out = tmp_path / "bc.pt"
