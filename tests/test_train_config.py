@@ -284,3 +284,13 @@ def test_rejected_env_config_leaves_no_directory(tmp_path, no_spawn):
         train.run.train(["--experiment", str(exp), "--map_pattern", "bottleneck-3", "--num_agents", "64",
                          "--envs_per_batch", "8"])
     assert not exp.exists()
+
+
+def test_map_name_on_the_command_line_replaces_the_presets_pattern(tmp_path, no_spawn):
+    cfg, _ = build_config(["--experiment", str(tmp_path / "a"), "--map_name", "bottleneck-5"])
+    assert (cfg.env.map_name, cfg.env.map_pattern, cfg.env.grid) == ("bottleneck-5", None, None)
+    with pytest.raises(ValueError, match="unknown map 'nope'"):  # was silently shadowed by the preset's pattern
+        train.run.train(["--experiment", str(tmp_path / "b"), "--map_name", "nope"])
+    assert not (tmp_path / "b").exists()
+    cfg, _ = build_config(["--experiment", str(tmp_path / "c")])
+    assert cfg.env.map_pattern is not None  # the preset's own maps when none is named

@@ -327,4 +327,19 @@ def build_config(argv: list[str]) -> tuple[TrainConfig, dict[str, Any] | None]:
             sections[section][name] = value
     if problems:
         raise TrainConfigError("invalid training options:\n  - " + "\n  - ".join(problems))
+    _pick_map_source(sections["env"], {key.rpartition(".")[2] for key in overrides})
     return TrainConfig.from_dict(sections), saved
+
+
+MAP_SOURCES = ("grid", "map_pattern", "map_name")
+"""How an env names its maps, in the order EnvConfig reads them (the first one set wins)."""
+
+
+def _pick_map_source(env: dict[str, Any], given: set[str]) -> None:
+    """The map source the command line names replaces the preset's / saved one (a `--map_name` must not
+    be shadowed by a preset's `map_pattern`); naming two is the user's own choice, read in EnvConfig's order."""
+    named = [source for source in MAP_SOURCES if source in given]
+    if named:
+        for source in MAP_SOURCES:
+            if source not in named:
+                env[source] = None
