@@ -78,6 +78,9 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
                    help="local: worker processes here (default); dask: the workers of a dask cluster "
                         "(--scheduler; extra .[cluster]; docs/evaluation.md)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--checkpoints", nargs="+", metavar="FILE",
+                   help="evaluate each policy file (e.g. every checkpoint of a run) in one call: results per "
+                        "file in OUT/NN-STEM/, one row per file in OUT/checkpoints.md (a learning curve)")
     p.add_argument("--compare", nargs="+", default=[], metavar="FILE",
                    help="published results (POGEMA raw JSON list or JSONL) to show beside ours")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -122,6 +125,8 @@ def run_eval(args: argparse.Namespace) -> int:
     from eval.suites import get_suite
 
     suite = get_suite(args.suite)
+    if args.checkpoints:
+        return _run_checkpoints(args, suite)
     try:
         result = evaluate(args.suite, spec=_spec(args, suite.lifelong), maps_dir=args.maps_dir, out_dir=args.out,
                           quick=args.quick, maps=args.maps, agents=args.agents, seeds=args.seeds,
@@ -144,6 +149,27 @@ def run_eval(args: argparse.Namespace) -> int:
             print(f"  {row.algorithm} {row.metric}: {e.mean:.3f}{ci} over {row.n} episodes")
     for kind, path in result.files.items():
         print(f"  {kind}: {path}")
+    return 0
+
+
+def _run_checkpoints(args: argparse.Namespace, suite) -> int:
+    from eval.evaluate import evaluate_checkpoints
+    from eval.runner import AgentSpec
+
+    if args.checkpoint or args.algo:
+        raise ValueError("--checkpoints evaluates SRMT policy files: drop --checkpoint / --algo")
+    out = args.out or f"runs/eval/{suite.name}-checkpoints"
+    try:
+        spec = AgentSpec(device=args.device, sample=args.sample, seed=args.agent_seed, lifelong=suite.lifelong)
+        evaluate_checkpoints(args.suite, args.checkpoints, spec, out, maps_dir=args.maps_dir,
+                             quick=args.quick, maps=args.maps, agents=args.agents, seeds=args.seeds,
+                             episodes=args.episodes, workers=args.workers, backend=args.backend,
+                             progress=not args.no_progress, engine=args.engine, scheduler=args.scheduler)
+    except KeyboardInterrupt:
+        print("finished episodes are saved; rerun the same command to resume", file=sys.stderr)
+        raise
+    print((Path(out) / "checkpoints.md").read_text(), end="")
+    print(f"tables: {Path(out) / 'checkpoints.md'}, {Path(out) / 'checkpoints.json'}")
     return 0
 
 

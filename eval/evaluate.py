@@ -7,7 +7,9 @@ so an interrupted or failed run loses nothing and the same command resumes it.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Sequence
 
 from agents import Agent
 from eval.cluster import ENGINES, DaskEngine
-from eval.report import episode_key, match_counts, write_reports
+from eval.report import ALL, aggregate, episode_key, match_counts, write_reports
 from eval.results import ResultStore, load_records
 from eval.runner import AgentSpec, make_chunks, run_chunks
 from eval.suites import BENCHMARK_URL, Episode, EvalError, Suite, get_suite
@@ -199,3 +201,32 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
     files.update(write_reports(suite, ordered, others, out, note))
     return EvalResult(out, ordered, ran=len(todo), skipped=len(selected) - len(todo),
                       seconds=time.perf_counter() - started, files=files, compared=match_counts(ordered, others))
+
+
+def evaluate_checkpoints(suite_name: str, checkpoints: Sequence[str | Path], spec: AgentSpec,
+                         out_dir: str | Path, **kwargs) -> list[tuple[Path, EvalResult]]:
+    """Evaluate each policy file of `checkpoints` (e.g. every checkpoint of a run: a learning curve) as
+    `spec` with that checkpoint, into OUT/NN-STEM/ (each resumable); writes OUT/checkpoints.md and
+    OUT/checkpoints.json (one row per file: env steps from its meta, the suite's main metric).
+    `kwargs` as `evaluate`. Every file is checked before the first episode runs."""
+    suite = get_suite(suite_name)
+    paths = [Path(p) for p in checkpoints]
+    specs = [dataclasses.replace(spec, algo="srmt", checkpoint=str(p)) for p in paths]
+    agents = [s.build() for s in specs]  # CheckpointError for any unusable file, before any work
+    for agent in agents:
+        check_agent_fits(suite, agent)
+    out = Path(out_dir)
+    results = [(path, evaluate(suite_name, spec=s, out_dir=out / f"{i:02d}-{path.stem}", **kwargs))
+               for i, (path, s) in enumerate(zip(paths, specs))]
+    rows = []
+    for (path, result), agent in zip(results, agents):
+        (row,) = [r for r in aggregate(suite, result.records) if r.group == ALL and r.metric == suite.metrics[0]]
+        rows.append({"checkpoint": str(path), "env_steps": agent.meta.get("env_steps"), "metric": row.metric,
+                     "mean": row.estimate.mean, "lo": row.estimate.lo, "hi": row.estimate.hi, "episodes": row.n})
+    (out / "checkpoints.json").write_text(json.dumps(rows, indent=2) + "\n")
+    lines = [f"# {suite.title}: one row per policy file", "",
+             f"| # | checkpoint | env steps | {suite.metrics[0]} (all) | 95% interval | episodes |", "|---|---|---|---|---|---|"]
+    lines += [f"| {i} | {Path(r['checkpoint']).name} | {r['env_steps'] if r['env_steps'] is not None else '?'} | "
+              f"{r['mean']:.3f} | [{r['lo']:.3f}, {r['hi']:.3f}] | {r['episodes']} |" for i, r in enumerate(rows)]
+    (out / "checkpoints.md").write_text("\n".join(lines) + "\n")
+    return results

@@ -1,6 +1,7 @@
 """The `eval` sub-command through its argparse front end (eval.cli)."""
 import argparse
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -98,3 +99,32 @@ def test_the_policy_radius_sets_the_env_radius(tmp_path):
     assert srmt(["eval", "bottleneck", "--checkpoint", str(path), "--maps", "bottleneck-3", "--seeds", "0",
                      "--out", str(out), "--workers", "1", "--no-progress"]) == 0
     assert json.loads((out / "run.json").read_text())["obs_radius"] == 3
+
+
+def test_a_list_of_checkpoints_gives_one_row_each(tmp_path, capsys):
+    from agents.pretrained import default_policy_path, random_init_policy
+
+    untrained = random_init_policy(tmp_path / "untrained.pt")
+    out = tmp_path / "curve"
+    argv = ["eval", "bottleneck", "--checkpoints", str(untrained), str(default_policy_path()), "--quick",
+            "--workers", "1", "--out", str(out), "--no-progress"]
+    assert srmt(argv) == 0
+    rows = json.loads((out / "checkpoints.json").read_text())
+    assert [Path(r["checkpoint"]).name for r in rows] == ["untrained.pt", "bottleneck_srmt.pt"]
+    assert rows[0]["env_steps"] is None and rows[1]["env_steps"] > 0  # from each file's meta
+    assert rows[1]["mean"] > rows[0]["mean"] and {r["episodes"] for r in rows} == {8}
+    assert (out / "00-untrained" / "episodes.jsonl").is_file() and (out / "01-bottleneck_srmt" / "summary.md").is_file()
+    assert "| 1 | bottleneck_srmt.pt |" in capsys.readouterr().out
+    assert srmt(argv) == 0  # resumes: every episode already done, none written twice
+    assert [len((d / "episodes.jsonl").read_text().splitlines()) for d in sorted(out.glob("0*"))] == [8, 8]
+
+
+def test_a_bad_file_in_the_list_fails_before_any_work(tmp_path, capsys):
+    from agents.pretrained import default_policy_path
+
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a policy")
+    out = tmp_path / "curve"
+    assert srmt(["eval", "bottleneck", "--checkpoints", str(default_policy_path()), str(bad), "--quick",
+                 "--out", str(out), "--no-progress"]) == 2
+    assert "bad.pt" in capsys.readouterr().err and not out.exists()
