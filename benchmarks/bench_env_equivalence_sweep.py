@@ -5,24 +5,22 @@ half the free cells), radius (1..6), collision system, on_target mode, reward
 and episode length, then steps both backends in lockstep on random actions and
 stops at the first difference (exit status 1, with the config to reproduce it).
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_env_equivalence_sweep.py --configs 200
-    python benchmarks/bench_env_equivalence_sweep.py --device cuda
+    OMP_NUM_THREADS=1 srmt bench equivalence --configs 200
+    srmt bench equivalence --device cuda
 """
 import argparse
 import os
-import sys
 import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from envs.config import EnvConfig  # noqa: E402
-from envs.errors import EnvConfigError  # noqa: E402
-from envs.torch_backend.lockstep import LockstepStats, Mismatch, lockstep  # noqa: E402
-from maps.synthetic import maze_grid, random_grid  # noqa: E402
+from envs.config import EnvConfig
+from envs.errors import EnvConfigError
+from envs.torch_backend.lockstep import LockstepStats, Mismatch, lockstep
+from maps.synthetic import maze_grid, random_grid
 
 REWARDS = ["directional", "sparse", "dense", "directional-negative", "moving-negative"]
 
@@ -49,14 +47,15 @@ def draw_config(rng: np.random.Generator, index: int) -> EnvConfig:
                      max_episode_steps=int(rng.integers(8, 120)), seed=int(rng.integers(10_000)))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--configs", type=int, default=90, help="random configs to try (default 90)")
     parser.add_argument("--steps", type=int, default=150, help="lockstep steps per config (default 150)")
     parser.add_argument("--envs", type=int, default=4, help="envs per config (default 4)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     rng = np.random.default_rng(args.seed)
     total, skipped, start = LockstepStats(), 0, time.perf_counter()
@@ -80,6 +79,3 @@ def main(argv: list[str] | None = None) -> int:
           f"episodes; {skipped} skipped; {time.perf_counter() - start:.0f}s")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Evaluation on a dask cluster vs the local engine, on the same machine and episodes, in one run.
 
-    python benchmarks/bench_eval_cluster.py [--maps REGEX] [--rounds 3] [--backend torch]
+    srmt bench cluster [--maps REGEX] [--rounds 3] [--backend torch]
 
 Runs the shipped lifelong policy on a Mazes subset (default: 16 maps x 8-48
 agents x seed 0 = 80 episodes of mixed cost; 64 agents left out so a round
@@ -18,28 +18,27 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eval.evaluate import evaluate  # noqa: E402
-from eval.report import episode_key  # noqa: E402
-from eval.runner import AgentSpec  # noqa: E402
+from eval.evaluate import evaluate
+from eval.report import episode_key
+from eval.runner import AgentSpec
 
 
 def _metrics(records: list[dict]) -> dict:
     return {episode_key(r): {k: v for k, v in r["metrics"].items() if k != "runtime"} for r in records}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--maps", default="validation-mazes-seed-0(0[0-9]|1[0-5])", help="Mazes maps (regex)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per configuration, fixed up front (default 3)")
     parser.add_argument("--backend", default="torch", choices=("pogema", "torch"))
-    args = parser.parse_args()
+
+
+def run(args: argparse.Namespace) -> int:
     if args.rounds < 1:
         parser.error("--rounds must be >= 1")
 
@@ -79,6 +78,3 @@ def main() -> int:
         print(f"| {name} | {median:.2f} | {', '.join(f'{v:.2f}' for v in values)} | {median / base:.2f}x |")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,9 +9,9 @@ and the greedy and A* baselines on the same episodes. Prints env steps, wall
 time, average throughput (goals per step), and each evaluation's episodes/s
 and agent-steps/s. Training and evaluation never run at the same time.
 
-    python benchmarks/bench_lifelong_learning.py --minutes 60 --out lifelong-curve.json
-    python benchmarks/bench_lifelong_learning.py --set reward=lifelong --experiment runs/sparse
-    python benchmarks/bench_lifelong_learning.py --experiment runs/sparse --eval-only   # score an earlier run
+    srmt bench lifelong --minutes 60 --out lifelong-curve.json
+    srmt bench lifelong --set reward=lifelong --experiment runs/sparse
+    srmt bench lifelong --experiment runs/sparse --eval-only   # score an earlier run
 """
 from __future__ import annotations
 
@@ -39,8 +39,7 @@ def score(spec: AgentSpec, out: Path, quick: bool, workers: int) -> dict[str, fl
                 episodes=len(records), episodes_per_s=episodes_per_s, agent_steps_per_s=agent_steps_per_s)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=60.0, help="training wall-clock budget")
     parser.add_argument("--eval-every", type=int, default=300, help="seconds between checkpoints / snapshots")
     parser.add_argument("--experiment", help="benchmark directory (default: a new temporary one)")
@@ -51,7 +50,9 @@ def main() -> int:
     parser.add_argument("--out", help="write the curve as JSON here")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="training override, e.g. --set reward=lifelong (repeatable)")
-    args = parser.parse_args()
+
+
+def run(args: argparse.Namespace) -> int:
     if args.eval_only and not args.experiment:
         parser.error("--eval-only needs --experiment DIR (a directory an earlier run of this benchmark wrote)")
 
@@ -97,6 +98,3 @@ def main() -> int:
         Path(args.out).write_text(json.dumps(dict(command=command[2:], baselines=baselines, curve=curve), indent=2))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Time and memory of one acting step (no_grad, grouped path) of the lifelong SRMT policy.
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_model_memory.py [--envs 256 --agents 64]
+    OMP_NUM_THREADS=2 srmt bench memory [--envs 256 --agents 64]
 
 (`srmt` must be importable: `pip install -e .`, or prefix `PYTHONPATH=.`). About 45 s
 and 6 GB of RAM at the default size on 2 cores.
@@ -86,15 +86,16 @@ def measure_core(policy: SRMTPolicy, features: torch.Tensor, state: torch.Tensor
     return seconds, peak.added
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="lifelong", choices=["bottleneck", "lifelong"])
     parser.add_argument("--envs", type=int, default=256)
     parser.add_argument("--agents", type=int, default=64)
     parser.add_argument("--compare-envs", type=int, default=16,
                         help="environments for the grouped vs per-row comparison")
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+
+
+def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     cfg = ModelConfig.preset(args.preset)
@@ -137,7 +138,4 @@ def main() -> None:
     for grouped in (True, False):
         seconds, peak = measure_core(policy, features, state, agents, grouped)
         print(f"  core grouped={grouped!s:5s}: {seconds:.2f} s, peak RSS added {peak / GB:.3f} GB")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -7,8 +7,8 @@ seconds), then evaluates every snapshot greedily on the 16 training corridors
 steps, wall time and mean CSR / ISR. Target: CSR >= 0.9 with the directional
 reward within 30 minutes on a 2-core machine.
 
-    python benchmarks/bench_train_learning.py --reward directional --minutes 30
-    python benchmarks/bench_train_learning.py --reward sparse --minutes 30 --set learning_rate=3e-4
+    srmt bench learning --reward directional --minutes 30
+    srmt bench learning --reward sparse --minutes 30 --set learning_rate=3e-4
 """
 from __future__ import annotations
 
@@ -39,8 +39,7 @@ def corridor_metrics(policy: Path, seeds: int, out: Path) -> dict[int, dict[str,
             for length, recs in sorted(per_length.items())}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reward", default="directional")
     parser.add_argument("--minutes", type=float, default=30.0, help="training wall-clock budget")
     parser.add_argument("--eval-every", type=int, default=180, help="seconds between checkpoints / snapshots")
@@ -49,7 +48,9 @@ def main() -> int:
     parser.add_argument("--out", help="write the curve as JSON here")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="training override, e.g. --set learning_rate=3e-4 (repeatable)")
-    args = parser.parse_args()
+
+
+def run(args: argparse.Namespace) -> int:
 
     exp = Path(args.experiment or tempfile.mkdtemp(prefix="srmt-learning-")) / f"bottleneck-{args.reward}"
     overrides = [part for item in args.set for part in ("--" + item.partition("=")[0], item.partition("=")[2])]
@@ -86,6 +87,3 @@ def main() -> int:
         Path(args.out).write_text(json.dumps(dict(reward=args.reward, command=command[2:], curve=curve), indent=2))
     return 0 if curve and max(c["csr"] for c in curve) >= TARGET_CSR else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

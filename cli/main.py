@@ -1,8 +1,8 @@
 """`srmt` console script: one entry point, sub-commands provided by the packages.
 
 Each package exposes `add_subparser(subparsers)` that registers its command
-and sets `func` (args -> exit code); benchmarks register under `srmt bench`
-through `add_bench_subparser(bench_subparsers)`.
+and sets `func` (args -> exit code); every benchmark (benchmarks/) is a
+sub-command of `srmt bench`.
 """
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ import importlib
 import signal
 import sys
 
+import benchmarks
 from envs.device import limit_threads
 
 COMMANDS = ["train.cli", "eval.cli", "maps.cli", "cli.params", "cli.demo"]
 """Modules with `add_subparser`, in the order shown by --help."""
-BENCHES = ["envs.torch_backend.bench", "train.cli", "eval.cli"]
-"""Modules with `add_bench_subparser`."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,11 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(name).add_subparser(sub)
-    if BENCHES:
-        bench = sub.add_parser("bench", help="benchmarks that print measured speeds and ratios")
-        bench_sub = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
-        for name in BENCHES:
-            importlib.import_module(name).add_bench_subparser(bench_sub)
+    bench = sub.add_parser("bench", help="benchmarks that print measured figures and ratios (benchmarks/)")
+    benchmarks.add_subparsers(bench.add_subparsers(dest="bench", required=True, metavar="BENCH"))
     return parser
 
 

@@ -209,13 +209,3 @@ def run_render(args: argparse.Namespace) -> int:
     for kind, path in files.items():
         print(f"{kind}: {path}")
     return 0
-
-
-def add_bench_subparser(bench_subparsers: argparse._SubParsersAction) -> None:
-    """Register `srmt bench eval` (eval.bench)."""
-    from eval import bench
-
-    b = bench_subparsers.add_parser("eval", help="evaluation speed: batched agent vs per-agent loop",
-                                    description=bench.__doc__.splitlines()[0])
-    bench.add_arguments(b)
-    b.set_defaults(func=bench.run)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import benchmarks
 from cli.main import main as srmt
 from eval import cli
 from srmt.checkpoint import save_policy
@@ -24,8 +25,7 @@ def test_parsers_register_with_the_srmt_entry_point():
     parser = argparse.ArgumentParser(prog="srmt")
     sub = parser.add_subparsers(dest="command")
     cli.add_subparser(sub)
-    bench = sub.add_parser("bench").add_subparsers(dest="bench")
-    cli.add_bench_subparser(bench)
+    benchmarks.add_subparsers(sub.add_parser("bench").add_subparsers(dest="bench"))
     args = parser.parse_args(["eval", "random", "--algo", "astar", "--agents", "8", "16", "--seeds", "0",
                               "--workers", "3", "--compare", "a.json", "b.json"])
     assert (args.suite, args.algo, args.agents, args.seeds, args.workers) == ("random", "astar", [8, 16], [0], 3)

@@ -137,10 +137,10 @@ def test_numpy_facts_the_goal_sequences_rely_on():
 def test_bench_cli_parses_and_runs_small(capsys):
     import argparse
 
-    from envs.torch_backend.bench import add_bench_subparser
+    import benchmarks
 
     parser = argparse.ArgumentParser(prog="srmt bench")
-    add_bench_subparser(parser.add_subparsers(dest="bench", required=True))
+    benchmarks.add_subparsers(parser.add_subparsers(dest="bench", required=True))
     args = parser.parse_args(["env", "--envs", "2", "--pogema-envs", "2", "--steps", "2", "--pogema-steps", "1",
                               "--warmup", "1", "--cases", "bottleneck", "maze"])
     assert args.func(args) == 0

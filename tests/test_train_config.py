@@ -223,13 +223,13 @@ def test_mazes_are_seeded_connected_and_not_the_benchmark():
 def _parser():
     import argparse
 
+    import benchmarks
     from train import cli
 
     parser = argparse.ArgumentParser(prog="srmt")
     sub = parser.add_subparsers(dest="command", required=True)
     cli.add_subparser(sub)
-    bench = sub.add_parser("bench").add_subparsers(dest="bench", required=True)
-    cli.add_bench_subparser(bench)
+    benchmarks.add_subparsers(sub.add_parser("bench").add_subparsers(dest="bench", required=True))
     return parser
 
 

@@ -128,12 +128,3 @@ def add_subparser(subparsers) -> None:
                         f"(default {d.final_expert_share})")
     p.add_argument("--seed", type=NON_NEGATIVE_INT.argtype("--seed"), default=d.seed)
     p.set_defaults(func=_imitate)
-
-
-def add_bench_subparser(bench_subparsers) -> None:
-    """Register `srmt bench train`: training speed (frames/s, peak RSS) of the bottleneck preset."""
-    from train.bench import add_speed_arguments, run_speed
-
-    parser = bench_subparsers.add_parser("train", help="training frames/s and peak RSS (bottleneck preset)")
-    add_speed_arguments(parser)
-    parser.set_defaults(func=run_speed)

@@ -8,14 +8,13 @@ SPEC.md section 3, and the evaluation's episodes/s and agent-steps/s.
 Results stay in OUT/SUITE (per-episode JSONL, summary.md per agent count,
 plot.png); rerunning resumes.
 
-    python benchmarks/eval_lifelong_suites.py --out runs/suites
-    python benchmarks/eval_lifelong_suites.py --algo astar --suites mazes random --out runs/suites-astar
+    srmt bench suites --out runs/suites
+    srmt bench suites --algo astar --suites mazes random --out runs/suites-astar
 """
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from eval.evaluate import evaluate
@@ -33,8 +32,7 @@ PUBLISHED = {  # SPEC.md section 3: mean throughput over each suite's agent coun
 }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", help="policy file (default: the shipped lifelong policy)")
     parser.add_argument("--algo", default="srmt", help="srmt (default) or a baseline: pibt, astar, greedy, random")
     parser.add_argument("--decoding", choices=("policy", "sample", "argmax"), default="policy",
@@ -44,7 +42,9 @@ def main() -> int:
     parser.add_argument("--backend", default="torch", choices=("pogema", "torch"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="runs/lifelong-suites", help="results root (one folder per suite)")
-    args = parser.parse_args()
+
+
+def run(args: argparse.Namespace) -> int:
 
     sample = {"policy": None, "sample": True, "argmax": False}[args.decoding]
     spec = AgentSpec(algo=args.algo, checkpoint=args.checkpoint, sample=sample, lifelong=True)
@@ -69,6 +69,3 @@ def main() -> int:
     (Path(args.out) / "suites.json").write_text(json.dumps(table, indent=2))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Every benchmark of the project, in one place, run by one runner: `srmt bench NAME [OPTIONS]`
+(or `python -m benchmarks NAME [OPTIONS]`). Each module has `add_arguments(parser)` and
+`run(args) -> exit code`; `BENCHMARKS` names them.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+
+BENCHMARKS = {
+    "env": ("bench_env_speed", "env throughput: torch backend vs pogema backend, same maps and agents"),
+    "train": ("bench_train_speed", "training frames/s and peak RSS of a real `srmt train` process tree"),
+    "eval": ("bench_eval_speed", "evaluation speed: batched agent vs a per-agent loop, same episodes"),
+    "cluster": ("bench_eval_cluster", "evaluation on 1 and 2 dask workers vs the local engine"),
+    "learning": ("bench_train_learning", "Bottleneck learning curve (greedy CSR of snapshots)"),
+    "lifelong": ("bench_lifelong_learning", "lifelong learning curve on the held-out validation suite"),
+    "suites": ("bench_lifelong_suites", "the five POGEMA lifelong suites in full vs the published means"),
+    "memory": ("bench_model_memory", "time and memory of one acting step of the lifelong policy"),
+    "equivalence": ("bench_env_equivalence_sweep", "torch backend vs real pogema on many random configs"),
+}
+"""`srmt bench NAME` -> (module in this package, one-line description)."""
+
+
+def add_subparsers(subparsers: argparse._SubParsersAction) -> None:
+    """One sub-command per benchmark (modules are imported only when their command runs)."""
+    for name, (module, help_text) in BENCHMARKS.items():
+        parser = subparsers.add_parser(name, help=help_text, description=help_text)
+        _module(module).add_arguments(parser)
+        parser.set_defaults(func=lambda args, module=module: _module(module).run(args))
+
+
+def _module(name: str):
+    return importlib.import_module(f"{__name__}.{name}")
