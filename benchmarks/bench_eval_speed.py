@@ -1,20 +1,23 @@
-"""Evaluation speed: the Bottleneck suite with the batched SRMT agent vs a per-agent loop.
+"""Evaluation speed: the batched SRMT agent vs the same agent one episode at a time, same episodes.
 
-Batched: all 580 episodes (58 corridor lengths x 10 seeds) through
-eval.runner (episodes of one length share a batched env, one forward pass per
-step for all of them), in this process and with 2 worker processes.
-Reference: one episode at a time, the model called once per agent
-(SRMTAgent(batched=False), the reference code's way), on one seed of every
-corridor length, so its episodes have the same length mix as the full suite;
-episodes/s of the two are then comparable. The reference episodes must give
-the same metrics as the batched run (printed as a check).
+Batched: the Bottleneck suite's episodes (580: 58 corridor lengths x 10 seeds;
+`--quick`: lengths up to 50) through eval.runner: episodes of one length share
+a batched env, one forward pass per step for all of them. Peer, on the same
+episodes in the same run: the same agent one episode at a time (a batched env
+of one environment), all agents of that episode in one forward pass. Both run
+`--rounds` times (fixed before any result is read); the table prints the median
+and the spread of each, and the ratio of the medians. Two more rows, one round
+each: batched with 2 worker processes, and the reference code's way (one
+episode at a time, the model called once per agent; on `--reference-seeds`).
+Every run must give the same metrics per episode (printed as a check).
 
-    srmt bench eval [--quick]
+    srmt bench eval [--quick] [--rounds 3]
 """
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 
@@ -24,7 +27,7 @@ from agents import SRMTAgent
 from agents.pretrained import default_policy_path, random_init_policy
 from eval.runner import AgentSpec, Chunk, make_chunks, run_chunk, run_chunks
 from eval.suites import get_suite
-from envs.options import NON_NEGATIVE_INT
+from envs.options import NON_NEGATIVE_INT, POSITIVE_INT
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,6 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="seeds of the per-agent reference run (default 0: 58 episodes, one per length)")
     p.add_argument("--quick", action="store_true", help="only corridor lengths up to 50 (smoke run)")
     p.add_argument("--skip-workers", action="store_true", help="do not time the 2-worker run")
+    p.add_argument("--rounds", type=POSITIVE_INT.argtype("--rounds"), default=3,
+                   help="rounds of the batched run and of its one-episode-at-a-time peer (default 3)")
 
 
 def _policy_file(checkpoint: str | None, tmp: str) -> tuple[str, str]:
@@ -71,42 +76,45 @@ def run(args: argparse.Namespace) -> int:
     run_chunk(reference, warm[0], lambda r: None)
 
     chunks = make_chunks(suite, episodes, batched.obs_radius, None)
-    records: list[dict] = []
-    t0 = time.perf_counter()
-    run_chunks(batched, chunks, records.append, workers=1)
-    t_batched = time.perf_counter() - t0
-    steps = sum(r["metrics"]["ep_length"] for r in records)
+    singles = [Chunk(c.config, c.episodes, 1) for c in make_chunks(suite, episodes, batched.obs_radius, None, max_envs=1)]
+    runs: dict[str, list[float]] = {"batched, 1 process": [], "one episode at a time, one forward pass": []}
+    records: dict[str, list[dict]] = {}
+    for _ in range(args.rounds):  # interleaved, so drifts in machine load hit both alike
+        for name, plan in zip(runs, (chunks, singles)):
+            out: list[dict] = []
+            t0 = time.perf_counter()
+            run_chunks(batched, plan, out.append, workers=1)
+            runs[name].append(len(out) / (time.perf_counter() - t0))
+            records[name] = out
+    steps = sum(r["metrics"]["ep_length"] for r in records["batched, 1 process"])
 
-    t_workers = None
+    extra: dict[str, tuple[int, float]] = {}
     if not args.skip_workers:
         parallel: list[dict] = []
         t0 = time.perf_counter()
         run_chunks(AgentSpec("srmt", checkpoint=path), chunks, parallel.append, workers=2)
-        t_workers = time.perf_counter() - t0
-
+        extra["batched, 2 worker processes (1 round)"] = (len(parallel), len(parallel) / (time.perf_counter() - t0))
+        records["2 workers"] = parallel
     sample = [ep for ep in episodes if ep.seed in set(args.reference_seeds)]
     ref_records: list[dict] = []
     t0 = time.perf_counter()
     for ep in sample:  # one episode at a time, model called per agent
         chunk = make_chunks(suite, [ep], reference.obs_radius, None)[0]
         run_chunk(reference, Chunk(chunk.config, chunk.episodes, 1), ref_records.append)
-    t_ref = time.perf_counter() - t0
-    ref_steps = sum(r["metrics"]["ep_length"] for r in ref_records)
+    extra["per-agent loop, one episode at a time (1 round)"] = (len(ref_records),
+                                                                len(ref_records) / (time.perf_counter() - t0))
 
-    ours = _strip(records)
-    same = all(ours[k] == v for k, v in _strip(ref_records).items())
-    eps_b, eps_r = len(records) / t_batched, len(ref_records) / t_ref
-    print(f"{'run':42s} {'episodes':>8s} {'env steps':>10s} {'seconds':>8s} {'episodes/s':>11s} {'steps/s':>9s}")
-    print(f"{'batched, 1 process':42s} {len(records):8d} {steps:10.0f} {t_batched:8.1f} {eps_b:11.2f} "
-          f"{steps / t_batched:9.0f}")
-    if t_workers is not None:
-        print(f"{'batched, 2 worker processes':42s} {len(records):8d} {steps:10.0f} {t_workers:8.1f} "
-              f"{len(records) / t_workers:11.2f} {steps / t_workers:9.0f}")
-    print(f"{'per-agent loop, one episode at a time':42s} {len(ref_records):8d} {ref_steps:10.0f} {t_ref:8.1f} "
-          f"{eps_r:11.2f} {ref_steps / t_ref:9.0f}")
-    print(f"speed-up (episodes/s), batched 1 process vs per-agent loop: {eps_b / eps_r:.1f}x")
-    if t_workers is not None:
-        print(f"speed-up (episodes/s), batched 2 workers vs per-agent loop: {len(records) / t_workers / eps_r:.1f}x")
-    print(f"per-agent loop gives the same metrics as the batched run on its {len(ref_records)} episodes: "
-          f"{'yes' if same else 'NO'}")
+    base = _strip(records["batched, 1 process"])
+    same = all(_strip(r).items() <= base.items() for r in [*records.values(), ref_records])
+    print(f"{len(episodes)} episodes ({steps:.0f} env steps), {args.rounds} rounds each")
+    print(f"{'run':50s} {'episodes':>8s} {'median episodes/s':>18s} {'spread (min-max)':>18s}")
+    for name, speeds in runs.items():
+        print(f"{name:50s} {len(episodes):8d} {statistics.median(speeds):18.2f} "
+              f"{min(speeds):8.2f} - {max(speeds):<7.2f}")
+    for name, (count, speed) in extra.items():
+        print(f"{name:50s} {count:8d} {speed:18.2f}")
+    one = statistics.median(runs["one episode at a time, one forward pass"])
+    print(f"speed-up (median episodes/s), batched vs one episode at a time, same episodes: "
+          f"{statistics.median(runs['batched, 1 process']) / one:.2f}x")
+    print(f"every run gives the same metrics on every episode: {'yes' if same else 'NO'}")
     return 0 if same else 1
