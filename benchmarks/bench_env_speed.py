@@ -7,14 +7,17 @@ Three sizes (random actions, maps from seeded generators):
 For each it prints the torch backend's rate, the pogema backend's rate
 (`PogemaBatchedEnv`, observations included), their ratio, and pogema's bare
 dynamics (`Pogema.step` without observations): the ceiling of any pogema-backed
-env, whatever its observation code. Rates are the best of a few rounds, the
-backends' rounds interleaved (other processes on the machine slow both alike);
+env, whatever its observation code. Each rate is the median of `--rounds`
+rounds (fixed before any is read) and the ratio is the median of the per-round
+ratios, printed with its spread (min-max); the backends' rounds are interleaved
+(other processes on the machine slow both alike);
 they exclude `reset()`, whose time is printed apart, while episodes that end
 during the timed steps restart inside them, in both backends.
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -109,9 +112,9 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"unknown case(s) {unknown}; choose from {list(chosen)}")
     print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} intra-op thread(s); random "
-          f"actions; agent-steps/s, best of {args.rounds} interleaved rounds")
+          f"actions; agent-steps/s, medians of {args.rounds} interleaved rounds")
     header = f"{'case':<11} {'E torch':>7} {'torch':>12} {'E pogema':>8} {'pogema':>10} {'ratio':>7} " \
-             f"{'bare pogema':>11} {'reset torch/pogema (s)':>22}"
+             f"{'ratio spread':>15} {'bare pogema':>11} {'reset torch/pogema (s)':>22}"
     print(header)
     print("-" * len(header))
     for name in names:
@@ -124,12 +127,16 @@ def run(args: argparse.Namespace) -> int:
             timers.append(_Timer(PogemaBatchedEnv(case.config, e_pogema), cpu, args.rounds, args.pogema_steps,
                                  min(args.warmup, 2)))
             timers.append(_BarePogema(case.config, e_pogema, args.pogema_steps, args.rounds))
-        best = [max(rates) for rates in zip(*[[t.round() for t in timers] for _ in range(args.rounds)])]
+        rounds = [[t.round() for t in timers] for _ in range(args.rounds)]
+        median = [statistics.median(rates) for rates in zip(*rounds)]
         if args.torch_only:
-            print(f"{name:<11} {e_torch:>7} {best[0]:>12,.0f}   {case.title}")
+            print(f"{name:<11} {e_torch:>7} {median[0]:>12,.0f}   {case.title}")
             continue
-        print(f"{name:<11} {e_torch:>7} {best[0]:>12,.0f} {e_pogema:>8} {best[1]:>10,.0f} {best[0] / best[1]:>6.1f}x "
-              f"{best[2]:>11,.0f} {timers[0].reset_s:>10.2f} / {timers[1].reset_s:<9.2f}  {case.title}")
+        ratios = [r[0] / r[1] for r in rounds]
+        spread = f"{min(ratios):.1f}-{max(ratios):.1f}x"
+        print(f"{name:<11} {e_torch:>7} {median[0]:>12,.0f} {e_pogema:>8} {median[1]:>10,.0f} "
+              f"{statistics.median(ratios):>6.1f}x {spread:>15} {median[2]:>11,.0f} "
+              f"{timers[0].reset_s:>10.2f} / {timers[1].reset_s:<9.2f}  {case.title}")
         del timers
     return 0
 
