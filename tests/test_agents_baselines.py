@@ -62,7 +62,8 @@ def test_first_actions_follow_the_observation_order():
     assert agent.act(env.observe(), env).tolist() == [2]
 
 
-@pytest.mark.parametrize("algo, throughput", [("greedy", 0.171875), ("astar", 0.15625), ("random", 0.015625)])
+# Pinned from a run (regression values, not derived): goals reached / 64 steps, i.e. 11, 10 and 1 goals.
+@pytest.mark.parametrize("algo, throughput", [("greedy", 11 / 64), ("astar", 10 / 64), ("random", 1 / 64)])
 def test_lifelong_throughput_on_a_puzzle_is_pinned(algo, throughput):
     config = EnvConfig(grid=PUZZLE_00, num_agents=3, on_target="restart", reward="lifelong",
                        collision_system="soft", max_episode_steps=64, obs_radius=5)

@@ -47,6 +47,7 @@ def test_bottleneck_records_are_pinned_and_in_raw_format(tmp_path):
     assert exported == result.records
     assert len((out / "episodes.jsonl").read_text().splitlines()) == 2
     md = (out / "summary.md").read_text()
+    # 2 seeds: CSR 2/2 -> Wilson [0.34, 1]; SoC 99 and 44 -> mean 71.5, t(1 dof) = 12.706: 71.5 +- 12.706 * 27.5
     assert "| 3 | 1.00 [0.34, 1.00] | 1.00 [1.00, 1.00] | 71.5 [0.0, 420.9] | 2 |" in md
     csv_lines = (out / "summary.csv").read_text().splitlines()
     assert csv_lines[0] == "suite,algorithm,group_by,group,metric,n,mean,ci95_low,ci95_high"
@@ -138,12 +139,14 @@ def test_lifelong_suite_with_published_results_beside_ours(maps_dir, tmp_path):
     out = tmp_path / "out"
     result = evaluate("puzzles", agent=GreedyAgent(), maps_dir=str(maps_dir), quick=True, out_dir=out,
                       workers=1, progress=False, compare=[published])
+    # pinned from a run of the greedy agent (regression values): goals reached / 256 steps
     assert [(r["env_grid_search"]["map_name"], r["env_grid_search"]["num_agents"], r["metrics"]["avg_throughput"])
-            for r in result.records] == [("puzzle-00", 2, 0.00390625), ("puzzle-01", 2, 0.37890625),
-                                         ("puzzle-00", 3, 0.05859375), ("puzzle-01", 3, 0.36328125)]
+            for r in result.records] == [("puzzle-00", 2, 1 / 256), ("puzzle-01", 2, 97 / 256),
+                                         ("puzzle-00", 3, 15 / 256), ("puzzle-01", 3, 93 / 256)]
     md = (out / "summary.md").read_text()
     assert "| agents | avg_throughput Greedy | avg_throughput RHCR | n Greedy | n RHCR |" in md
-    assert "| **all** | 0.201 | 0.500 | 4 | 4 |" in md  # RHCR restricted to our 4 episodes
+    # mean over agent counts: ((1 + 97) / 512 + (15 + 93) / 512) / 2 = 0.201; RHCR restricted to our 4 episodes
+    assert "| **all** | 0.201 | 0.500 | 4 | 4 |" in md
     assert result.compared == {"RHCR": (4, 6)}  # its file: 3 agent counts x 2 maps, seed 0
     assert "compared: RHCR matched 4 of our 4 episodes (6 in its file)" in md
     assert (out / "plot.png").exists()
