@@ -33,8 +33,8 @@ echo "== 2. env speed on the GPU"
 timeout 120 "$PY" -m cli.main bench env --device cuda --envs 4096 --torch-only || status=1
 echo "== 3. 2-minute training, paper-size lifelong preset, --device cuda --backend torch"
 exp=$(mktemp -d)/lifelong-gpu
-timeout 200 "$PY" -m train --preset lifelong --device cuda --backend torch --max_train_seconds 120 \
+timeout 200 "$PY" -m cli.main train --preset lifelong --device cuda --backend torch --max_train_seconds 120 \
     --experiment "$exp" > "$exp.log" 2>&1 || status=1
 grep -a "Fps is" "$exp/sf_log.txt" | tail -3
-grep -a "Collected" "$exp.log" | tail -1
+grep -a "Collected" "$exp/train.log" | tail -1
 exit $status
