@@ -133,7 +133,7 @@ class TrainingControl(EventLoopObject):
                           warning=True)
 
     def tick(self) -> None:
-        if not self.stopping:
+        if not self.stopping and not self.runner.stopped:  # processes end on purpose once stopping (pinned)
             self.watch()
         budget = self.cfg.run.max_train_seconds
         if not self.stopping and (self.signal is not None or (budget and time.time() - self.started > budget)):
