@@ -24,13 +24,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from envs.actions import NUM_ACTIONS
 from envs.config import EnvConfig, resolve_config
+from envs.device import resolve_device
+from envs.options import NON_NEGATIVE_INT, POSITIVE_INT
 from envs.pogema_backend import PogemaBatchedEnv, make_pogema
 from envs.task import TaskSampler
 from envs.torch_backend.env import TorchBatchedEnv
-from envs.device import resolve_device
 from maps.synthetic import maze_grid, random_grid
-from envs.options import NON_NEGATIVE_INT, POSITIVE_INT
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class _Timer:
     def __init__(self, env, device: torch.device, rounds: int, steps: int, warmup: int):
         gen = torch.Generator(device=device).manual_seed(0)
         self.env, self.device, self.steps, self.t = env, device, steps, 0
-        self.actions = torch.randint(0, 5, (warmup + rounds * steps, env.num_rows), generator=gen, device=device)
+        self.actions = torch.randint(0, NUM_ACTIONS, (warmup + rounds * steps, env.num_rows), generator=gen, device=device)
         start = time.perf_counter()
         env.reset()
         _sync(device)
@@ -91,7 +92,7 @@ class _BarePogema:
     def __init__(self, config: EnvConfig, num_envs: int, steps: int, rounds: int):
         resolved = resolve_config(config)
         self.envs = [make_pogema(resolved, TaskSampler(resolved, config.seed, e)()) for e in range(num_envs)]
-        self.actions = np.random.default_rng(0).integers(0, 5, size=(rounds, steps, num_envs, config.num_agents))
+        self.actions = np.random.default_rng(0).integers(0, NUM_ACTIONS, size=(rounds, steps, num_envs, config.num_agents))
         self.actions, self.r = self.actions.tolist(), 0
         self.rate = num_envs * config.num_agents * steps
 

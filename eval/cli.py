@@ -125,9 +125,9 @@ def run_eval(args: argparse.Namespace) -> int:
     from eval.suites import get_suite
 
     suite = get_suite(args.suite)
-    if args.checkpoints:
-        return _run_checkpoints(args, suite)
     try:
+        if args.checkpoints:
+            return _run_checkpoints(args, suite)
         result = evaluate(args.suite, spec=_spec(args, suite.lifelong), maps_dir=args.maps_dir, out_dir=args.out,
                           quick=args.quick, maps=args.maps, agents=args.agents, seeds=args.seeds,
                           episodes=args.episodes, workers=args.workers, compare=args.compare, backend=args.backend,
@@ -159,15 +159,11 @@ def _run_checkpoints(args: argparse.Namespace, suite) -> int:
     if args.checkpoint or args.algo:
         raise ValueError("--checkpoints evaluates SRMT policy files: drop --checkpoint / --algo")
     out = args.out or f"runs/eval/{suite.name}-checkpoints"
-    try:
-        spec = AgentSpec(device=args.device, sample=args.sample, seed=args.agent_seed, lifelong=suite.lifelong)
-        evaluate_checkpoints(args.suite, args.checkpoints, spec, out, maps_dir=args.maps_dir,
-                             quick=args.quick, maps=args.maps, agents=args.agents, seeds=args.seeds,
-                             episodes=args.episodes, workers=args.workers, backend=args.backend,
-                             progress=not args.no_progress, engine=args.engine, scheduler=args.scheduler)
-    except KeyboardInterrupt:
-        print("finished episodes are saved; rerun the same command to resume", file=sys.stderr)
-        raise
+    spec = AgentSpec(device=args.device, sample=args.sample, seed=args.agent_seed, lifelong=suite.lifelong)
+    evaluate_checkpoints(args.suite, args.checkpoints, spec, out, maps_dir=args.maps_dir,
+                         quick=args.quick, maps=args.maps, agents=args.agents, seeds=args.seeds,
+                         episodes=args.episodes, workers=args.workers, backend=args.backend,
+                         progress=not args.no_progress, engine=args.engine, scheduler=args.scheduler)
     print((Path(out) / "checkpoints.md").read_text(), end="")
     print(f"tables: {Path(out) / 'checkpoints.md'}, {Path(out) / 'checkpoints.json'}")
     return 0

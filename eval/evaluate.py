@@ -198,9 +198,10 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
     note = f"{len(ordered)} of {len(selected)} selected episodes; agent {agent.name}"
     if len(selected) != len(suite.episodes()):
         note += f" (the full suite has {len(suite.episodes())})"
-    files.update(write_reports(suite, ordered, others, out, note))
+    compared = match_counts(ordered, others)
+    files.update(write_reports(suite, ordered, others, out, note, compared))
     return EvalResult(out, ordered, ran=len(todo), skipped=len(selected) - len(todo),
-                      seconds=time.perf_counter() - started, files=files, compared=match_counts(ordered, others))
+                      seconds=time.perf_counter() - started, files=files, compared=compared)
 
 
 def evaluate_checkpoints(suite_name: str, checkpoints: Sequence[str | Path], spec: AgentSpec,

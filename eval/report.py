@@ -183,12 +183,11 @@ def plot(rows: list[Row], suite: Suite, algorithms: list[str], path: Path) -> Pa
     return path
 
 
-def write_reports(suite: Suite, ours: list[dict], others: list[dict], out_dir: Path,
-                  note: str = "") -> dict[str, Path]:
+def write_reports(suite: Suite, ours: list[dict], others: list[dict], out_dir: Path, note: str = "",
+                  matched: dict[str, tuple[int, int]] | None = None) -> dict[str, Path]:
     """summary.md, summary.csv and plot.png in `out_dir`; `others` are restricted to our episodes and the
-    note says how many of ours each compared algorithm matched."""
+    note says how many of ours each compared algorithm matched (`matched`: `match_counts(ours, others)`)."""
     keys = {episode_key(r) for r in ours}
-    matched = match_counts(ours, others)
     if matched:
         note += "; compared: " + ", ".join(f"{name} matched {m} of our {len(keys)} episodes ({n} in its file)"
                                          for name, (m, n) in matched.items())

@@ -30,10 +30,15 @@ def checkpoint_dir(experiment_dir: str | Path) -> Path:
     return Path(experiment_dir) / "checkpoint_p0"
 
 
+def checkpoint_paths(experiment_dir: str | Path) -> list[Path]:
+    """The regular checkpoints of an experiment, oldest first (names sort by train step)."""
+    return [Path(p) for p in sorted(glob.glob(str(checkpoint_dir(experiment_dir) / "checkpoint_*.pth")))]
+
+
 def latest_checkpoint(experiment_dir: str | Path) -> Path | None:
-    """The newest regular checkpoint of an experiment (names sort by train step), or None."""
-    paths = sorted(glob.glob(str(checkpoint_dir(experiment_dir) / "checkpoint_*.pth")))
-    return Path(paths[-1]) if paths else None
+    """The newest regular checkpoint of an experiment, or None."""
+    paths = checkpoint_paths(experiment_dir)
+    return paths[-1] if paths else None
 
 
 DAMAGED_DIR = "damaged"
@@ -59,9 +64,8 @@ def set_aside_damaged(experiment_dir: str | Path) -> list[tuple[Path, str]]:
     Raises:
         ValueError: there are checkpoints but none is intact (nothing is moved).
     """
-    paths = sorted(glob.glob(str(checkpoint_dir(experiment_dir) / "checkpoint_*.pth")), reverse=True)
     damaged = []
-    for path in map(Path, paths):
+    for path in reversed(checkpoint_paths(experiment_dir)):
         reason = checkpoint_problem(path)
         if reason is None:
             break
