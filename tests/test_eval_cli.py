@@ -101,6 +101,7 @@ def test_the_policy_radius_sets_the_env_radius(tmp_path):
     assert json.loads((out / "run.json").read_text())["obs_radius"] == 3
 
 
+@pytest.mark.slow
 def test_a_list_of_checkpoints_gives_one_row_each(tmp_path, capsys):
     from agents.pretrained import default_policy_path, random_init_policy
 

@@ -95,6 +95,7 @@ def test_mask_value_is_finite_and_removes_keys_exactly(dtype):
     assert torch.isfinite(weights).all()  # a fully masked row stays finite
 
 
+@pytest.mark.slow  # starts a Python subprocess
 def test_srmt_imports_only_torch_and_the_standard_library():
     code = ("import sys, srmt, srmt.params; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & %r))" % FORBIDDEN)

@@ -5,6 +5,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from train.progress import ErrorFilter, ProgressLine
 
 
@@ -30,6 +32,7 @@ def test_error_filter_keeps_error_lines_and_whole_tracebacks():
     assert [line for line in lines if keep(line)] == lines[1:2] + lines[3:7]
 
 
+@pytest.mark.slow  # starts a Python subprocess
 def test_quiet_run_sends_child_output_to_the_log_and_errors_to_the_terminal(tmp_path):
     """A child process started inside the display writes to the log file; its traceback still shows."""
     code = textwrap.dedent(f"""
