@@ -129,3 +129,13 @@ def test_a_bad_file_in_the_list_fails_before_any_work(tmp_path, capsys):
     assert srmt(["eval", "bottleneck", "--checkpoints", str(default_policy_path()), str(bad), "--quick",
                  "--out", str(out), "--no-progress"]) == 2
     assert "bad.pt" in capsys.readouterr().err and not out.exists()
+
+
+def test_checkpoints_refuse_an_algo_or_a_single_checkpoint(tmp_path, capsys):
+    from agents.pretrained import default_policy_path
+
+    out = tmp_path / "curve"
+    assert srmt(["eval", "bottleneck", "--checkpoints", str(default_policy_path()), "--algo", "pibt", "--quick",
+                 "--out", str(out), "--no-progress"]) == 2
+    assert "--checkpoints evaluates SRMT policy files: drop --checkpoint / --algo" in capsys.readouterr().err
+    assert not out.exists()
