@@ -54,6 +54,9 @@ class SRMTAgent(EpisodeStreams):
         self.env_config = dict(env_config or {})
         self.meta = dict(meta or {})
         self.state: Tensor | None = None
+        if not batched and self.cfg.uses_pool and not self.cfg.stores_pool:
+            raise AgentError(f"batched=False (the per-agent reference loop) needs memory='stored'; this policy "
+                             f"uses memory={self.cfg.memory!r}, whose pool is rebuilt from a whole environment")
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, device: str | torch.device = "cpu", sample: bool | None = None,

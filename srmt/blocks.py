@@ -81,14 +81,19 @@ class CrossAttention(nn.Module):
         self.c_attn = nn.Linear(hidden, 2 * hidden)
         self.c_proj = nn.Linear(hidden, hidden)
 
-    def forward(self, x: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
-        """x (B, T, H), pool (G, A, H) with B = G*R -> (B, T, H)."""
+    def forward(self, x: torch.Tensor, pool: torch.Tensor,
+                pool_valid: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, T, H), pool (G, A, H) with B = G*R, pool_valid (G, A) bool or None (all valid) -> (B, T, H)."""
         rows, tokens, hidden = x.shape
         groups = pool.shape[0]
         q = self.q_attn(x).reshape(groups, -1, hidden)  # (G, R*T, H)
         k, v = self.c_attn(pool).split(hidden, dim=-1)  # 2 x (G, A, H)
         q, k, v = (split_heads(t, self.heads) for t in (q, k, v))  # (G, nh, R*T|A, hs)
-        y = F.scaled_dot_product_attention(q, k, v)  # (G, nh, R*T, hs)
+        bias = None
+        if pool_valid is not None:  # (G, 1, 1, A): a memory that does not exist yet is no key
+            bias = torch.zeros(pool_valid.shape, dtype=q.dtype, device=q.device)
+            bias = bias.masked_fill(~pool_valid, mask_value(q.dtype))[:, None, None, :]
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (G, nh, R*T, hs)
         return self.c_proj(merge_heads(y).reshape(rows, tokens, hidden))  # (B, T, H)
 
 
@@ -117,12 +122,13 @@ class Block(nn.Module):
         self.mlp = MLP(hidden)
 
     def forward(self, x: torch.Tensor, allowed: torch.Tensor, pool: torch.Tensor | None = None,
-                gate: torch.Tensor | None = None,
-                keep: torch.Tensor | None = None) -> torch.Tensor:
+                gate: torch.Tensor | None = None, keep: torch.Tensor | None = None,
+                pool_valid: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, T, H) -> (B, T', H).
 
         allowed (B, 1, T, T) bool: self-attention mask (query x key). pool (G, A, H): shared
-        memories, or None for blocks without cross-attention. gate (B,) bool:
+        memories, or None for blocks without cross-attention; pool_valid (G, A) bool: the
+        pool's entries that exist (None: all). gate (B,) bool:
         rows that cross-attend (rows without a memory yet skip it exactly).
         keep: token indices to compute after self-attention (the last block
         needs only the tokens read afterwards; the rest is per-token work).
@@ -130,6 +136,6 @@ class Block(nn.Module):
         y = self.attn(self.ln_1(x), allowed, keep)  # (B, T', H)
         x = (x if keep is None else x[:, keep]) + y  # (B, T', H)
         if self.crossattention is not None:
-            c = self.crossattention(self.ln_cross_attn(x), pool)  # (B, T', H)
+            c = self.crossattention(self.ln_cross_attn(x), pool, pool_valid)  # (B, T', H)
             x = torch.where(gate[:, None, None], x + c, x)  # (B, T', H)
         return x + self.mlp(self.ln_2(x))  # (B, T', H)

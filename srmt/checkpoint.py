@@ -260,6 +260,10 @@ def load_policy(path: str | os.PathLike, device: str | torch.device = "cpu",
         if unknown:
             raise CheckpointError(f"expected config has unknown ModelConfig keys {unknown}")
         diff = [f"{k}={have[k]!r} (expected {wanted[k]!r})" for k in wanted if have[k] != wanted[k]]
+        if "memory" in wanted and have["memory"] != wanted["memory"]:
+            raise CheckpointError(f"checkpoint {path} was trained in memory mode {have['memory']!r}, not "
+                                  f"{wanted['memory']!r} (its weights fit both, its recurrent state and learner "
+                                  "do not): use the policy in its own mode or train one in the other")
         if diff:
             raise CheckpointError(f"checkpoint {path} is a policy of another variant/size: " + ", ".join(diff))
     _check_state_dict(payload["state_dict"], cfg, f"checkpoint {path}")

@@ -12,9 +12,11 @@ from typing import Any, Literal, get_args
 
 Variant = Literal["srmt", "rmt", "attention", "empty", "gru"]
 AttentionMask = Literal["causal", "full"]
+MemoryMode = Literal["stored", "rebuilt", "learned"]
 
 VARIANTS: tuple[str, ...] = get_args(Variant)
 ATTENTION_MASKS: tuple[str, ...] = get_args(AttentionMask)
+MEMORY_MODES: tuple[str, ...] = get_args(MemoryMode)
 TRANSFORMER_VARIANTS: tuple[str, ...] = ("srmt", "rmt", "attention")
 
 
@@ -45,6 +47,13 @@ class ModelConfig:
     """policy logits: stay, up, down, left, right"""
     gru_hidden: int = 16
     """hidden size of the `gru` variant (its state and the input of its heads)"""
+    memory: MemoryMode = "stored"
+    """how the learner treats the recurrent state (docs/model.md, "Memory modes"):
+    stored (the reference: every row stores its environment's pool, rows are replayed
+    independently, memories are inputs), rebuilt (no pool in the state: each step's pool
+    is rebuilt from the own memories of the environment's agents, same function and
+    gradients as stored), learned (rebuilt, plus backpropagation through the state over
+    the rollout, across agents: the memory head is trained)"""
 
     def __post_init__(self) -> None:
         errors = []
@@ -52,6 +61,8 @@ class ModelConfig:
             errors.append(f"variant={self.variant!r} is not one of {VARIANTS}")
         if self.attention_mask not in ATTENTION_MASKS:
             errors.append(f"attention_mask={self.attention_mask!r} is not one of {ATTENTION_MASKS}")
+        if self.memory not in MEMORY_MODES:
+            errors.append(f"memory={self.memory!r} is not one of {MEMORY_MODES}")
         minimum = {"hidden": 1, "heads": 1, "blocks": 1, "resnet_blocks": 0, "filters": 1,
                    "obs_radius": 0, "history": 0, "num_actions": 1, "gru_hidden": 1}
         for name, low in minimum.items():
@@ -85,6 +96,11 @@ class ModelConfig:
     def uses_pool(self) -> bool:
         """True when the core cross-attends to the environment's shared memory pool."""
         return self.variant == "srmt"
+
+    @property
+    def stores_pool(self) -> bool:
+        """True when every state row holds its environment's pool (srmt with memory='stored')."""
+        return self.uses_pool and self.memory == "stored"
 
     @property
     def position_table_size(self) -> int:

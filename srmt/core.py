@@ -87,11 +87,13 @@ class SRMTCore(nn.Module):
             state: (B, S) per-row state (srmt.state layout); all-zero rows start an episode.
             num_agents: A, agents per environment (sizes the pool).
             grouped: True when the rows are E whole environments in order (acting):
-                the pool is read once per environment and the new pool (the A new
-                memories) is written into every row. False for independent rows
-                (learner): each row reads the pool of its own state, and the
-                output state keeps that stored pool unchanged, since a lone row
-                knows neither its agent index nor the other agents' new memories.
+                the pool is read once per environment (memory='stored': and the new
+                pool, the A new memories, is written into every row; otherwise it is
+                the rows' own memories). False for independent rows (the stored
+                learner): each row reads the pool of its own state, and the output
+                state keeps that stored pool unchanged, since a lone row knows neither
+                its agent index nor the other agents' new memories. memory='rebuilt'
+                and 'learned' need grouped=True (srmt.rollout.unroll for the learner).
 
         Returns:
             out (B, H) features at the current-observation token, new_state (B, S).
@@ -111,10 +113,10 @@ class SRMTCore(nn.Module):
         x = torch.cat(tokens, dim=1) + self.wpe.weight  # (B, T, H)
         allowed = torch.cat(valid, dim=1)[:, None, None, :] & self.allowed  # (B, 1, T, T)
 
-        pool = self._read_pool(view, num_agents, grouped) if cfg.uses_pool else None
+        pool, pool_valid = self._read_pool(view, num_agents, grouped) if cfg.uses_pool else (None, None)
         for i, block in enumerate(self.blocks):
             keep = self.keep if i == len(self.blocks) - 1 else None
-            x = block(x, allowed, pool, has_memory, keep)  # (B, T, H), last: (B, len(keep), H)
+            x = block(x, allowed, pool, has_memory, keep, pool_valid)  # (B, T, H), last: (B, len(keep), H)
         x = self.ln_f(x)  # (B, len(keep), H)
         out = x[:, -1]  # (B, H)
 
@@ -122,25 +124,34 @@ class SRMTCore(nn.Module):
         if cfg.uses_memory:
             source = torch.where(has_memory[:, None], x[:, 0], out)  # (B, H)
             new_memory = self.memory_head(source)  # (B, H)
-        if cfg.uses_pool and grouped:
+        if cfg.stores_pool and grouped:
             new_pool = new_memory.view(-1, num_agents, cfg.hidden)  # (E, A, H)
         new_history = torch.cat([view.history, features[:, None]], dim=1)[:, 1:]  # (B, K, H)
         return out, pack_state(StateView(new_memory, new_pool, new_history, steps + 1))
 
-    @staticmethod
-    def _read_pool(view: StateView, num_agents: int, grouped: bool) -> torch.Tensor:
-        """Pool to cross-attend: (E, A, H) once per environment, or (B, A, H) per row.
+    def _read_pool(self, view: StateView, num_agents: int,
+                   grouped: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Pool to cross-attend, (E, A, H) once per environment or (B, A, H) per row, and which
+        of its entries exist ((E, A) bool, or None when all do).
 
-        Grouped, the pool is taken from the environment's row with the most
-        steps_seen: every row that was not just reset holds the same pool, and
-        a reset row (steps_seen = 0) does not cross-attend, so a reset of some
-        agents of an environment cannot hide the pool from the others.
+        memory='stored', grouped: the pool is taken from the environment's row
+        with the most steps_seen: every row that was not just reset holds the
+        same pool, and a reset row (steps_seen = 0) does not cross-attend, so a
+        reset of some agents of an environment cannot hide the pool from the
+        others. Otherwise the pool is the rows' own memories, (E, A, H); the
+        memory of a row at its episode start does not exist and is masked out.
         """
+        if self.cfg.stores_pool:
+            if not grouped:
+                return view.pool, None  # (B, A, H)
+            env_steps = view.steps_seen.view(-1, num_agents)  # (E, A)
+            first_row = torch.arange(env_steps.shape[0], device=env_steps.device) * num_agents  # (E,)
+            return view.pool[first_row + env_steps.argmax(dim=1)], None  # (E, A, H)
         if not grouped:
-            return view.pool  # (B, A, H)
-        env_steps = view.steps_seen.view(-1, num_agents)  # (E, A)
-        first_row = torch.arange(env_steps.shape[0], device=env_steps.device) * num_agents  # (E,)
-        return view.pool[first_row + env_steps.argmax(dim=1)]  # (E, A, H)
+            raise ValueError(f"memory={self.cfg.memory!r} keeps no pool in the state: the rows of an "
+                             "environment must come together (grouped=True); per-row calls need memory='stored'")
+        valid = view.steps_seen.view(-1, num_agents) > 0  # (E, A)
+        return view.memory.view(-1, num_agents, self.cfg.hidden), valid  # (E, A, H)
 
 
 class GRUCore(nn.Module):

@@ -6,7 +6,8 @@ Layout of a row (sizes depend on the variant, absent parts have size 0):
 
 - memory: own memory m_i(t-1) (srmt, rmt: M = H) or the GRU hidden (gru: M = gru_hidden);
 - pool: the memories of all A agents of the row's environment at t-1, ordered by
-  agent, own included (srmt: P = A);
+  agent, own included (srmt with memory='stored': P = A; with 'rebuilt' / 'learned'
+  the pool is rebuilt from the environment's rows' own memories, P = 0);
 - history: the last K encoder outputs, oldest first, newest last (transformer
   variants: K' = K). Only the last min(steps_seen, K) slots are filled; the
   others are masked out of attention;
@@ -18,7 +19,8 @@ state at done and nothing else is needed.
 
 | variant   | M          | P | K' | size             |
 |-----------|------------|---|----|------------------|
-| srmt      | H          | A | K  | H + A*H + K*H + 1 |
+| srmt      | H          | A | K  | H + A*H + K*H + 1 (memory='stored') |
+| srmt      | H          | 0 | K  | H + K*H + 1 (memory='rebuilt' / 'learned') |
 | rmt       | H          | 0 | K  | H + K*H + 1      |
 | attention | 0          | 0 | K  | K*H + 1          |
 | gru       | gru_hidden | 0 | 0  | gru_hidden + 1   |
@@ -40,7 +42,7 @@ class StateLayout(NamedTuple):
     memory: int
     """floats of the own memory / GRU hidden"""
     pool_agents: int
-    """memories in the shared pool (A for srmt, else 0)"""
+    """memories in the stored pool (A for srmt with memory='stored', else 0)"""
     history: int
     """history slots (K for transformer variants, else 0)"""
     width: int
@@ -72,7 +74,7 @@ def state_layout(cfg: ModelConfig, num_agents: int) -> StateLayout:
     memory = cfg.hidden if cfg.uses_memory else cfg.gru_hidden if cfg.variant == "gru" else 0
     return StateLayout(
         memory=memory,
-        pool_agents=num_agents if cfg.uses_pool else 0,
+        pool_agents=num_agents if cfg.stores_pool else 0,
         history=cfg.history if cfg.uses_attention else 0,
         width=cfg.hidden,
     )

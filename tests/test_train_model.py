@@ -77,6 +77,32 @@ def test_replay_learner_rows_equal_acting(tmp_path, variant):
     torch.testing.assert_close(learned, acted[perm], rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("memory", ["rebuilt", "learned"])
+def test_replay_learner_rollouts_equal_acting(tmp_path, memory):
+    """The learner's minibatch as sample-factory lays it out (whole trajectories of whole envs,
+    trajectory-major) recomputes the acting logits, episodes ending and restarting inside it."""
+    _, ns = _namespace(tmp_path, "--memory", memory)
+    ac = _actor_critic(ns)
+    T, chunks = ns.rollout, 4
+    records = _rollout(ac, PogemaBatchedEnv(ENV, num_envs=3), steps=chunks * T)
+
+    def learner_layout(i: int) -> torch.Tensor:  # per step (N, ...) -> rows (chunk, row, t)
+        x = torch.stack([r[i] for r in records])  # (chunks*T, N, ...)
+        return x.unflatten(0, (chunks, T)).transpose(1, 2).flatten(0, 2)
+
+    obs, state, acted = (learner_layout(i) for i in range(3))
+    assert (state[:, -1] == 0).sum() > 6 and (state[:, -1] > 0).any()  # episodes ended and restarted
+    ac.train()
+    core, _ = ac.forward_core(ac.forward_head({"obs": obs}), state)
+    learned = ac.forward_tail(core, values_only=False, sample_actions=False)["action_logits"]
+    torch.testing.assert_close(learned, acted, rtol=0, atol=1e-5)
+    with pytest.raises(RuntimeError, match="not whole rollouts"):
+        ac.forward_core(ac.forward_head({"obs": obs[:T]}), state[:T])
+    shuffled = torch.randperm(len(obs))
+    with pytest.raises(RuntimeError, match="not whole environments"):
+        ac.forward_core(ac.forward_head({"obs": obs[shuffled]}), state[shuffled])
+
+
 def test_isolation_envs_together_or_apart(tmp_path):
     """Each env's actions depend on its own agents only: E envs in one batch == each env alone."""
     _, ns = _namespace(tmp_path)

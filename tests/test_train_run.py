@@ -39,7 +39,8 @@ def probe(self, mb, num_invalids):
     result = original(self, mb, num_invalids)
     deviation = (result[-1]["ratio"].detach()[mb.valids] - 1).abs()
     records.append(dict(train_step=self.train_step, max_deviation=float(deviation.max()),
-                        valid=int(mb.valids.sum()), size=int(len(mb.valids))))
+                        valid=int(mb.valids.sum()), size=int(len(mb.valids)),
+                        memory_head=float(self.actor_critic.policy.core.memory_head.weight.sum())))
     return result
 
 Learner._calculate_losses = probe
@@ -110,6 +111,26 @@ def test_replay_ratio_is_one_and_metrics_reach_tensorboard(tmp_path):
     assert policy.meta["command"].startswith("srmt train --experiment")
     assert (exp / "sf_log.txt").is_file() and (exp / "srmt_config.json").is_file()
     _check_isolation(policy.model)
+
+
+@pytest.mark.parametrize("memory", ["rebuilt", "learned"])
+def test_replay_ratio_is_one_in_every_memory_mode(tmp_path, memory):
+    """The learner's rebuilt pools (and, learned, its own memories chained over the rollout) replay acting
+    exactly before the first update; only with learned memory does the memory head change."""
+    exp, out = tmp_path / "exp", tmp_path / "ratios.json"
+    args = ["--experiment", str(exp), *TINY, "--memory", memory, "--num_batches_per_epoch", "2",
+            "--train_for_env_steps", "10000", "--max_train_seconds", "60"]
+    proc = subprocess.run([sys.executable, "-c", REPLAY_PROBE, str(out), *args], cwd=ROOT, env=ENV,
+                          timeout=150, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = json.loads(out.read_text())
+    first = [r for r in records if r["train_step"] % 2 == 0]
+    assert len(first) >= 4 and all(r["valid"] == r["size"] == 256 for r in first)
+    assert max(r["max_deviation"] for r in first) < 1e-5
+    assert max(r["max_deviation"] for r in records if r["train_step"] % 2 == 1) > 1e-4
+    head_moved = len({r["memory_head"] for r in records}) > 1
+    assert head_moved == (memory == "learned")
+    assert load_policy(exp / "policy.pt").model_config.memory == memory
 
 
 def _check_isolation(model) -> None:

@@ -18,6 +18,7 @@ from envs.config import resolve_config
 from envs.options import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, Range
 from maps.files import unwritable
 from srmt.checkpoint import load_policy
+from srmt.config import ModelConfig
 from train.config import CONFIG_FILE, TrainConfig, TrainConfigError, sf_options, sf_parser
 from train.export import latest_checkpoint
 from train.mazes import with_training_maps
@@ -121,6 +122,15 @@ def _size_problems(cfg: TrainConfig) -> list[str]:
                 f"one training batch holds {iteration} // sf.rollout={rollout} = {trajectories} trajectories and "
                 f"one env object {cfg.run.envs_per_batch} x {cfg.env.num_agents} = {rows}; one must divide "
                 "the other (change sf.batch_size or envs_per_batch)")
+    if cfg.model.memory != "stored":
+        agents = cfg.env.num_agents
+        if batch % (rollout * agents):
+            problems.append(
+                f"memory={cfg.model.memory!r} learns from whole rollouts of whole environments: sf.batch_size="
+                f"{batch} must be a multiple of sf.rollout={rollout} x num_agents={agents} = {rollout * agents}")
+        if sf_value(cfg, "shuffle_minibatches"):
+            problems.append(f"memory={cfg.model.memory!r} needs the environments of a minibatch together: "
+                            "sf.shuffle_minibatches must be false (or use --memory stored)")
     return problems
 
 
@@ -134,6 +144,8 @@ def resume_differences(saved: dict[str, Any], cfg: TrainConfig) -> tuple[list[st
     incompatible, other = [], []
     for section in ("run", "env", "model", "sf"):
         old_section, new_section = saved.get(section, {}), new[section]
+        if section == "model":  # a field added since the save has its default there
+            old_section = {**ModelConfig().to_dict(), **old_section}
         for key in sorted(set(old_section) | set(new_section)):
             old, value = old_section.get(key), new_section.get(key)
             if _plain(old) == _plain(value):
@@ -196,8 +208,11 @@ def _prepare(cfg: TrainConfig, saved: dict[str, Any] | None, command: list[str],
     if saved is not None:
         incompatible, notes = resume_differences(saved, cfg)
         if incompatible and latest_checkpoint(exp) is not None:
+            mode = cfg.model.memory != saved.get("model", {}).get("memory", "stored")
+            what = (f"in memory mode {saved.get('model', {}).get('memory', 'stored')!r}, not {cfg.model.memory!r}"
+                    if mode else "with another model/state size")
             raise TrainConfigError(
-                f"cannot resume {exp}: its checkpoint was trained with another model/state size "
+                f"cannot resume {exp}: its checkpoint was trained {what} "
                 f"({'; '.join(incompatible)}); use the saved settings to continue, or a new --experiment "
                 "directory to train this config")
     if cfg.run.init_policy:
@@ -205,7 +220,9 @@ def _prepare(cfg: TrainConfig, saved: dict[str, Any] | None, command: list[str],
         if latest_checkpoint(exp) is not None and started_from != cfg.run.init_policy:
             raise TrainConfigError(f"--init_policy starts a new experiment, but {exp} already holds checkpoints; "
                                    "drop --init_policy to resume it, or pass a new --experiment directory")
-        load_policy(cfg.run.init_policy, expect=cfg.model.to_dict())  # CheckpointError: missing, corrupt, other model
+        # CheckpointError: missing, corrupt, other model. The memory mode may differ: the weights are the same
+        # and this run's mode applies from its first step (e.g. a stored-mode imitation policy, learned APPO).
+        load_policy(cfg.run.init_policy, expect={k: v for k, v in cfg.model.to_dict().items() if k != "memory"})
     env = with_training_maps(cfg.env, exp / "maps")
     resolve_config(env)  # EnvConfigError with every problem of the env
     cfg = TrainConfig(cfg.run, env, cfg.model, cfg.sf)

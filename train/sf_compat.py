@@ -24,7 +24,8 @@ replacements guard training (2: divergence) and resuming (3):
 Not replaced but relied upon (pinned too): the inference worker puts the
 model in eval() and the learner in train() (train/sf_model.py derives
 grouped vs per-row from that), the batched runner's episode-stats and rollout
-code, `Runner._stop_training` (train/run.py stops on Ctrl-C or budget
+code, the learner's batch layout (memory modes 'rebuilt' / 'learned', train/sf_model.py),
+`Runner._stop_training` (train/run.py stops on Ctrl-C or budget
 through it), and the learner's `init` (how it builds the Adam optimizer) and
 `_load_state` (which checkpoint keys it reads): train/warm_start.py writes a
 step-0 checkpoint in that shape for `--init_policy`; and the runner's handlers
@@ -75,6 +76,14 @@ PINNED: dict[str, str] = {
     "sample_factory.algo.learning.learner.Learner._prepare_batch": "131fad30b72a",
     "sample_factory.algo.sampling.batched_sampling.BatchedVectorEnvRunner._process_env_step": "28e4eeac4c36",
     "sample_factory.algo.sampling.batched_sampling.BatchedVectorEnvRunner.advance_rollouts": "71c161ab974d",
+    # memory='rebuilt' / 'learned' (train/sf_model.py forward_core) read the learner's minibatch as whole
+    # trajectories of whole environments, trajectory-major: sampling blocks are whole env objects aligned
+    # in the trajectory buffer, the batcher copies them whole and in order, _prepare_batch flattens
+    # [trajectory, step], minibatches are contiguous slices (shuffle off), and the core gets them all at once:
+    "sample_factory.algo.utils.shared_buffers.BufferMgr.__init__": "db0fb68dbc6b",
+    "sample_factory.algo.learning.batcher.Batcher._maybe_enqueue_new_training_batches": "e1190f71addd",
+    "sample_factory.algo.learning.learner.Learner._get_minibatches": "25aeb6863783",
+    "sample_factory.algo.learning.learner.Learner._calculate_losses": "710c19897f46",
     # train/run.py stops training on Ctrl-C / budget the way reaching train_for_env_steps does:
     "sample_factory.algo.runners.runner.Runner._stop_training": "c69e9933211d",
     # train/warm_start.py writes the checkpoint these two read (optimizer built as in init):

@@ -6,16 +6,26 @@ with the prefix "policy." (train/export.py strips it): no name mapping, no
 sample-factory layers (its critic_linear / action_parameterization and its
 orthogonal re-initialisation are not used; the SRMT init is kept).
 
-Grouped vs per-row: the core is called with `grouped = not self.training`.
-sample-factory's inference worker switches the model to eval() before every
-forward ("we can be in serial mode"), and its learner to train() before
-recomputing a batch (`_prepare_batch`, `_train` asserts it). So acting sees
-whole environments in row order (E*A rows, several workers' blocks
-concatenated whole) and pools memories per environment, while every learner
-forward (losses and the bootstrap value at T+1) recomputes each row from its
-stored state, which already holds the pool it acted with. The model has no
-dropout, so the mode changes nothing else. train/sf_compat.py pins the
-source of the two callers.
+Acting vs learning. sample-factory's inference worker switches the model to
+eval() before every forward ("we can be in serial mode"), and its learner to
+train() before recomputing a batch (`_prepare_batch`, `_train` asserts it).
+Acting (eval) sees whole environments in row order (E*A rows, several workers'
+blocks concatenated whole) and pools memories per environment. The learner
+(train) depends on the memory mode:
+
+- memory='stored': every learner forward (losses and the bootstrap value at
+  T+1) recomputes each row from its stored state, which holds the pool it
+  acted with (`grouped=False`);
+- memory='rebuilt' / 'learned': the learner's minibatch is whole trajectories
+  of whole environments, trajectory-major (the batcher copies whole sampling
+  blocks, `_prepare_batch` flattens [trajectory, step], minibatches are
+  contiguous slices: pinned in train/sf_compat.py, and train/checks.py
+  requires sf.batch_size to be a multiple of A*rollout and no shuffled
+  minibatches); `forward_core` reshapes it to (E, A, T) and runs
+  `srmt.rollout.unroll`; the bootstrap value at T+1 is one grouped step.
+  `check_env_grouped` fails loudly if the rows ever stop being whole environments.
+
+The model has no dropout, so the mode changes nothing else.
 """
 from __future__ import annotations
 
@@ -31,6 +41,7 @@ from sample_factory.model.actor_critic import ActorCritic
 from sample_factory.model.model_utils import model_device
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
+from srmt.rollout import unroll
 from train import sf_compat
 from train.sf_env import ENV_NAME, make_sf_env
 
@@ -44,6 +55,7 @@ class SRMTActorCritic(ActorCritic):
         super().__init__(obs_space, action_space, cfg)
         self.model_config = ModelConfig.from_dict(dict(cfg.srmt_model))
         self.num_agents = int(cfg.srmt_num_agents)
+        self.rollout = int(cfg.rollout)
         expected = (3, self.model_config.obs_size, self.model_config.obs_size)
         if tuple(obs_space["obs"].shape) != expected:
             raise ValueError(f"observation shape {tuple(obs_space['obs'].shape)} does not fit the model: "
@@ -61,9 +73,26 @@ class SRMTActorCritic(ActorCritic):
     def forward_head(self, normalized_obs_dict: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.policy.encoder(normalized_obs_dict["obs"])  # (B, H)
 
+    def step_core(self, head_output: torch.Tensor, rnn_states: torch.Tensor):
+        """One step of whole environments in row order (acting, and the learner's bootstrap value at T+1)."""
+        stored = self.model_config.memory == "stored"  # its learner recomputes every row alone
+        return self.policy.core(head_output, rnn_states, self.num_agents, grouped=not (self.training and stored))
+
     def forward_core(self, head_output: torch.Tensor, rnn_states: torch.Tensor):
-        # eval() = acting on whole envs in row order; train() = learner, independent rows.
-        return self.policy.core(head_output, rnn_states, self.num_agents, grouped=not self.training)
+        """eval(), or memory='stored': one step (`step_core`; the stored learner recomputes each row
+        alone). train() with memory='rebuilt' / 'learned': the learner's minibatch, whole trajectories
+        of whole environments, trajectory-major (row = (e*A + a)*T + t), by `srmt.rollout.unroll`."""
+        if not self.training or self.model_config.memory == "stored":
+            return self.step_core(head_output, rnn_states)
+        A, T = self.num_agents, self.rollout
+        rows = head_output.shape[0]
+        if rows % (A * T):
+            raise RuntimeError(f"learner minibatch of {rows} rows is not whole rollouts (T={T}) of whole "
+                               f"environments (A={A}); sf.batch_size must be a multiple of {A * T}")
+        states = rnn_states.view(-1, A, T, rnn_states.shape[-1])  # (E, A, T, S)
+        check_env_grouped(states[..., -1])
+        out = unroll(self.policy.core, head_output.view(-1, A, T, head_output.shape[-1]), states)
+        return out.flatten(0, 2), None  # (rows, out_size); the learner does not read a new state
 
     def forward_tail(self, core_output: torch.Tensor, values_only: bool, sample_actions: bool) -> TensorDict:
         result = TensorDict(values=self.policy.value_head(core_output).squeeze(-1))  # (B,)
@@ -77,10 +106,23 @@ class SRMTActorCritic(ActorCritic):
 
     def forward(self, normalized_obs_dict, rnn_states, values_only: bool = False) -> TensorDict:
         x = self.forward_head(normalized_obs_dict)
-        x, new_rnn_states = self.forward_core(x, rnn_states)
+        x, new_rnn_states = self.step_core(x, rnn_states)
         result = self.forward_tail(x, values_only, sample_actions=True)
         result["new_rnn_states"] = new_rnn_states
         return result
+
+
+def check_env_grouped(steps_seen: torch.Tensor) -> None:
+    """steps_seen (E, A, T) of a learner minibatch: the agents of an environment take their steps together.
+
+    Raises:
+        RuntimeError: they do not, so the rows are not whole environments in order (the batch layout
+            that memory='rebuilt' / 'learned' relies on, pinned in train/sf_compat.py, has changed).
+    """
+    if not bool((steps_seen == steps_seen[:, :1]).all()):
+        raise RuntimeError("learner minibatch rows are not whole environments in agent order (steps_seen "
+                           "differs inside an environment): the rebuilt / learned memory cannot pool them; "
+                           "train with --memory stored")
 
 
 def make_actor_critic(cfg: Any, obs_space: Any, action_space: Any) -> SRMTActorCritic:
