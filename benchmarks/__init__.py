@@ -15,6 +15,7 @@ BENCHMARKS = {
     "learning": ("bench_train_learning", "Bottleneck learning curve (greedy CSR of snapshots)"),
     "lifelong": ("bench_lifelong_learning", "lifelong learning curve on the held-out validation suite"),
     "suites": ("bench_lifelong_suites", "the five POGEMA lifelong suites in full vs the published means"),
+    "modes": ("bench_memory_modes", "stored vs learned memory x causal vs full mask: Bottleneck sparse and lifelong"),
     "memory": ("bench_model_memory", "time and memory of one acting step of the lifelong policy"),
     "equivalence": ("bench_env_equivalence_sweep", "torch backend vs real pogema on many random configs"),
 }

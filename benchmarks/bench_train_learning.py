@@ -28,9 +28,10 @@ TARGET_CSR = 0.9
 TRAIN_MAPS = "|".join(map_name(length) for length in TRAIN_LENGTHS)
 
 
-def corridor_metrics(policy: Path, seeds: int, out: Path) -> dict[int, dict[str, float]]:
-    """Corridor length -> mean greedy CSR / ISR of `policy` on the training corridors (eval's bottleneck suite)."""
-    result = evaluate("bottleneck", spec=AgentSpec(checkpoint=str(policy)), maps=TRAIN_MAPS,
+def corridor_metrics(policy: Path, seeds: int, out: Path, maps: str = TRAIN_MAPS) -> dict[int, dict[str, float]]:
+    """Corridor length -> mean greedy CSR / ISR of `policy` on the corridors `maps` (a map-name pattern;
+    default the training corridors) of eval's bottleneck suite."""
+    result = evaluate("bottleneck", spec=AgentSpec(checkpoint=str(policy)), maps=maps,
                       seeds=range(seeds), out_dir=out, workers=1, progress=False)
     per_length: dict[int, list[dict]] = {}
     for record in result.records:

@@ -7,11 +7,14 @@ counter sample-factory logs every 5 s. Frames/s is measured between the first
 report after the warm-up and the last report, so start-up is not counted.
 One frame = one agent step (sample-factory's env_steps). The peer, trained in
 the same run on the same env and batch with only the model changed, is the
-`gru` variant (a GRU core instead of the shared-memory transformer) by default;
-the printed ratio is of the two medians.
+`gru` variant (a GRU core instead of the shared-memory transformer) by default,
+or any model fields (`--peer memory=stored`); the printed ratio is of the two
+medians. Peak RSS is printed for the whole tree and for its largest process
+(the learner, whose rollout buffers hold the recurrent states).
 
     srmt bench train --seconds 90 --set envs_per_batch=256
     srmt bench train --rounds 3 --peer gru
+    srmt bench train --set memory=learned --peer memory=stored     # memory modes side by side
 """
 from __future__ import annotations
 
@@ -42,12 +45,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=POSITIVE.argtype("--seconds"), default=90.0, help="measured seconds after warm-up")
     parser.add_argument("--warmup", type=NON_NEGATIVE.argtype("--warmup"), default=25.0, help="seconds ignored at the start")
     parser.add_argument("--preset", default="bottleneck", help="training preset")
-    parser.add_argument("--peer", default="gru", choices=VARIANTS,
-                        help="model variant trained beside it in the same run, same env and batch (default gru)")
+    parser.add_argument("--peer", default="gru", type=peer_overrides,
+                        help="trained beside it in the same run, same env and batch: a model variant "
+                             f"{VARIANTS} or model fields KEY=VALUE[,KEY=VALUE] (default gru)")
     parser.add_argument("--rounds", type=POSITIVE_INT.argtype("--rounds"), default=1,
                         help="rounds per configuration, interleaved (default 1)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="training override, e.g. --set envs_per_batch=256 (repeatable)")
+
+
+def peer_overrides(text: str) -> list[str]:
+    """`--peer` -> training options: a variant name, or KEY=VALUE pairs separated by commas."""
+    if text in VARIANTS:
+        return ["--variant", text]
+    pairs = [item.partition("=") for item in text.split(",")]
+    if not all(key and eq and value for key, eq, value in pairs):
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a variant {VARIANTS} nor KEY=VALUE[,KEY=VALUE] "
+                                         "(e.g. memory=stored)")
+    return [part for key, _, value in pairs for part in (f"--{key}", value)]
 
 
 def frame_reports(log_text: str) -> list[tuple[float, int]]:
@@ -68,20 +83,21 @@ def steady_fps(reports: list[tuple[float, int]], warmup: float) -> float:
     return (end[1] - start[1]) / (end[0] - start[0]) if end[0] > start[0] else float("nan")
 
 
-def _tree_memory(proc: psutil.Process) -> tuple[int, int, int]:
-    """(sum RSS, sum PSS, process count) of a process and its descendants, in bytes."""
-    rss = pss = count = 0
+def _tree_memory(proc: psutil.Process) -> tuple[int, int, int, int]:
+    """(sum RSS, sum PSS, process count, largest RSS) of a process and its descendants, in bytes."""
+    rss = pss = count = largest = 0
     try:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0, 0, 0
+        return 0, 0, 0, 0
     for p in procs:
         try:
             info = p.memory_full_info()
             rss, pss, count = rss + info.rss, pss + getattr(info, "pss", info.rss), count + 1
+            largest = max(largest, info.rss)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    return rss, pss, count
+    return rss, pss, count, largest
 
 
 def _kill_tree(proc: psutil.Process) -> None:
@@ -106,14 +122,15 @@ def measure(overrides: list[str], seconds: float, warmup: float, preset: str = "
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     log_path = workdir / "stdout.txt"
     load_before = os.getloadavg()[0]
-    peak_rss = peak_pss = peak_procs = 0
+    peak_rss = peak_pss = peak_procs = peak_largest = 0
     with open(log_path, "w") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
         ps = psutil.Process(proc.pid)
         deadline = time.time() + warmup + seconds + 120
         while proc.poll() is None:
-            rss, pss, count = _tree_memory(ps)
+            rss, pss, count, largest = _tree_memory(ps)
             peak_rss, peak_pss, peak_procs = max(peak_rss, rss), max(peak_pss, pss), max(peak_procs, count)
+            peak_largest = max(peak_largest, largest)
             if time.time() > deadline:
                 _kill_tree(ps)
                 break
@@ -123,6 +140,7 @@ def measure(overrides: list[str], seconds: float, warmup: float, preset: str = "
     reports = frame_reports(sf_log.read_text() if sf_log.exists() else "")
     return dict(fps=steady_fps(reports, warmup), frames=reports[-1][1] if reports else 0,
                 peak_rss_gb=peak_rss / 2**30, peak_pss_gb=peak_pss / 2**30, processes=peak_procs,
+                largest_rss_gb=peak_largest / 2**30,
                 returncode=proc.returncode, experiment=str(workdir), load_before=load_before,
                 command=" ".join(command[2:]))
 
@@ -139,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     from train.run import describe
 
     settings = describe(build_config(["--preset", args.preset, "--experiment", tempfile.mkdtemp() + "/x", *overrides])[0])
-    configs = {"srmt (as configured)": overrides, f"peer: --variant {args.peer}": [*overrides, "--variant", args.peer]}
+    configs = {"srmt (as configured)": overrides, f"peer: {' '.join(args.peer)}": [*overrides, *args.peer]}
     results: dict[str, list[dict]] = {name: [] for name in configs}
     for _ in range(args.rounds):  # fixed before any result is read; interleaved
         for name, extra in configs.items():
@@ -147,13 +165,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"training speed, preset {args.preset}, {settings['backend']} backend, {os.cpu_count()} CPU cores, "
           f"{args.rounds} round(s) of {args.seconds:g} s after a {args.warmup:g} s warm-up per configuration")
     print("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
-    print(f"{'configuration':32s} {'median frames/s':>16s} {'spread (min-max)':>20s} {'peak RSS GB':>12s}")
+    print(f"{'configuration':32s} {'median frames/s':>16s} {'spread (min-max)':>20s} {'peak RSS GB':>12s} "
+          f"{'largest process GB':>19s}")
     for name, runs in results.items():
         fps = [r["fps"] for r in runs]
         print(f"{name:32s} {statistics.median(fps):16,.0f} {min(fps):9,.0f} - {max(fps):<9,.0f} "
-              f"{max(r['peak_rss_gb'] for r in runs):12.2f}")
+              f"{max(r['peak_rss_gb'] for r in runs):12.2f} {max(r['largest_rss_gb'] for r in runs):19.2f}")
     ours, peer = (statistics.median(r["fps"] for r in runs) for runs in results.values())
-    print(f"ratio, same run, same env and batch: srmt / {args.peer} = {ours / peer:.2f}x")
+    print(f"ratio, same run, same env and batch: as configured / peer ({' '.join(args.peer)}) = {ours / peer:.2f}x")
     rss = max(r["peak_rss_gb"] for r in results["srmt (as configured)"])
     target = REFERENCE_FPS * TARGET_RATIO
     print(f"targets (README): >= {target:,.0f} frames/s (3x the original implementation's {REFERENCE_FPS:,.0f}, "

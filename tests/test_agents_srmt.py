@@ -17,9 +17,9 @@ LIFELONG = EnvConfig(map_name="random-8x8", grid="\n".join(["........"] * 8), nu
                      reward="lifelong", collision_system="soft", max_episode_steps=40)
 
 
-def _policy(variant="srmt", seed=0):
+def _policy(variant="srmt", seed=0, memory="stored"):
     torch.manual_seed(seed)
-    return SRMTPolicy(ModelConfig.preset("bottleneck", variant=variant))
+    return SRMTPolicy(ModelConfig.preset("bottleneck", variant=variant, memory=memory))
 
 
 def _play(agent, config, seeds, steps=None, record_logits=False):
@@ -60,8 +60,9 @@ def test_batched_equals_per_agent_loop_with_four_agents_lifelong():
     assert all(torch.equal(x, y) for x, y in zip(a, b))
 
 
-def test_an_episode_does_not_depend_on_its_batch_neighbours():
-    policy = _policy()
+@pytest.mark.parametrize("memory", ["stored", "learned"])
+def test_an_episode_does_not_depend_on_its_batch_neighbours(memory):
+    policy = _policy(memory=memory)
     together, _ = _play(SRMTAgent(policy, sample=True), LIFELONG, [0, 7, 9], steps=15)
     alone, _ = _play(SRMTAgent(policy, sample=True), LIFELONG, [7], steps=15)
     assert all(torch.equal(t[1], s[0]) for t, s in zip(together, alone))
@@ -80,14 +81,20 @@ def test_memory_is_shared_inside_an_environment():
     assert not torch.equal(memories[0], memories[1])
 
 
-def test_reset_envs_starts_only_those_episodes():
-    agent = SRMTAgent(_policy())
+@pytest.mark.parametrize("memory", ["stored", "learned"])
+def test_reset_envs_starts_only_those_episodes(memory):
+    agent = SRMTAgent(_policy(memory=memory))
     _, env = _play(agent, LIFELONG, [0, 1], steps=4)
     before = agent.state.clone()
     agent.reset_envs([1], [11])
     assert torch.count_nonzero(agent.state[4:]) == 0  # env 1: all-zero = episode start
     assert torch.equal(agent.state[:4], before[:4])
-    assert unpack_state(before, CFG, 4).steps_seen.tolist() == [4.0] * 8
+    assert unpack_state(before, agent.cfg, 4).steps_seen.tolist() == [4.0] * 8
+
+
+def test_the_per_agent_loop_needs_stored_memory():
+    with pytest.raises(AgentError, match="batched=False .* needs memory='stored'.*memory='learned'"):
+        SRMTAgent(_policy(memory="learned"), batched=False)
 
 
 def test_frozen_envs_get_stay_and_keep_their_state():

@@ -170,6 +170,34 @@ def test_incompatible_checkpoint_on_resume(tmp_path, no_spawn, argv, match):
         train.run.train(["--experiment", str(exp), *argv])
 
 
+def test_resume_in_another_memory_mode_names_both(tmp_path, no_spawn):
+    exp = _saved_experiment(tmp_path)
+    with pytest.raises(TrainConfigError, match="trained in memory mode 'stored', not 'learned'"):
+        train.run.train(["--experiment", str(exp), "--memory", "learned"])
+
+
+def test_a_config_saved_before_memory_modes_resumes(tmp_path, no_spawn):
+    """srmt_config.json files written before the `memory` field existed mean memory='stored'."""
+    exp = _saved_experiment(tmp_path)
+    record = json.loads((exp / CONFIG_FILE).read_text())
+    del record["config"]["model"]["memory"]
+    (exp / CONFIG_FILE).write_text(json.dumps(record))
+    cfg, saved = build_config(["--experiment", str(exp)])
+    from train.checks import resume_differences
+
+    assert resume_differences(saved, cfg)[0] == []
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--batch_size", "1000"], r"memory='learned' .*sf.batch_size=1000 must be a multiple of sf.rollout=8 x "
+                               r"num_agents=2 = 16"),
+    (["--shuffle_minibatches", "true"], "sf.shuffle_minibatches must be false"),
+])
+def test_learned_memory_needs_whole_environments_in_a_minibatch(tmp_path, no_spawn, argv, match):
+    with pytest.raises(TrainConfigError, match=match):
+        train.run.train(["--experiment", str(tmp_path / "e"), "--memory", "learned", *argv])
+
+
 def test_resume_with_other_preset(tmp_path, no_spawn):
     exp = _saved_experiment(tmp_path)
     with pytest.raises(TrainConfigError, match="trained with --preset bottleneck, not lifelong"):

@@ -1,0 +1,26 @@
+"""The benchmark runner's own logic (the measurements themselves are run by hand, see README)."""
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from benchmarks.bench_memory_modes import runs
+from benchmarks.bench_train_speed import peer_overrides
+
+
+def test_peer_is_a_variant_or_model_fields():
+    assert peer_overrides("gru") == ["--variant", "gru"]
+    assert peer_overrides("memory=stored,attention_mask=full") == ["--memory", "stored", "--attention_mask", "full"]
+    with pytest.raises(argparse.ArgumentTypeError, match="neither a variant"):
+        peer_overrides("transformer")
+
+
+def test_memory_mode_runs_in_a_fixed_order():
+    args = argparse.Namespace(task="both", seeds=2, memory=["stored", "learned"], mask=["causal", "full"])
+    plan = runs(args)
+    assert len(plan) == 2 * 2 * 2 * 2
+    assert plan[:5] == [("bottleneck", "stored", "causal", 0), ("bottleneck", "stored", "full", 0),
+                        ("bottleneck", "learned", "causal", 0), ("bottleneck", "learned", "full", 0),
+                        ("bottleneck", "stored", "causal", 1)]
+    assert plan[8] == ("lifelong", "stored", "causal", 0)
