@@ -8,13 +8,15 @@ report after the warm-up and the last report, so start-up is not counted.
 One frame = one agent step (sample-factory's env_steps). The peer, trained in
 the same run on the same env and batch with only the model changed, is the
 `gru` variant (a GRU core instead of the shared-memory transformer) by default,
-or any model fields (`--peer memory=stored`); the printed ratio is of the two
+any model fields (`--peer memory=stored`), or stock sample-factory APPO with
+its own conv + GRU model (`--peer stock`); the printed ratio is of the two
 medians. Peak RSS is printed for the whole tree and for its largest process
 (the learner, whose rollout buffers hold the recurrent states).
 
     srmt bench train --seconds 90 --set envs_per_batch=256
     srmt bench train --rounds 3 --peer gru
     srmt bench train --set memory=learned --peer memory=stored     # memory modes side by side
+    srmt bench train --peer stock          # stock sample-factory APPO, its own conv + GRU (train/stock_peer.py)
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 from envs.options import NON_NEGATIVE, POSITIVE, POSITIVE_INT
@@ -45,24 +48,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=POSITIVE.argtype("--seconds"), default=90.0, help="measured seconds after warm-up")
     parser.add_argument("--warmup", type=NON_NEGATIVE.argtype("--warmup"), default=25.0, help="seconds ignored at the start")
     parser.add_argument("--preset", default="bottleneck", help="training preset")
-    parser.add_argument("--peer", default="gru", type=peer_overrides,
-                        help="trained beside it in the same run, same env and batch: a model variant "
-                             f"{VARIANTS} or model fields KEY=VALUE[,KEY=VALUE] (default gru)")
+    parser.add_argument("--peer", default="gru", type=parse_peer,
+                        help="trained beside it in the same run, same env and batch: 'stock' (sample-factory's "
+                             f"own conv + GRU model, train/stock_peer.py), a model variant {VARIANTS}, or model "
+                             "fields KEY=VALUE[,KEY=VALUE] (default gru)")
     parser.add_argument("--rounds", type=POSITIVE_INT.argtype("--rounds"), default=1,
                         help="rounds per configuration, interleaved (default 1)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="training override, e.g. --set envs_per_batch=256 (repeatable)")
 
 
-def peer_overrides(text: str) -> list[str]:
-    """`--peer` -> training options: a variant name, or KEY=VALUE pairs separated by commas."""
+TRAIN = ["-m", "cli.main", "train"]
+STOCK = ["-m", "train.stock_peer"]
+"""How a configuration is started: `srmt train`, or stock sample-factory APPO (train/stock_peer.py)."""
+
+
+class Peer(NamedTuple):
+    label: str
+    entry: list[str]
+    overrides: list[str]
+
+
+def parse_peer(text: str) -> Peer:
+    """`--peer`: `stock`, a variant name, or model fields KEY=VALUE separated by commas."""
+    if text == "stock":
+        return Peer("stock sample-factory conv+GRU", STOCK, [])
     if text in VARIANTS:
-        return ["--variant", text]
+        return Peer(f"--variant {text}", TRAIN, ["--variant", text])
     pairs = [item.partition("=") for item in text.split(",")]
     if not all(key and eq and value for key, eq, value in pairs):
-        raise argparse.ArgumentTypeError(f"{text!r} is neither a variant {VARIANTS} nor KEY=VALUE[,KEY=VALUE] "
-                                         "(e.g. memory=stored)")
-    return [part for key, _, value in pairs for part in (f"--{key}", value)]
+        raise argparse.ArgumentTypeError(f"{text!r} is neither 'stock', a variant {VARIANTS} nor "
+                                         "KEY=VALUE[,KEY=VALUE] (e.g. memory=stored)")
+    overrides = [part for key, _, value in pairs for part in (f"--{key}", value)]
+    return Peer(" ".join(overrides), TRAIN, overrides)
 
 
 def frame_reports(log_text: str) -> list[tuple[float, int]]:
@@ -113,11 +131,12 @@ def _kill_tree(proc: psutil.Process) -> None:
             pass
 
 
-def measure(overrides: list[str], seconds: float, warmup: float, preset: str = "bottleneck") -> dict:
-    """Run one training process tree and measure it; returns the figures."""
+def measure(overrides: list[str], seconds: float, warmup: float, preset: str = "bottleneck",
+            entry: list[str] = TRAIN) -> dict:
+    """Run one training process tree (`entry`: srmt train or the stock peer) and measure it; returns the figures."""
     workdir = Path(tempfile.mkdtemp(prefix="srmt-bench-train-"))
     experiment = str(workdir / "experiment")
-    command = [sys.executable, "-m", "cli.main", "train", "--preset", preset, "--experiment", experiment,
+    command = [sys.executable, *entry, "--preset", preset, "--experiment", experiment,
                "--train_for_env_steps", "1e12", "--max_train_seconds", str(warmup + seconds), *overrides]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     log_path = workdir / "stdout.txt"
@@ -157,11 +176,12 @@ def run(args: argparse.Namespace) -> int:
     from train.run import describe
 
     settings = describe(build_config(["--preset", args.preset, "--experiment", tempfile.mkdtemp() + "/x", *overrides])[0])
-    configs = {"srmt (as configured)": overrides, f"peer: {' '.join(args.peer)}": [*overrides, *args.peer]}
+    configs = {"srmt (as configured)": (TRAIN, overrides),
+               f"peer: {args.peer.label}": (args.peer.entry, [*overrides, *args.peer.overrides])}
     results: dict[str, list[dict]] = {name: [] for name in configs}
     for _ in range(args.rounds):  # fixed before any result is read; interleaved
-        for name, extra in configs.items():
-            results[name].append(measure(extra, args.seconds, args.warmup, args.preset))
+        for name, (entry, extra) in configs.items():
+            results[name].append(measure(extra, args.seconds, args.warmup, args.preset, entry))
     print(f"training speed, preset {args.preset}, {settings['backend']} backend, {os.cpu_count()} CPU cores, "
           f"{args.rounds} round(s) of {args.seconds:g} s after a {args.warmup:g} s warm-up per configuration")
     print("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
@@ -172,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:32s} {statistics.median(fps):16,.0f} {min(fps):9,.0f} - {max(fps):<9,.0f} "
               f"{max(r['peak_rss_gb'] for r in runs):12.2f} {max(r['largest_rss_gb'] for r in runs):19.2f}")
     ours, peer = (statistics.median(r["fps"] for r in runs) for runs in results.values())
-    print(f"ratio, same run, same env and batch: as configured / peer ({' '.join(args.peer)}) = {ours / peer:.2f}x")
+    print(f"ratio, same run, same env and batch: as configured / peer ({args.peer.label}) = {ours / peer:.2f}x")
     rss = max(r["peak_rss_gb"] for r in results["srmt (as configured)"])
     target = REFERENCE_FPS * TARGET_RATIO
     print(f"targets (README): >= {target:,.0f} frames/s (3x the original implementation's {REFERENCE_FPS:,.0f}, "

@@ -6,14 +6,16 @@ import argparse
 import pytest
 
 from benchmarks.bench_memory_modes import runs
-from benchmarks.bench_train_speed import peer_overrides
+from benchmarks.bench_train_speed import STOCK, TRAIN, parse_peer
 
 
-def test_peer_is_a_variant_or_model_fields():
-    assert peer_overrides("gru") == ["--variant", "gru"]
-    assert peer_overrides("memory=stored,attention_mask=full") == ["--memory", "stored", "--attention_mask", "full"]
-    with pytest.raises(argparse.ArgumentTypeError, match="neither a variant"):
-        peer_overrides("transformer")
+def test_peer_is_stock_a_variant_or_model_fields():
+    assert parse_peer("gru") == ("--variant gru", TRAIN, ["--variant", "gru"])
+    assert parse_peer("memory=stored,attention_mask=full").overrides == ["--memory", "stored",
+                                                                          "--attention_mask", "full"]
+    assert parse_peer("stock").entry == STOCK
+    with pytest.raises(argparse.ArgumentTypeError, match="neither 'stock', a variant"):
+        parse_peer("transformer")
 
 
 def test_memory_mode_runs_in_a_fixed_order():
