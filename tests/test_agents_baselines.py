@@ -28,18 +28,27 @@ def play(agent, config, seeds):
 BOTTLENECK_3 = EnvConfig(map_name="bottleneck-3", max_episode_steps=106)  # test length 2L+100
 
 
+# Seed 0: agent 0 (1, 6) -> (5, 8) needs 10 moves, agent 1 (6, 2) -> (0, 4) needs 8 (by hand, via the
+# corridor in column 4). Both baselines ignore the other agent, block each other in the corridor and get
+# out by the random stuck rule, so the two pinned results below are regression values recorded from a
+# run, not derived: they change with the per-episode random streams (agents.base.EpisodeStreams) or the agent.
+
+
 def test_astar_solves_bottleneck_3_seed_0_with_pinned_soc():
     m = play(AStarAgent(seed=0), BOTTLENECK_3, [0])[0]
+    # recorded: agent 1 arrives on step 45, agent 0 on step 54 (SoC 45 + 54)
     assert (m["CSR"], m["ISR"], m["SoC"], m["makespan"]) == (1.0, 1.0, 99.0, 54.0)
 
 
 def test_greedy_solves_bottleneck_3_seed_0_with_pinned_soc():
     m = play(GreedyAgent(seed=0), BOTTLENECK_3, [0])[0]
+    # recorded: agent 0 arrives on step 62, agent 1 on step 65 (SoC 62 + 65)
     assert (m["CSR"], m["ISR"], m["SoC"], m["makespan"]) == (1.0, 1.0, 127.0, 65.0)
 
 
 def test_random_agent_is_deterministic_per_seed():
     a = play(RandomAgent(seed=0), BOTTLENECK_3, [0, 1])
+    # seed 1, recorded from a run: agent 0 happens to arrive on step 104, agent 1 never (SoC 104 + 106)
     assert a[1] == {"CSR": 0.0, "ISR": 0.5, "SoC": 210.0, "makespan": 106.0, "ep_length": 106.0}
     assert a[0]["CSR"] == 0.0 and a[0]["SoC"] == 212.0  # nobody arrives: 2 x 106
     assert play(RandomAgent(seed=0), BOTTLENECK_3, [1]) == {1: a[1]}  # batch neighbours do not matter
@@ -49,6 +58,7 @@ def test_greedy_walks_the_shortest_path():
     config = EnvConfig(grid=".....\n.###.\n.....", num_agents=1, starts=((0, 0),), goals=((2, 4),),
                        max_episode_steps=20, collision_system="soft")
     m = play(GreedyAgent(), config, [0])[0]
+    # by hand: 2 moves down and 4 right round the wall (Manhattan distance, no shorter way): 6 steps
     assert (m["CSR"], m["SoC"], m["ep_length"]) == (1.0, 6.0, 6.0)
 
 

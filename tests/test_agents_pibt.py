@@ -60,6 +60,7 @@ def test_unreachable_goal_ranks_last_and_the_agent_still_makes_room():
 
 
 def test_update_priorities():
+    # agents at their goal drop to their tie-breaker (0.5, 0.0), the other one gains 1 (3.5 -> 4.5)
     new = update_priorities(np.array([0.25, 3.5, 7.0]), np.array([True, False, True]), np.array([0.5, 0.75, 0.0]))
     assert new.tolist() == [0.5, 4.5, 0.0]
 

@@ -11,6 +11,7 @@ from envs.pogema_backend import PogemaBatchedEnv
     (dict(grid=""), r"empty"),
     (dict(grid="...\n..\n..."), r"row 1 has length 2 but row 0 has length 3"),
     (dict(grid="..x\n..."), r"'x'"),
+    # bottleneck-3 has 4 room rows of 9 cells and a 3-cell corridor: 36 + 3 = 39 free cells
     (dict(map_name="bottleneck-3", num_agents=40), r"num_agents=40 is more than the 39 free cells"),
     (dict(starts=((2, 0), (6, 8)), goals=((6, 4), (0, 8))), r"starts\[0\]=\(2, 0\) is on an obstacle"),
     (dict(starts=((0, 0), (6, 8)), goals=((6, 4), (3, 0))), r"goals\[1\]=\(3, 0\) is on an obstacle"),

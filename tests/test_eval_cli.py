@@ -113,6 +113,7 @@ def test_a_list_of_checkpoints_gives_one_row_each(tmp_path, capsys):
     rows = json.loads((out / "checkpoints.json").read_text())
     assert [Path(r["checkpoint"]).name for r in rows] == ["untrained.pt", "bottleneck_srmt.pt"]
     assert rows[0]["env_steps"] is None and rows[1]["env_steps"] > 0  # from each file's meta
+    # the --quick Bottleneck subset: 4 maps x 2 seeds = 8 episodes per checkpoint
     assert rows[1]["mean"] > rows[0]["mean"] and {r["episodes"] for r in rows} == {8}
     assert (out / "00-untrained" / "episodes.jsonl").is_file() and (out / "01-bottleneck_srmt" / "summary.md").is_file()
     assert "| 1 | bottleneck_srmt.pt |" in capsys.readouterr().out

@@ -48,7 +48,7 @@ def test_dask_engine_writes_the_records_of_the_local_engine(scheduler, tmp_path)
 def test_a_worker_killed_mid_chunk_loses_nothing_and_writes_nothing_twice(scheduler):
     suite = get_suite("mazes")
     chunks = make_chunks(suite, suite.episodes(**SELECTION), 5, None, waves=1, max_envs=2)
-    assert len(chunks) == 12
+    assert len(chunks) == 12  # per agent count 12 episodes, 2 env slots x 1 wave per chunk: 2 x 6 chunks
     engine = DaskEngine(scheduler)
     pids = engine.client.run(os.getpid)
     killed = []

@@ -41,6 +41,7 @@ def test_bottleneck_records_are_pinned_and_in_raw_format(tmp_path):
     first = result.records[0]
     assert first["env_grid_search"] == {"seed": 0, "num_agents": 2, "map_name": "bottleneck-3"}
     assert first["algorithm"] == "AStar"
+    # the recorded A* episode of tests/test_agents_baselines.py (same task, same agent seed)
     assert {k: v for k, v in first["metrics"].items() if k != "runtime"} == \
         {"CSR": 1.0, "ISR": 1.0, "SoC": 99, "makespan": 54, "ep_length": 54}
     exported = json.loads((out / "AStar.json").read_text())
@@ -48,6 +49,7 @@ def test_bottleneck_records_are_pinned_and_in_raw_format(tmp_path):
     assert len((out / "episodes.jsonl").read_text().splitlines()) == 2
     md = (out / "summary.md").read_text()
     # 2 seeds: CSR 2/2 -> Wilson [0.34, 1]; SoC 99 and 44 -> mean 71.5, t(1 dof) = 12.706: 71.5 +- 12.706 * 27.5
+    # (seed 1's SoC 44 is recorded from the same A* run: arrivals on steps 17 and 27)
     assert "| 3 | 1.00 [0.34, 1.00] | 1.00 [1.00, 1.00] | 71.5 [0.0, 420.9] | 2 |" in md
     csv_lines = (out / "summary.csv").read_text().splitlines()
     assert csv_lines[0] == "suite,algorithm,group_by,group,metric,n,mean,ci95_low,ci95_high"
@@ -107,6 +109,7 @@ def test_missing_maps_directory(tmp_path):
 
 def test_missing_map_names_the_replacing_file(maps_dir, tmp_path, monkeypatch):
     """A maps directory's 05-puzzles/maps.yaml replaces the shipped suite; maps it lacks are named."""
+    # the suite has puzzle-00 .. puzzle-15, the file only 00 and 01: puzzle-02 and 13 more are missing
     with pytest.raises(EvalError, match=r"suite 'puzzles' needs map 'puzzle-02' and 13 more from "
                                         r"05-puzzles/maps.yaml: .*benchmark/05-puzzles/maps.yaml replaces the "
                                         r"shipped 05-puzzles maps; complete it from .*pogema-benchmark"):
@@ -125,6 +128,7 @@ def test_more_agents_than_free_cells_loses_nothing(maps_dir, tmp_path):
     out = tmp_path / "out"
     kw = dict(maps_dir=str(maps_dir), maps="puzzle-00", out_dir=out, workers=1, progress=False)
     evaluate("puzzles", agent=GreedyAgent(), agents=[2], seeds=[0], **kw)
+    # puzzle-00 by hand: 4 + 3 + 3 + 2 + 5 free cells in its five rows = 17
     with pytest.raises(EnvConfigError, match="num_agents=30 is more than the 17 free cells of map 'puzzle-00'"):
         evaluate("puzzles", agent=GreedyAgent(), agents=[2, 30], **kw)
     assert len(load_records(out / "episodes.jsonl")) == 1

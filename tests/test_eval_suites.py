@@ -36,6 +36,7 @@ def test_every_suite_map_is_in_the_benchmark_maps_files():
 def test_bottleneck_suite_is_the_spec_test_set():
     suite = get_suite("bottleneck")
     episodes = suite.episodes()
+    # corridor lengths 3..50 and 100..1000 by 100: 48 + 10 = 58 maps, x 10 seeds = 580 episodes
     assert len(episodes) == 580 and len(suite.maps) == 58
     assert {ep.seed for ep in episodes} == set(range(10))
     by_name = {ep.map_name: ep.max_episode_steps for ep in episodes}
@@ -46,6 +47,8 @@ def test_bottleneck_suite_is_the_spec_test_set():
 
 def test_suite_sizes():
     sizes = {name: len(s.episodes()) for name, s in SUITES.items()}
+    # maps x agent counts x seeds: bottleneck 58 x 1 x 10; random and mazes 128 x 6 x 1; warehouse
+    # 1 x 6 x 128; movingai 128 x 4 x 1; puzzles 16 x 3 x 10; validation 32 x 3 x 1
     assert sizes == {"bottleneck": 580, "random": 768, "mazes": 768, "warehouse": 768, "movingai": 512,
                      "puzzles": 480, "validation": 96}
 
@@ -61,7 +64,8 @@ def test_filters():
     suite = get_suite("puzzles")
     picked = suite.episodes(maps="puzzle-0[12]", agents=[3], seeds=[4, 5], limit=3)
     assert [ep.key for ep in picked] == [("puzzle-01", 3, 4), ("puzzle-01", 3, 5), ("puzzle-02", 3, 4)]
-    assert len(suite.episodes(agents=[7])) == 160  # other counts are extra experiments, allowed
+    # 16 maps x 10 seeds; other counts are extra experiments, allowed
+    assert len(suite.episodes(agents=[7])) == 160
 
 
 @pytest.mark.parametrize("kwargs, message", [

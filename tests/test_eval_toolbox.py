@@ -37,7 +37,7 @@ def _by_episode(records):
 def test_toolbox_evaluator_runs_srmt_and_pibt_like_srmt_eval(config_file, tmp_path):
     toolbox = _by_episode(run_config(load_config(config_file), tmp_path / "raw"))
     assert sorted((tmp_path / "raw").glob("*.json")) == [tmp_path / "raw" / "PIBT.json", tmp_path / "raw" / "SRMT.json"]
-    assert len(toolbox) == 8
+    assert len(toolbox) == 8  # 2 algorithms x 2 maps x 2 seeds
     ours = {}
     for algo in ("srmt", "pibt"):
         result = evaluate("mazes", spec=AgentSpec(algo=algo, lifelong=True), maps="|".join(MAPS), agents=[8],

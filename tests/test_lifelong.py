@@ -35,7 +35,7 @@ def _policy(tmp_path, cfg: ModelConfig, env: dict, meta: dict | None = None, nam
 # ------------------------------------------------------------------ maps
 def test_generated_maps_are_seeded_connected_and_sized():
     assert wall_maze_grid(7, 19) == wall_maze_grid(7, 19) != wall_maze_grid(8, 19)
-    maps = lifelong_maps("t", TRAIN_SEED_OFFSET, 12)
+    maps = lifelong_maps("t", TRAIN_SEED_OFFSET, 12)  # 6 wall mazes, then 6 random maps (000..005)
     assert list(maps)[:2] == ["t-wallmaze-000", "t-wallmaze-001"] and list(maps)[-1] == "t-random-005"
     for name, grid in maps.items():
         obstacles = parse_grid(grid, name)
@@ -47,6 +47,7 @@ def test_generated_maps_are_seeded_connected_and_sized():
 def test_keep_largest_region_fills_cut_off_cells():
     wall = parse_grid("..#.\n..#.\n###.", "w")
     kept = keep_largest_region(wall)
+    # by hand: the 2x2 room on the left (4 cells) beats the 3-cell column on the right, which is filled
     assert (~kept).sum() == 4 and kept[0, 3] and not kept[0, 0]
 
 
@@ -66,6 +67,7 @@ def test_lifelong_cpu_preset_is_the_cpu_recipe(tmp_path):
                                                                                          "directional", 64)
     assert cfg.model.hidden == 32 and cfg.model.obs_radius == 5 == cfg.env.obs_radius
     names = [n for n in training_maps() if re.fullmatch(cfg.env.map_pattern, n)]
+    # the pattern picks training_maps()'s lifelong_maps("train", ..., 256): 128 wall mazes + 128 random maps
     assert len(names) == 256 and {n.split("-")[1] for n in names} == {"wallmaze", "random"}
 
 

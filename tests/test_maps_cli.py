@@ -28,6 +28,7 @@ def srmt(argv: list[str]) -> int:
 def test_list_with_pattern(capsys):
     assert srmt(["maps", "list", "--pattern", "corridor-.*|bottleneck-[34]"]) == 0
     out, err = capsys.readouterr()
+    # free cells by hand: bottleneck-L has 4 x 9 room cells + L corridor cells; corridor-2x5 is 5 + 1
     assert out.splitlines() == [
         "name               size    free  collection",
         "bottleneck-3        7x9      39  bottleneck-test, bottleneck-train",
@@ -47,7 +48,9 @@ def test_list_orders_numbers_by_value(capsys):
 def test_list_all_via_main(capsys):
     assert cli.main(["list"]) == 0
     out, err = capsys.readouterr()
-    assert len(out.splitlines()) == 1 + 62 + 32 + 401  # bottleneck, validation, the five shipped suites
+    # header + 58 bottleneck and 4 example maps + 32 validation + 128 + 128 + 1 + 128 + 16 in the five suites
+    assert len(out.splitlines()) == 1 + 62 + 32 + 401
+    # bottleneck-1000: 1000 + 4 rows, 36 + 1000 free cells
     assert "bottleneck-1000 1004x9 1036 bottleneck-test" in [" ".join(line.split()) for line in out.splitlines()]
     assert err == "495 maps\n"
 
@@ -55,6 +58,8 @@ def test_list_all_via_main(capsys):
 def test_list_benchmark_dir(capsys):
     assert cli.main(["list", "--maps-dir", str(BENCHMARK), "--pattern", "wfi_.*|puzzle-00"]) == 0
     out, err = capsys.readouterr()
+    # puzzle-00: 4 + 3 + 3 + 2 + 5 free cells; wfi_warehouse: counted once from its maps.yaml grid
+    # (cells other than '#', the '@' / '$' markers included), not derived
     assert out.splitlines()[1:] == [
         "puzzle-00            5x5      17  05-puzzles",
         "wfi_warehouse      33x46    1278  03-warehouse",
@@ -65,6 +70,7 @@ def test_list_benchmark_dir(capsys):
 def test_show_bottleneck_with_seed_and_png(capsys, tmp_path):
     assert srmt(["maps", "show", "bottleneck-3", "--seed", "9", "--png", str(tmp_path / "b.png")]) == 0
     out, err = capsys.readouterr()
+    # the seed-9 starts and goals are sample_starts_goals(3, 9), pinned in tests/test_maps_bottleneck.py
     assert out == (
         "bottleneck-3: 7x9, 39 free cells, collection: bottleneck-test, bottleneck-train\n"
         "corridor length 3, seed 9; episode length 106 in the test set, 512 in training\n"

@@ -44,11 +44,12 @@ def bfs_distances(obstacles: np.ndarray, source: tuple[int, int]) -> np.ndarray:
 
 def test_bfs_helper_sees_walls():
     dist = bfs_distances(parse_grid("..#.\n#.#.\n...."), (0, 0))
+    # by hand: right, down column 1 to row 2, then both ways along row 2 and up column 3; -1 on the walls
     assert dist.tolist() == [[0, 1, -1, 7], [-1, 2, -1, 6], [4, 3, 4, 5]]
 
 
 def test_shipped_names():
-    assert len(SHIPPED) == 62 + 32
+    assert len(SHIPPED) == 62 + 32  # 58 bottleneck maps + 4 examples, 32 lifelong validation maps
     others = [name for name in SHIPPED if parse_bottleneck_length(name) is None]
     assert [name for name in others if not name.startswith("lifelong-validation-")] == [
         "corridor-1x5", "corridor-2x5", "open-8x8", "room-5x5"]

@@ -28,7 +28,8 @@ def write(path: Path, text: str) -> Path:
 def test_shipped_maps():
     registry = MapRegistry()
     assert {name: len(names) for name, names in registry.collections().items()} == SHIPPED
-    assert len(registry.names()) == 62 + 32 + 401  # train lengths are a subset of test lengths
+    # 58 bottleneck + 4 examples + 32 validation + the suites' 401: train lengths are a subset of test lengths
+    assert len(registry.names()) == 62 + 32 + 401
     assert registry.names()[:3] == ["Berlin_1_256_00", "Berlin_1_256_01", "Berlin_1_256_02"]  # upper case first
     assert registry.collections()["examples"] == ["corridor-1x5", "corridor-2x5", "open-8x8", "room-5x5"]
     assert registry.grid("corridor-2x5") == ".....\n##.##"
@@ -36,6 +37,7 @@ def test_shipped_maps():
 
 
 def test_unknown_name_lists_close_matches_and_how_to_add_maps():
+    # the five names and their order are difflib.get_close_matches' ranking, recorded from its output
     with pytest.raises(UnknownMapError, match=(
             r"^unknown map 'bottlenek-30' \(close matches: bottleneck-30, bottleneck-300, bottleneck-3, "
             r"bottleneck-50, bottleneck-43\); .*pass --maps-dir DIR or set SRMT_MAPS_DIR=DIR")):

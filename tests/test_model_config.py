@@ -83,6 +83,9 @@ def test_bottleneck_srmt_parameter_count_matches_the_reference_figure():
     }
 
 
+# From the srmt count above: rmt drops the cross-attention (ln 32 + 272 + 544 + 272): 9558 - 1120;
+# attention also drops the memory head (256) and the memory token's position (16): 9558 - 1120 - 256 - 16;
+# empty is encoder + heads, 4608 + 85 + 17; gru adds GRUCell(16 -> 16), 3 x (16x16 + 16x16 + 16 + 16) = 1632.
 @pytest.mark.parametrize("variant, total, positions", [
     ("srmt", 9558, 160), ("rmt", 8438, 160), ("attention", 8166, 144),
     ("empty", 4710, 0), ("gru", 6342, 0),
@@ -93,6 +96,11 @@ def test_ablation_parameter_counts(variant, total, positions):
 
 
 def test_lifelong_parameter_count():
+    # by hand, hidden 512, 64 filters, 8 resblocks, 11x11 window:
+    # encoder: conv 3->64 (1,792) + 16 convs 64->64 (16 x 36,928) + linear 7744->512 (3,965,440) = 4,558,080
+    # block: ln 3 x 1,024 + attn 787,968 + 262,656 + cross 262,656 + 525,312 + 262,656
+    #        + mlp 1,050,624 + 1,049,088 = 4,204,032
+    # + ln_f 1,024 + memory head 262,144 + policy 2,565 + value 513 -> 9,028,358; positions 10x512
     counts = count_parameters(SRMTPolicy(ModelConfig.preset("lifelong")))
     assert counts["without_position_table"] == 9_028_358
     assert counts["position_table"] == 10 * 512

@@ -70,6 +70,7 @@ def test_pack_rejects_a_pool_that_fits_neither_rows_nor_environments():
 
 
 def test_unpack_rejects_a_wrong_state_size():
+    # default srmt config, 3 agents: 16 + 3 x 16 + 8 x 16 + 1 = 193 (as in test_state_size_per_variant)
     with pytest.raises(ValueError, match=r"state shape \(2, 10\) must be \(B, 193\)"):
         unpack_state(torch.zeros(2, 10), ModelConfig(), num_agents=3)
 

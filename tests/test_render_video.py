@@ -96,6 +96,7 @@ def test_cli_render_stops_at_max_steps(tmp_path, capsys):
 
 
 def test_too_many_agents_for_the_map():
+    # bottleneck-3: 36 room cells + 3 corridor cells = 39
     with pytest.raises(EnvConfigError, match="num_agents=99 is more than the 39 free cells"):
         play_episode(GreedyAgent(), render_config("bottleneck-3", 99), 0, progress=False)
 

@@ -99,7 +99,7 @@ def test_successor_table_grows_and_keeps_offsets():
     table.ensure(np.array([0, 1]), np.array([[0, 0], [5, 2]]))
     first = table.offsets(torch.tensor([0, 1]), torch.tensor([[0, 0], [5, 2]]))
     table.ensure(np.zeros(16, dtype=int), np.argwhere(np.ones((4, 4))))
-    assert table.num_fields == 17
+    assert table.num_fields == 17  # 2 goals first, then the 15 cells of map 0 other than (0, 0)
     assert torch.equal(table.offsets(torch.tensor([0, 1]), torch.tensor([[0, 0], [5, 2]])), first)
     assert int(table.offsets(torch.tensor([1]), torch.tensor([[0, 0]]))) == -1   # never asked for
 

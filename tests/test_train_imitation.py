@@ -28,6 +28,8 @@ def test_discounted_returns_bootstrap_and_stop_at_done():
     rewards = torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]])
     dones = torch.tensor([[False, False], [True, False], [False, False]])
     returns = discounted_returns(rewards, dones, torch.tensor([10.0, 0.0]), gamma=0.5)
+    # by hand, column 0: 0 + 0.5 x 10 = 5; done at t=1, so 0 there and 1 + 0.5 x 0 = 1 at t=0.
+    # column 1: 1, then 0 + 0.5 x 1 = 0.5, then 0 + 0.5 x 0.5 = 0.25
     torch.testing.assert_close(returns, torch.tensor([[1.0, 0.25], [0.0, 0.5], [5.0, 1.0]]))
 
 
