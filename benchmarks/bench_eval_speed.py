@@ -68,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     tmp = tempfile.mkdtemp(prefix="srmt-bench-")
     path, source = _policy_file(args.checkpoint, tmp)
     batched = SRMTAgent.from_checkpoint(path, batched=True)
+    if batched.cfg.memory != "stored":
+        raise SystemExit(f"{path}: the per-agent reference loop needs a memory='stored' policy, this one is "
+                         f"{batched.cfg.memory!r}; pass one with --checkpoint (e.g. the shipped policy)")
     reference = SRMTAgent.from_checkpoint(path, batched=False)
     print(f"policy: {source}; torch threads {torch.get_num_threads()}; {len(episodes)} episodes")
 

@@ -1,4 +1,5 @@
-"""Time and memory of one acting step (no_grad, grouped path) of the lifelong SRMT policy.
+"""Time and memory of one acting step (no_grad, grouped path) of the lifelong SRMT policy
+(memory='stored': the per-row state holds the pool, as in the reference).
 
     OMP_NUM_THREADS=2 srmt bench memory [--envs 256 --agents 64]
 
@@ -98,7 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    cfg = ModelConfig.preset(args.preset)
+    cfg = ModelConfig.preset(args.preset, memory="stored")  # the reference layout, whose stored pool it prices
     policy = SRMTPolicy(cfg).eval()
     envs, agents, hidden = args.envs, args.agents, cfg.hidden
     rows = envs * agents

@@ -83,6 +83,13 @@ def parse_peer(text: str) -> Peer:
     return Peer(" ".join(overrides), TRAIN, overrides)
 
 
+def with_overrides(options: list[str], replacing: list[str]) -> list[str]:
+    """`options` (--KEY VALUE pairs) with the keys of `replacing` set to its values instead."""
+    keys = set(replacing[::2])
+    pairs = [(key, value) for key, value in zip(options[::2], options[1::2]) if key not in keys]
+    return [part for pair in pairs for part in pair] + replacing
+
+
 def frame_reports(log_text: str) -> list[tuple[float, int]]:
     """(unix time, total frames) of every sample-factory progress report in a log."""
     reports = []
@@ -177,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = describe(build_config(["--preset", args.preset, "--experiment", tempfile.mkdtemp() + "/x", *overrides])[0])
     configs = {"srmt (as configured)": (TRAIN, overrides),
-               f"peer: {args.peer.label}": (args.peer.entry, [*overrides, *args.peer.overrides])}
+               f"peer: {args.peer.label}": (args.peer.entry, with_overrides(overrides, args.peer.overrides))}
     results: dict[str, list[dict]] = {name: [] for name in configs}
     for _ in range(args.rounds):  # fixed before any result is read; interleaved
         for name, (entry, extra) in configs.items():

@@ -36,13 +36,27 @@ def _on_sigterm(signum, frame) -> None:
     raise Terminated()
 
 
-def repeated_option(argv: list[str]) -> str | None:
-    """The first `--option` given twice in `argv` (argparse would silently keep the last), or None."""
+def repeatable_options(parser: argparse.ArgumentParser) -> set[str]:
+    """Options of `parser` and its sub-commands that collect every occurrence (action="append",
+    e.g. the benchmarks' `--set KEY=VALUE`): giving them twice is their point."""
+    names, parsers = set(), [parser]
+    while parsers:
+        for action in parsers.pop()._actions:
+            if isinstance(action, argparse._AppendAction):
+                names.update(option.replace("_", "-") for option in action.option_strings)
+            elif isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+    return names
+
+
+def repeated_option(argv: list[str], repeatable: set[str] = frozenset()) -> str | None:
+    """The first `--option` given twice in `argv` (argparse would silently keep the last), or None;
+    options in `repeatable` may repeat."""
     seen = set()
     for token in argv:
         if token.startswith("--") and token != "--":
             name = token.split("=", 1)[0].replace("_", "-")
-            if name in seen:
+            if name in seen and name not in repeatable:
                 return name
             seen.add(name)
     return None
@@ -52,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     limit_threads()
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    repeated = repeated_option(argv)
+    repeated = repeated_option(argv, repeatable_options(parser))
     if repeated:
         parser.error(f"option {repeated} is given twice; give it once")
     args = parser.parse_args(argv)

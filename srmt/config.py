@@ -47,13 +47,13 @@ class ModelConfig:
     """policy logits: stay, up, down, left, right"""
     gru_hidden: int = 16
     """hidden size of the `gru` variant (its state and the input of its heads)"""
-    memory: MemoryMode = "stored"
+    memory: MemoryMode = "learned"
     """how the learner treats the recurrent state (docs/model.md, "Memory modes"):
-    stored (the reference: every row stores its environment's pool, rows are replayed
-    independently, memories are inputs), rebuilt (no pool in the state: each step's pool
-    is rebuilt from the own memories of the environment's agents, same function and
-    gradients as stored), learned (rebuilt, plus backpropagation through the state over
-    the rollout, across agents: the memory head is trained)"""
+    learned (default: no pool in the state, each step's pool is rebuilt from the own
+    memories of the environment's agents, and the learner backpropagates through the
+    state over the rollout, across agents: the memory head is trained), rebuilt (the
+    same without the gradients through memory), stored (the reference: every row stores
+    its environment's pool, rows are replayed independently, memories are inputs)"""
 
     def __post_init__(self) -> None:
         errors = []
@@ -127,17 +127,21 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
-        """Build from a dict; unknown keys raise ValueError (missing keys take defaults)."""
+        """Build from a dict; unknown keys raise ValueError (missing keys take defaults, except
+        `memory`: a dict without it predates the field and means the reference's 'stored')."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown ModelConfig key(s) {unknown}; allowed: {sorted(known)}")
-        return cls(**values)
+        return cls(**{"memory": LEGACY_MEMORY, **values})
 
+
+LEGACY_MEMORY = "stored"
+"""The memory mode of configs saved before `memory` existed (policy files, srmt_config.json)."""
 
 PRESETS: dict[str, dict[str, Any]] = {
     "bottleneck": dict(hidden=16, heads=4, blocks=1, resnet_blocks=1, filters=8,
-                       obs_radius=2, history=8),
+                       obs_radius=2, history=8, memory="learned"),
     "lifelong": dict(hidden=512, heads=8, blocks=1, resnet_blocks=8, filters=64,
-                     obs_radius=5, history=8),
+                     obs_radius=5, history=8, memory="learned"),
 }

@@ -7,7 +7,7 @@
 >>> obs = torch.zeros(2 * 3, 3, cfg.obs_size, cfg.obs_size)  # 2 envs x 3 agents
 >>> logits, value, state = policy(obs, initial_state(cfg, 3, 6), num_agents=3)
 >>> tuple(logits.shape), tuple(value.shape), tuple(state.shape)
-((6, 5), (6,), (6, 193))
+((6, 5), (6,), (6, 145))
 """
 
 from __future__ import annotations

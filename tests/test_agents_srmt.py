@@ -12,7 +12,7 @@ from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
 from srmt.state import unpack_state
 
-CFG = ModelConfig.preset("bottleneck")
+CFG = ModelConfig.preset("bottleneck", memory="stored")
 LIFELONG = EnvConfig(map_name="random-8x8", grid="\n".join(["........"] * 8), num_agents=4, on_target="restart",
                      reward="lifelong", collision_system="soft", max_episode_steps=40)
 

@@ -80,7 +80,7 @@ def reference_agent_step(core, feature, memory, pool, history):
 @torch.no_grad()
 def test_rollout_matches_per_agent_reference_loop(variant, mask, blocks, history):
     cfg = ModelConfig(variant=variant, hidden=8, heads=2, blocks=blocks, history=history,
-                      attention_mask=mask)
+                      attention_mask=mask, memory="stored")
     core = scramble(SRMTCore(cfg)).double()
     state = initial_state(cfg, AGENTS, ROWS, dtype=torch.float64)
     memories, histories, pools = [None] * ROWS, [[] for _ in range(ROWS)], [None] * ENVS
@@ -121,7 +121,7 @@ def test_rollout_matches_per_agent_reference_loop(variant, mask, blocks, history
 
 
 def make_policy(variant: str = "srmt") -> SRMTPolicy:
-    return scramble(SRMTPolicy(ModelConfig(variant=variant)))
+    return scramble(SRMTPolicy(ModelConfig(variant=variant, memory="stored")))
 
 
 @torch.no_grad()

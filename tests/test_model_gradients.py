@@ -39,7 +39,7 @@ def weighted_loss(logits, value):
 @pytest.mark.parametrize("grouped", [True, False])
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_gradients_reach_every_reachable_parameter(variant, grouped):
-    policy = SRMTPolicy(ModelConfig(variant=variant))
+    policy = SRMTPolicy(ModelConfig(variant=variant, memory="stored"))
     obs, state = batch_at_two_phases(policy)
     logits, value, _ = policy(obs, state, AGENTS, grouped)
     weighted_loss(logits, value).backward()
@@ -54,7 +54,7 @@ def test_gradients_reach_every_reachable_parameter(variant, grouped):
 @pytest.mark.parametrize("variant", ["srmt", "rmt"])
 def test_memory_head_gets_gradient_only_through_time(variant):
     """Control: feeding the new state back without detaching reaches the memory head."""
-    policy = SRMTPolicy(ModelConfig(variant=variant))
+    policy = SRMTPolicy(ModelConfig(variant=variant, memory="stored"))
     obs, state = batch_at_two_phases(policy)
     _, _, new_state = policy(obs, state, AGENTS)
     logits, value, _ = policy(obs, new_state, AGENTS)

@@ -15,11 +15,11 @@ PRESETS = ("bottleneck", "lifelong")
     ("gru", 16 + 1), ("empty", 1),
 ])
 def test_state_size_per_variant(variant, expected):
-    assert state_size(ModelConfig(variant=variant), num_agents=3) == expected
+    assert state_size(ModelConfig(variant=variant, memory="stored"), num_agents=3) == expected
 
 
 def test_lifelong_srmt_state_size():
-    assert state_size(ModelConfig.preset("lifelong"), num_agents=64) == 512 * (1 + 64 + 8) + 1
+    assert state_size(ModelConfig.preset("lifelong", memory="stored"), num_agents=64) == 512 * (1 + 64 + 8) + 1
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -40,7 +40,7 @@ def test_pack_unpack_round_trip(preset, variant):
 
 
 def test_layout_order_memory_pool_history_steps():
-    cfg = ModelConfig(hidden=2, heads=1, history=2)
+    cfg = ModelConfig(hidden=2, heads=1, history=2, memory="stored")
     state = torch.arange(state_size(cfg, 2), dtype=torch.float32)[None]  # (1, 2 + 4 + 4 + 1)
     view = unpack_state(state, cfg, num_agents=2)
     assert view.memory.tolist() == [[0, 1]]
@@ -51,7 +51,7 @@ def test_layout_order_memory_pool_history_steps():
 
 def test_per_environment_pool_is_written_into_every_row_of_its_environment():
     envs, agents, hidden = 2, 3, 4
-    cfg = ModelConfig(hidden=hidden, heads=1, history=1)
+    cfg = ModelConfig(hidden=hidden, heads=1, history=1, memory="stored")
     rows = envs * agents
     env_pool = torch.randn(envs, agents, hidden)
     view = StateView(torch.randn(rows, hidden), env_pool, torch.randn(rows, 1, hidden),
@@ -72,14 +72,14 @@ def test_pack_rejects_a_pool_that_fits_neither_rows_nor_environments():
 def test_unpack_rejects_a_wrong_state_size():
     # default srmt config, 3 agents: 16 + 3 x 16 + 8 x 16 + 1 = 193 (as in test_state_size_per_variant)
     with pytest.raises(ValueError, match=r"state shape \(2, 10\) must be \(B, 193\)"):
-        unpack_state(torch.zeros(2, 10), ModelConfig(), num_agents=3)
+        unpack_state(torch.zeros(2, 10), ModelConfig(memory="stored"), num_agents=3)
 
 
 @pytest.mark.parametrize("preset", PRESETS)
 @pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize("grouped", [True, False])
-def test_forward_shapes(preset, variant, grouped):
-    cfg = ModelConfig.preset(preset, variant=variant)
+@pytest.mark.parametrize("grouped, memory", [(True, "learned"), (True, "stored"), (False, "stored")])
+def test_forward_shapes(preset, variant, grouped, memory):
+    cfg = ModelConfig.preset(preset, variant=variant, memory=memory)
     policy = SRMTPolicy(cfg)
     agents, rows = 2, 4
     obs = torch.rand(rows, 3, cfg.obs_size, cfg.obs_size)

@@ -172,8 +172,8 @@ def test_incompatible_checkpoint_on_resume(tmp_path, no_spawn, argv, match):
 
 def test_resume_in_another_memory_mode_names_both(tmp_path, no_spawn):
     exp = _saved_experiment(tmp_path)
-    with pytest.raises(TrainConfigError, match="trained in memory mode 'stored', not 'learned'"):
-        train.run.train(["--experiment", str(exp), "--memory", "learned"])
+    with pytest.raises(TrainConfigError, match="trained in memory mode 'learned', not 'stored'"):
+        train.run.train(["--experiment", str(exp), "--memory", "stored"])
 
 
 def test_a_config_saved_before_memory_modes_resumes(tmp_path, no_spawn):
@@ -186,6 +186,7 @@ def test_a_config_saved_before_memory_modes_resumes(tmp_path, no_spawn):
     from train.checks import resume_differences
 
     assert resume_differences(saved, cfg)[0] == []
+    assert cfg.model.memory == "stored"
 
 
 @pytest.mark.parametrize("argv, match", [

@@ -61,8 +61,8 @@ def _rollout(ac: SRMTActorCritic, env: PogemaBatchedEnv, steps: int):
 
 @pytest.mark.parametrize("variant", ["srmt", "rmt", "attention", "gru", "empty"])
 def test_replay_learner_rows_equal_acting(tmp_path, variant):
-    """Learner path (train mode, rows shuffled, each from its stored state) == acting path."""
-    cfg, ns = _namespace(tmp_path, "--variant", variant)
+    """memory='stored': learner path (train mode, rows shuffled, each from its stored state) == acting path."""
+    cfg, ns = _namespace(tmp_path, "--variant", variant, "--memory", "stored")
     ac = _actor_critic(ns)
     records = _rollout(ac, PogemaBatchedEnv(ENV, num_envs=3), steps=30)
     obs = torch.cat([r[0] for r in records])
@@ -132,7 +132,7 @@ def test_isolation_other_env_state_does_not_leak(tmp_path):
 
 
 def test_exported_policy_gives_the_actor_critic_logits(tmp_path):
-    cfg, ns = _namespace(tmp_path)
+    cfg, ns = _namespace(tmp_path, "--memory", "stored")  # per-row learner steps (grouped=False) need it
     ac = _actor_critic(ns, seed=3)
     checkpoint = tmp_path / "checkpoint_000000005_40960.pth"
     torch.save({"model": ac.state_dict(), "train_step": 5, "env_steps": 40960,

@@ -113,7 +113,7 @@ def test_replay_ratio_is_one_and_metrics_reach_tensorboard(tmp_path):
     _check_isolation(policy.model)
 
 
-@pytest.mark.parametrize("memory", ["rebuilt", "learned"])
+@pytest.mark.parametrize("memory", ["stored", "rebuilt", "learned"])
 def test_replay_ratio_is_one_in_every_memory_mode(tmp_path, memory):
     """The learner's rebuilt pools (and, learned, its own memories chained over the rollout) replay acting
     exactly before the first update; only with learned memory does the memory head change."""

@@ -144,8 +144,8 @@ def resume_differences(saved: dict[str, Any], cfg: TrainConfig) -> tuple[list[st
     incompatible, other = [], []
     for section in ("run", "env", "model", "sf"):
         old_section, new_section = saved.get(section, {}), new[section]
-        if section == "model":  # a field added since the save has its default there
-            old_section = {**ModelConfig().to_dict(), **old_section}
+        if section == "model":  # fields added since the save: what they meant then (ModelConfig.from_dict)
+            old_section = ModelConfig.from_dict(old_section).to_dict()
         for key in sorted(set(old_section) | set(new_section)):
             old, value = old_section.get(key), new_section.get(key)
             if _plain(old) == _plain(value):
@@ -208,9 +208,9 @@ def _prepare(cfg: TrainConfig, saved: dict[str, Any] | None, command: list[str],
     if saved is not None:
         incompatible, notes = resume_differences(saved, cfg)
         if incompatible and latest_checkpoint(exp) is not None:
-            mode = cfg.model.memory != saved.get("model", {}).get("memory", "stored")
-            what = (f"in memory mode {saved.get('model', {}).get('memory', 'stored')!r}, not {cfg.model.memory!r}"
-                    if mode else "with another model/state size")
+            saved_memory = ModelConfig.from_dict(saved.get("model", {})).memory
+            what = (f"in memory mode {saved_memory!r}, not {cfg.model.memory!r}"
+                    if saved_memory != cfg.model.memory else "with another model/state size")
             raise TrainConfigError(
                 f"cannot resume {exp}: its checkpoint was trained {what} "
                 f"({'; '.join(incompatible)}); use the saved settings to continue, or a new --experiment "

@@ -22,8 +22,9 @@ def default_policy_path(lifelong: bool = False) -> Path:
 
 
 def random_init_policy(path: str | Path, seed: int = 0) -> Path:
-    """Write an untrained Bottleneck-preset SRMT policy (weights from `seed`) to `path`: a stand-in
-    where no trained policy exists yet (speed benchmarks)."""
+    """Write an untrained Bottleneck-preset SRMT policy (weights from `seed`, memory='stored' like the
+    shipped policy, so the per-agent reference loop can run it) to `path`: a stand-in where no trained
+    policy exists yet (speed benchmarks)."""
     import torch
 
     from srmt.checkpoint import save_policy
@@ -31,5 +32,5 @@ def random_init_policy(path: str | Path, seed: int = 0) -> Path:
     from srmt.model import SRMTPolicy
 
     torch.manual_seed(seed)
-    cfg = ModelConfig.preset("bottleneck")
+    cfg = ModelConfig.preset("bottleneck", memory="stored")
     return save_policy(path, SRMTPolicy(cfg), cfg, {}, {"note": "random init"})
