@@ -43,7 +43,7 @@ def test_bottleneck_preset(tmp_path):
     assert (cfg.env.num_agents, cfg.env.obs_radius, cfg.env.max_episode_steps) == (2, 2, 512)
     assert cfg.env.reward == "directional" and cfg.env.on_target == "finish"
     assert cfg.model == ModelConfig.preset("bottleneck")
-    assert cfg.sf["gamma"] == 0.9716 and cfg.sf["exploration_loss_coeff"] == 0.0156
+    assert cfg.sf["gamma"] == 0.9716 and cfg.sf["exploration_loss_coeff"] == 0.0156  # SPEC section 4
 
 
 def test_overrides_reach_every_section(tmp_path):
