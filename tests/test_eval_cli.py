@@ -35,6 +35,7 @@ def test_parsers_register_with_the_srmt_entry_point():
     assert parser.parse_args(["bench", "eval", "--quick"]).quick
 
 
+@pytest.mark.slow  # a whole quick Bottleneck evaluation through the CLI, ~6 s
 def test_eval_with_a_checkpoint(checkpoint, tmp_path, capsys):
     out = tmp_path / "out"
     code = srmt(["eval", "bottleneck", "--checkpoint", str(checkpoint), "--quick", "--episodes", "2",

@@ -28,6 +28,7 @@ def test_bottleneck_defaults_come_from_the_suite():
     assert (custom.on_target, custom.collision_system) == ("nothing", "block_both")
 
 
+@pytest.mark.slow  # the module's rendered episode (MP4 + GIF encoding) takes ~12 s
 def test_all_three_files_are_written(rendered):
     files, _ = rendered
     assert set(files) == {"mp4", "gif", "svg"}
@@ -44,6 +45,7 @@ def test_pogema_replay_for_the_svg_follows_the_played_episode(tmp_path):
     assert write_svg(resolved, traj, tmp_path / "a.svg")
 
 
+@pytest.mark.slow  # the module's rendered episode (MP4 + GIF encoding) takes ~12 s
 def test_gif_has_one_frame_per_state_with_exact_agent_colours(rendered):
     files, config = rendered
     traj, _ = play_episode(AStarAgent(), config, 0, progress=False)
@@ -61,6 +63,7 @@ def test_gif_has_one_frame_per_state_with_exact_agent_colours(rendered):
     assert gif.convert("RGB").getpixel(corner) == (70, 80, 90)
 
 
+@pytest.mark.slow  # the module's rendered episode (MP4 + GIF encoding) takes ~12 s
 def test_mp4_has_one_frame_per_state_and_agents_where_they_are(rendered):
     files, config = rendered
     traj, _ = play_episode(AStarAgent(), config, 0, progress=False)
