@@ -28,6 +28,12 @@ def mask_value(dtype: torch.dtype) -> float:
     return torch.finfo(dtype).min / 2
 
 
+def additive_mask(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Attention bias of `dtype` from a bool mask: 0 where allowed, `mask_value` where not."""
+    bias = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
+    return bias.masked_fill(~allowed, mask_value(dtype))
+
+
 def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
     """(N, L, H) -> (N, nh, L, hs)."""
     return x.unflatten(-1, (heads, -1)).transpose(1, 2)
@@ -58,8 +64,7 @@ class SelfAttention(nn.Module):
         if keep is not None:
             q, allowed = q[:, keep], allowed[:, :, keep]  # (B, T', H), (B, 1, T', T)
         # Additive bias in the dtype the product runs in (under autocast, q's).
-        bias = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device)  # (B, 1, T', T)
-        bias = bias.masked_fill(~allowed, mask_value(q.dtype))
+        bias = additive_mask(allowed, q.dtype)  # (B, 1, T', T)
         q, k, v = (split_heads(t, self.heads) for t in (q, k, v))  # (B, nh, T|T', hs)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (B, nh, T', hs)
         return self.c_proj(merge_heads(y))  # (B, T', H)
@@ -89,10 +94,9 @@ class CrossAttention(nn.Module):
         q = self.q_attn(x).reshape(groups, -1, hidden)  # (G, R*T, H)
         k, v = self.c_attn(pool).split(hidden, dim=-1)  # 2 x (G, A, H)
         q, k, v = (split_heads(t, self.heads) for t in (q, k, v))  # (G, nh, R*T|A, hs)
-        bias = None
-        if pool_valid is not None:  # (G, 1, 1, A): a memory that does not exist yet is no key
-            bias = torch.zeros(pool_valid.shape, dtype=q.dtype, device=q.device)
-            bias = bias.masked_fill(~pool_valid, mask_value(q.dtype))[:, None, None, :]
+        bias = None  # (G, 1, 1, A): a memory that does not exist yet is no key
+        if pool_valid is not None:
+            bias = additive_mask(pool_valid, q.dtype)[:, None, None, :]
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (G, nh, R*T, hs)
         return self.c_proj(merge_heads(y).reshape(rows, tokens, hidden))  # (B, T, H)
 

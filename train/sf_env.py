@@ -94,3 +94,12 @@ def make_sf_env(full_env_name: str, cfg: Any, env_config: Any = None, render_mod
     env_id = 0 if env_config is None else int(env_config["env_id"])
     backend = make_backend(cfg.srmt_backend, env_cfg, num_envs, device=env_device(cfg))
     return SFBatchedEnv(backend, seed=env_cfg.seed + env_id * num_envs)
+
+
+def register_sf_env() -> None:
+    """Register the batched env with sample-factory under ENV_NAME (idempotent)."""
+    from sample_factory.algo.utils.context import global_env_registry
+    from sample_factory.envs.env_utils import register_env
+
+    if global_env_registry().get(ENV_NAME) is not make_sf_env:
+        register_env(ENV_NAME, make_sf_env)

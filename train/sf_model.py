@@ -36,14 +36,13 @@ import torch
 from sample_factory.algo.utils.action_distributions import get_action_distribution
 from sample_factory.algo.utils.context import global_model_factory
 from sample_factory.algo.utils.tensor_dict import TensorDict
-from sample_factory.envs.env_utils import register_env
 from sample_factory.model.actor_critic import ActorCritic
 from sample_factory.model.model_utils import model_device
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
 from srmt.rollout import unroll
 from train import sf_compat
-from train.sf_env import ENV_NAME, make_sf_env
+from train.sf_env import register_sf_env
 
 sf_compat.install()  # every process that unpickles the factories below imports this module first
 
@@ -132,8 +131,5 @@ def make_actor_critic(cfg: Any, obs_space: Any, action_space: Any) -> SRMTActorC
 
 def register() -> None:
     """Register the env and the actor-critic with sample-factory (idempotent)."""
-    from sample_factory.algo.utils.context import global_env_registry
-
-    if global_env_registry().get(ENV_NAME) is not make_sf_env:
-        register_env(ENV_NAME, make_sf_env)
+    register_sf_env()
     global_model_factory().register_actor_critic_factory(make_actor_critic)

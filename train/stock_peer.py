@@ -20,15 +20,13 @@ import time
 
 from sample_factory.algo.runners.runner_parallel import ParallelRunner
 from sample_factory.algo.runners.runner_serial import SerialRunner
-from sample_factory.algo.utils.context import global_env_registry
 from sample_factory.algo.utils.misc import ExperimentStatus
-from sample_factory.envs.env_utils import register_env
 from signal_slot.signal_slot import EventLoopObject, Timer
 
 from train.checks import check_config, prepare_experiment, sf_value
 from train.config import TrainConfig, build_config
 from train.run import sf_config
-from train.sf_env import ENV_NAME, make_sf_env
+from train.sf_env import register_sf_env
 
 
 def stock_sf_config(cfg: TrainConfig) -> argparse.Namespace:
@@ -61,8 +59,7 @@ def main(argv: list[str]) -> int:
     check_config(cfg)
     cfg, _ = prepare_experiment(cfg, None, argv)
     ns = stock_sf_config(cfg)
-    if global_env_registry().get(ENV_NAME) is not make_sf_env:
-        register_env(ENV_NAME, make_sf_env)
+    register_sf_env()  # sample-factory's own actor-critic: ours is not registered
     runner = (SerialRunner if ns.serial_mode else ParallelRunner)(ns)
     if cfg.run.max_train_seconds:
         _Budget(runner, cfg.run.max_train_seconds)
