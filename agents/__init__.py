@@ -12,7 +12,7 @@ from agents.base import Agent, AgentError, BatchedEnvView
 from agents.baselines import AStarAgent, GreedyAgent, RandomAgent
 from agents.pibt import PIBTAgent
 from agents.pretrained import default_policy_path
-from agents.srmt_agent import SRMTAgent
+from agents.srmt_agent import SHIELDS, SRMTAgent
 
 ALGORITHMS = ("srmt", "pibt", "astar", "greedy", "random")
 """Values of --algo: srmt (a policy file), pibt (centralised PIBT planner, full observability),
@@ -20,7 +20,8 @@ astar (pogema's A* per agent), greedy (batched shortest-path steps), random."""
 
 
 def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, device: str = "cpu",
-               sample: bool | None = None, seed: int = 0, batched: bool = True, lifelong: bool = False) -> Agent:
+               sample: bool | None = None, seed: int = 0, batched: bool = True, lifelong: bool = False,
+               shield: str | None = None) -> Agent:
     """Build an agent by algorithm name.
 
     Args:
@@ -32,6 +33,8 @@ def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, devi
         seed: seed of the agent's random streams.
         batched: False for the per-agent reference loop ('srmt' only).
         lifelong: without `checkpoint`, use the shipped lifelong policy instead of the Bottleneck one.
+        shield: None, or "pibt": execute the policy's ranked actions through the PIBT collision shield
+            ('srmt' only: the shield needs an action distribution; agents.srmt_agent).
 
     Raises:
         AgentError: unknown algorithm, missing default policy, unavailable device.
@@ -40,6 +43,9 @@ def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, devi
     if algo not in ALGORITHMS:
         raise AgentError(f"unknown algorithm {algo!r}; choose one of {list(ALGORITHMS)}")
     if algo != "srmt":
+        if shield is not None:
+            raise AgentError(f"--shield {shield} needs a policy with an action distribution to rank (--algo srmt); "
+                             f"{algo!r} picks one action per agent: drop --shield")
         if checkpoint is not None:
             raise AgentError(f"--checkpoint is for --algo srmt, not {algo!r}")
         return {"pibt": PIBTAgent, "astar": AStarAgent, "greedy": GreedyAgent, "random": RandomAgent}[algo](seed=seed)
@@ -48,8 +54,9 @@ def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, devi
         if not checkpoint.is_file():
             raise AgentError(f"no --checkpoint given and the shipped policy {checkpoint} is not there "
                              "(not trained yet?); pass --checkpoint FILE or use --algo astar|greedy|random")
-    return SRMTAgent.from_checkpoint(checkpoint, device=device, sample=sample, seed=seed, batched=batched)
+    return SRMTAgent.from_checkpoint(checkpoint, device=device, sample=sample, seed=seed, batched=batched,
+                                     shield=shield)
 
 
 __all__ = ["Agent", "AgentError", "BatchedEnvView", "SRMTAgent", "PIBTAgent", "AStarAgent", "GreedyAgent", "RandomAgent",
-           "ALGORITHMS", "make_agent", "default_policy_path"]
+           "ALGORITHMS", "SHIELDS", "make_agent", "default_policy_path"]

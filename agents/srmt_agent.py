@@ -12,6 +12,14 @@ and the model called once per agent (grouped=False), the shared pool rebuilt
 from the agents' new memories after the loop, as the reference code does it.
 Both paths give the same actions (tests/test_agents_srmt.py); the evaluation
 benchmark times one against the other.
+
+`shield="pibt"` executes the policy's preferences through a collision shield
+(CS-PIBT): each agent ranks its actions by its policy (by logit with argmax
+decoding; a sample without replacement with sampled decoding) and PIBT's
+priority inheritance and backtracking (envs.pibt) picks conflict-free moves in
+that order. The shield assumes agents that exchange intentions with their
+neighbours each step (who goes where, with which priority): a step beyond the
+published SRMT, which has no shield. Without it the agent acts exactly as before.
 """
 from __future__ import annotations
 
@@ -24,10 +32,16 @@ from torch import Tensor
 
 from agents.base import AgentError, BatchedEnvView, EpisodeStreams
 from envs.device import resolve_device
+from envs.pibt import PIBTPlanner
 from srmt.checkpoint import load_policy
 from srmt.config import ModelConfig
+from srmt.decoding import action_preferences
 from srmt.model import SRMTPolicy
 from srmt.state import pack_state, unpack_state
+
+
+SHIELDS = (None, "pibt")
+"""Values of `shield`: None (no shield) or "pibt" (the PIBT collision shield)."""
 
 
 class SRMTAgent(EpisodeStreams):
@@ -40,11 +54,13 @@ class SRMTAgent(EpisodeStreams):
         seed: agent seed of the sampling streams (one per episode, see agents.base).
         name: algorithm name in result records.
         batched: False runs the per-agent reference loop (slow; for checks and benchmarks).
+        shield: None (the policy's actions as they are) or "pibt" (the collision shield, module docstring).
     """
 
     def __init__(self, policy: SRMTPolicy, *, device: str | torch.device = "cpu", sample: bool = False,
                  seed: int = 0, name: str = "SRMT", batched: bool = True,
-                 env_config: Mapping[str, Any] | None = None, meta: Mapping[str, Any] | None = None):
+                 env_config: Mapping[str, Any] | None = None, meta: Mapping[str, Any] | None = None,
+                 shield: str | None = None):
         self.device = resolve_device(device)
         self.policy = policy.to(self.device).eval()
         self.cfg: ModelConfig = policy.cfg
@@ -54,6 +70,12 @@ class SRMTAgent(EpisodeStreams):
         self.env_config = dict(env_config or {})
         self.meta = dict(meta or {})
         self.state: Tensor | None = None
+        if shield not in SHIELDS:
+            raise AgentError(f"shield={shield!r} is not one of {[s for s in SHIELDS if s]} (or None: no shield)")
+        self.shield = shield
+        self._shield = PIBTPlanner() if shield else None
+        if shield:
+            self.name = f"{name}+{shield}-shield"
         if not batched and self.cfg.uses_pool and not self.cfg.stores_pool:
             raise AgentError(f"batched=False (the per-agent reference loop) needs memory='stored'; this policy "
                              f"uses memory={self.cfg.memory!r}, whose pool is rebuilt from a whole environment")
@@ -61,7 +83,7 @@ class SRMTAgent(EpisodeStreams):
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, device: str | torch.device = "cpu", sample: bool | None = None,
                         seed: int = 0, expect: ModelConfig | Mapping[str, Any] | None = None,
-                        name: str | None = None, batched: bool = True) -> "SRMTAgent":
+                        name: str | None = None, batched: bool = True, shield: str | None = None) -> "SRMTAgent":
         """Load a policy file (srmt.checkpoint); `expect` pins config fields (CheckpointError on mismatch).
 
         `sample=None` follows the file's `meta["decoding"]` ("sample" or "argmax"; argmax if absent).
@@ -72,17 +94,21 @@ class SRMTAgent(EpisodeStreams):
         if sample is None:
             sample = loaded.meta.get("decoding") == "sample"
         return cls(loaded.model, device=dev, sample=sample, seed=seed, name=name, batched=batched,
-                   env_config=loaded.env_config, meta=loaded.meta)
+                   env_config=loaded.env_config, meta=loaded.meta, shield=shield)
 
     # ------------------------------------------------------------ episodes
     def reset(self, num_envs: int, num_agents: int, seeds: Sequence[int] | None = None) -> None:
         super().reset(num_envs, num_agents, seeds)
         self.state = self.policy.initial_state(self.num_agents, self.num_envs * self.num_agents)  # (N, S)
+        if self._shield is not None:
+            self._shield.reset(self.num_envs, self.num_agents, self.rngs)
 
     def reset_envs(self, envs: Sequence[int], seeds: Sequence[int] | None = None) -> None:
         super().reset_envs(envs, seeds)
         for e in envs:
             self.state[int(e) * self.num_agents:(int(e) + 1) * self.num_agents] = 0.0  # all-zero = episode start
+        if self._shield is not None:
+            self._shield.new_episodes(envs, self.rngs)
 
     # ---------------------------------------------------------------- acting
     def _check(self, obs: Tensor, env: BatchedEnvView) -> None:
@@ -114,8 +140,12 @@ class SRMTAgent(EpisodeStreams):
         else:
             logits, new_state = self._per_agent(x, state)
         self.state[rows] = new_state
-        actions[rows] = self._choose(logits, live)
-        return actions
+        if self._shield is None:
+            actions[rows] = self._choose(logits, live)
+            return actions
+        preferences = np.zeros((self.num_envs * A, logits.shape[1]), dtype=np.int64)
+        preferences[rows] = self._rank(logits, live)
+        return torch.from_numpy(self._shield.actions(env, self.rngs, preferences))
 
     def _per_agent(self, obs: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         """Reference path: model called per agent, pool rebuilt from the new memories."""
@@ -131,6 +161,14 @@ class SRMTAgent(EpisodeStreams):
             pool = view.memory.reshape(-1, A, self.cfg.hidden)  # (E, A, H): this step's memories per env
             new_state = pack_state(view._replace(pool=pool))
         return torch.cat(logits), new_state
+
+    def _rank(self, logits: Tensor, live: list[int]) -> np.ndarray:
+        """(B, 5) action codes per row, most preferred first: by logit, or sampled without replacement."""
+        if not self.sample:
+            return action_preferences(logits).numpy()
+        A = self.num_agents
+        uniform = np.concatenate([self.rngs[e].random((A, logits.shape[1])) for e in live])
+        return action_preferences(logits, torch.from_numpy(uniform)).numpy()
 
     def _choose(self, logits: Tensor, live: list[int]) -> Tensor:
         if not self.sample:

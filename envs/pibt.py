@@ -44,36 +44,60 @@ CANDIDATE_ACTIONS = np.array([1, 2, 3, 4, STAY])
 """The candidate actions in their tie-break order: up, down, left, right, stay."""
 CANDIDATE_STEPS = np.array(ACTION_STEPS)[CANDIDATE_ACTIONS]
 """(d_row, d_col) of each candidate (envs/actions.py)."""
+CANDIDATE_SLOT = np.argsort(CANDIDATE_ACTIONS)
+"""action code -> its index in CANDIDATE_ACTIONS."""
 CACHE_CELLS = 1 << 25
 """DistanceCache keeps at most this many distance values (int32: 128 MiB), then starts over."""
 
 
-def pibt_actions(obstacles: np.ndarray, positions: np.ndarray, dist: np.ndarray, priorities: np.ndarray,
-                 rng: np.random.Generator | None = None) -> np.ndarray:
-    """One PIBT step: (A,) int64 actions for agents at `positions` (module docstring).
+def distance_preferences(obstacles: np.ndarray, positions: np.ndarray, dist: np.ndarray,
+                         rng: np.random.Generator | None = None) -> np.ndarray:
+    """PIBT's own preference order: (A, 5) action codes, nearest to the goal first.
 
     Args:
         obstacles: (R, C) bool, True = obstacle; cells outside the grid count as obstacles.
-        positions: (A, 2) int (row, col), distinct free cells.
+        positions: (A, 2) int (row, col).
         dist: (A, R, C) int, dist[i, r, c] = steps from (r, c) to agent i's goal, negative if unreachable.
-        priorities: (A,) float, higher plans first (stable order among equals).
         rng: breaks ties between equally distant cells at random; None: up, down, left, right, stay.
     """
     rows, cols = obstacles.shape
-    n = len(positions)
-    cells = np.asarray(positions, dtype=np.int64)[:, None, :] + CANDIDATE_STEPS      # (A, 5, 2)
-    inside = (cells >= 0).all(-1) & (cells[..., 0] < rows) & (cells[..., 1] < cols)
-    r, c = np.where(inside, cells[..., 0], 0), np.where(inside, cells[..., 1], 0)
-    free = inside & ~obstacles[r, c]
-    d = dist[np.arange(n)[:, None], r, c].astype(np.int64)
+    r, c, _ = candidate_cells(obstacles, positions)
+    d = dist[np.arange(len(positions))[:, None], r, c].astype(np.int64)
     key = np.where(d >= 0, d, rows * cols)                                           # unreachable: last
     key[:, 4] = np.where(d[:, 4] >= 0, key[:, 4], rows * cols - 1)  # goal out of reach: wait unless pushed
     tie = rng.random(key.shape) if rng is not None else np.broadcast_to(np.arange(5), key.shape)
-    order = np.lexsort((tie, key))                                                   # (A, 5) per agent
-    flat = np.take_along_axis(r * cols + c, order, 1).tolist()
-    codes = CANDIDATE_ACTIONS[order].tolist()
-    usable = np.take_along_axis(free, order, 1).tolist()
-    candidates = [[(f, a) for f, a, ok in zip(*agent) if ok] for agent in zip(flat, codes, usable)]
+    return CANDIDATE_ACTIONS[np.lexsort((tie, key))]
+
+
+def candidate_cells(obstacles: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, col, free) of each agent's CANDIDATE_ACTIONS cells, (A, 5) each; off-grid cells: (0, 0), not free."""
+    rows, cols = obstacles.shape
+    cells = np.asarray(positions, dtype=np.int64)[:, None, :] + CANDIDATE_STEPS      # (A, 5, 2)
+    inside = (cells >= 0).all(-1) & (cells[..., 0] < rows) & (cells[..., 1] < cols)
+    r, c = np.where(inside, cells[..., 0], 0), np.where(inside, cells[..., 1], 0)
+    return r, c, inside & ~obstacles[r, c]
+
+
+def shielded_actions(obstacles: np.ndarray, positions: np.ndarray, preferences: np.ndarray,
+                     priorities: np.ndarray) -> np.ndarray:
+    """PIBT's priority inheritance and backtracking over given preference orders: (A,) int64 actions
+    free of vertex and swap conflicts (module docstring).
+
+    Args:
+        obstacles: (R, C) bool, True = obstacle.
+        positions: (A, 2) int (row, col), distinct free cells.
+        preferences: (A, 5) action codes 0..4, each row a permutation, most preferred first
+            (distance_preferences: PIBT itself; a policy's action ranking: the collision shield).
+        priorities: (A,) float, higher plans first (stable order among equals).
+    """
+    cols = obstacles.shape[1]
+    n = len(positions)
+    r, c, free = candidate_cells(obstacles, positions)
+    slot = CANDIDATE_SLOT[np.asarray(preferences, dtype=np.int64)]                    # (A, 5) candidate index
+    flat = np.take_along_axis(r * cols + c, slot, 1).tolist()
+    usable = np.take_along_axis(free, slot, 1).tolist()
+    candidates = [[(f, a) for f, a, ok in zip(*agent) if ok]
+                  for agent in zip(flat, np.asarray(preferences).tolist(), usable)]
 
     here = (r[:, 4] * cols + c[:, 4]).tolist()
     occupant = dict(zip(here, range(n)))
@@ -99,6 +123,13 @@ def pibt_actions(obstacles: np.ndarray, positions: np.ndarray, dist: np.ndarray,
         if action[i] is None:
             plan(i, -1)
     return np.array(action, dtype=np.int64)
+
+
+def pibt_actions(obstacles: np.ndarray, positions: np.ndarray, dist: np.ndarray, priorities: np.ndarray,
+                 rng: np.random.Generator | None = None) -> np.ndarray:
+    """One PIBT step: (A,) int64 actions for agents at `positions` (module docstring); arguments as
+    distance_preferences and shielded_actions."""
+    return shielded_actions(obstacles, positions, distance_preferences(obstacles, positions, dist, rng), priorities)
 
 
 def update_priorities(priorities: np.ndarray, at_goal: np.ndarray, tie_breakers: np.ndarray) -> np.ndarray:
@@ -152,8 +183,13 @@ class PIBTPlanner:
             self._priorities[e] = self._ties[e]
             self._last_goals[e] = -1
 
-    def actions(self, env: Any, rngs: Sequence[np.random.Generator]) -> np.ndarray:
-        """(E*A,) int64 actions for the current state of `env` (0 for frozen envs and inactive agents)."""
+    def actions(self, env: Any, rngs: Sequence[np.random.Generator],
+                preferences: np.ndarray | None = None) -> np.ndarray:
+        """(E*A,) int64 actions for the current state of `env` (0 for frozen envs and inactive agents).
+
+        `preferences`: (E*A, 5) action codes per row, most preferred first (a policy's ranking: the
+        collision shield); None: PIBT's own distance order (distance tables, ties from `rngs`).
+        """
         num_envs, num_agents = self._ties.shape
         actions = np.zeros(num_envs * num_agents, dtype=np.int64)
         positions, goals, active = env.positions.cpu().numpy(), env.goals.cpu().numpy(), env.active.cpu().numpy()
@@ -166,7 +202,11 @@ class PIBTPlanner:
             if live.size == 0:
                 continue
             obstacles = env.resolved.maps[env.tasks[e].map_index].obstacles
-            dist = self.distances.tables(obstacles, [tuple(g) for g in goals[e, live].tolist()])
-            actions[e * num_agents + live] = pibt_actions(obstacles, positions[e, live], dist,
-                                                          self._priorities[e, live], rngs[e])
+            rows = e * num_agents + live
+            if preferences is None:
+                dist = self.distances.tables(obstacles, [tuple(g) for g in goals[e, live].tolist()])
+                order = distance_preferences(obstacles, positions[e, live], dist, rngs[e])
+            else:
+                order = preferences[rows]
+            actions[rows] = shielded_actions(obstacles, positions[e, live], order, self._priorities[e, live])
         return actions

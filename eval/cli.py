@@ -11,7 +11,7 @@ import math
 import sys
 from pathlib import Path
 
-from agents import ALGORITHMS
+from agents import ALGORITHMS, SHIELDS
 from maps.registry import ENV_VAR
 from envs.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
 
@@ -36,6 +36,10 @@ def _agent_args(p: argparse.ArgumentParser) -> None:
                           help="sample actions from the policy (default: the policy file's recommended "
                                "decoding; the shipped lifelong policy samples, the Bottleneck one takes the argmax)")
     decoding.add_argument("--argmax", dest="sample", action="store_false", help="take the most likely action")
+    p.add_argument("--shield", choices=["none", *(s for s in SHIELDS if s)], default="none",
+                   help="pibt: execute SRMT's ranked actions through the PIBT collision shield (conflict-free "
+                        "moves; assumes agents exchange intentions with their neighbours; the published SRMT has "
+                        "no shield). SRMT only (default none)")
     p.add_argument("--agent-seed", type=NON_NEGATIVE_INT.argtype("--agent-seed"), default=0, metavar="S",
                    help="seed of the agent's random streams (sampling, random/A* tie breaks; default 0)")
 
@@ -46,11 +50,32 @@ def _spec(args: argparse.Namespace, lifelong: bool):
 
     algo = args.algo or "srmt"
     spec = AgentSpec(algo=algo, checkpoint=args.checkpoint, device=args.device, sample=args.sample,
-                     seed=args.agent_seed, lifelong=lifelong)
+                     seed=args.agent_seed, lifelong=lifelong, shield=shield_arg(args))
     if algo == "srmt" and args.checkpoint is None:
         kind = "lifelong" if lifelong else "Bottleneck"
         print(f"no --checkpoint: using the shipped {kind} policy {spec.policy_path}", file=sys.stderr)
     return spec
+
+
+def shield_arg(args: argparse.Namespace) -> str | None:
+    """--shield as the agents' value: None for 'none'."""
+    return None if args.shield == "none" else args.shield
+
+
+def describe_agent(agent) -> str:
+    """One line on how an SRMT agent acts: its decoding (and where that came from) and its shield; notes
+    a policy file trained with a shield that runs without one. Empty for baselines."""
+    meta = getattr(agent, "meta", None)
+    if meta is None:
+        return ""
+    recommended = meta.get("decoding")
+    decoding = "sampled" if agent.sample else "argmax"
+    source = (f"the policy file recommends {recommended}" if recommended else "the policy file recommends none")
+    line = f"{agent.name}: {decoding} actions ({source}), shield {agent.shield or 'none'}"
+    trained = meta.get("shield")
+    if trained and not agent.shield:
+        line += f"; note: this policy was trained with the {trained} shield in the loop, pass --shield {trained}"
+    return line
 
 
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:
@@ -114,6 +139,8 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     decoding = t.add_mutually_exclusive_group()
     decoding.add_argument("--sample", action="store_true", default=None, help="sample SRMT's actions")
     decoding.add_argument("--argmax", dest="sample", action="store_false", help="take SRMT's most likely action")
+    t.add_argument("--shield", choices=["none", *(s for s in SHIELDS if s)], default="none",
+                   help="pibt: SRMT's ranked actions through the PIBT collision shield (default none)")
     t.add_argument("--maps-dir", metavar="DIR", help=_MAPS_HELP)
     t.add_argument("--out", metavar="DIR", help="write the toolbox's raw ALGO.json files here")
     t.set_defaults(func=run_toolbox)
@@ -128,7 +155,11 @@ def run_eval(args: argparse.Namespace) -> int:
     try:
         if args.checkpoints:
             return _run_checkpoints(args, suite)
-        result = evaluate(args.suite, spec=_spec(args, suite.lifelong), maps_dir=args.maps_dir, out_dir=args.out,
+        spec = _spec(args, suite.lifelong)
+        agent = spec.build()
+        if describe_agent(agent):
+            print(describe_agent(agent), file=sys.stderr)
+        result = evaluate(args.suite, spec=spec, agent=agent, maps_dir=args.maps_dir, out_dir=args.out,
                           quick=args.quick, maps=args.maps, agents=args.agents, seeds=args.seeds,
                           episodes=args.episodes, workers=args.workers, compare=args.compare, backend=args.backend,
                           progress=not args.no_progress, engine=args.engine, scheduler=args.scheduler)
@@ -173,7 +204,8 @@ def run_toolbox(args: argparse.Namespace) -> int:
     from eval.toolbox import load_config, register, run_config
 
     register(args.maps_dir)
-    config = load_config(args.config, args.algo, checkpoint=args.checkpoint, sample=args.sample)
+    config = load_config(args.config, args.algo, checkpoint=args.checkpoint, sample=args.sample,
+                         shield=shield_arg(args))
     records = run_config(config, args.out)
     for name in dict.fromkeys(r["algorithm"] for r in records):
         mine = [r["metrics"] for r in records if r["algorithm"] == name]
@@ -191,6 +223,8 @@ def run_render(args: argparse.Namespace) -> int:
     suite = suite_of_map(args.map)
     lifelong = args.on_target == "restart" if args.on_target else bool(suite and suite.lifelong)
     agent = _spec(args, lifelong).build()
+    if describe_agent(agent):
+        print(describe_agent(agent), file=sys.stderr)
     if suite is not None and args.on_target is None:
         from eval.evaluate import check_agent_fits
 

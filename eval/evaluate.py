@@ -151,6 +151,8 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
     out = Path(out_dir) if out_dir is not None else Path("runs") / "eval" / f"{suite.name}-{agent.name.lower()}"
     identity = {"algo": spec.algo if spec else type(agent).__name__, "seed": getattr(agent, "seed", None),
                 "sample": getattr(agent, "sample", False)}
+    if getattr(agent, "shield", None):  # absent without a shield: earlier result directories still resume
+        identity["shield"] = agent.shield
     manifest = {"suite": suite.name, "algorithm": agent.name, "agent": identity, "obs_radius": obs_radius,
                 "maps_dir": str(maps_dir) if maps_dir else None, "checkpoint": None}
     path = spec.policy_path if spec is not None else None

@@ -57,10 +57,12 @@ class AgentSpec:
     batched: bool = True
     lifelong: bool = False
     """without a checkpoint: the shipped lifelong policy instead of the Bottleneck one"""
+    shield: str | None = None
+    """None, or "pibt": the policy's ranked actions through the PIBT collision shield"""
 
     def build(self) -> Agent:
         return make_agent(self.algo, checkpoint=self.checkpoint, device=self.device, sample=self.sample,
-                          seed=self.seed, batched=self.batched, lifelong=self.lifelong)
+                          seed=self.seed, batched=self.batched, lifelong=self.lifelong, shield=self.shield)
 
     @property
     def policy_path(self) -> Path | None:

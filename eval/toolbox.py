@@ -6,7 +6,7 @@ adds to its registry:
 
 - algorithms ``SRMT`` (a policy file; default: the shipped lifelong policy)
   and ``PIBT`` (this project's centralised planner), each with a config class
-  (`ToolboxAgentConfig`: checkpoint, sample, seed, device) and a
+  (`ToolboxAgentConfig`: checkpoint, sample, shield, seed, device) and a
   preprocessing wrapper (`MirrorWrapper`) that lets the agent read the env's
   true state through a one-env `PogemaBatchedEnv` mirror, so observations come
   from the same Observer as in `srmt eval`;
@@ -59,6 +59,8 @@ class ToolboxAgentConfig(AlgoBase):
     """SRMT policy file; None: the shipped lifelong policy"""
     sample: Optional[bool] = None
     """SRMT decoding; None: the policy file's recommendation"""
+    shield: Optional[str] = None
+    """SRMT only: None, or "pibt" (the PIBT collision shield, agents/srmt_agent.py)"""
     device: str = "cpu"
     parallel_backend: str = "sequential"
     num_process: int = 1
@@ -101,7 +103,7 @@ class ToolboxAgent:
         if algo != "srmt" and config.checkpoint is not None:
             raise EvalError(f"checkpoint is for SRMT, not {config.name}; remove it from the algorithm's entry")
         spec = AgentSpec(algo=algo, checkpoint=config.checkpoint, device=config.device, sample=config.sample,
-                         seed=config.seed or 0, lifelong=True)
+                         seed=config.seed or 0, lifelong=True, shield=config.shield)
         self.agent = spec.build()
         self._view: PogemaBatchedEnv | None = None
 
@@ -149,7 +151,7 @@ def register(maps_dir: str | None = None) -> None:
 
 def load_config(path: str | Path, algorithms: Sequence[str] = (), **agent_options: Any) -> dict:
     """A toolbox config; `algorithms` (toolbox names) replace its algorithms section, SRMT's entry with
-    `agent_options` (checkpoint, sample; None values left out).
+    `agent_options` (checkpoint, sample, shield; None values left out).
 
     Raises:
         EvalError: unreadable file, no environment section, or an algorithm that is not registered.

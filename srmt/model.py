@@ -18,6 +18,7 @@ from torch import nn
 from srmt.config import ModelConfig
 from srmt.core import make_core
 from srmt.encoder import ResNetEncoder
+from srmt.rollout import unroll
 from srmt.state import initial_state, state_size
 
 
@@ -58,3 +59,22 @@ class SRMTPolicy(nn.Module):
         features = self.encoder(obs)  # (B, H)
         out, new_state = self.core(features, state, num_agents, grouped)  # (B, H'), (B, S)
         return self.policy_head(out), self.value_head(out).squeeze(-1), new_state
+
+    def unroll(self, obs: torch.Tensor, states: torch.Tensor,
+               num_agents: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The learner's pass over a stored rollout (srmt.rollout.unroll, in the model's memory mode).
+
+        Args:
+            obs: (E, A, T, 3, w, w) observations, environment-major, steps in time order.
+            states: (E, A, T, S) the states acting stored before each step.
+            num_agents: A.
+
+        Returns:
+            logits (E, A, T, num_actions), values (E, A, T).
+        """
+        envs, agents, steps = obs.shape[:3]
+        if agents != num_agents:
+            raise ValueError(f"obs holds {agents} agents per environment, num_agents={num_agents}")
+        features = self.encoder(obs.flatten(0, 2)).view(envs, agents, steps, -1)  # (E, A, T, H)
+        out = unroll(self.core, features, states)  # (E, A, T, H')
+        return self.policy_head(out), self.value_head(out).squeeze(-1)

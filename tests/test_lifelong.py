@@ -127,7 +127,7 @@ def test_lifelong_policy_runs_on_the_validation_suite(tmp_path):
 def test_without_checkpoint_the_shipped_policy_that_fits_is_named(capsys):
     import argparse
 
-    args = argparse.Namespace(algo=None, checkpoint=None, device="cpu", sample=None, agent_seed=0)
+    args = argparse.Namespace(algo=None, checkpoint=None, device="cpu", sample=None, agent_seed=0, shield="none")
     assert _spec(args, lifelong=True).policy_path.name == "lifelong_srmt.pt"
     assert "shipped lifelong policy" in capsys.readouterr().err
     assert _spec(args, lifelong=False).policy_path.name == "bottleneck_srmt.pt"

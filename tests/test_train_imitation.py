@@ -34,21 +34,79 @@ def test_discounted_returns_bootstrap_and_stop_at_done():
 
 
 def test_bad_settings_are_named():
-    with pytest.raises(ValueError, match=r"seconds=0 must be > 0.*final_expert_share=2 must be in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"seconds=0 must be in \(0, 604800\].*final_expert_share=2 must be "
+                                         r"in \[0, 1\]"):
         ImitationConfig(seconds=0, final_expert_share=2)
+    with pytest.raises(ValueError, match=r"samples=0 must be an integer in \[1, 1e\+10\]"):
+        ImitationConfig(samples=0)
+
+
+# 4 envs x 6 agents x 4 steps = 96 samples per rollout
+PER_ROLLOUT = 4 * 6 * 4
+
 
 @pytest.mark.slow
-
 def test_imitation_learns_the_expert_and_writes_a_policy(tmp_path):
     out = tmp_path / "bc.pt"
     reports = []
-    stats = imitate(ENV, MODEL, ImitationConfig(seconds=6, envs=4, rollout=4), out, report=reports.append,
-                    command="srmt imitate test", snapshot_every=2)
+    stats = imitate(ENV, MODEL, ImitationConfig(samples=60 * PER_ROLLOUT, envs=4, rollout=4), out,
+                    report=reports.append, command="srmt imitate test", snapshot_every=20 * PER_ROLLOUT)
     loaded = load_policy(out, expect=MODEL)
     assert loaded.meta["imitation"]["expert"] == "PIBT" and loaded.meta["command"] == "srmt imitate test"
-    assert loaded.env_config["on_target"] == "restart" and stats["samples"] > 0
+    assert loaded.meta["decoding"] == "sample" and loaded.meta["shield"] is None
+    assert loaded.env_config["on_target"] == "restart" and stats["samples"] == 60 * PER_ROLLOUT
     assert reports[-1]["accuracy"] > 0.3  # 5 actions: chance is 0.2, the expert mostly moves along paths
-    assert len(list((tmp_path / "snapshots-imitation").glob("policy-*.pt"))) >= 1
+    # snapshots at 20 and 40 rollouts; the last one is the policy file itself
+    assert len(list((tmp_path / "snapshots-imitation").glob("policy-*.pt"))) == 2
+
+
+def _weights(path):
+    return load_policy(path).model.state_dict()
+
+
+def test_a_sample_budget_makes_the_run_a_function_of_its_seed(tmp_path):
+    settings = ImitationConfig(samples=5 * PER_ROLLOUT, envs=4, rollout=4, shield=True)
+    runs = []
+    for name in ("a", "b"):
+        torch.manual_seed(123)  # global state is not what makes the run: imitate seeds its own streams
+        stats = imitate(ENV, MODEL, settings, tmp_path / f"{name}.pt", report=lambda s: None)
+        runs.append(_weights(tmp_path / f"{name}.pt"))
+        assert stats["samples"] == 5 * PER_ROLLOUT
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+    imitate(ENV, MODEL, ImitationConfig(samples=5 * PER_ROLLOUT, envs=4, rollout=4, shield=True, seed=1),
+            tmp_path / "c.pt", report=lambda s: None)
+    other = _weights(tmp_path / "c.pt")
+    assert not all(torch.equal(runs[0][k], other[k]) for k in other)
+
+
+@pytest.mark.parametrize("memory, trained", [("learned", True), ("stored", False)])
+def test_imitation_trains_the_memory_head_only_through_learned_memory(memory, trained):
+    """With memory='learned' the rollout is replayed in order (srmt.rollout.unroll), so the memories
+    the agents write reach the loss: the memory head gets a gradient; 'stored' reads detached states."""
+    from train.imitation import Collector, learn
+
+    model = ModelConfig.preset("bottleneck", obs_radius=2, memory=memory)
+    torch.manual_seed(0)
+    policy = SRMTPolicy(model)
+    settings = ImitationConfig(samples=PER_ROLLOUT, envs=4, rollout=4, minibatch_envs=4)
+    batch = Collector(ENV, policy, settings).collect(1.0)
+    before = policy.core.memory_head.weight.detach().clone()
+    optimizer = torch.optim.SGD(policy.parameters(), lr=0.1)
+    learn(policy, optimizer, batch, settings, torch.Generator().manual_seed(0))
+    moved = not torch.equal(before, policy.core.memory_head.weight)
+    assert moved == trained
+
+
+def test_interrupted_imitation_saves_the_policy(tmp_path):
+    out = tmp_path / "bc.pt"
+
+    def interrupt(stats):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        imitate(ENV, MODEL, ImitationConfig(samples=50 * PER_ROLLOUT, envs=4, rollout=4), out,
+                report=interrupt, report_seconds=0.0)
+    assert load_policy(out, expect=MODEL).meta["env_steps"] > 0
 
 
 TINY = ["--grid", GRID, "--map_name", "none", "--num_agents", "6", "--obs_radius", "2", "--on_target", "restart",

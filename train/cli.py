@@ -85,22 +85,38 @@ def _imitate(args: argparse.Namespace) -> int:
     from train.mazes import with_training_maps
 
     sections = preset_sections(args.preset)
+    model = ModelConfig.from_dict({**sections["model"], **dict(model_field(item) for item in args.model)})
     env = EnvConfig.from_dict(sections["env"])
     if env.on_target != "restart":
         raise ValueError(f"--preset {args.preset} is not lifelong (on_target={env.on_target}); PIBT imitation "
                          "is for the lifelong presets: lifelong-cpu, lifelong")
-    settings = ImitationConfig(seconds=args.seconds, envs=args.envs, rollout=args.rollout, epochs=args.epochs,
-                               minibatch_steps=args.minibatch_steps, learning_rate=args.learning_rate,
-                               final_expert_share=args.final_expert_share, seed=args.seed,
-                               gamma=sections["sf"]["gamma"])
+    settings = ImitationConfig(samples=args.samples, seconds=args.seconds, envs=args.envs, rollout=args.rollout,
+                               epochs=args.epochs, minibatch_envs=args.minibatch_envs,
+                               learning_rate=args.learning_rate, final_expert_share=args.final_expert_share,
+                               shield=args.shield == "pibt", seed=args.seed, gamma=sections["sf"]["gamma"])
     out = Path(args.out).expanduser().resolve()
     env = with_training_maps(env, out.parent / "maps")
-    print(f"imitating PIBT for {args.seconds:.0f} s on preset {args.preset}'s environments -> {out}", flush=True)
-    imitate(env, ModelConfig.from_dict(sections["model"]), settings, out,
+    cap = f" (at most {args.seconds:.0f} s)" if args.seconds else ""
+    print(f"imitating PIBT for {args.samples:,} samples{cap} on preset {args.preset}'s environments -> {out}",
+          flush=True)
+    imitate(env, model, settings, out,
             report=lambda stats: print("  " + ", ".join(f"{k} {v}" for k, v in stats.items()), flush=True),
             command=" ".join(["srmt", *sys.argv[1:]]))
     print(f"wrote {out}; continue with APPO: srmt train --preset {args.preset} --init_policy {out}")
     return 0
+
+
+def model_field(item: str) -> tuple[str, int | float | str]:
+    """`FIELD=VALUE` of `--model` as (field, value): ints and floats parsed, anything else kept as text."""
+    name, sep, text = item.partition("=")
+    if not sep or not name:
+        raise ValueError(f"--model {item!r} is not FIELD=VALUE (e.g. --model hidden=64)")
+    for kind in (int, float):
+        try:
+            return name, kind(text)
+        except ValueError:
+            pass
+    return name, text
 
 
 def add_subparser(subparsers) -> None:
@@ -108,7 +124,7 @@ def add_subparser(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train a policy (presets: " + ", ".join(PRESETS) + ")",
                                    add_help=False)
     parser.__class__ = _PassThroughParser
-    from train.imitation import ImitationConfig
+    from train.imitation import SAMPLES, SECONDS, ImitationConfig
 
     d = ImitationConfig()
     p = subparsers.add_parser("imitate", help="behaviour cloning of the PIBT planner (APPO warm start)",
@@ -116,12 +132,19 @@ def add_subparser(subparsers) -> None:
                                           "(train/imitation.py); start APPO from it with --init_policy.")
     p.add_argument("--preset", default="lifelong-cpu", choices=[n for n in PRESETS if n != "bottleneck"])
     p.add_argument("--out", required=True, metavar="FILE", help="policy file to write")
-    p.add_argument("--seconds", type=POSITIVE.argtype("--seconds"), default=d.seconds, help=f"wall-clock budget (default {d.seconds:.0f})")
+    p.add_argument("--samples", type=SAMPLES.argtype("--samples"), default=d.samples,
+                   help=f"budget in agent-steps of expert labels (default {d.samples:,}; {SAMPLES.describe()})")
+    p.add_argument("--seconds", type=SECONDS.argtype("--seconds"), default=None,
+                   help="optional wall-clock cap (a capped run is no longer a function of its seed)")
     p.add_argument("--envs", type=POSITIVE_INT.argtype("--envs"), default=d.envs, help=f"environments stepped together (default {d.envs})")
     p.add_argument("--rollout", type=POSITIVE_INT.argtype("--rollout"), default=d.rollout, help=f"steps per rollout (default {d.rollout})")
     p.add_argument("--epochs", type=POSITIVE_INT.argtype("--epochs"), default=d.epochs, help=f"passes over a rollout (default {d.epochs})")
-    p.add_argument("--minibatch-steps", type=POSITIVE_INT.argtype("--minibatch-steps"), default=d.minibatch_steps,
-                   help=f"rollout steps per gradient step (default {d.minibatch_steps})")
+    p.add_argument("--minibatch-envs", type=POSITIVE_INT.argtype("--minibatch-envs"), default=d.minibatch_envs,
+                   help=f"environments per gradient step, over the whole rollout (default {d.minibatch_envs})")
+    p.add_argument("--model", action="append", default=[], metavar="FIELD=VALUE",
+                   help="model field over the preset's (srmt.config.ModelConfig), e.g. --model hidden=64 (repeatable)")
+    p.add_argument("--shield", choices=["none", "pibt"], default="none",
+                   help="pibt: the policy's own actions in the rollouts go through the PIBT collision shield")
     p.add_argument("--learning-rate", type=Range(0, 1, lo_open=True).argtype("--learning-rate"), default=d.learning_rate, help=f"Adam (default {d.learning_rate})")
     p.add_argument("--final-expert-share", type=Range(0, 1).argtype("--final-expert-share"), default=d.final_expert_share,
                    help="share of envs executing the expert's actions at the end; falls linearly from 1 "

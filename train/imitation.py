@@ -8,22 +8,34 @@ window and the shared memory) learns to predict it:
 - rollout (no gradient): `rollout` steps of E environments, the policy acting
   as it does in evaluation (grouped forward, recurrent state carried, zeroed
   at episode start); each environment executes the expert's actions with
-  probability `expert_share` and the policy's sampled actions otherwise
+  probability `expert_share` and the policy's own actions otherwise
   (DAgger-style mixing, so the data holds the states the policy itself
-  reaches); `expert_share` falls linearly from 1 to `final_expert_share`;
-- learning: one forward pass over the stored steps from their stored states
-  (as sample-factory's learner recomputes them), cross-entropy against the
-  expert's actions plus a value loss towards the discounted returns of the
-  training reward, so that APPO starts with a critic that fits the policy.
+  reaches), sampled, or ranked and passed through the PIBT collision shield
+  (`shield=True`); `expert_share` falls linearly from 1 to
+  `final_expert_share` over the sample budget;
+- learning: minibatches of whole environments over the whole rollout, replayed
+  by `SRMTPolicy.unroll` (srmt/rollout.py, the learner path sample-factory's
+  learner uses too): with memory `learned` the gradient runs through the
+  memories the agents write and read over the rollout; loss = cross-entropy
+  against the expert's actions plus a value loss towards the discounted
+  returns of the training reward, so that APPO starts with a critic that fits
+  the policy.
+
+Both cores: the next rollout is collected (expert planning and env steps, by an
+acting copy of the policy with the weights of the last update) in a thread
+while the current one is learned from; each side has its own random streams,
+so a run is a function of its seed and sample budget (`seconds` only caps it).
 
 The result is an ordinary policy file; `srmt train --init_policy FILE` starts
-APPO from it (train/run.py).
+APPO from it (train/run.py). Ctrl-C / SIGTERM save the policy before stopping.
 """
 from __future__ import annotations
 
+import copy
 import math
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -32,45 +44,60 @@ import torch
 import torch.nn.functional as F
 
 from envs.config import EnvConfig
+from envs.options import Range
 from envs.pibt import PIBTPlanner
 from envs.torch_backend import TorchBatchedEnv
 from srmt.checkpoint import save_policy
 from srmt.config import ModelConfig
+from srmt.decoding import action_preferences
 from srmt.model import SRMTPolicy
-from train.snapshots import snapshot_path
+
+SAMPLES = Range(1, 1e10, integer=True)
+"""Allowed sample budgets: up to 1e10 (about 700 hours at this machine's speed)."""
+SECONDS = Range(0, 7 * 24 * 3600, lo_open=True)
+"""Allowed wall-clock caps: up to one week."""
 
 
 @dataclass(frozen=True)
 class ImitationConfig:
     """Settings of one behaviour-cloning run."""
 
-    seconds: float = 900.0
-    """wall-clock budget"""
+    samples: int = 6_000_000
+    """budget: agent-steps of expert labels learned from (the run is a function of seed and budget)"""
+    seconds: float | None = None
+    """optional wall-clock cap (a run it stops is no longer reproducible from its seed); the expert share
+    then falls with the time spent when that is ahead of the samples spent"""
     envs: int = 16
     """E: environments stepped together"""
     rollout: int = 8
     """steps per rollout (E x A x rollout samples)"""
-    epochs: int = 2
-    """passes over each rollout"""
-    minibatch_steps: int = 2
-    """steps of a rollout per gradient step (E x A x minibatch_steps samples, whole environments)"""
+    epochs: int = 1
+    """passes over each rollout (expert labels are cheap: fresh rollouts beat a second pass, docs/training.md)"""
+    minibatch_envs: int = 4
+    """environments per gradient step (minibatch_envs x A x rollout samples, whole environments)"""
     learning_rate: float = 1e-3
     gamma: float = 0.9756
     """discount of the value targets (the preset's APPO gamma)"""
     value_coef: float = 0.5
     final_expert_share: float = 0.5
     """probability that an env executes the expert's actions, reached at the end of the budget"""
+    shield: bool = False
+    """the policy's own actions go through the PIBT collision shield (envs/pibt.py) in the rollouts"""
     seed: int = 0
 
     def __post_init__(self) -> None:
-        problems = [f"{name}={getattr(self, name)!r} must be > 0" for name in ("seconds", "envs", "rollout", "epochs",
-                                                                                "minibatch_steps", "learning_rate")
-                    if not (isinstance(getattr(self, name), (int, float)) and getattr(self, name) > 0
-                            and math.isfinite(getattr(self, name)))]
+        problems = [SAMPLES.problem("samples", self.samples)]
+        if self.seconds is not None:
+            problems.append(SECONDS.problem("seconds", self.seconds))
+        problems += [f"{name}={getattr(self, name)!r} must be > 0" for name in ("envs", "rollout", "epochs",
+                                                                                "minibatch_envs", "learning_rate")
+                     if not (isinstance(getattr(self, name), (int, float)) and getattr(self, name) > 0
+                             and math.isfinite(getattr(self, name)))]
         if not 0 < self.gamma <= 1:
             problems.append(f"gamma={self.gamma!r} must be in (0, 1]")
         if not 0 <= self.final_expert_share <= 1:
             problems.append(f"final_expert_share={self.final_expert_share!r} must be in [0, 1]")
+        problems = [p for p in problems if p]
         if problems:
             raise ValueError("invalid imitation settings: " + "; ".join(problems))
 
@@ -85,74 +112,159 @@ def discounted_returns(rewards: torch.Tensor, dones: torch.Tensor, last_value: t
     return returns
 
 
+@dataclass
+class Rollout:
+    """One rollout, environment-major for the learner: obs (E, A, T, 3, w, w), states (E, A, T, S),
+    expert actions and returns (E, A, T); goals reached by the executed actions."""
+
+    obs: torch.Tensor
+    states: torch.Tensor
+    experts: torch.Tensor
+    returns: torch.Tensor
+    goals: int
+
+
+class Collector:
+    """Steps E environments with an acting copy of the policy and the PIBT expert (no gradient)."""
+
+    def __init__(self, env_cfg: EnvConfig, policy: SRMTPolicy, settings: ImitationConfig):
+        self.settings = settings
+        self.env = TorchBatchedEnv(env_cfg.replace(seed=settings.seed), settings.envs)
+        self.E, self.A = settings.envs, self.env.num_agents
+        self.actor = copy.deepcopy(policy).eval()
+        self.rngs = [np.random.default_rng([settings.seed, e]) for e in range(self.E)]
+        self.shield_rngs = [np.random.default_rng([settings.seed, e, 1]) for e in range(self.E)]
+        self.generator = torch.Generator().manual_seed(settings.seed)
+        self.expert, self.shield = PIBTPlanner(), PIBTPlanner()
+        self.obs, _ = self.env.reset(seed=settings.seed)
+        self.expert.reset(self.E, self.A, self.rngs)
+        self.shield.reset(self.E, self.A, self.shield_rngs)
+        self.state = policy.initial_state(self.A, self.E * self.A)
+
+    @torch.no_grad()
+    def collect(self, share: float) -> Rollout:
+        """`rollout` steps; each env executes the expert's actions with probability `share`."""
+        E, A, T = self.E, self.A, self.settings.rollout
+        obs, states, experts, rewards, dones = [], [], [], [], []
+        for _ in range(T):
+            expert = torch.from_numpy(self.expert.actions(self.env, self.rngs))
+            logits, _, new_state = self.actor(self.obs, self.state, A)
+            if self.settings.shield:
+                ranked = action_preferences(logits, torch.rand(logits.shape, generator=self.generator, dtype=torch.float64))
+                own = torch.from_numpy(self.shield.actions(self.env, self.shield_rngs, ranked.numpy()))
+            else:
+                own = torch.multinomial(torch.softmax(logits, -1), 1, generator=self.generator).squeeze(1)
+            use_expert = (torch.rand(E, generator=self.generator) < share).repeat_interleave(A)
+            obs.append(self.obs)
+            states.append(self.state)
+            experts.append(expert)
+            self.obs, reward, terminated, truncated, infos = self.env.step(torch.where(use_expert, expert, own))
+            done = terminated | truncated
+            rewards.append(reward)
+            dones.append(done)
+            self.state = torch.where(done[:, None], 0.0, new_state)
+            ended = infos["ended"].nonzero().flatten().tolist()
+            if ended:
+                self.expert.new_episodes(ended, self.rngs)
+                self.shield.new_episodes(ended, self.shield_rngs)
+        last_value = self.actor(self.obs, self.state, A)[1]
+        returns = discounted_returns(torch.stack(rewards), torch.stack(dones), last_value, self.settings.gamma)
+
+        def by_env(steps: torch.Tensor) -> torch.Tensor:  # (T, E*A, ...) -> (E, A, T, ...)
+            return steps.view(T, E, A, *steps.shape[2:]).movedim(0, 2)
+
+        return Rollout(by_env(torch.stack(obs)), by_env(torch.stack(states)), by_env(torch.stack(experts)),
+                       by_env(returns), int((torch.stack(rewards) >= 1).sum()))
+
+
 def imitate(env_cfg: EnvConfig, model_cfg: ModelConfig, settings: ImitationConfig, out: Path,
-            report: Callable[[dict], None] = print, command: str = "", snapshot_every: float = 300.0) -> dict:
-    """Clone PIBT into a new policy for `settings.seconds`; write it to `out` (a policy file), and
-    every `snapshot_every` seconds a copy to `out.parent/snapshots-imitation/policy-<seconds>s.pt`.
+            report: Callable[[dict], None] = print, command: str = "", snapshot_every: int = 1_000_000,
+            report_seconds: float = 30.0, init: SRMTPolicy | None = None) -> dict:
+    """Clone PIBT into a new policy (or `init`) for `settings.samples` samples; write it to `out` (a policy
+    file), and every `snapshot_every` samples a copy to `out.parent/snapshots-imitation/policy-<samples>.pt`.
+    On Ctrl-C / SIGTERM (KeyboardInterrupt) the policy is written to `out` before the interrupt goes on.
 
     Returns:
-        The last report: samples, wall seconds, accuracy, goals per step of the executed actions.
+        The last report: samples, wall seconds, accuracy, goals per step of the executed actions,
+        seconds spent collecting and learning.
     """
     torch.manual_seed(settings.seed)
-    env = TorchBatchedEnv(env_cfg.replace(seed=settings.seed), settings.envs)
-    E, A = settings.envs, env.num_agents
-    policy = SRMTPolicy(model_cfg)
+    policy = init if init is not None else SRMTPolicy(model_cfg)
+    policy.train()
     optimizer = torch.optim.Adam(policy.parameters(), lr=settings.learning_rate)
-    rngs = [np.random.default_rng([settings.seed, e]) for e in range(E)]
-    planner = PIBTPlanner()
-    obs, _ = env.reset(seed=settings.seed)
-    planner.reset(E, A, rngs)
-    state = policy.initial_state(A, E * A)
-    started, samples, last_report, last_snapshot, stats = time.time(), 0, 0.0, time.time(), {}
+    learner_rng = torch.Generator().manual_seed(settings.seed + 1)
+    collector = Collector(env_cfg, policy, settings)
+    E, A, T = settings.envs, collector.A, settings.rollout
+    per_rollout = E * A * T
+    rollouts = math.ceil(settings.samples / per_rollout)
+    started, samples, last_report, stats = time.time(), 0, 0.0, {}
+    timing = {"collect_seconds": 0.0, "learn_seconds": 0.0}
 
     def save(path: Path) -> None:
         save_policy(path, policy, model_cfg, env_cfg.to_dict(),
-                    {"algorithm": "SRMT", "command": command, "env_steps": samples,
-                     "imitation": {**stats, "expert": "PIBT", "settings": settings.__dict__}})
+                    {"algorithm": "SRMT", "command": command, "env_steps": samples, "decoding": "sample",
+                     "shield": "pibt" if settings.shield else None,
+                     "imitation": {**stats, "expert": "PIBT", "settings": asdict(settings)}})
 
-    while (elapsed := time.time() - started) < settings.seconds:
-        share = 1.0 - (1.0 - settings.final_expert_share) * elapsed / settings.seconds
-        batch_obs, batch_state, experts, rewards, dones = [], [], [], [], []
-        with torch.no_grad():
-            for _ in range(settings.rollout):
-                expert = torch.from_numpy(planner.actions(env, rngs))
-                logits, _, new_state = policy(obs, state, A)
-                own = torch.distributions.Categorical(logits=logits).sample()
-                use_expert = (torch.rand(E) < share).repeat_interleave(A)
-                batch_obs.append(obs)
-                batch_state.append(state)
-                experts.append(expert)
-                obs, reward, terminated, truncated, infos = env.step(torch.where(use_expert, expert, own))
-                done = terminated | truncated
-                rewards.append(reward)
-                dones.append(done)
-                state = torch.where(done[:, None], 0.0, new_state)
-                ended = infos["ended"].nonzero().flatten().tolist()
-                if ended:
-                    planner.new_episodes(ended, rngs)
-            last_value = policy(obs, state, A)[1]
-        returns = discounted_returns(torch.stack(rewards), torch.stack(dones), last_value, settings.gamma)
-        for _ in range(settings.epochs):
-            for steps in torch.randperm(settings.rollout).split(settings.minibatch_steps):
-                picked = steps.tolist()
-                logits, values, _ = policy(torch.cat([batch_obs[t] for t in picked]),
-                                           torch.cat([batch_state[t] for t in picked]), A)
-                target = torch.cat([experts[t] for t in picked])
-                loss = (F.cross_entropy(logits, target)
-                        + settings.value_coef * F.mse_loss(values, returns[steps].view(-1)))
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-        samples += settings.rollout * E * A
-        if time.time() - last_report > 30 or time.time() - started >= settings.seconds:
-            last_report = time.time()
-            stats = dict(samples=samples, seconds=round(time.time() - started, 1),
-                         accuracy=round(float((logits.argmax(1) == target).float().mean()), 4),
-                         goals_per_step=round(float((torch.stack(rewards) >= 1).sum()) / settings.rollout / E, 3),
-                         expert_share=round(share, 3), loss=round(loss.item(), 4))
-            report(stats)
-        if time.time() - last_snapshot >= snapshot_every:
-            last_snapshot = time.time()
-            save(snapshot_path(out.parent / "snapshots-imitation", last_snapshot - started))
+    def share_at(k: int) -> float:
+        """Expert share of rollout k: falls with the budget spent (samples, or the time cap if it comes first)."""
+        spent = k / rollouts
+        if settings.seconds is not None:
+            spent = max(spent, min(1.0, (time.time() - started) / settings.seconds))
+        return 1.0 - (1.0 - settings.final_expert_share) * spent
+
+    def collect(k: int, into: list) -> None:
+        t0 = time.perf_counter()
+        into.append(collector.collect(share_at(k)))
+        timing["collect_seconds"] += time.perf_counter() - t0
+
+    pending: list[Rollout] = []
+    collect(0, pending)
+    try:
+        for k in range(rollouts):
+            batch = pending.pop()
+            collector.actor.load_state_dict(policy.state_dict())
+            helper = None
+            if k + 1 < rollouts:
+                helper = threading.Thread(target=collect, args=(k + 1, pending), daemon=True)
+                helper.start()
+            t0 = time.perf_counter()
+            accuracy, loss = learn(policy, optimizer, batch, settings, learner_rng)
+            timing["learn_seconds"] += time.perf_counter() - t0
+            if helper is not None:
+                helper.join()
+            samples += per_rollout
+            out_of_time = settings.seconds is not None and time.time() - started >= settings.seconds
+            last = k + 1 == rollouts or out_of_time
+            if time.time() - last_report > report_seconds or last:
+                last_report = time.time()
+                stats = dict(samples=samples, seconds=round(time.time() - started, 1), accuracy=round(accuracy, 4),
+                             goals_per_step=round(batch.goals / T / E, 3), expert_share=round(share_at(k), 3),
+                             loss=round(loss, 4), **{key: round(v, 1) for key, v in timing.items()})
+                report(stats)
+            if samples // snapshot_every != (samples - per_rollout) // snapshot_every and not last:
+                save(out.parent / "snapshots-imitation" / f"policy-{samples:011d}.pt")
+            if out_of_time:
+                break
+    except KeyboardInterrupt:
+        save(out)
+        raise
     save(out)
     return stats
+
+
+def learn(policy: SRMTPolicy, optimizer: torch.optim.Optimizer, batch: Rollout, settings: ImitationConfig,
+          rng: torch.Generator) -> tuple[float, float]:
+    """`epochs` passes over `batch` in minibatches of whole environments; (accuracy, loss) of the last one."""
+    A = batch.obs.shape[1]
+    for _ in range(settings.epochs):
+        for envs in torch.randperm(batch.obs.shape[0], generator=rng).split(settings.minibatch_envs):
+            logits, values = policy.unroll(batch.obs[envs], batch.states[envs], A)
+            target = batch.experts[envs].flatten()
+            loss = (F.cross_entropy(logits.flatten(0, 2), target)
+                    + settings.value_coef * F.mse_loss(values.flatten(), batch.returns[envs].flatten()))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    accuracy = float((logits.flatten(0, 2).argmax(1) == target).float().mean())
+    return accuracy, loss.item()
