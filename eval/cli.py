@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from agents import ALGORITHMS, SHIELDS
+from eval.evaluate import describe_agent
 from maps.registry import ENV_VAR
 from envs.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
 
@@ -28,8 +29,9 @@ def _agent_args(p: argparse.ArgumentParser) -> None:
                      help="SRMT policy file (default: the shipped policy that fits: agents/pretrained/"
                           "lifelong_srmt.pt for lifelong suites and maps, bottleneck_srmt.pt otherwise)")
     who.add_argument("--algo", choices=ALGORITHMS, default=None,
-                     help="srmt (a policy file, the default), astar (pogema's A* per agent), "
-                          "greedy (batched shortest-path steps), random")
+                     help="srmt (a policy file, the default), pibt (the centralised PIBT planner, full "
+                          "observability), astar (pogema's A* per agent), greedy (batched shortest-path steps), "
+                          "random")
     p.add_argument("--device", default="cpu", help="torch device of the policy: cpu, cuda, cuda:N (default cpu)")
     decoding = p.add_mutually_exclusive_group()
     decoding.add_argument("--sample", action="store_true", default=None,
@@ -62,22 +64,6 @@ def shield_arg(args: argparse.Namespace) -> str | None:
     return None if args.shield == "none" else args.shield
 
 
-def describe_agent(agent) -> str:
-    """One line on how an SRMT agent acts: its decoding (and where that came from) and its shield; notes
-    a policy file trained with a shield that runs without one. Empty for baselines."""
-    meta = getattr(agent, "meta", None)
-    if meta is None:
-        return ""
-    recommended = meta.get("decoding")
-    decoding = "sampled" if agent.sample else "argmax"
-    source = (f"the policy file recommends {recommended}" if recommended else "the policy file recommends none")
-    line = f"{agent.name}: {decoding} actions ({source}), shield {agent.shield or 'none'}"
-    trained = meta.get("shield")
-    if trained and not agent.shield:
-        line += f"; note: this policy was trained with the {trained} shield in the loop, pass --shield {trained}"
-    return line
-
-
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     """Register `eval` and `render`."""
     from eval.suites import SUITES
@@ -106,8 +92,11 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoints", nargs="+", metavar="FILE",
                    help="evaluate each policy file (e.g. every checkpoint of a run) in one call: results per "
                         "file in OUT/NN-STEM/, one row per file in OUT/checkpoints.md (a learning curve)")
-    p.add_argument("--compare", nargs="+", default=[], metavar="FILE",
-                   help="published results (POGEMA raw JSON list or JSONL) to show beside ours")
+    p.add_argument("--compare", nargs="+", default=None, metavar="NAME|FILE",
+                   help="results shown beside ours on the episodes we ran (matched by map, agents and seed): "
+                        "names of the POGEMA benchmark's published results of the suite (e.g. Follower RHCR), "
+                        "results files (POGEMA raw JSON list or JSONL), or none. Default: every published "
+                        "result of a lifelong benchmark suite; nothing for bottleneck and validation")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_eval)
 
@@ -148,7 +137,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     from eval.evaluate import evaluate
-    from eval.report import ALL, aggregate
+    from eval.report import ALL, aggregate, comparison, text_table
     from eval.suites import get_suite
 
     suite = get_suite(args.suite)
@@ -170,9 +159,14 @@ def run_eval(args: argparse.Namespace) -> int:
     if result.speed:
         episodes_per_s, agent_steps_per_s = result.speed
         print(f"  {result.seconds:.0f} s: {episodes_per_s:.2f} episodes/s, {agent_steps_per_s:,.0f} agent-steps/s")
+    if result.compare_note:
+        print(f"  {result.compare_note}")
     for name, (matched, total) in result.compared.items():
         print(f"  compared with {name}: {matched} of our {len(result.records)} episodes matched by map, agents "
               f"and seed ({total} episodes in its file)")
+    if result.compared:
+        rows, algorithms = comparison(suite, result.records, result.others)
+        print(text_table(rows, suite, algorithms))
     for row in aggregate(suite, result.records):
         if row.group == ALL:
             e = row.estimate

@@ -3,26 +3,30 @@
 Every input is checked before the first episode runs (suite, filters, maps,
 checkpoint, device, output directory, agent counts vs free cells, compare
 files); finished episodes are appended to ``OUT/episodes.jsonl`` as they come,
-so an interrupted or failed run loses nothing and the same command resumes it.
+so an interrupted or failed run loses nothing and the same command resumes it
+(with the same settings: `eval.results.IDENTITY_KEYS`; any selection of the
+suite's episodes). Lifelong benchmark suites compare with the benchmark's
+published results by default.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from agents import Agent
 from eval.cluster import ENGINES, DaskEngine
-from eval.report import ALL, aggregate, episode_key, match_counts, write_reports
-from eval.results import ResultStore, load_records
+from eval.report import ALL, aggregate, episode_key, interval, match_counts, restrict, write_reports
+from eval.results import ResultStore, compare_paths, label_compared, load_records, to_json, unique_paths
 from eval.runner import AgentSpec, make_chunks, run_chunks
 from eval.suites import BENCHMARK_URL, Episode, EvalError, Suite, get_suite
 from maps.errors import MapError
-from maps.registry import BENCHMARK_DIR, ENV_VAR, default_registry
+from maps.registry import BENCHMARK_DIR, ENV_VAR, MapRegistry, default_registry, load_collection
 
 
 @dataclass
@@ -39,6 +43,10 @@ class EvalResult:
     files: dict[str, Path] = field(default_factory=dict)
     compared: dict[str, tuple[int, int]] = field(default_factory=dict)
     """per `compare` algorithm: (our episodes it matched by map, agents and seed; its episodes)"""
+    others: list[dict] = field(default_factory=list)
+    """the compared records of our episodes, labelled apart from ours"""
+    compare_note: str = ""
+    """why the default comparison with the published results was not made ('' when it was, or none exist)"""
 
     @property
     def speed(self) -> tuple[float, float] | None:
@@ -57,15 +65,38 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def check_maps(suite: Suite, episodes: Sequence[Episode], maps_dir: str | None) -> None:
-    """EvalError naming the collection file that lacks a map of `episodes` and how to fix it."""
+def describe_agent(agent: Agent) -> str:
+    """One line on how an SRMT agent acts: its decoding (and where that came from) and its shield; notes
+    a policy file trained with a shield that runs without one. Empty for baselines."""
+    meta = getattr(agent, "meta", None)
+    if meta is None:
+        return ""
+    recommended = meta.get("decoding")
+    source = (f"the policy file recommends {recommended}" if recommended else "the policy file recommends none")
+    line = f"{agent.name}: {_decoding(agent)} actions ({source}), shield {agent.shield or 'none'}"
+    trained = meta.get("shield")
+    if trained and not agent.shield:
+        line += f"; note: this policy was trained with the {trained} shield in the loop, pass --shield {trained}"
+    return line
+
+
+def _decoding(agent: Agent) -> str | None:
+    """'sampled' or 'argmax' for a policy's actions; None for a baseline (it picks one action per agent)."""
+    if getattr(agent, "meta", None) is None:
+        return None
+    return "sampled" if agent.sample else "argmax"
+
+
+def check_maps(suite: Suite, episodes: Sequence[Episode], maps_dir: str | None) -> MapRegistry:
+    """The registry of `maps_dir`; EvalError naming the collection file that lacks a map of `episodes`
+    and how to fix it."""
     try:
         registry = default_registry(maps_dir)
     except MapError as err:
         raise EvalError(f"suite {suite.name!r}: {err}") from err
     missing = sorted({ep.map_name for ep in episodes} - set(registry.names()))
     if not missing:
-        return
+        return registry
     more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
     source = registry.collection_file(suite.collection) if suite.collection else None
     if source is None:
@@ -79,6 +110,30 @@ def check_maps(suite: Suite, episodes: Sequence[Episode], maps_dir: str | None) 
                f"(folder raw_data_LMAPF/{suite.collection}/), or rename it to use the shipped suite")
     raise EvalError(f"suite {suite.name!r} needs map {missing[0]!r}{more} from "
                     f"{suite.collection or 'srmt'}/maps.yaml: {fix}")
+
+
+def suite_grids(suite: Suite, registry: MapRegistry) -> dict[str, str]:
+    """The grids of the suite's maps that `registry` holds, by name."""
+    known = set(registry.names())
+    return {name: registry.grid(name) for name in suite.maps if name in known}
+
+
+def maps_fingerprint(grids: Mapping[str, str]) -> str:
+    """SHA-256 of maps by name: equal for equal maps, whichever file they come from."""
+    return hashlib.sha256(json.dumps(sorted(grids.items())).encode()).hexdigest()
+
+
+def published_maps_differ(suite: Suite, registry: MapRegistry, grids: Mapping[str, str]) -> str:
+    """Why the benchmark's published results do not apply to these maps ('' when they do): a maps
+    directory replaced the suite's shipped maps with other grids."""
+    source = registry.collection_file(suite.collection) if suite.collection else None
+    if source is None or BENCHMARK_DIR in source.parents:
+        return ""
+    shipped = load_collection(BENCHMARK_DIR / suite.collection / "maps.yaml")
+    if {name: shipped[name] for name in grids if name in shipped} == dict(grids):
+        return ""
+    return (f"published results not compared: {source} replaces the benchmark's {suite.collection} maps "
+            "with other grids (--compare NAME compares anyway)")
 
 
 def check_agent_fits(suite: Suite, agent: Agent) -> None:
@@ -117,7 +172,7 @@ def _connect(engine: str, scheduler: str | None, spec: AgentSpec | None) -> Dask
 def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | None = None,
              maps_dir: str | None = None, out_dir: str | Path | None = None, quick: bool = False,
              maps: str | None = None, agents: Sequence[int] | None = None, seeds: Sequence[int] | None = None,
-             episodes: int | None = None, workers: int = 2, compare: Sequence[str | Path] = (),
+             episodes: int | None = None, workers: int = 2, compare: Sequence[str | Path] | None = (),
              progress: bool = True, max_rows: int | None = None, backend: str = "pogema",
              engine: str = "local", scheduler: str | None = None) -> EvalResult:
     """Evaluate an agent on a suite (see module docstring).
@@ -130,7 +185,9 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
         out_dir: results directory (default runs/eval/SUITE-ALGORITHM).
         quick, maps, agents, seeds, episodes: episode selection (Suite.episodes).
         workers: processes; 1 runs in this process.
-        compare: results files (POGEMA raw JSON or JSONL) shown beside ours.
+        compare: results shown beside ours: files (POGEMA raw JSON or JSONL) or names of the suite's published
+            results (eval.results.compare_paths); None: every published result of the suite, unless a maps
+            directory replaces its maps with other grids; ['none'] or (): nothing.
         progress: show a tqdm bar.
         backend: batched env backend (envs/backends.py): pogema, or torch (same episodes, faster).
         engine: local (worker processes here) or dask (the cluster at `scheduler`, eval/cluster.py;
@@ -139,14 +196,18 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
     started = time.perf_counter()
     suite = get_suite(suite_name)
     selected = suite.episodes(quick=quick, maps=maps, agents=agents, seeds=seeds, limit=episodes)
-    others = [r for path in compare for r in load_records(path)]
+    single_map = suite.maps[0] if len(suite.maps) == 1 else None
+    sources = [(path, load_records(path, single_map)) for path in compare_paths(suite, compare)]
     if agent is None:
         if spec is None:
             raise EvalError("give an agent or an AgentSpec")
         agent = spec.build()
-    check_maps(suite, selected, maps_dir)
+    registry = check_maps(suite, selected, maps_dir)
     check_agent_fits(suite, agent)
     obs_radius = agent.obs_radius or suite.default_obs_radius
+    grids = suite_grids(suite, registry)
+    compare_note = published_maps_differ(suite, registry, grids) if compare is None else ""
+    others = [] if compare_note else label_compared(sources, agent.name)
 
     out = Path(out_dir) if out_dir is not None else Path("runs") / "eval" / f"{suite.name}-{agent.name.lower()}"
     identity = {"algo": spec.algo if spec else type(agent).__name__, "seed": getattr(agent, "seed", None),
@@ -154,7 +215,9 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
     if getattr(agent, "shield", None):  # absent without a shield: earlier result directories still resume
         identity["shield"] = agent.shield
     manifest = {"suite": suite.name, "algorithm": agent.name, "agent": identity, "obs_radius": obs_radius,
-                "maps_dir": str(maps_dir) if maps_dir else None, "checkpoint": None}
+                "maps_dir": str(registry.maps_dir) if registry.maps_dir else None,
+                "maps_sha256": maps_fingerprint(grids), "checkpoint": None, "decoding": _decoding(agent),
+                "shield": (agent.shield or "none") if _decoding(agent) else None}
     path = spec.policy_path if spec is not None else None
     if path is not None:
         identity["checkpoint_sha256"] = _sha256(path)
@@ -197,13 +260,15 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
     ours = {episode_key(r): r for r in store.records if r["algorithm"] == agent.name and episode_key(r) in wanted}
     ordered = [ours[ep.key] for ep in selected if ep.key in ours]
     files = {"records": store.path, "json": store.export_json(ordered, agent.name)}
-    note = f"{len(ordered)} of {len(selected)} selected episodes; agent {agent.name}"
+    note = "\n\n".join(filter(None, [describe_agent(agent), compare_note,
+                                       f"{len(ordered)} of {len(selected)} selected episodes; agent {agent.name}"]))
     if len(selected) != len(suite.episodes()):
         note += f" (the full suite has {len(suite.episodes())})"
     compared = match_counts(ordered, others)
     files.update(write_reports(suite, ordered, others, out, note, compared))
     return EvalResult(out, ordered, ran=len(todo), skipped=len(selected) - len(todo),
-                      seconds=time.perf_counter() - started, files=files, compared=compared)
+                      seconds=time.perf_counter() - started, files=files, compared=compared,
+                      others=restrict(others, set(ours)), compare_note=compare_note)
 
 
 def evaluate_checkpoints(suite_name: str, checkpoints: Sequence[str | Path], spec: AgentSpec,
@@ -211,25 +276,32 @@ def evaluate_checkpoints(suite_name: str, checkpoints: Sequence[str | Path], spe
     """Evaluate each policy file of `checkpoints` (e.g. every checkpoint of a run: a learning curve) as
     `spec` with that checkpoint, into OUT/NN-STEM/ (each resumable); writes OUT/checkpoints.md and
     OUT/checkpoints.json (one row per file: env steps from its meta, the suite's main metric).
-    `kwargs` as `evaluate`. Every file is checked before the first episode runs."""
+    `kwargs` as `evaluate`. A file given twice is evaluated once (said on stderr). Every file is checked
+    before the first episode runs."""
     suite = get_suite(suite_name)
-    paths = [Path(p) for p in checkpoints]
+    paths, repeats = unique_paths(checkpoints)
+    for path in repeats:
+        print(f"{path} is given more than once: evaluated once", file=sys.stderr)
     specs = [dataclasses.replace(spec, algo="srmt", checkpoint=str(p)) for p in paths]
     agents = [s.build() for s in specs]  # CheckpointError for any unusable file, before any work
-    for agent in agents:
-        check_agent_fits(suite, agent)
+    for path, agent in zip(paths, agents):
+        try:
+            check_agent_fits(suite, agent)
+        except EvalError as err:
+            raise EvalError(f"{path}: {err}") from err
     out = Path(out_dir)
     results = [(path, evaluate(suite_name, spec=s, out_dir=out / f"{i:02d}-{path.stem}", **kwargs))
                for i, (path, s) in enumerate(zip(paths, specs))]
-    rows = []
-    for (path, result), agent in zip(results, agents):
-        (row,) = [r for r in aggregate(suite, result.records) if r.group == ALL and r.metric == suite.metrics[0]]
-        rows.append({"checkpoint": str(path), "env_steps": agent.meta.get("env_steps"), "metric": row.metric,
-                     "mean": row.estimate.mean, "lo": row.estimate.lo, "hi": row.estimate.hi, "episodes": row.n})
-    (out / "checkpoints.json").write_text(json.dumps(rows, indent=2) + "\n")
+    metric = suite.metrics[0]
+    totals = [(path, agent.meta.get("env_steps"),
+               next(r for r in aggregate(suite, result.records) if r.group == ALL and r.metric == metric))
+              for (path, result), agent in zip(results, agents)]
+    rows = [{"checkpoint": str(path), "env_steps": steps, "metric": metric, "mean": total.estimate.mean,
+             "lo": total.estimate.lo, "hi": total.estimate.hi, "episodes": total.n} for path, steps, total in totals]
+    (out / "checkpoints.json").write_text(to_json(rows, indent=2) + "\n")
     lines = [f"# {suite.title}: one row per policy file", "",
-             f"| # | checkpoint | env steps | {suite.metrics[0]} (all) | 95% interval | episodes |", "|---|---|---|---|---|---|"]
-    lines += [f"| {i} | {Path(r['checkpoint']).name} | {r['env_steps'] if r['env_steps'] is not None else '?'} | "
-              f"{r['mean']:.3f} | [{r['lo']:.3f}, {r['hi']:.3f}] | {r['episodes']} |" for i, r in enumerate(rows)]
+             f"| # | checkpoint | env steps | {metric} (all) | 95% interval | episodes |", "|---|---|---|---|---|---|"]
+    lines += [f"| {i} | {path.name} | {steps if steps is not None else '?'} | {total.estimate.mean:.3f} | "
+              f"{interval(total.estimate)} | {total.n} |" for i, (path, steps, total) in enumerate(totals)]
     (out / "checkpoints.md").write_text("\n".join(lines) + "\n")
     return results

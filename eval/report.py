@@ -5,9 +5,11 @@ length over the seeds, plus one row over all lengths. Lifelong suites: average
 throughput per agent count (t interval over maps x seeds) and the suite score,
 the mean over agent counts (how SPEC section 3 and the POGEMA paper report it).
 
-Published results (`--compare FILE`) are aggregated over the same episodes
-(map, agent count, seed) as ours, so the columns compare like with like; the
-`n` column shows how many of our episodes each algorithm covers.
+Compared results (`--compare`: the benchmark's published files by default)
+are aggregated over the same episodes (map, agent count, seed) as ours, so the
+columns compare like with like; the `n` column shows how many of our episodes
+each algorithm covers. A metric a record holds as null (not a number) is left
+out of that metric's estimate.
 """
 from __future__ import annotations
 
@@ -73,6 +75,11 @@ def _group(suite: Suite, record: dict) -> int:
     return length if length is not None else -1
 
 
+def _values(records: Iterable[dict], metric: str) -> list[float]:
+    """The values of `metric` in `records` that are numbers (absent and null ones left out)."""
+    return [float(r["metrics"][metric]) for r in records if r["metrics"].get(metric) is not None]
+
+
 def aggregate(suite: Suite, records: Iterable[dict]) -> list[Row]:
     """Per-group and whole-suite estimates of the suite's metrics, per algorithm."""
     by_algo: dict[str, dict[int, list[dict]]] = defaultdict(lambda: defaultdict(list))
@@ -83,14 +90,15 @@ def aggregate(suite: Suite, records: Iterable[dict]) -> list[Row]:
         everything = [r for g in sorted(groups) for r in groups[g]]
         for group, recs in [*sorted(groups.items()), (ALL, everything)]:
             for metric in suite.metrics:
-                values = [float(r["metrics"][metric]) for r in recs if metric in r["metrics"]]
+                values = _values(recs, metric)
                 if not values:
                     continue
                 if metric == "CSR":
                     est = wilson_ci(sum(values), len(values))
                 elif group == ALL and suite.lifelong:
                     # suite score: mean over agent counts of the per-count means (no interval)
-                    per_count = [mean_ci([float(r["metrics"][metric]) for r in groups[g]]).mean for g in groups]
+                    per_count = [mean_ci(_values(groups[g], metric)).mean for g in groups]
+                    per_count = [m for m in per_count if not math.isnan(m)]
                     est = Estimate(sum(per_count) / len(per_count), math.nan, math.nan)
                 else:
                     est = _clip(mean_ci(values), *BOUNDS.get(metric, (-math.inf, math.inf)))
@@ -102,13 +110,49 @@ def _fmt(x: float, digits: int) -> str:
     return "-" if math.isnan(x) else f"{x:.{digits}f}"
 
 
+def interval(e: Estimate, digits: int = 3) -> str:
+    """'[lo, hi]', or '-' for an estimate without an interval (one value, or a lifelong suite score).
+
+    >>> interval(Estimate(0.5, 0.4, 0.6)), interval(Estimate(0.5, math.nan, math.nan))
+    ('[0.400, 0.600]', '-')
+    """
+    return "-" if math.isnan(e.lo) else f"[{_fmt(e.lo, digits)}, {_fmt(e.hi, digits)}]"
+
+
 def _cell(row: Row | None, digits: int) -> str:
     if row is None:
         return "-"
     e = row.estimate
     if math.isnan(e.lo):
         return _fmt(e.mean, digits)
-    return f"{_fmt(e.mean, digits)} [{_fmt(e.lo, digits)}, {_fmt(e.hi, digits)}]"
+    return f"{_fmt(e.mean, digits)} {interval(e, digits)}"
+
+
+def _groups(rows: Iterable[Row]) -> list[int | str]:
+    """The groups of `rows` in table order: sorted, then ALL."""
+    return sorted({r.group for r in rows if r.group != ALL}) + [ALL]
+
+
+def comparison(suite: Suite, ours: list[dict], others: Iterable[dict]) -> tuple[list[Row], list[str]]:
+    """Rows of our records and of `others` restricted to our episodes, and the algorithms, ours first."""
+    theirs = restrict(others, {episode_key(r) for r in ours})
+    algorithms = list(dict.fromkeys([r["algorithm"] for r in ours] + [r["algorithm"] for r in theirs]))
+    return aggregate(suite, ours + theirs), algorithms
+
+
+def text_table(rows: list[Row], suite: Suite, algorithms: list[str]) -> str:
+    """The suite's main metric per group (rows) and algorithm (columns), aligned for a terminal; the last
+    row counts each algorithm's episodes."""
+    metric = suite.metrics[0]
+    index = {(r.algorithm, r.group): r for r in rows if r.metric == metric}
+    table = [["agents" if suite.lifelong else "L", *algorithms]]
+    for g in _groups(rows):
+        table.append([str(g), *(_fmt(index[a, g].estimate.mean, 3) if (a, g) in index else "-" for a in algorithms)])
+    table.append(["episodes", *(str(index[a, ALL].n) if (a, ALL) in index else "0" for a in algorithms)])
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    lines = ["  ".join([line[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(line[1:], widths[1:])])
+             for line in table]
+    return f"{metric} ('{ALL}': {'mean over agent counts' if suite.lifelong else 'every episode'})\n" + "\n".join(lines)
 
 
 def write_csv(rows: list[Row], suite: Suite, path: Path) -> Path:
@@ -125,7 +169,7 @@ def write_csv(rows: list[Row], suite: Suite, path: Path) -> Path:
 def markdown(rows: list[Row], suite: Suite, algorithms: list[str], note: str = "") -> str:
     """A markdown page: one table, rows = groups, columns = algorithm x metric."""
     index = {(r.algorithm, r.group, r.metric): r for r in rows}
-    groups = sorted({r.group for r in rows if r.group != ALL}) + [ALL]
+    groups = _groups(rows)
     digits = {"CSR": 2, "ISR": 2, "SoC": 1, "avg_throughput": 3}
     label = "agents" if suite.lifelong else "L"
     head = [label] + [f"{m} {a}" if len(algorithms) > 1 else m for a in algorithms for m in suite.metrics]
@@ -147,8 +191,10 @@ def markdown(rows: list[Row], suite: Suite, algorithms: list[str], note: str = "
     return "\n".join(lines) + "\n"
 
 
-def plot(rows: list[Row], suite: Suite, algorithms: list[str], path: Path) -> Path:
-    """CSR/ISR/SoC vs corridor length (bottleneck) or throughput vs agent count (lifelong)."""
+def plot(rows: list[Row], suite: Suite, algorithms: list[str], path: Path,
+         labels: dict[str, str] | None = None) -> Path:
+    """CSR/ISR/SoC vs corridor length (bottleneck) or throughput vs agent count (lifelong); `labels`:
+    legend text per algorithm (default its name)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -166,7 +212,7 @@ def plot(rows: list[Row], suite: Suite, algorithms: list[str], path: Path) -> Pa
             mean = [p[1].mean for p in pts]
             lo = [p[1].lo if not math.isnan(p[1].lo) else p[1].mean for p in pts]
             hi = [p[1].hi if not math.isnan(p[1].hi) else p[1].mean for p in pts]
-            ax.plot(xs, mean, marker="o", markersize=3, label=algo)
+            ax.plot(xs, mean, marker="o", markersize=3, label=(labels or {}).get(algo, algo))
             ax.fill_between(xs, lo, hi, alpha=0.2)
         ax.set_xlabel("number of agents" if suite.lifelong else "corridor length L")
         ax.set_ylabel(metric)
@@ -187,16 +233,16 @@ def write_reports(suite: Suite, ours: list[dict], others: list[dict], out_dir: P
                   matched: dict[str, tuple[int, int]] | None = None) -> dict[str, Path]:
     """summary.md, summary.csv and plot.png in `out_dir`; `others` are restricted to our episodes and the
     note says how many of ours each compared algorithm matched (`matched`: `match_counts(ours, others)`)."""
-    keys = {episode_key(r) for r in ours}
+    ours_n = len({episode_key(r) for r in ours})
+    matched = matched or {}
     if matched:
-        note += "; compared: " + ", ".join(f"{name} matched {m} of our {len(keys)} episodes ({n} in its file)"
+        note += "; compared: " + ", ".join(f"{name} matched {m} of our {ours_n} episodes ({n} in its file)"
                                          for name, (m, n) in matched.items())
-    theirs = restrict(others, keys)
-    algorithms = list(dict.fromkeys([r["algorithm"] for r in ours] + [r["algorithm"] for r in theirs]))
-    rows = aggregate(suite, ours + theirs)
+    rows, algorithms = comparison(suite, ours, others)
     out = {"csv": write_csv(rows, suite, out_dir / "summary.csv")}
     (out_dir / "summary.md").write_text(markdown(rows, suite, algorithms, note))
     out["markdown"] = out_dir / "summary.md"
     if rows:
-        out["plot"] = plot(rows, suite, algorithms, out_dir / "plot.png")
+        labels = {name: f"{name} ({m}/{ours_n} matched)" for name, (m, _) in matched.items()}
+        out["plot"] = plot(rows, suite, algorithms, out_dir / "plot.png", labels)
     return out

@@ -15,24 +15,57 @@ the episodes stepped beside it (not comparable with single-episode runtimes).
 
 `ResultStore` appends records to ``episodes.jsonl`` as they arrive (one line
 each, flushed), so an interrupted evaluation resumes where it stopped; a
-``run.json`` manifest says which agent produced them, and a store refuses to
-mix results of another agent, checkpoint or suite.
+``run.json`` manifest says which agent and settings produced them, and a store
+refuses to mix results made with other settings (`IDENTITY_KEYS`).
+
+Files written here are strict JSON: a non-finite number is written as null.
+Results to compare with (`--compare`) are files, or by name the POGEMA
+benchmark's published results shipped beside the maps
+(``maps/data/pogema-benchmark/NN-suite/published/ALGO.json``).
 """
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections import defaultdict
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
-from eval.suites import Episode, EvalError
+from eval.suites import Episode, EvalError, Suite
 from maps.files import unwritable
+from maps.registry import BENCHMARK_DIR
 
 RECORDS_FILE = "episodes.jsonl"
 MANIFEST_FILE = "run.json"
 MANIFEST_FORMAT = "srmt-eval-1"
-IDENTITY_KEYS = ("suite", "algorithm", "agent")
-"""Manifest entries that must agree for results to be appended to an existing store."""
+IDENTITY_KEYS = ("suite", "algorithm", "agent", "obs_radius", "maps_dir", "maps_sha256")
+"""Manifest entries that must agree for results to be appended to an existing store (an entry an older
+manifest lacks is not checked)."""
+PUBLISHED = "published"
+"""Folder of a benchmark suite (maps/data/pogema-benchmark/NN-suite/) holding its published ALGO.json files."""
+NO_COMPARE = "none"
+"""`--compare none`: compare with nothing."""
+
+
+def finite(value: Any) -> Any:
+    """`value` with every non-finite float (NaN, infinities) replaced by None, in nested dicts and lists.
+
+    >>> finite({"mean": 1.5, "lo": float("nan"), "rows": [float("inf"), 2]})
+    {'mean': 1.5, 'lo': None, 'rows': [None, 2]}
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def to_json(value: Any, **kwargs: Any) -> str:
+    """Strict JSON text of `value` (non-finite numbers as null; `kwargs` as json.dumps)."""
+    return json.dumps(finite(value), allow_nan=False, **kwargs)
 
 
 def _plain_number(value: float) -> float | int:
@@ -50,7 +83,7 @@ def make_record(algorithm: str, episode: Episode, metrics: dict[str, float], run
     ordered.update({k: v for k, v in values.items() if k not in ordered})
     ordered["runtime"] = round(float(runtime), 6)
     return {
-        "metrics": ordered,
+        "metrics": finite(ordered),
         "env_grid_search": {"seed": episode.seed, "num_agents": episode.num_agents, "map_name": episode.map_name},
         "algorithm": algorithm,
     }
@@ -62,7 +95,11 @@ def record_key(record: dict) -> tuple[str, str, int, int]:
     return (record["algorithm"], grid["map_name"], int(grid["num_agents"]), int(grid.get("seed", 0)))
 
 
-def _check_record(record: Any, where: str) -> dict:
+def _check_record(record: Any, where: str, map_name: str | None = None) -> dict:
+    """`record` if it is a raw-format record; one without a map name gets `map_name` when given."""
+    grid = record.get("env_grid_search") if isinstance(record, dict) else None
+    if isinstance(grid, dict) and "map_name" not in grid and map_name is not None:
+        record = {**record, "env_grid_search": {**grid, "map_name": map_name}}
     ok = (isinstance(record, dict) and isinstance(record.get("metrics"), dict)
           and isinstance(record.get("env_grid_search"), dict) and isinstance(record.get("algorithm"), str)
           and "map_name" in record["env_grid_search"] and "num_agents" in record["env_grid_search"])
@@ -72,8 +109,10 @@ def _check_record(record: Any, where: str) -> dict:
     return record
 
 
-def load_records(path: str | os.PathLike) -> list[dict]:
+def load_records(path: str | os.PathLike, map_name: str | None = None) -> list[dict]:
     """Records of a results file: a JSON list (POGEMA raw_data *.json) or JSON lines (episodes.jsonl).
+
+    `map_name`: the map of records that name none (the benchmark's Warehouse files: a suite of one map).
 
     Raises:
         EvalError: missing file, invalid JSON, or entries that are not raw-format records.
@@ -88,16 +127,89 @@ def load_records(path: str | os.PathLike) -> list[dict]:
             data = json.loads(text)
         except json.JSONDecodeError as err:
             raise EvalError(f"{path}: invalid JSON ({err})") from err
-        return [_check_record(r, f"{path}[{i}]") for i, r in enumerate(data)]
+        return [_check_record(r, f"{path}[{i}]", map_name) for i, r in enumerate(data)]
     records = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            records.append(_check_record(json.loads(line), f"{path}:{n}"))
+            records.append(_check_record(json.loads(line), f"{path}:{n}", map_name))
         except json.JSONDecodeError as err:
             raise EvalError(f"{path}:{n}: invalid JSON line ({err})") from err
     return records
+
+
+def unique_paths(paths: Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
+    """(each file once, in first-given order; the entries dropped as repeats), compared by resolved path."""
+    kept: dict[Path, Path] = {}
+    repeats = []
+    for path in map(Path, paths):
+        if path.resolve() in kept:
+            repeats.append(path)
+        else:
+            kept[path.resolve()] = path
+    return list(kept.values()), repeats
+
+
+def published_files(suite: Suite) -> dict[str, Path]:
+    """The benchmark's published results of `suite` shipped with srmt: name (file stem) -> file; empty for
+    suites the benchmark publishes none of (bottleneck, validation)."""
+    if suite.collection is None:
+        return {}
+    return {path.stem: path for path in sorted((BENCHMARK_DIR / suite.collection / PUBLISHED).glob("*.json"))}
+
+
+def _published_file(suite: Suite, name: str) -> Path:
+    """The published file called `name` (case-insensitive); EvalError listing the available names."""
+    published = published_files(suite)
+    by_name = {stem.lower(): path for stem, path in published.items()}
+    if name.lower() in by_name:
+        return by_name[name.lower()]
+    if not published:
+        raise EvalError(f"--compare {name!r}: suite {suite.name!r} has no published results (the POGEMA "
+                        "benchmark publishes the five lifelong suites'); give a results file (JSON list or JSONL)")
+    raise EvalError(f"--compare {name!r} is neither a results file nor a published algorithm of suite "
+                    f"{suite.name!r}; published: {', '.join(published)} (or give a file path, or 'none')")
+
+
+def compare_paths(suite: Suite, compare: Sequence[str | os.PathLike] | None) -> list[Path]:
+    """The results files `--compare` names: None (the default) -> every published file of the suite;
+    ['none'] -> none; otherwise each entry a file path or a published algorithm's name. Each file once.
+
+    Raises:
+        EvalError: 'none' beside other entries, or an entry that is neither a file nor a published name.
+    """
+    if compare is None:
+        return list(published_files(suite).values())
+    entries = [str(c) for c in compare]
+    if NO_COMPARE in entries:
+        if len(entries) > 1:
+            raise EvalError(f"--compare {NO_COMPARE} compares with nothing: give it alone")
+        return []
+    paths = []
+    for entry in entries:
+        path = Path(entry)
+        looks_like_file = path.exists() or path.suffix in (".json", ".jsonl") or len(path.parts) > 1
+        paths.append(path if looks_like_file else _published_file(suite, entry))
+    return unique_paths(paths)[0]
+
+
+def label_compared(sources: Sequence[tuple[Path, list[dict]]], ours: str) -> list[dict]:
+    """The records of compared files (path, records), kept apart from our `ours` records and from the same
+    algorithm in another file: such records are labelled 'ALGO (FILE)' (the file's path when two files
+    share a name); the others keep their algorithm name."""
+    files: dict[str, set[Path]] = defaultdict(set)
+    for path, records in sources:
+        for record in records:
+            files[record["algorithm"]].add(path)
+    clash = {algo for algo, paths in files.items() if algo == ours or len(paths) > 1}
+    names = [path.name for path, _ in sources]
+    labelled = []
+    for path, records in sources:
+        where = path.name if names.count(path.name) == 1 else str(path)
+        labelled += [r if r["algorithm"] not in clash else {**r, "algorithm": f"{r['algorithm']} ({where})"}
+                     for r in records]
+    return labelled
 
 
 def check_writable(out_dir: Path) -> None:
@@ -121,7 +233,7 @@ class ResultStore:
             self._check_manifest(manifest_path)
         self._records = self._load_existing()
         tmp = manifest_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.manifest, indent=2) + "\n")
+        tmp.write_text(to_json(self.manifest, indent=2) + "\n")
         os.replace(tmp, manifest_path)
         self._file = None
 
@@ -131,11 +243,12 @@ class ResultStore:
         except (OSError, json.JSONDecodeError):
             raise EvalError(f"{self.out_dir} holds {RECORDS_FILE} but no readable {MANIFEST_FILE}; "
                             "it is not an srmt evaluation of this agent: use another --out") from None
-        diff = [f"{k}: {old.get(k)!r} there, {self.manifest.get(k)!r} now"
-                for k in IDENTITY_KEYS if old.get(k) != self.manifest.get(k)]
+        diff = [f"{k}: {old[k]!r} there, {self.manifest.get(k)!r} now"
+                for k in IDENTITY_KEYS if k in old and old[k] != self.manifest.get(k)]
         if diff:
-            raise EvalError(f"{self.out_dir} holds results of another evaluation ({'; '.join(diff)}); "
-                            f"use another --out, or move {self.path} away to start over")
+            raise EvalError(f"{self.out_dir} holds results of another evaluation, made with other settings "
+                            f"({'; '.join(diff)}); resuming would mix them: use another --out, or delete "
+                            f"{self.out_dir} to start over (nothing was written)")
 
     def _load_existing(self) -> list[dict]:
         if not self.path.exists():
@@ -176,7 +289,7 @@ class ResultStore:
         """Write one record line and flush it to the OS (fsync on close)."""
         if self._file is None:
             self._file = open(self.path, "a", encoding="utf-8")
-        self._file.write(json.dumps(record) + "\n")
+        self._file.write(to_json(record) + "\n")
         self._file.flush()
         self._records.append(record)
 
@@ -192,6 +305,6 @@ class ResultStore:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in algorithm) or "results"
         path = self.out_dir / f"{safe}.json"
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(list(records)))
+        tmp.write_text(to_json(list(records)))
         os.replace(tmp, path)
         return path
