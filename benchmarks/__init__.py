@@ -14,6 +14,7 @@ BENCHMARKS = {
     "cluster": ("bench_eval_cluster", "evaluation on 1 and 2 dask workers vs the local engine"),
     "learning": ("bench_train_learning", "Bottleneck learning curve (greedy CSR of snapshots)"),
     "lifelong": ("bench_lifelong_learning", "lifelong learning curve on the held-out validation suite"),
+    "imitation": ("bench_imitation_curve", "PIBT imitation learning curve: held-out accuracy and shielded throughput"),
     "suites": ("bench_lifelong_suites", "the five POGEMA lifelong suites in full vs the published means"),
     "modes": ("bench_memory_modes", "stored vs learned memory x causal vs full mask: Bottleneck sparse and lifelong"),
     "memory": ("bench_model_memory", "time and memory of one acting step of the lifelong policy"),

@@ -14,7 +14,7 @@ import sys
 import benchmarks
 from envs.device import limit_threads
 
-COMMANDS = ["train.cli", "eval.cli", "maps.cli", "cli.params", "cli.demo"]
+COMMANDS = ["train.cli", "eval.cli", "eval.tables", "maps.cli", "cli.params", "cli.demo"]
 """Modules with `add_subparser`, in the order shown by --help."""
 
 

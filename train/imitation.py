@@ -253,6 +253,24 @@ def imitate(env_cfg: EnvConfig, model_cfg: ModelConfig, settings: ImitationConfi
     return stats
 
 
+@torch.no_grad()
+def expert_accuracy(policy: SRMTPolicy, env_cfg: EnvConfig, envs: int = 16, rollouts: int = 8,
+                    seed: int = 0) -> float:
+    """Share of agent-steps where the policy's most likely action is PIBT's, PIBT acting on `env_cfg`'s
+    maps for `rollouts` x 8 steps of `envs` environments (held out when the maps are: e.g. `validation`)."""
+    settings = ImitationConfig(envs=envs, seed=seed)
+    was_training = policy.training
+    collector = Collector(env_cfg, policy.eval(), settings)
+    hits = total = 0
+    for _ in range(rollouts):
+        batch = collector.collect(1.0)
+        logits, _ = policy.unroll(batch.obs, batch.states, collector.A)
+        hits += int((logits.argmax(-1) == batch.experts).sum())
+        total += batch.experts.numel()
+    policy.train(was_training)
+    return hits / total
+
+
 def learn(policy: SRMTPolicy, optimizer: torch.optim.Optimizer, batch: Rollout, settings: ImitationConfig,
           rng: torch.Generator) -> tuple[float, float]:
     """`epochs` passes over `batch` in minibatches of whole environments; (accuracy, loss) of the last one."""

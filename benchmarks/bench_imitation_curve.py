@@ -1,0 +1,80 @@
+"""Learning curve of a PIBT imitation run on the held-out `validation` suite.
+
+For every snapshot an `srmt imitate` run wrote (OUT.parent/snapshots-imitation/policy-SAMPLES.pt)
+and its final policy file: the held-out expert accuracy (share of agent-steps where the policy's
+most likely action is PIBT's, PIBT acting on the validation maps, train.imitation.expert_accuracy)
+and the validation throughput with and without the PIBT collision shield (the policy file's
+recommended decoding), beside PIBT's own throughput on the same episodes.
+
+    srmt bench imitation runs/bc/imitation.pt --out curve.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import tempfile
+from pathlib import Path
+
+from envs.config import EnvConfig
+from eval.evaluate import evaluate
+from eval.runner import AgentSpec
+from maps.lifelong import VALIDATION_PREFIX
+from srmt.checkpoint import load_policy
+from train.imitation import expert_accuracy
+
+SUITE = "validation"
+SHIELDS = {"none": None, "pibt": "pibt"}
+
+
+def held_out_env(num_agents: int) -> EnvConfig:
+    """The validation suite's maps and dynamics, as a training-style environment config."""
+    return EnvConfig(map_name=None, map_pattern=f"{VALIDATION_PREFIX}-.*", num_agents=num_agents, obs_radius=5,
+                     collision_system="soft", on_target="restart", max_episode_steps=128, reward="directional")
+
+
+def snapshots(policy: Path) -> list[tuple[int, Path]]:
+    """(samples, path) of the run's snapshots in order, the final policy file last."""
+    found = []
+    for path in (policy.parent / "snapshots-imitation").glob("policy-*.pt"):
+        match = re.fullmatch(r"policy-(\d+)\.pt", path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    final = load_policy(policy).meta.get("env_steps", 0)
+    return sorted(found) + [(int(final), policy)]
+
+
+def throughput(spec: AgentSpec, out: Path, workers: int) -> float:
+    records = evaluate(SUITE, spec=spec, out_dir=out, workers=workers, progress=False, backend="torch").records
+    return sum(r["metrics"]["avg_throughput"] for r in records) / len(records)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("policy", help="the final policy file of an `srmt imitate` run (--out)")
+    parser.add_argument("--agents", type=int, default=32, choices=(16, 32, 64),
+                        help="agents per map for the accuracy rollouts (default 32)")
+    parser.add_argument("--workers", type=int, default=2, choices=(1, 2, 3, 4), help="evaluation processes")
+    parser.add_argument("--out", help="write the curve as JSON here")
+
+
+def run(args: argparse.Namespace) -> int:
+    policy = Path(args.policy)
+    if not policy.is_file():
+        raise FileNotFoundError(f"{policy} is not a policy file; pass the --out of an `srmt imitate` run")
+    work = Path(tempfile.mkdtemp(prefix="srmt-imitation-curve-"))
+    pibt = throughput(AgentSpec(algo="pibt"), work / "pibt", args.workers)
+    print(f"PIBT on {SUITE}: {pibt:.3f}", flush=True)
+    print("| samples | held-out accuracy | throughput | shielded | x PIBT | shielded x PIBT |\n|---|---|---|---|---|---|")
+    curve = []
+    for samples, path in snapshots(policy):
+        row = dict(samples=samples, file=str(path),
+                   accuracy=expert_accuracy(load_policy(path).model, held_out_env(args.agents)))
+        for name, shield in SHIELDS.items():
+            spec = AgentSpec(algo="srmt", checkpoint=str(path), shield=shield)
+            row[f"throughput_{name}"] = throughput(spec, work / f"{samples}-{name}", args.workers)
+        curve.append(row)
+        print(f"| {samples:,} | {row['accuracy']:.3f} | {row['throughput_none']:.3f} | {row['throughput_pibt']:.3f} "
+              f"| {row['throughput_none'] / pibt:.2f} | {row['throughput_pibt'] / pibt:.2f} |", flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps({"policy": str(policy), "pibt": pibt, "curve": curve}, indent=2))
+    return 0
