@@ -17,11 +17,16 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import torch
 
+from benchmarks.options import STEPS, add_ranged
 from envs.config import EnvConfig
+from envs.options import Range
 from envs.errors import EnvConfigError
 from envs.torch_backend.lockstep import LockstepStats, Mismatch, lockstep
 from maps.synthetic import maze_grid, random_grid
 
+CONFIGS = Range(1, 100_000, integer=True)
+SWEEP_ENVS = Range(1, 256, integer=True)
+SEED = Range(0, 1_000_000, integer=True)
 REWARDS = ["directional", "sparse", "dense", "directional-negative", "moving-negative"]
 
 
@@ -48,34 +53,42 @@ def draw_config(rng: np.random.Generator, index: int) -> EnvConfig:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--configs", type=int, default=90, help="random configs to try (default 90)")
-    parser.add_argument("--steps", type=int, default=150, help="lockstep steps per config (default 150)")
-    parser.add_argument("--envs", type=int, default=4, help="envs per config (default 4)")
-    parser.add_argument("--seed", type=int, default=0)
+    add_ranged(parser, "--configs", CONFIGS, 90, "random configs to try")
+    add_ranged(parser, "--steps", STEPS, 150, "lockstep steps per config")
+    add_ranged(parser, "--envs", SWEEP_ENVS, 4, "envs per config")
+    add_ranged(parser, "--seed", SEED, 0, "seed of the drawn configs")
     parser.add_argument("--device", default="cpu")
 
 
 def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     rng = np.random.default_rng(args.seed)
-    total, skipped, start = LockstepStats(), 0, time.perf_counter()
-    for i in range(args.configs):
-        cfg = draw_config(rng, args.seed * 100_000 + i)
-        try:
-            stats = lockstep(cfg, args.envs, args.steps, seed=i, device=args.device)
-        except (EnvConfigError, OverflowError) as err:  # pogema cannot place that many agents on this map
-            skipped += 1
-            print(f"[{i}] skipped: {str(err).splitlines()[-1]}")
-            continue
-        except Mismatch as err:
-            print(f"[{i}] MISMATCH: {err}\nconfig: {cfg}")
-            return 1
-        total.add(stats)
-        print(f"[{i}] ok {cfg.collision_system:<10} {cfg.on_target:<7} A={cfg.num_agents:<3} r={cfg.obs_radius} "
-              f"T={cfg.max_episode_steps:<3} blocked={stats.blocked:<5} reached={stats.reached:<4} "
-              f"episodes={stats.episodes}")
-    print(f"all equal: {args.configs - skipped} configs, {total.env_steps} env-steps, {total.agent_steps} "
-          f"agent-steps, {total.blocked} blocked moves, {total.reached} goals reached, {total.episodes} "
-          f"episodes; {skipped} skipped; {time.perf_counter() - start:.0f}s")
+    total, skipped, start, i = LockstepStats(), [], time.perf_counter(), 0
+    try:
+        for i in range(args.configs):
+            cfg = draw_config(rng, args.seed * 100_000 + i)
+            try:
+                stats = lockstep(cfg, args.envs, args.steps, seed=i, device=args.device)
+            except (EnvConfigError, OverflowError) as err:  # pogema cannot place that many agents on this map
+                skipped.append(i)
+                print(f"[{i}] skipped: {str(err).splitlines()[-1]}")
+                continue
+            except Mismatch as err:
+                print(f"[{i}] MISMATCH: {err}\nconfig: {cfg}")
+                return 1
+            total.add(stats)
+            print(f"[{i}] ok {cfg.collision_system:<10} {cfg.on_target:<7} A={cfg.num_agents:<3} r={cfg.obs_radius} "
+                  f"T={cfg.max_episode_steps:<3} blocked={stats.blocked:<5} reached={stats.reached:<4} "
+                  f"episodes={stats.episodes}")
+    except KeyboardInterrupt:  # the configs compared so far still count
+        print(f"interrupted in config {i}; before it, ", end="")
+        summary(total, i - len(skipped), len(skipped), start)
+        raise
+    summary(total, args.configs - len(skipped), len(skipped), start)
     return 0
 
+
+def summary(total: LockstepStats, compared: int, skipped: int, start: float) -> None:
+    print(f"all equal: {compared} configs, {total.env_steps} env-steps, {total.agent_steps} "
+          f"agent-steps, {total.blocked} blocked moves, {total.reached} goals reached, {total.episodes} "
+          f"episodes; {skipped} skipped; {time.perf_counter() - start:.0f}s")

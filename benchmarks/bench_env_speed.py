@@ -24,14 +24,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from benchmarks.options import STEPS, UNTIMED_STEPS, add_ranged
 from envs.actions import NUM_ACTIONS
 from envs.config import EnvConfig, resolve_config
 from envs.device import resolve_device
-from envs.options import NON_NEGATIVE_INT, POSITIVE_INT
+from envs.options import POSITIVE_INT, Range
 from envs.pogema_backend import PogemaBatchedEnv, make_pogema
 from envs.task import TaskSampler
 from envs.torch_backend.env import TorchBatchedEnv
 from maps.synthetic import maze_grid, random_grid
+
+POGEMA_ENVS = Range(1, 4096, integer=True)
+"""pogema steps its envs one by one in Python: more than a few thousand never finishes a round."""
 
 
 @dataclass(frozen=True)
@@ -144,15 +148,12 @@ def run(args: argparse.Namespace) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="torch backend device: cpu, cuda, cuda:1 (default cpu)")
-    parser.add_argument("--envs", type=POSITIVE_INT.argtype("--envs"), default=None,
-                        help="envs of the torch backend for every case (default: 1024 / 64 / 16); e.g. 4096 on a GPU")
-    parser.add_argument("--pogema-envs", type=POSITIVE_INT.argtype("--pogema-envs"), default=None,
-                        help="envs of the pogema backend (default: as the case)")
-    parser.add_argument("--steps", type=POSITIVE_INT.argtype("--steps"), default=100,
-                        help="timed steps of the torch backend per round (default 100)")
-    parser.add_argument("--pogema-steps", type=POSITIVE_INT.argtype("--pogema-steps"), default=10,
-                        help="timed steps of the pogema backend per round (default 10)")
-    parser.add_argument("--warmup", type=NON_NEGATIVE_INT.argtype("--warmup"), default=10, help="untimed steps first (default 10)")
-    parser.add_argument("--rounds", type=POSITIVE_INT.argtype("--rounds"), default=8, help="timed rounds per backend, interleaved (default 8)")
+    add_ranged(parser, "--envs", POSITIVE_INT, None,
+               "envs of the torch backend for every case (default: 1024 / 64 / 16); e.g. 4096 on a GPU")
+    add_ranged(parser, "--pogema-envs", POGEMA_ENVS, None, "envs of the pogema backend (default: as the case)")
+    add_ranged(parser, "--steps", POSITIVE_INT, 100, "timed steps of the torch backend per round")
+    add_ranged(parser, "--pogema-steps", STEPS, 10, "timed steps of the pogema backend per round")
+    add_ranged(parser, "--warmup", UNTIMED_STEPS, 10, "untimed steps first")
+    add_ranged(parser, "--rounds", POSITIVE_INT, 8, "timed rounds per backend, interleaved")
     parser.add_argument("--cases", nargs="*", default=None, help="subset of: bottleneck maze random")
     parser.add_argument("--torch-only", action="store_true", help="skip the pogema backend (large --envs on a GPU)")

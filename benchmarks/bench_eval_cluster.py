@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 
+from benchmarks.options import ROUNDS, add_ranged
 from eval.evaluate import evaluate
 from eval.report import episode_key
 from eval.runner import AgentSpec
@@ -34,13 +35,11 @@ def _metrics(records: list[dict]) -> dict:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--maps", default="validation-mazes-seed-0(0[0-9]|1[0-5])", help="Mazes maps (regex)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per configuration, fixed up front (default 3)")
+    add_ranged(parser, "--rounds", ROUNDS, 3, "rounds per configuration, fixed up front")
     parser.add_argument("--backend", default="torch", choices=("pogema", "torch"))
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.rounds < 1:
-        parser.error("--rounds must be >= 1")
 
     from distributed import LocalCluster
 

@@ -27,18 +27,22 @@ from agents import SRMTAgent
 from agents.pretrained import default_policy_path, random_init_policy
 from eval.runner import AgentSpec, Chunk, make_chunks, run_chunk, run_chunks
 from eval.suites import get_suite
-from envs.options import NON_NEGATIVE_INT, POSITIVE_INT
+from benchmarks.options import ROUNDS, add_ranged
+from envs.options import Range
+
+
+SUITE_SEEDS = Range(0, max(get_suite("bottleneck").seeds), integer=True)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", metavar="FILE",
                    help="policy file (default: the shipped Bottleneck policy, else a random-init bottleneck model)")
-    p.add_argument("--reference-seeds", type=NON_NEGATIVE_INT.argtype("--reference-seeds"), nargs="+", default=[0], metavar="S",
-                   help="seeds of the per-agent reference run (default 0: 58 episodes, one per length)")
+    p.add_argument("--reference-seeds", type=SUITE_SEEDS.argtype("--reference-seeds"), nargs="+", default=[0],
+                   metavar="S", help="seeds of the per-agent reference run (default 0: 58 episodes, one per length; "
+                                     f"the Bottleneck suite's seeds: {SUITE_SEEDS.describe()})")
     p.add_argument("--quick", action="store_true", help="only corridor lengths up to 50 (smoke run)")
     p.add_argument("--skip-workers", action="store_true", help="do not time the 2-worker run")
-    p.add_argument("--rounds", type=POSITIVE_INT.argtype("--rounds"), default=3,
-                   help="rounds of the batched run and of its one-episode-at-a-time peer (default 3)")
+    add_ranged(p, "--rounds", ROUNDS, 3, "rounds of the batched run and of its one-episode-at-a-time peer")
 
 
 def _policy_file(checkpoint: str | None, tmp: str) -> tuple[str, str]:

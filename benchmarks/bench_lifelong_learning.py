@@ -12,6 +12,9 @@ and agent-steps/s. Training and evaluation never run at the same time.
     srmt bench lifelong --minutes 60 --out lifelong-curve.json
     srmt bench lifelong --set reward=lifelong --experiment runs/sparse
     srmt bench lifelong --experiment runs/sparse --eval-only   # score an earlier run
+
+Ctrl-C / SIGTERM during the evaluations writes the points scored so far to
+--out; the snapshots stay in the benchmark directory (--eval-only scores them).
 """
 from __future__ import annotations
 
@@ -22,8 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.options import MINUTES, SAVE_EVERY, WORKERS, add_ranged
 from eval.evaluate import evaluate
 from eval.runner import AgentSpec
+from maps.files import DIRECTORY, JSON, check_output
 from train.snapshots import snapshot_wall_minutes, train_with_snapshots
 
 SUITE = "validation"
@@ -40,22 +45,25 @@ def score(spec: AgentSpec, out: Path, quick: bool, workers: int) -> dict[str, fl
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--minutes", type=float, default=60.0, help="training wall-clock budget")
-    parser.add_argument("--eval-every", type=int, default=300, help="seconds between checkpoints / snapshots")
+    add_ranged(parser, "--minutes", MINUTES, 60.0, "training wall-clock budget")
+    add_ranged(parser, "--eval-every", SAVE_EVERY, 300, "seconds between checkpoints / snapshots")
     parser.add_argument("--experiment", help="benchmark directory (default: a new temporary one)")
     parser.add_argument("--eval-only", action="store_true", help="score the snapshots already in --experiment")
     parser.add_argument("--quick", action="store_true", help="the validation suite's quick subset")
     parser.add_argument("--decoding", choices=("both", *DECODINGS), default="both")
-    parser.add_argument("--workers", type=int, default=2, help="evaluation worker processes")
-    parser.add_argument("--out", help="write the curve as JSON here")
+    add_ranged(parser, "--workers", WORKERS, 2, "evaluation worker processes")
+    parser.add_argument("--out", help="write the curve as JSON here (also what is scored before an interruption)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="training override, e.g. --set reward=lifelong (repeatable)")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.eval_only and not args.experiment:
-        parser.error("--eval-only needs --experiment DIR (a directory an earlier run of this benchmark wrote)")
-
+        raise ValueError("--eval-only needs --experiment DIR (a directory an earlier run of this benchmark wrote)")
+    if args.out:
+        check_output(args.out, "--out", JSON)
+    if args.experiment:
+        check_output(args.experiment, "--experiment", DIRECTORY)
     root = Path(args.experiment or tempfile.mkdtemp(prefix="srmt-lifelong-")).resolve()
     exp, snapshots = root / "train", root / "snapshots"
     overrides = [part for item in args.set for part in ("--" + item.partition("=")[0], item.partition("=")[2])]
@@ -84,17 +92,20 @@ def run(args: argparse.Namespace) -> int:
               f"{b['agent_steps_per_s']:,.0f} agent-steps/s)", flush=True)
     print(f"{'wall min':>8} {'env steps':>12} " + " ".join(f"{d:>8}" for d in decodings) + "   eval agent-steps/s")
     curve = []
-    for path in paths:
-        env_steps = load_policy(path).meta.get("env_steps", 0)
-        point = dict(wall_minutes=round(snapshot_wall_minutes(path), 2), env_steps=env_steps)
-        for decoding in decodings:
-            point[decoding] = score(AgentSpec(checkpoint=str(path), sample=DECODINGS[decoding]),
-                                    root / "eval" / f"{path.stem}-{decoding}", args.quick, args.workers)
-        curve.append(point)
-        print(f"{point['wall_minutes']:8.1f} {env_steps:>12,} "
-              + " ".join(f"{point[d]['throughput']:8.3f}" for d in decodings)
-              + "   " + " ".join(f"{point[d]['agent_steps_per_s']:,.0f}" for d in decodings), flush=True)
-    if args.out:
-        Path(args.out).write_text(json.dumps(dict(command=command[2:], baselines=baselines, curve=curve), indent=2))
+    try:
+        for path in paths:
+            env_steps = load_policy(path).meta.get("env_steps", 0)
+            point = dict(wall_minutes=round(snapshot_wall_minutes(path), 2), env_steps=env_steps)
+            for decoding in decodings:
+                point[decoding] = score(AgentSpec(checkpoint=str(path), sample=DECODINGS[decoding]),
+                                        root / "eval" / f"{path.stem}-{decoding}", args.quick, args.workers)
+            curve.append(point)
+            print(f"{point['wall_minutes']:8.1f} {env_steps:>12,} "
+                  + " ".join(f"{point[d]['throughput']:8.3f}" for d in decodings)
+                  + "   " + " ".join(f"{point[d]['agent_steps_per_s']:,.0f}" for d in decodings), flush=True)
+    finally:  # also on Ctrl-C / SIGTERM: the points scored so far
+        if args.out:
+            Path(args.out).write_text(json.dumps(dict(command=command[2:], baselines=baselines, curve=curve),
+                                                 indent=2))
     return 0
 

@@ -16,6 +16,9 @@ resumes after an interruption); evaluations resume from their episodes files.
 
     srmt bench modes --experiment /work/exp/modes --out docs/results/memory_modes.json
     srmt bench modes --task lifelong --minutes-lifelong 10 --seeds 3
+
+Ctrl-C / SIGTERM during the evaluations writes the results so far to --out;
+rerunning with the same --experiment trains nothing finished again.
 """
 from __future__ import annotations
 
@@ -28,11 +31,15 @@ from pathlib import Path
 
 from benchmarks.bench_lifelong_learning import score
 from benchmarks.bench_train_learning import TARGET_CSR, corridor_metrics
+from benchmarks.options import EVAL_SEEDS, MINUTES, SAVE_EVERY, add_ranged
+from envs.options import Range
 from eval.runner import AgentSpec
 from maps.bottleneck import map_name
+from maps.files import DIRECTORY, JSON, check_output
 from train.snapshots import snapshot_wall_minutes, train_with_snapshots
 
 TEST_MAPS = "|".join(map_name(length) for length in range(400, 1001, 100))
+TRAINING_SEEDS = Range(1, 20, integer=True)
 PRESETS = {"bottleneck": ["--preset", "bottleneck", "--reward", "sparse"], "lifelong": ["--preset", "lifelong-cpu"]}
 
 
@@ -40,11 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", choices=("bottleneck", "lifelong", "both"), default="both")
     parser.add_argument("--memory", nargs="+", default=["stored", "learned"], help="memory modes to compare")
     parser.add_argument("--mask", nargs="+", default=["causal", "full"], help="attention masks to compare")
-    parser.add_argument("--seeds", type=int, default=1, help="training seeds per configuration")
-    parser.add_argument("--minutes-bottleneck", type=float, default=14.0, help="wall-clock budget per run")
-    parser.add_argument("--minutes-lifelong", type=float, default=6.0, help="wall-clock budget per run")
-    parser.add_argument("--eval-every", type=int, default=90, help="seconds between checkpoints / snapshots")
-    parser.add_argument("--train-seeds", type=int, default=5, help="evaluation seeds per training corridor")
+    add_ranged(parser, "--seeds", TRAINING_SEEDS, 1, "training seeds per configuration")
+    add_ranged(parser, "--minutes-bottleneck", MINUTES, 14.0, "wall-clock budget per run")
+    add_ranged(parser, "--minutes-lifelong", MINUTES, 6.0, "wall-clock budget per run")
+    add_ranged(parser, "--eval-every", SAVE_EVERY, 90, "seconds between checkpoints / snapshots")
+    add_ranged(parser, "--train-seeds", EVAL_SEEDS, 5, "evaluation seeds per training corridor")
     parser.add_argument("--experiment", help="benchmark directory (default: a new temporary one)")
     parser.add_argument("--out", help="write every result as JSON here")
 
@@ -109,23 +116,33 @@ def evaluate_lifelong(run_dir: Path) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out:
+        check_output(args.out, "--out", JSON)
+    if args.experiment:
+        check_output(args.experiment, "--experiment", DIRECTORY)
     root = Path(args.experiment or tempfile.mkdtemp(prefix="srmt-modes-")).resolve()
     plan = runs(args)
     print(f"{len(plan)} runs into {root}", flush=True)
     dirs = [train_run(root, *config, args) for config in plan]  # all training first: evaluation never overlaps
     results = []
-    for (task, memory, mask, seed), run_dir in zip(plan, dirs):
-        result = evaluate_bottleneck(run_dir, args.train_seeds) if task == "bottleneck" else evaluate_lifelong(run_dir)
-        results.append(dict(task=task, memory=memory, mask=mask, seed=seed, **result))
-        if task == "bottleneck":
-            reached = (f"{result['minutes_to_target']:.1f} min / {result['env_steps_to_target']:,} steps"
-                       if result["minutes_to_target"] is not None else "not reached")
-            print(f"{task:10s} {memory:8s} {mask:6s} seed {seed}: CSR >= {TARGET_CSR} on the training "
-                  f"corridors {reached}; test corridors L=400..1000 CSR {result['test_csr']:.3f} "
-                  f"({result['final_env_steps']:,} env steps)", flush=True)
-        else:
-            print(f"{task:10s} {memory:8s} {mask:6s} seed {seed}: validation throughput "
-                  f"{result['throughput']:.3f} ({result['final_env_steps']:,} env steps)", flush=True)
-    if args.out:
-        Path(args.out).write_text(json.dumps(dict(settings=vars(args), results=results), indent=2, default=str))
+    try:
+        for (task, memory, mask, seed), run_dir in zip(plan, dirs):
+            result = (evaluate_bottleneck(run_dir, args.train_seeds) if task == "bottleneck"
+                      else evaluate_lifelong(run_dir))
+            results.append(dict(task=task, memory=memory, mask=mask, seed=seed, **result))
+            print(f"{task:10s} {memory:8s} {mask:6s} seed {seed}: {summary(task, result)}", flush=True)
+    finally:  # also on Ctrl-C / SIGTERM: the results so far
+        if args.out:
+            Path(args.out).write_text(json.dumps(dict(settings=vars(args), results=results), indent=2,
+                                                 default=str))
     return 0
+
+
+def summary(task: str, result: dict) -> str:
+    """One line on a configuration's evaluation."""
+    if task != "bottleneck":
+        return f"validation throughput {result['throughput']:.3f} ({result['final_env_steps']:,} env steps)"
+    reached = (f"{result['minutes_to_target']:.1f} min / {result['env_steps_to_target']:,} steps"
+               if result["minutes_to_target"] is not None else "not reached")
+    return (f"CSR >= {TARGET_CSR} on the training corridors {reached}; test corridors L=400..1000 CSR "
+            f"{result['test_csr']:.3f} ({result['final_env_steps']:,} env steps)")

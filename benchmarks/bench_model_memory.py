@@ -21,14 +21,19 @@ import os
 import threading
 import time
 
+import psutil
 import torch
 
+from benchmarks.options import ENVS, add_ranged
+from envs.options import Range
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
 from srmt.state import state_size, unpack_state
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 GB = 1e9
+AGENTS = Range(1, 1024, integer=True)
+THREADS = Range(1, 256, integer=True)
 
 
 def rss_bytes() -> int:
@@ -89,11 +94,10 @@ def measure_core(policy: SRMTPolicy, features: torch.Tensor, state: torch.Tensor
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="lifelong", choices=["bottleneck", "lifelong"])
-    parser.add_argument("--envs", type=int, default=256)
-    parser.add_argument("--agents", type=int, default=64)
-    parser.add_argument("--compare-envs", type=int, default=16,
-                        help="environments for the grouped vs per-row comparison")
-    parser.add_argument("--threads", type=int, default=2)
+    add_ranged(parser, "--envs", ENVS, 256, "environments of the acting step")
+    add_ranged(parser, "--agents", AGENTS, 64, "agents per environment")
+    add_ranged(parser, "--compare-envs", ENVS, 16, "environments for the grouped vs per-row comparison")
+    add_ranged(parser, "--threads", THREADS, 2, "torch intra-op threads")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,6 +111,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.preset} srmt, {envs} envs x {agents} agents = {rows} rows, H={hidden}, "
           f"{torch.get_num_threads()} threads")
     print(f"state: {size} floats/row = {rows * size * 4 / GB:.2f} GB in, the same out")
+    available = psutil.virtual_memory().available
+    if 2 * rows * size * 4 > available:
+        raise ValueError(f"--envs {envs} x --agents {agents}: the state in and out alone need "
+                         f"{2 * rows * size * 4 / GB:.1f} GB, more than the {available / GB:.1f} GB available "
+                         "here; use fewer --envs")
 
     # Burn-in on one environment (first-call allocations, kernel selection).
     small = mid_episode_state(cfg, 1, agents)

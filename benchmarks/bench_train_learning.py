@@ -9,6 +9,8 @@ reward within 30 minutes on a 2-core machine.
 
     srmt bench learning --reward directional --minutes 30
     srmt bench learning --reward sparse --minutes 30 --set learning_rate=3e-4
+
+Ctrl-C / SIGTERM during the evaluations writes the points scored so far to --out.
 """
 from __future__ import annotations
 
@@ -19,9 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.options import EVAL_SEEDS, MINUTES, SAVE_EVERY, add_ranged
 from eval.evaluate import evaluate
 from eval.runner import AgentSpec
 from maps.bottleneck import TRAIN_LENGTHS, map_name, parse_bottleneck_length
+from maps.files import DIRECTORY, JSON, check_output
 from train.snapshots import snapshot_wall_minutes, train_with_snapshots
 
 TARGET_CSR = 0.9
@@ -42,9 +46,9 @@ def corridor_metrics(policy: Path, seeds: int, out: Path, maps: str = TRAIN_MAPS
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reward", default="directional")
-    parser.add_argument("--minutes", type=float, default=30.0, help="training wall-clock budget")
-    parser.add_argument("--eval-every", type=int, default=180, help="seconds between checkpoints / snapshots")
-    parser.add_argument("--seeds", type=int, default=10, help="evaluation seeds per corridor")
+    add_ranged(parser, "--minutes", MINUTES, 30.0, "training wall-clock budget")
+    add_ranged(parser, "--eval-every", SAVE_EVERY, 180, "seconds between checkpoints / snapshots")
+    add_ranged(parser, "--seeds", EVAL_SEEDS, 10, "evaluation seeds per corridor")
     parser.add_argument("--experiment", help="experiment directory (default: a new temporary one)")
     parser.add_argument("--out", help="write the curve as JSON here")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -52,7 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
+    if args.out:
+        check_output(args.out, "--out", JSON)
+    if args.experiment:
+        check_output(args.experiment, "--experiment", DIRECTORY)
     exp = Path(args.experiment or tempfile.mkdtemp(prefix="srmt-learning-")) / f"bottleneck-{args.reward}"
     overrides = [part for item in args.set for part in ("--" + item.partition("=")[0], item.partition("=")[2])]
     command = [sys.executable, "-m", "cli.main", "train", "--preset", "bottleneck", "--reward", args.reward,
@@ -69,22 +76,25 @@ def run(args: argparse.Namespace) -> int:
     curve = []
     print(f"{'wall min':>8} {'env steps':>11} {'CSR':>6} {'ISR':>6}   (greedy, {len(TRAIN_LENGTHS)} training "
           f"corridors x {args.seeds} seeds, reward {args.reward})")
-    for path in sorted(snapshots.glob("policy-*.pt")):
-        loaded = load_policy(path)
-        metrics = corridor_metrics(path, args.seeds, snapshots / f"eval-{path.stem}")
-        csr = sum(m["CSR"] for m in metrics.values()) / len(metrics)
-        isr = sum(m["ISR"] for m in metrics.values()) / len(metrics)
-        wall = snapshot_wall_minutes(path)
-        curve.append(dict(wall_minutes=round(wall, 2), env_steps=loaded.meta["env_steps"], csr=round(csr, 4),
-                          isr=round(isr, 4), per_length={L: round(m["CSR"], 2) for L, m in metrics.items()}))
-        print(f"{wall:8.1f} {loaded.meta['env_steps']:>11,} {csr:6.3f} {isr:6.3f}", flush=True)
+    try:
+        for path in sorted(snapshots.glob("policy-*.pt")):
+            loaded = load_policy(path)
+            metrics = corridor_metrics(path, args.seeds, snapshots / f"eval-{path.stem}")
+            csr = sum(m["CSR"] for m in metrics.values()) / len(metrics)
+            isr = sum(m["ISR"] for m in metrics.values()) / len(metrics)
+            wall = snapshot_wall_minutes(path)
+            curve.append(dict(wall_minutes=round(wall, 2), env_steps=loaded.meta["env_steps"], csr=round(csr, 4),
+                              isr=round(isr, 4), per_length={L: round(m["CSR"], 2) for L, m in metrics.items()}))
+            print(f"{wall:8.1f} {loaded.meta['env_steps']:>11,} {csr:6.3f} {isr:6.3f}", flush=True)
+    finally:  # also on Ctrl-C / SIGTERM: the points scored so far
+        if args.out:
+            Path(args.out).write_text(json.dumps(dict(reward=args.reward, command=command[2:], curve=curve),
+                                                 indent=2))
     if curve:
         last = curve[-1]
         print("per corridor length (last snapshot):", last["per_length"])
         reached = next((c for c in curve if c["csr"] >= TARGET_CSR), None)
         print(f"target CSR >= {TARGET_CSR}: " + (f"reached at {reached['wall_minutes']:.1f} min, "
                                                   f"{reached['env_steps']:,} env steps" if reached else "not reached"))
-    if args.out:
-        Path(args.out).write_text(json.dumps(dict(reward=args.reward, command=command[2:], curve=curve), indent=2))
     return 0 if curve and max(c["csr"] for c in curve) >= TARGET_CSR else 1
 

@@ -13,6 +13,9 @@ its own conv + GRU model (`--peer stock`); the printed ratio is of the two
 medians. Peak RSS is printed for the whole tree and for its largest process
 (the learner, whose rollout buffers hold the recurrent states).
 
+Ctrl-C / SIGTERM stop the training process tree, remove the run's temporary
+directory and print the configurations measured so far.
+
     srmt bench train --seconds 90 --set envs_per_batch=256
     srmt bench train --rounds 3 --peer gru
     srmt bench train --set memory=learned --peer memory=stored     # memory modes side by side
@@ -24,6 +27,7 @@ import argparse
 import datetime as dt
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -33,7 +37,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import psutil
-from envs.options import NON_NEGATIVE, POSITIVE, POSITIVE_INT
+
+from benchmarks.options import ROUNDS, WARMUP, add_ranged
+from envs.options import POSITIVE
 from srmt.config import VARIANTS
 
 REFERENCE_FPS = 2850.0
@@ -45,15 +51,14 @@ _REPORT = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]\[\d+\] Fps is 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seconds", type=POSITIVE.argtype("--seconds"), default=90.0, help="measured seconds after warm-up")
-    parser.add_argument("--warmup", type=NON_NEGATIVE.argtype("--warmup"), default=25.0, help="seconds ignored at the start")
+    add_ranged(parser, "--seconds", POSITIVE, 90.0, "measured seconds after warm-up")
+    add_ranged(parser, "--warmup", WARMUP, 25.0, "seconds ignored at the start")
     parser.add_argument("--preset", default="bottleneck", help="training preset")
     parser.add_argument("--peer", default="gru", type=parse_peer,
                         help="trained beside it in the same run, same env and batch: 'stock' (sample-factory's "
                              f"own conv + GRU model, train/stock_peer.py), a model variant {VARIANTS}, or model "
                              "fields KEY=VALUE[,KEY=VALUE] (default gru)")
-    parser.add_argument("--rounds", type=POSITIVE_INT.argtype("--rounds"), default=1,
-                        help="rounds per configuration, interleaved (default 1)")
+    add_ranged(parser, "--rounds", ROUNDS, 1, "rounds per configuration, interleaved")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="training override, e.g. --set envs_per_batch=256 (repeatable)")
 
@@ -140,7 +145,8 @@ def _kill_tree(proc: psutil.Process) -> None:
 
 def measure(overrides: list[str], seconds: float, warmup: float, preset: str = "bottleneck",
             entry: list[str] = TRAIN) -> dict:
-    """Run one training process tree (`entry`: srmt train or the stock peer) and measure it; returns the figures."""
+    """Run one training process tree (`entry`: srmt train or the stock peer) and measure it; returns the figures.
+    Its directory (experiment and log) stays for inspection, unless the measurement is interrupted."""
     workdir = Path(tempfile.mkdtemp(prefix="srmt-bench-train-"))
     experiment = str(workdir / "experiment")
     command = [sys.executable, *entry, "--preset", preset, "--experiment", experiment,
@@ -153,15 +159,22 @@ def measure(overrides: list[str], seconds: float, warmup: float, preset: str = "
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
         ps = psutil.Process(proc.pid)
         deadline = time.time() + warmup + seconds + 120
-        while proc.poll() is None:
-            rss, pss, count, largest = _tree_memory(ps)
-            peak_rss, peak_pss, peak_procs = max(peak_rss, rss), max(peak_pss, pss), max(peak_procs, count)
-            peak_largest = max(peak_largest, largest)
-            if time.time() > deadline:
-                _kill_tree(ps)
-                break
-            time.sleep(0.25)
-        proc.wait()
+        try:
+            while proc.poll() is None:
+                rss, pss, count, largest = _tree_memory(ps)
+                peak_rss, peak_pss, peak_procs = max(peak_rss, rss), max(peak_pss, pss), max(peak_procs, count)
+                peak_largest = max(peak_largest, largest)
+                if time.time() > deadline:
+                    _kill_tree(ps)
+                    break
+                time.sleep(0.25)
+            proc.wait()
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM (cli/main.py): nothing of this run is kept
+            _kill_tree(ps)
+            proc.wait()
+            shutil.rmtree(workdir, ignore_errors=True)
+            print(f"interrupted: stopped the training and removed {workdir}", file=sys.stderr)
+            raise
     sf_log = Path(experiment) / "sf_log.txt"
     reports = frame_reports(sf_log.read_text() if sf_log.exists() else "")
     return dict(fps=steady_fps(reports, warmup), frames=reports[-1][1] if reports else 0,
@@ -182,22 +195,24 @@ def run(args: argparse.Namespace) -> int:
     from train.config import build_config
     from train.run import describe
 
-    settings = describe(build_config(["--preset", args.preset, "--experiment", tempfile.mkdtemp() + "/x", *overrides])[0])
+    with tempfile.TemporaryDirectory() as probe:  # a config to describe, never an experiment
+        settings = describe(build_config(["--preset", args.preset, "--experiment", f"{probe}/x", *overrides])[0])
     configs = {"srmt (as configured)": (TRAIN, overrides),
                f"peer: {args.peer.label}": (args.peer.entry, with_overrides(overrides, args.peer.overrides))}
     results: dict[str, list[dict]] = {name: [] for name in configs}
-    for _ in range(args.rounds):  # fixed before any result is read; interleaved
-        for name, (entry, extra) in configs.items():
-            results[name].append(measure(extra, args.seconds, args.warmup, args.preset, entry))
     print(f"training speed, preset {args.preset}, {settings['backend']} backend, {os.cpu_count()} CPU cores, "
           f"{args.rounds} round(s) of {args.seconds:g} s after a {args.warmup:g} s warm-up per configuration")
-    print("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
-    print(f"{'configuration':32s} {'median frames/s':>16s} {'spread (min-max)':>20s} {'peak RSS GB':>12s} "
-          f"{'largest process GB':>19s}")
-    for name, runs in results.items():
-        fps = [r["fps"] for r in runs]
-        print(f"{name:32s} {statistics.median(fps):16,.0f} {min(fps):9,.0f} - {max(fps):<9,.0f} "
-              f"{max(r['peak_rss_gb'] for r in runs):12.2f} {max(r['largest_rss_gb'] for r in runs):19.2f}")
+    print("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()), flush=True)
+    try:
+        for _ in range(args.rounds):  # fixed before any result is read; interleaved
+            for name, (entry, extra) in configs.items():
+                results[name].append(measure(extra, args.seconds, args.warmup, args.preset, entry))
+    except KeyboardInterrupt:
+        if any(results.values()):
+            print("measured before the interruption:", file=sys.stderr)
+            print_table({name: runs for name, runs in results.items() if runs})
+        raise
+    print_table(results)
     ours, peer = (statistics.median(r["fps"] for r in runs) for runs in results.values())
     print(f"ratio, same run, same env and batch: as configured / peer ({args.peer.label}) = {ours / peer:.2f}x")
     rss = max(r["peak_rss_gb"] for r in results["srmt (as configured)"])
@@ -207,3 +222,13 @@ def run(args: argparse.Namespace) -> int:
     last = results["srmt (as configured)"][-1]
     print(f"command: python -m {last['command']}; logs in {last['experiment']}")
     return 0 if ours >= target and rss < RSS_TARGET_GB else 1
+
+
+def print_table(results: dict[str, list[dict]]) -> None:
+    """One line per configuration: median frames/s, spread, peak RSS of the tree and of its largest process."""
+    print(f"{'configuration':32s} {'median frames/s':>16s} {'spread (min-max)':>20s} {'peak RSS GB':>12s} "
+          f"{'largest process GB':>19s}")
+    for name, runs in results.items():
+        fps = [r["fps"] for r in runs]
+        print(f"{name:32s} {statistics.median(fps):16,.0f} {min(fps):9,.0f} - {max(fps):<9,.0f} "
+              f"{max(r['peak_rss_gb'] for r in runs):12.2f} {max(r['largest_rss_gb'] for r in runs):19.2f}")

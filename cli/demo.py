@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from envs.options import POSITIVE
+from maps.files import DIRECTORY, check_output
 
 
 def stages(out: Path, minutes: float, device: str) -> list[list[str]]:
@@ -28,7 +29,7 @@ def stages(out: Path, minutes: float, device: str) -> list[list[str]]:
 def run(args: argparse.Namespace) -> int:
     from cli.main import main
 
-    for argv in stages(Path(args.out), args.minutes, args.device):
+    for argv in stages(check_output(args.out, "--out", DIRECTORY), args.minutes, args.device):
         print(f"\n$ srmt {' '.join(argv)}", flush=True)
         code = main(argv)
         if code:

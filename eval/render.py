@@ -25,6 +25,7 @@ from envs.pathfinding import bfs_distances, follow_codes, successor_codes
 from envs.pogema_backend import PogemaBatchedEnv, make_grid_config
 from envs.task import Task, task_for_seed
 from eval.suites import EvalError, suite_of_map
+from maps.files import DIRECTORY, check_output
 
 FREE = (250, 250, 250)
 OBSTACLE = (70, 80, 90)
@@ -251,12 +252,11 @@ def write_svg(resolved: ResolvedEnv, traj: Trajectory, path: Path) -> bool:
 def render(agent: Agent, config: EnvConfig, seed: int, out_dir: Path, *, path_channel: bool = False,
            fps: int = 6, svg: bool = True, mp4: bool = True, gif: bool = True,
            progress: bool = True) -> dict[str, Path]:
-    """Play one episode and write its animations into `out_dir`; returns {kind: path}."""
-    from eval.results import check_writable
-
-    out_dir = Path(out_dir)
-    check_writable(out_dir)
+    """Play one episode and write its animations into `out_dir` (checked first: maps.files.check_output);
+    returns {kind: path}."""
+    out_dir = check_output(out_dir, "--out", DIRECTORY)
     traj, resolved = play_episode(agent, config, seed, progress)
+    out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{config.map_name}-a{config.num_agents}-s{seed}-{agent.name.lower()}"
     files: dict[str, Path] = {}
     drawer = FrameDrawer(traj, path_channel)

@@ -15,10 +15,12 @@ adds to its registry:
 - every map srmt knows (the shipped benchmark suites included) that the
   toolbox registry does not have yet.
 
-`run_config(path)` loads a toolbox YAML config (the benchmark's
+`load_config(path)` loads a toolbox YAML config (the benchmark's
 ``NN-suite.yaml`` files are such configs), optionally replaces its
-``algorithms`` section, checks that every algorithm is registered, and runs
-the evaluator; `srmt toolbox CONFIG` is the command.
+``algorithms`` section, checks that every algorithm is registered and that
+every agent fits the environment's dynamics (`srmt eval`'s check,
+eval.evaluate.check_agent_fits: e.g. no Bottleneck policy on a lifelong
+config); `run_config` runs the evaluator; `srmt toolbox CONFIG` is the command.
 """
 from __future__ import annotations
 
@@ -32,14 +34,17 @@ import yaml
 
 from envs.config import EnvConfig
 from envs.pogema_backend import PogemaBatchedEnv
+from eval.evaluate import check_agent_fits
 from eval.runner import AgentSpec
-from eval.suites import EvalError
+from eval.suites import EvalError, Suite
+from maps.files import DIRECTORY, check_output
 from maps.registry import default_registry
 
 try:
     from pogema import pogema_v0
     from pogema.wrappers.metrics import AgentsDensityWrapper, RuntimeMetricWrapper
     from pogema_toolbox.algorithm_config import AlgoBase
+    from pogema_toolbox.config_variant_generator import generate_variants
     from pogema_toolbox.create_env import Environment, MultiMapWrapper
     from pogema_toolbox.registry import ToolboxRegistry
 except ImportError as err:  # the extra is not installed
@@ -61,6 +66,9 @@ class ToolboxAgentConfig(AlgoBase):
     """SRMT decoding; None: the policy file's recommendation"""
     shield: Optional[str] = None
     """SRMT only: None, or "pibt" (the PIBT collision shield, agents/srmt_agent.py)"""
+    lifelong: bool = True
+    """SRMT without a checkpoint: the shipped lifelong policy, else the Bottleneck one (load_config sets it
+    from the environment's on_target)"""
     device: str = "cpu"
     parallel_backend: str = "sequential"
     num_process: int = 1
@@ -100,11 +108,7 @@ class ToolboxAgent:
     """A srmt agent behind pogema-toolbox's algorithm interface (reset_states, act)."""
 
     def __init__(self, algo: str, config: ToolboxAgentConfig):
-        if algo != "srmt" and config.checkpoint is not None:
-            raise EvalError(f"checkpoint is for SRMT, not {config.name}; remove it from the algorithm's entry")
-        spec = AgentSpec(algo=algo, checkpoint=config.checkpoint, device=config.device, sample=config.sample,
-                         seed=config.seed or 0, lifelong=True, shield=config.shield)
-        self.agent = spec.build()
+        self.agent = agent_spec(algo, config).build()
         self._view: PogemaBatchedEnv | None = None
 
     def reset_states(self) -> None:
@@ -124,6 +128,14 @@ class ToolboxAgent:
             self._view = view
             self.agent.reset(1, view.num_agents, [view.tasks[0].seed])
         return self.agent.act(view.observe(), view).tolist()
+
+
+def agent_spec(algo: str, config: ToolboxAgentConfig) -> AgentSpec:
+    """The agent an algorithm entry runs (`algo`: this project's name of it)."""
+    if algo != "srmt" and config.checkpoint is not None:
+        raise EvalError(f"checkpoint is for SRMT, not {config.name}; remove it from the algorithm's entry")
+    return AgentSpec(algo=algo, checkpoint=config.checkpoint, device=config.device, sample=config.sample,
+                     seed=config.seed or 0, lifelong=config.lifelong, shield=config.shield)
 
 
 def make_benchmark_env(config: Environment) -> gymnasium.Env:
@@ -177,12 +189,32 @@ def load_config(path: str | Path, algorithms: Sequence[str] = (), **agent_option
                             "to replace the config's algorithms")
     if not entries:
         raise EvalError(f"{path} has no algorithms: pass --algo {' '.join(TOOLBOX_ALGORITHMS)}")
+    dynamics = sorted({variant.get("on_target", Environment().on_target)
+                       for _, variant in generate_variants(config["environment"])})
+    for entry in entries.values():
+        if entry["name"] == "SRMT":
+            entry.setdefault("lifelong", dynamics == ["restart"])
+    check_agents_fit(entries, dynamics, Path(path).name)
     return config
 
 
+def check_agents_fit(entries: dict, dynamics: Sequence[str], source: str) -> None:
+    """EvalError when an algorithm entry's agent does not fit an on_target of the environment: the check
+    `srmt eval` applies (eval.evaluate.check_agent_fits), against a suite of that dynamics."""
+    for entry in (e for e in entries.values() if e["name"] in TOOLBOX_ALGORITHMS):
+        config = ToolboxRegistry.create_algorithm_config(entry["name"], **entry)
+        agent = agent_spec(TOOLBOX_ALGORITHMS[entry["name"]], config).build()
+        for on_target in dynamics:
+            check_agent_fits(Suite(f"toolbox config {source}", source, None, (), (), (), None, on_target, "",
+                                   ()), agent)
+
+
 def run_config(config: dict, out_dir: str | Path | None = None) -> list[dict]:
-    """Run pogema-toolbox's evaluator on `config`; ALGO.json raw files go to `out_dir` when given."""
+    """Run pogema-toolbox's evaluator on `config`; ALGO.json raw files go to `out_dir` when given (checked
+    before the evaluator starts: maps.files.check_output)."""
     from pogema_toolbox.evaluator import evaluation
 
+    if out_dir:
+        out_dir = check_output(out_dir, "--out", DIRECTORY)
     return evaluation(config, eval_dir=str(out_dir) if out_dir else None)
 

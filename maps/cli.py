@@ -9,11 +9,13 @@ from maps import generate
 from maps.bottleneck import (TRAIN_EPISODE_LENGTH, episode_length_for_test,
                              parse_bottleneck_length, sample_starts_goals)
 from maps.errors import MapError
+from maps.files import DIRECTORY, PNG, OutputKind, OutputPathError, check_output
 from maps.grid import free_cells, parse_grid
 from maps.preview import render_ascii, render_png
 from maps.registry import ENV_VAR, MapRegistry, default_registry
 
 _MAPS_DIR_HELP = f"extra maps directory searched for maps.yaml / *.yaml collections (default: ${ENV_VAR})"
+COLLECTION = OutputKind("map collection (.yaml)", (".yaml",))
 
 
 def _collections_of(registry: MapRegistry) -> dict[str, list[str]]:
@@ -47,6 +49,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    if args.png is not None:
+        check_output(args.png, "--png", PNG)
     registry = default_registry(args.maps_dir)
     grid = parse_grid(registry.grid(args.name), args.name)
     length = parse_bottleneck_length(args.name)
@@ -73,6 +77,10 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    if not args.check:
+        check_output(args.out_dir, "--out-dir", DIRECTORY)
+        for name in generate.generated_files():
+            check_output(args.out_dir / name, f"--out-dir {args.out_dir} (file {name})", COLLECTION)
     return generate.run(args.check, args.out_dir)
 
 
@@ -102,18 +110,18 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run a parsed ``maps`` command; returns the exit code, raises MapError on bad input."""
+    """Run a parsed ``maps`` command; returns the exit code, raises MapError (or OutputPathError) on bad input."""
     return _COMMANDS[args.maps_command](args)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m maps.cli``: map errors print one line to stderr and return 2."""
+    """``python -m maps.cli``: map and output path errors print one line to stderr and return 2."""
     parser = argparse.ArgumentParser(prog="python -m maps.cli", description="List, show and generate maps.")
     _add_commands(parser)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except MapError as err:
+    except (MapError, OutputPathError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

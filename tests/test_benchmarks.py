@@ -41,3 +41,43 @@ def test_repeatable_options_may_repeat_others_may_not():
     assert "--set" in repeatable and "--agents" not in repeatable
     assert repeated_option(["bench", "train", "--set", "a=1", "--set", "b=2"], repeatable) is None
     assert repeated_option(["eval", "mazes", "--agents", "2", "--agents", "3"], repeatable) == "--agents"
+
+
+def test_interrupted_training_measurement_kills_the_run_and_removes_its_directory(tmp_path, monkeypatch):
+    import psutil
+
+    from benchmarks import bench_train_speed
+
+    workdir = tmp_path / "srmt-bench-train-x"
+    workdir.mkdir()
+    monkeypatch.setattr(bench_train_speed.tempfile, "mkdtemp", lambda prefix: str(workdir))
+    started = []
+
+    def interrupt(process):  # the first memory sample: the training process runs
+        started.append(process)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench_train_speed, "_tree_memory", interrupt)
+    sleeper = ["-c", "import time; time.sleep(60)"]  # stands in for `srmt train` (its options are ignored)
+    with pytest.raises(KeyboardInterrupt):
+        bench_train_speed.measure([], 1.0, 0.0, entry=sleeper)
+    assert not workdir.exists()
+    assert not started[0].is_running() or started[0].status() == psutil.STATUS_ZOMBIE
+
+
+def test_interrupted_suites_benchmark_keeps_the_suites_finished(tmp_path, monkeypatch):
+    import json
+
+    from benchmarks import bench_lifelong_suites
+
+    def run_suite(name, spec, out, args):
+        if name == "mazes":
+            raise KeyboardInterrupt
+        return {"throughput": 1.0}
+
+    monkeypatch.setattr(bench_lifelong_suites, "run_suite", run_suite)
+    args = argparse.Namespace(out=str(tmp_path / "suites"), decoding="policy", algo="pibt", checkpoint=None,
+                              suites=["random", "mazes", "puzzles"])
+    with pytest.raises(KeyboardInterrupt):
+        bench_lifelong_suites.run(args)
+    assert json.loads((tmp_path / "suites" / "suites.json").read_text()) == {"random": {"throughput": 1.0}}

@@ -73,3 +73,25 @@ def test_toolbox_command_on_a_benchmark_config(capsys, tmp_path, config_file):
     with pytest.raises(SystemExit) as exit_info:
         srmt(["toolbox", str(config_file), "--algo", "XYZ"])
     assert exit_info.value.code == 2 and "invalid choice: 'XYZ'" in capsys.readouterr().err
+
+
+def test_a_policy_that_does_not_fit_the_config_is_refused_as_srmt_eval_does(config_file, tmp_path, capsys):
+    from agents.pretrained import default_policy_path
+
+    bottleneck = str(default_policy_path(lifelong=False))
+    with pytest.raises(EvalError, match=r"the policy was trained for Bottleneck-style \(on_target=finish\) "
+                                        r"episodes; suite 'toolbox config tiny.yaml' is lifelong"):
+        load_config(config_file, ["SRMT"], checkpoint=bottleneck)
+    assert srmt(["toolbox", str(config_file), "--algo", "SRMT", "--checkpoint", bottleneck]) == 2
+    assert "srmt toolbox: error: the policy was trained for Bottleneck-style" in capsys.readouterr().err
+    finish = tmp_path / "finish.yaml"
+    finish.write_text(yaml.safe_dump({**CONFIG, "environment": {**CONFIG["environment"], "on_target": "finish"}}))
+    assert load_config(finish, ["SRMT"])["algorithms"]["SRMT"]["lifelong"] is False  # the shipped one that fits
+
+
+def test_toolbox_out_is_checked_before_the_evaluator_runs(config_file, tmp_path):
+    from maps.files import OutputPathError
+
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(OutputPathError, match="--out .*notes.txt: it exists and is not a directory"):
+        run_config(load_config(config_file, ["PIBT"]), tmp_path / "notes.txt")

@@ -133,3 +133,27 @@ def test_evaluation_stops_on_signals_keeps_its_records_and_resumes(tmp_path, sig
     assert done == 0 and f"{total - kept} episodes run, {kept} already done" in output
     keys = [episode_key(r) for r in load_records(records)]
     assert len(keys) == len(set(keys)) == total
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_imitation_saves_its_policy_on_signals(tmp_path, signum, code):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    out, log = tmp_path / "bc.pt", tmp_path / "output.txt"
+    with open(log, "w") as output:
+        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "imitate", "--out", str(out), "--envs", "1",
+                                 "--rollout", "2", "--minibatch-envs", "1", "--samples", "1e8"],
+                                cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    wait_for(lambda: "  samples " in log.read_text(), proc)  # the first update is done
+    proc.send_signal(signum)
+    try:
+        got = proc.wait(LIMIT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"hung for more than {LIMIT} s after the signal")
+    assert got == code and f"saved the policy so far: {out}" in log.read_text(), log.read_text()[-2000:]
+    assert load_policy(out).meta["env_steps"] > 0

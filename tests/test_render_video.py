@@ -10,6 +10,7 @@ from envs.errors import EnvConfigError
 from cli.main import main as eval_cli
 from eval.render import FrameDrawer, agent_color, play_episode, render, render_config, write_svg
 from eval.suites import EvalError
+from maps.files import OutputPathError
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +110,11 @@ def test_bad_max_steps_and_unwritable_output(tmp_path):
         render_config("bottleneck-3", 2, max_steps=0)
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(EvalError, match="not writable"):
+    with pytest.raises(OutputPathError, match=f"--out {blocker}/out: {blocker} is a file, so nothing can be "
+                                              "created under it; pass a path in a directory"):
         render(GreedyAgent(), render_config("bottleneck-3", 2), 0, blocker / "out", progress=False)
+    with pytest.raises(OutputPathError, match="it exists and is not a directory"):
+        render(GreedyAgent(), render_config("bottleneck-3", 2), 0, blocker, progress=False)
 
 
 def test_cli_render_errors_are_reported(tmp_path, capsys):

@@ -147,3 +147,63 @@ def test_init_policy_is_refused_on_an_experiment_with_checkpoints(tmp_path, no_s
                exp / "checkpoint_p0" / "checkpoint_000000001_256.pth")
     with pytest.raises(TrainConfigError, match="--init_policy starts a new experiment"):
         train.run.train(["--experiment", str(exp), "--init_policy", str(init)])
+
+
+@pytest.fixture
+def stop_before_training(monkeypatch):
+    """Everything up to the spawn of sample-factory's processes, then stop."""
+    monkeypatch.setattr(train.run, "run_training", lambda *args, **kwargs: 0)
+
+
+def test_a_policy_of_another_memory_mode_warm_starts_the_run(tmp_path, stop_before_training, capsys):
+    """The shipped lifelong policy (memory 'stored') starts the default 'learned' runs: same weights."""
+    stored = ModelConfig.preset("bottleneck", memory="stored")
+    torch.manual_seed(0)
+    init = save_policy(tmp_path / "init.pt", SRMTPolicy(stored), stored, ENV.to_dict(), {})
+    exp = tmp_path / "exp"
+    train.run.train(["--experiment", str(exp), "--init_policy", str(init), *TINY])
+    assert "(trained in memory mode 'stored'; this run trains in 'learned')" in capsys.readouterr().err
+    state = load_checkpoint([str(exp / "checkpoint_p0" / "checkpoint_000000000_0.pth")], "cpu")
+    weights = load_policy(init).model.state_dict()
+    assert all(torch.equal(state["model"][f"policy.{k}"], v) for k, v in weights.items())
+
+
+@pytest.mark.slow
+def test_the_shipped_lifelong_policy_warm_starts_lifelong_cpu(tmp_path, stop_before_training):
+    from agents.pretrained import default_policy_path
+
+    exp = tmp_path / "ll"
+    train.run.train(["--preset", "lifelong-cpu", "--init_policy", str(default_policy_path(lifelong=True)),
+                     "--experiment", str(exp)])
+    assert (exp / "checkpoint_p0" / "checkpoint_000000000_0.pth").is_file()
+
+
+def test_a_refused_warm_start_leaves_nothing_behind(tmp_path, no_spawn, monkeypatch):
+    init = save_policy(tmp_path / "init.pt", SRMTPolicy(MODEL), MODEL, ENV.to_dict(), {})
+    fresh = tmp_path / "new" / "exp"
+    with pytest.raises(TrainConfigError, match="--init_policy starts sample-factory's adam optimizer, not "
+                                               "--optimizer lamb; drop --optimizer or --init_policy"):
+        train.run.train(["--experiment", str(fresh), "--init_policy", str(init), "--optimizer", "lamb", *TINY])
+    assert not (tmp_path / "new").exists()  # the parent it created too
+
+    def refuse(*args):
+        raise CheckpointError("refused")
+
+    monkeypatch.setattr(train.run, "write_initial_checkpoint", refuse)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for exp in (fresh, empty):
+        with pytest.raises(CheckpointError, match="refused"):
+            train.run.train(["--experiment", str(exp), "--init_policy", str(init), *TINY])
+    assert not fresh.exists() and empty.is_dir() and not list(empty.iterdir())  # what existed stays
+
+
+def test_exported_policies_recommend_a_decoding(tmp_path):
+    lifelong, _ = build_config(["--experiment", str(tmp_path / "a"), *TINY])
+    bottleneck, _ = build_config(["--experiment", str(tmp_path / "b")])
+    assert train.run.recommended(lifelong) == {"decoding": "sample"}
+    assert train.run.recommended(bottleneck) == {"decoding": "argmax"}
+    init = save_policy(tmp_path / "init.pt", SRMTPolicy(MODEL), MODEL, ENV.to_dict(),
+                       {"decoding": "argmax", "shield": "pibt", "env_steps": 7})
+    warm, _ = build_config(["--experiment", str(tmp_path / "c"), "--init_policy", str(init), *TINY])
+    assert train.run.recommended(warm) == {"decoding": "argmax", "shield": "pibt"}

@@ -230,7 +230,7 @@ def test_init_policy_warm_starts_the_learner(tmp_path):
 
     torch.manual_seed(3)
     cfg = ModelConfig.preset("bottleneck")
-    init = save_policy(tmp_path / "init.pt", SRMTPolicy(cfg), cfg, {}, {})
+    init = save_policy(tmp_path / "init.pt", SRMTPolicy(cfg), cfg, {}, {"decoding": "sample", "shield": "pibt"})
     exp = tmp_path / "exp"
     proc = _train(["--experiment", str(exp), *TINY, "--init_policy", str(init), "--learning_rate", "1e-12",
                    "--lr_schedule", "constant", "--train_for_env_steps", "2000"], timeout=120)
@@ -238,6 +238,8 @@ def test_init_policy_warm_starts_the_learner(tmp_path):
     assert "Warm start: checkpoint_000000000_0.pth holds the weights of" in proc.stderr + proc.stdout
     assert "Loaded experiment state at self.train_step=0, self.env_steps=0" in (exp / "sf_log.txt").read_text()
     trained, start = load_policy(exp / "policy.pt").model.state_dict(), load_policy(init).model.state_dict()
-    assert load_policy(exp / "policy.pt").meta["env_steps"] >= 2000
+    meta = load_policy(exp / "policy.pt").meta
+    assert meta["env_steps"] >= 2000
+    assert (meta["decoding"], meta["shield"]) == ("sample", "pibt")  # the warm-start file's, not the preset's
     for name, value in start.items():  # a learning rate of 1e-12 leaves the warm-start weights in place
         torch.testing.assert_close(trained[name], value, atol=1e-6, rtol=0)

@@ -4,11 +4,12 @@ Each check reports every problem it finds, with the numbers and the fix.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -17,11 +18,11 @@ from envs.backends import BACKENDS
 from envs.config import resolve_config
 from envs.options import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, Range
 from maps.files import unwritable
-from srmt.checkpoint import load_policy
 from srmt.config import ModelConfig
 from train.config import CONFIG_FILE, TrainConfig, TrainConfigError, sf_options, sf_parser
 from train.export import latest_checkpoint
 from train.mazes import with_training_maps
+from train.warm_start import load_init_policy
 
 DEVICES = ("cpu", "cuda")
 
@@ -192,13 +193,31 @@ def prepare_experiment(cfg: TrainConfig, saved: dict[str, Any] | None, command: 
     if saved is None and exp.is_dir() and any(exp.iterdir()):
         raise TrainConfigError(f"experiment directory {exp} is not empty and holds no {CONFIG_FILE}: it is not "
                                "a srmt experiment; pass --experiment with a new or empty directory")
-    created = not exp.exists()
-    check_writable(exp)
-    try:
+    with removed_on_refusal(exp):
+        check_writable(exp)
         return _prepare(cfg, saved, command, exp)
-    except Exception:
-        if created:  # a rejected config leaves no directory behind
-            shutil.rmtree(exp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def removed_on_refusal(directory: Path) -> Iterator[None]:
+    """When the block raises (a refusal, or Ctrl-C), remove what it created at `directory`: the directory
+    and any parent it created when it did not exist before, else the entries it added there. Nothing
+    that existed before is touched."""
+    top = directory
+    while not top.parent.exists():
+        top = top.parent
+    before = set(directory.iterdir()) if directory.is_dir() else None
+    try:
+        yield
+    except BaseException:
+        if before is None:
+            shutil.rmtree(top, ignore_errors=True)
+        elif directory.is_dir():
+            for path in set(directory.iterdir()) - before:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
         raise
 
 
@@ -220,9 +239,10 @@ def _prepare(cfg: TrainConfig, saved: dict[str, Any] | None, command: list[str],
         if latest_checkpoint(exp) is not None and started_from != cfg.run.init_policy:
             raise TrainConfigError(f"--init_policy starts a new experiment, but {exp} already holds checkpoints; "
                                    "drop --init_policy to resume it, or pass a new --experiment directory")
-        # CheckpointError: missing, corrupt, other model. The memory mode may differ: the weights are the same
-        # and this run's mode applies from its first step (e.g. a stored-mode imitation policy, learned APPO).
-        load_policy(cfg.run.init_policy, expect={k: v for k, v in cfg.model.to_dict().items() if k != "memory"})
+        if sf_value(cfg, "optimizer") != "adam":
+            raise TrainConfigError(f"--init_policy starts sample-factory's adam optimizer, not "
+                                   f"--optimizer {sf_value(cfg, 'optimizer')}; drop --optimizer or --init_policy")
+        load_init_policy(cfg.run.init_policy, cfg.model)  # CheckpointError: missing, corrupt, another model
     env = with_training_maps(cfg.env, exp / "maps")
     resolve_config(env)  # EnvConfigError with every problem of the env
     cfg = TrainConfig(cfg.run, env, cfg.model, cfg.sf)

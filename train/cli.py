@@ -10,9 +10,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import time
+from pathlib import Path
 
+from envs.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
+from maps.files import DIRECTORY, check_output
 from train.presets import BOTTLENECK_REWARDS, PRESETS
-from envs.options import NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, Range
+
+SNAPSHOTS = "snapshots-imitation"
+"""The folder beside the policy file where train/imitation.py writes its snapshots."""
 
 HELP = """\
 Train an SRMT policy with sample-factory (APPO) on POGEMA maps.
@@ -76,8 +82,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _imitate(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from envs.config import EnvConfig
     from srmt.config import ModelConfig
     from train.config import preset_sections
@@ -94,16 +98,34 @@ def _imitate(args: argparse.Namespace) -> int:
                                epochs=args.epochs, minibatch_envs=args.minibatch_envs,
                                learning_rate=args.learning_rate, final_expert_share=args.final_expert_share,
                                shield=args.shield == "pibt", seed=args.seed, gamma=sections["sf"]["gamma"])
-    out = Path(args.out).expanduser().resolve()
+    out = imitation_outputs(args.out)
     env = with_training_maps(env, out.parent / "maps")
     cap = f" (at most {args.seconds:.0f} s)" if args.seconds else ""
     print(f"imitating PIBT for {args.samples:,} samples{cap} on preset {args.preset}'s environments -> {out}",
           flush=True)
-    imitate(env, model, settings, out,
-            report=lambda stats: print("  " + ", ".join(f"{k} {v}" for k, v in stats.items()), flush=True),
-            command=" ".join(["srmt", *sys.argv[1:]]))
+    started = time.time()
+    try:
+        imitate(env, model, settings, out,
+                report=lambda stats: print("  " + ", ".join(f"{k} {v}" for k, v in stats.items()), flush=True),
+                command=" ".join(["srmt", *sys.argv[1:]]))
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (cli/main.py): imitate saved the policy if it had begun
+        saved = out.is_file() and out.stat().st_mtime >= started
+        print(f"saved the policy so far: {out}" if saved else "stopped before the first update: nothing saved",
+              file=sys.stderr)
+        raise
     print(f"wrote {out}; continue with APPO: srmt train --preset {args.preset} --init_policy {out}")
     return 0
+
+
+def imitation_outputs(out: str) -> Path:
+    """The policy file `srmt imitate --out` names, after checking it and the folders written beside it
+    (training maps, snapshots); maps.files.OutputPathError names what cannot be written and the fix."""
+    from train.export import POLICY_OUTPUT
+
+    path = check_output(out, "--out", POLICY_OUTPUT)
+    for folder in (path.parent / "maps", path.parent / SNAPSHOTS):
+        check_output(folder, f"--out {out} (srmt imitate also writes {folder.name}/ beside it)", DIRECTORY)
+    return path
 
 
 def model_field(item: str) -> tuple[str, int | float | str]:

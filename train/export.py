@@ -4,17 +4,24 @@ The actor-critic (train/sf_model.py) holds the SRMTPolicy under `policy.`, so
 the conversion strips that prefix; everything else in the model state
 (sample-factory's observation / returns normalisers) is not part of the
 policy and is dropped, after checking that nothing unexpected is there.
+
+Every exported policy recommends its decoding (`meta["decoding"]`, read by `srmt eval`, `srmt render`
+and `srmt toolbox` when no --sample / --argmax is given): the warm-start file's recommendation when it
+has one, else "sample" for lifelong training (on_target=restart: argmax agents deadlock in one-cell
+corridors, docs/training.md) and "argmax" for Bottleneck training; a warm-start file's `meta["shield"]`
+is kept too.
 """
 from __future__ import annotations
 
 import glob
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
-from srmt.checkpoint import non_finite, save_policy
+from maps.files import OutputKind
+from srmt.checkpoint import CheckpointError, non_finite, read_policy_file, save_policy
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
 from train.sf_compat import SAFE_GLOBALS
@@ -23,6 +30,34 @@ POLICY_FILE = "policy.pt"
 POLICY_PREFIX = "policy."
 NOT_POLICY_PREFIXES = ("obs_normalizer.", "returns_normalizer.")
 """sample-factory's own state in the actor-critic: not part of the exported policy."""
+INHERITED = ("decoding", "shield")
+"""meta entries an exported policy takes over from its warm-start file."""
+
+
+def is_policy_file(path: Path) -> bool:
+    """Whether `path` reads as a srmt policy file (so a new policy may replace it)."""
+    try:
+        read_policy_file(path)
+    except CheckpointError:
+        return False
+    return True
+
+
+POLICY_OUTPUT = OutputKind("srmt policy file (.pt)", (".pt",), recognises=is_policy_file, stem="policy")
+"""A policy file as a command's output (maps.files.check_output)."""
+
+
+def recommendations(on_target: str, init_meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The decoding (and shield) an exported policy recommends, given its training's on_target and the
+    meta of the policy file it was warm-started from (None: trained from scratch).
+
+    >>> recommendations("restart"), recommendations("finish")
+    ({'decoding': 'sample'}, {'decoding': 'argmax'})
+    >>> recommendations("finish", {"decoding": "sample", "shield": "pibt", "env_steps": 5})
+    {'decoding': 'sample', 'shield': 'pibt'}
+    """
+    own = {"decoding": "sample" if on_target == "restart" else "argmax"}
+    return {**own, **{key: value for key, value in (init_meta or {}).items() if key in INHERITED and value}}
 
 
 def checkpoint_dir(experiment_dir: str | Path) -> Path:

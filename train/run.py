@@ -35,16 +35,16 @@ from sample_factory.cfg.arguments import parse_full_cfg
 from sample_factory.utils.utils import log
 from signal_slot.signal_slot import EventLoopObject, Timer
 
+from srmt.checkpoint import read_policy_file
 from srmt.state import state_size
-from train.checks import check_config, prepare_experiment, sf_value
+from train.checks import check_config, prepare_experiment, removed_on_refusal, sf_value
 from train.config import TrainConfig, build_config, sf_parser
-from train.export import POLICY_FILE, export_policy, latest_checkpoint, set_aside_damaged
+from train.export import POLICY_FILE, export_policy, latest_checkpoint, recommendations, set_aside_damaged
 from train.progress import Display
 from train.sf_compat import runner_progress
 from train.sf_env import ENV_NAME
 from train.sf_model import register
-from train.warm_start import write_initial_checkpoint
-
+from train.warm_start import load_init_policy, write_initial_checkpoint
 
 
 def sf_config(cfg: TrainConfig) -> argparse.Namespace:
@@ -100,6 +100,12 @@ def _alive(process: psutil.Process) -> bool:
         return False
 
 
+def recommended(cfg: TrainConfig) -> dict[str, Any]:
+    """What the run's exported policies recommend: decoding (and shield), train/export.py `recommendations`."""
+    init_meta = read_policy_file(cfg.run.init_policy)["meta"] if cfg.run.init_policy else None
+    return recommendations(cfg.env.on_target, init_meta)
+
+
 class TrainingFailed(RuntimeError):
     """A training process failed (a traceback, or it died); every process was stopped."""
 
@@ -119,6 +125,7 @@ class TrainingControl(EventLoopObject):
         self.signal: int | None = None
         self.stopping = False
         self.exported: Path | None = None
+        self.recommended = recommended(cfg)
         self.children: list[psutil.Process] = []
         self.timer = Timer(runner.event_loop, 1.0)
         self.timer.timeout.connect(self.tick)
@@ -178,7 +185,7 @@ class TrainingControl(EventLoopObject):
             return None
         meta = dict(command="srmt train " + " ".join(self.command), preset=self.cfg.run.preset,
                     reward=self.cfg.env.reward, variant=self.cfg.model.variant, backend=self.cfg.run.backend,
-                    wall_seconds=round(time.time() - self.started, 1), sf=dict(self.cfg.sf))
+                    wall_seconds=round(time.time() - self.started, 1), sf=dict(self.cfg.sf), **self.recommended)
         out = self.cfg.run.experiment_dir / POLICY_FILE
         try:
             export_policy(checkpoint, out, self.cfg.model, self.cfg.env.to_dict(), meta)
@@ -202,9 +209,6 @@ def run_training(cfg: TrainConfig, command: list[str], verbose: bool = False) ->
 def _run(cfg: TrainConfig, command: list[str], started: float, display: Display) -> int:
     ns = sf_config(cfg)
     register()
-    if cfg.run.init_policy and latest_checkpoint(cfg.run.experiment_dir) is None:
-        path = write_initial_checkpoint(ns, cfg.run.experiment_dir, cfg.run.init_policy)
-        display.note("Warm start: %s holds the weights of %s", path.name, cfg.run.init_policy)
     runner = (SerialRunner if ns.serial_mode else ParallelRunner)(ns)
     control = TrainingControl(runner, cfg, command, started, display)
     # A process started in the background inherits SIGINT ignored: install ours regardless; SIGTERM alike.
@@ -237,11 +241,24 @@ def train(argv: list[str]) -> int:
     check_config(cfg)
     for path, reason in set_aside_damaged(cfg.run.experiment_dir):  # before any process starts
         print(f"Skipped checkpoint {path.name} ({reason}); moved to {path.parent}", file=sys.stderr)
-    cfg, notes = prepare_experiment(cfg, saved, argv)
+    with removed_on_refusal(cfg.run.experiment_dir):  # a refused run leaves nothing behind
+        cfg, notes = prepare_experiment(cfg, saved, argv)
+        if cfg.run.init_policy and latest_checkpoint(cfg.run.experiment_dir) is None:
+            warm_start(cfg)
     if saved is not None:
         print(f"Resuming {cfg.run.experiment_dir}" + ("; changed since the saved config: " + "; ".join(notes)
                                                       if notes else ""), file=sys.stderr)
     return run_training(cfg, argv, verbose)
+
+
+def warm_start(cfg: TrainConfig) -> Path:
+    """Write the step-0 checkpoint of a fresh experiment from --init_policy and say so."""
+    path = write_initial_checkpoint(sf_config(cfg), cfg.run.experiment_dir, cfg.run.init_policy)
+    memory = load_init_policy(cfg.run.init_policy, cfg.model).model_config.memory
+    modes = f" (trained in memory mode {memory!r}; this run trains in {cfg.model.memory!r})" \
+        if memory != cfg.model.memory else ""
+    print(f"Warm start: {path.name} holds the weights of {cfg.run.init_policy}{modes}", file=sys.stderr)
+    return path
 
 
 def describe(cfg: TrainConfig) -> dict[str, Any]:

@@ -7,36 +7,52 @@ the registered factory with the policy's weights, and the optimizer state that
 sample-factory's learner would create (Adam with the run's settings, no
 moments yet). Only a fresh experiment is warm-started: one that holds a
 checkpoint resumes from it and `--init_policy` is refused.
+
+The memory mode may differ between the file and the run: every mode has the
+same weights, and the run's mode applies from its first step (e.g. the shipped
+lifelong policy, trained with memory 'stored', warm-starts the default
+'learned' run of `lifelong-cpu`). Every other model field must match.
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import gymnasium
 import torch
 
 from envs.backends import make_backend
 from envs.config import EnvConfig
-from srmt.checkpoint import load_policy
+from srmt.checkpoint import LoadedPolicy, load_policy
+from srmt.config import ModelConfig
 from train.export import checkpoint_dir
 from train.sf_model import make_actor_critic
 
 INIT_CHECKPOINT = "checkpoint_000000000_0.pth"
 
 
-def write_initial_checkpoint(ns: argparse.Namespace, experiment_dir: Path, policy_path: str | Path) -> Path:
-    """Write `experiment_dir`'s step-0 sample-factory checkpoint holding `policy_path`'s weights.
+def load_init_policy(policy_path: str | Path, model: ModelConfig | dict[str, Any]) -> LoadedPolicy:
+    """The policy file whose weights start a run of `model` (in any memory mode).
 
     Raises:
-        srmt.checkpoint.CheckpointError: the file is not a policy file or its model config is not the run's.
+        srmt.checkpoint.CheckpointError: missing, not a policy file, or a model other than the run's.
     """
-    loaded = load_policy(policy_path, expect=dict(ns.srmt_model))
+    fields = model.to_dict() if isinstance(model, ModelConfig) else dict(model)
+    return load_policy(policy_path, expect={k: v for k, v in fields.items() if k != "memory"})
+
+
+def write_initial_checkpoint(ns: argparse.Namespace, experiment_dir: Path, policy_path: str | Path) -> Path:
+    """Write `experiment_dir`'s step-0 sample-factory checkpoint holding `policy_path`'s weights
+    (with sample-factory's Adam, which train/checks.py requires of a warm start).
+
+    Raises:
+        srmt.checkpoint.CheckpointError: the file is not a policy file or its model is not the run's.
+    """
+    loaded = load_init_policy(policy_path, ns.srmt_model)
     probe = make_backend(ns.srmt_backend, EnvConfig.from_dict(dict(ns.srmt_env)), 1)
     actor_critic = make_actor_critic(ns, gymnasium.spaces.Dict(obs=probe.observation_space), probe.action_space)
     actor_critic.policy.load_state_dict(loaded.model.state_dict())
-    if ns.optimizer != "adam":
-        raise ValueError(f"--init_policy supports the adam optimizer, not {ns.optimizer!r}")
     optimizer = torch.optim.Adam(actor_critic.parameters(), lr=ns.learning_rate,
                                  betas=(ns.adam_beta1, ns.adam_beta2), eps=ns.adam_eps)
     path = checkpoint_dir(experiment_dir) / INIT_CHECKPOINT
