@@ -24,11 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from benchmarks.options import STEPS, UNTIMED_STEPS, add_ranged
+from benchmarks.options import ENVS, ROUNDS, STEPS, UNTIMED_STEPS, add_ranged
 from envs.actions import NUM_ACTIONS
 from envs.config import EnvConfig, resolve_config
 from envs.device import resolve_device
-from envs.options import POSITIVE_INT, Range
+from envs.options import Range
 from envs.pogema_backend import PogemaBatchedEnv, make_pogema
 from envs.task import TaskSampler
 from envs.torch_backend.env import TorchBatchedEnv
@@ -148,12 +148,12 @@ def run(args: argparse.Namespace) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="torch backend device: cpu, cuda, cuda:1 (default cpu)")
-    add_ranged(parser, "--envs", POSITIVE_INT, None,
+    add_ranged(parser, "--envs", ENVS, None,
                "envs of the torch backend for every case (default: 1024 / 64 / 16); e.g. 4096 on a GPU")
     add_ranged(parser, "--pogema-envs", POGEMA_ENVS, None, "envs of the pogema backend (default: as the case)")
-    add_ranged(parser, "--steps", POSITIVE_INT, 100, "timed steps of the torch backend per round")
+    add_ranged(parser, "--steps", STEPS, 100, "timed steps of the torch backend per round")
     add_ranged(parser, "--pogema-steps", STEPS, 10, "timed steps of the pogema backend per round")
     add_ranged(parser, "--warmup", UNTIMED_STEPS, 10, "untimed steps first")
-    add_ranged(parser, "--rounds", POSITIVE_INT, 8, "timed rounds per backend, interleaved")
+    add_ranged(parser, "--rounds", ROUNDS, 8, "timed rounds per backend, interleaved")
     parser.add_argument("--cases", nargs="*", default=None, help="subset of: bottleneck maze random")
     parser.add_argument("--torch-only", action="store_true", help="skip the pogema backend (large --envs on a GPU)")

@@ -38,8 +38,7 @@ from typing import NamedTuple
 
 import psutil
 
-from benchmarks.options import ROUNDS, WARMUP, add_ranged
-from envs.options import POSITIVE
+from benchmarks.options import ROUNDS, SECONDS, WARMUP, add_ranged
 from srmt.config import VARIANTS
 
 REFERENCE_FPS = 2850.0
@@ -51,7 +50,7 @@ _REPORT = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]\[\d+\] Fps is 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_ranged(parser, "--seconds", POSITIVE, 90.0, "measured seconds after warm-up")
+    add_ranged(parser, "--seconds", SECONDS, 90.0, "measured seconds after warm-up")
     add_ranged(parser, "--warmup", WARMUP, 25.0, "seconds ignored at the start")
     parser.add_argument("--preset", default="bottleneck", help="training preset")
     parser.add_argument("--peer", default="gru", type=parse_peer,

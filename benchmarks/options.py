@@ -18,6 +18,8 @@ ROUNDS = Range(1, 100, integer=True)
 """Repetitions of a measurement."""
 MINUTES = Range(0, 7 * 24 * 60, lo_open=True)
 """Training budgets of the learning benchmarks: up to a week."""
+SECONDS = Range(0, 4 * 3600, lo_open=True)
+"""Measured seconds of a speed benchmark: up to 4 hours."""
 WARMUP = Range(0, 3600)
 """Seconds ignored before measuring."""
 SAVE_EVERY = Range(10, 24 * 3600, integer=True)
