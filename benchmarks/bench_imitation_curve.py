@@ -21,7 +21,7 @@ from eval.evaluate import evaluate
 from eval.runner import AgentSpec
 from maps.lifelong import VALIDATION_PREFIX
 from srmt.checkpoint import load_policy
-from train.imitation import expert_accuracy
+from train.imitation import SNAPSHOTS, expert_accuracy
 
 SUITE = "validation"
 SHIELDS = {"none": None, "pibt": "pibt"}
@@ -36,7 +36,7 @@ def held_out_env(num_agents: int) -> EnvConfig:
 def snapshots(policy: Path) -> list[tuple[int, Path]]:
     """(samples, path) of the run's snapshots in order, the final policy file last."""
     found = []
-    for path in (policy.parent / "snapshots-imitation").glob("policy-*.pt"):
+    for path in (policy.parent / SNAPSHOTS).glob("policy-*.pt"):
         match = re.fullmatch(r"policy-(\d+)\.pt", path.name)
         if match:
             found.append((int(match.group(1)), path))

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from eval.suites import Episode, EvalError, Suite
-from maps.files import unwritable
+from maps.files import DIRECTORY, check_output
 from maps.registry import BENCHMARK_DIR
 
 RECORDS_FILE = "episodes.jsonl"
@@ -212,20 +212,13 @@ def label_compared(sources: Sequence[tuple[Path, list[dict]]], ours: str) -> lis
     return labelled
 
 
-def check_writable(out_dir: Path) -> None:
-    """Create `out_dir` if needed and prove a file can be written there (EvalError otherwise)."""
-    problem = unwritable(out_dir)
-    if problem:
-        raise EvalError(f"output directory {out_dir} is not writable ({problem}); "
-                        "pass --out DIR with a directory you can write to")
-
-
 class ResultStore:
     """episodes.jsonl + run.json in `out_dir`; resumes an earlier run of the same agent and suite."""
 
     def __init__(self, out_dir: str | os.PathLike, manifest: dict):
         self.out_dir = Path(out_dir)
-        check_writable(self.out_dir)
+        check_output(self.out_dir, "--out", DIRECTORY)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.out_dir / RECORDS_FILE
         self.manifest = {"format": MANIFEST_FORMAT, **manifest}
         manifest_path = self.out_dir / MANIFEST_FILE

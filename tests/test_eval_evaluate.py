@@ -90,7 +90,10 @@ def test_results_of_another_agent_are_not_mixed(tmp_path):
 def test_output_directory_not_writable(tmp_path):
     blocker = tmp_path / "file.txt"
     blocker.write_text("x")
-    with pytest.raises(EvalError, match="output directory .*file.txt/out is not writable.*--out DIR"):
+    from maps.files import OutputPathError
+
+    with pytest.raises(OutputPathError, match="--out .*file.txt/out: .*file.txt is a file, so nothing can be "
+                                              "created under it; pass a path in a directory"):
         evaluate("bottleneck", agent=GreedyAgent(), maps="bottleneck-3", seeds=[0], out_dir=blocker / "out",
                  workers=1, progress=False)
 

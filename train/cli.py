@@ -17,9 +17,6 @@ from envs.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
 from maps.files import DIRECTORY, check_output
 from train.presets import BOTTLENECK_REWARDS, PRESETS
 
-SNAPSHOTS = "snapshots-imitation"
-"""The folder beside the policy file where train/imitation.py writes its snapshots."""
-
 HELP = """\
 Train an SRMT policy with sample-factory (APPO) on POGEMA maps.
 
@@ -121,6 +118,7 @@ def imitation_outputs(out: str) -> Path:
     """The policy file `srmt imitate --out` names, after checking it and the folders written beside it
     (training maps, snapshots); maps.files.OutputPathError names what cannot be written and the fix."""
     from train.export import POLICY_OUTPUT
+    from train.imitation import SNAPSHOTS
 
     path = check_output(out, "--out", POLICY_OUTPUT)
     for folder in (path.parent / "maps", path.parent / SNAPSHOTS):

@@ -52,6 +52,8 @@ from srmt.config import ModelConfig
 from srmt.decoding import action_preferences
 from srmt.model import SRMTPolicy
 
+SNAPSHOTS = "snapshots-imitation"
+"""Folder beside the policy file that holds the run's snapshots (policy-SAMPLES.pt)."""
 SAMPLES = Range(1, 1e10, integer=True)
 """Allowed sample budgets: up to 1e10 (about 700 hours at this machine's speed)."""
 SECONDS = Range(0, 7 * 24 * 3600, lo_open=True)
@@ -243,7 +245,7 @@ def imitate(env_cfg: EnvConfig, model_cfg: ModelConfig, settings: ImitationConfi
                              loss=round(loss, 4), **{key: round(v, 1) for key, v in timing.items()})
                 report(stats)
             if samples // snapshot_every != (samples - per_rollout) // snapshot_every and not last:
-                save(out.parent / "snapshots-imitation" / f"policy-{samples:011d}.pt")
+                save(out.parent / SNAPSHOTS / f"policy-{samples:011d}.pt")
             if out_of_time:
                 break
     except KeyboardInterrupt:
