@@ -86,13 +86,14 @@ class SRMTAgent(EpisodeStreams):
                         name: str | None = None, batched: bool = True, shield: str | None = None) -> "SRMTAgent":
         """Load a policy file (srmt.checkpoint); `expect` pins config fields (CheckpointError on mismatch).
 
-        `sample=None` follows the file's `meta["decoding"]` ("sample" or "argmax"; argmax if absent).
+        `sample=None` follows the file's `meta["decoding"]` ("sample" or "argmax"; argmax if absent); with a
+        shield it ranks by logit (argmax first).
         """
         dev = resolve_device(device)
         loaded = load_policy(path, device=dev, expect=expect)
         name = name or str(loaded.meta.get("algorithm", "SRMT"))
-        if sample is None:
-            sample = loaded.meta.get("decoding") == "sample"
+        if sample is None:  # with a shield the ranking is by logit (docs/shield.md: measured better)
+            sample = shield is None and loaded.meta.get("decoding") == "sample"
         return cls(loaded.model, device=dev, sample=sample, seed=seed, name=name, batched=batched,
                    env_config=loaded.env_config, meta=loaded.meta, shield=shield)
 

@@ -73,6 +73,8 @@ def describe_agent(agent: Agent) -> str:
         return ""
     recommended = meta.get("decoding")
     source = (f"the policy file recommends {recommended}" if recommended else "the policy file recommends none")
+    if agent.shield:
+        source += "; a shield ranks by logit unless --sample"
     line = f"{agent.name}: {_decoding(agent)} actions ({source}), shield {agent.shield or 'none'}"
     trained = meta.get("shield")
     if trained and not agent.shield:

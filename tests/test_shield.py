@@ -135,5 +135,14 @@ def test_shielded_runs_are_named_and_a_shield_trained_policy_says_so(tmp_path, c
     assert "sampled actions (the policy file recommends sample), shield none" in line
     assert "trained with the pibt shield in the loop, pass --shield pibt" in line
     shielded = SRMTAgent(SRMTPolicy(MODEL), meta={}, shield="pibt")
-    assert describe_agent(shielded) == ("SRMT+pibt-shield: argmax actions (the policy file recommends none), "
-                                        "shield pibt")
+    assert describe_agent(shielded) == ("SRMT+pibt-shield: argmax actions (the policy file recommends none; "
+                                        "a shield ranks by logit unless --sample), shield pibt")
+
+
+def test_a_shield_ranks_by_logit_unless_sampling_is_asked_for(tmp_path):
+    from srmt.checkpoint import save_policy
+
+    path = save_policy(tmp_path / "p.pt", SRMTPolicy(MODEL), MODEL, CONFIG.to_dict(), {"decoding": "sample"})
+    assert SRMTAgent.from_checkpoint(path).sample  # unshielded: the file's recommendation
+    assert not SRMTAgent.from_checkpoint(path, shield="pibt").sample
+    assert SRMTAgent.from_checkpoint(path, shield="pibt", sample=True).sample
