@@ -3,8 +3,9 @@
 For every snapshot an `srmt imitate` run wrote (OUT.parent/snapshots-imitation/policy-SAMPLES.pt)
 and its final policy file: the held-out expert accuracy (share of agent-steps where the policy's
 most likely action is PIBT's, PIBT acting on the validation maps, train.imitation.expert_accuracy)
-and the validation throughput with and without the PIBT collision shield (the policy file's
-recommended decoding), beside PIBT's own throughput on the same episodes.
+and the validation throughput without the PIBT collision shield (the policy file's recommended
+decoding) and with it (ranking by logit, the shield's default), beside PIBT's own throughput on the
+same episodes.
 
     srmt bench imitation runs/bc/imitation.pt --out curve.json
 """
