@@ -50,7 +50,7 @@ def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, devi
             raise AgentError(f"--checkpoint is for --algo srmt, not {algo!r}")
         return {"pibt": PIBTAgent, "astar": AStarAgent, "greedy": GreedyAgent, "random": RandomAgent}[algo](seed=seed)
     if checkpoint is None:
-        checkpoint = default_policy_path(lifelong)
+        checkpoint = default_policy_path(lifelong, shield)
         if not checkpoint.is_file():
             raise AgentError(f"no --checkpoint given and the shipped policy {checkpoint} is not there "
                              "(not trained yet?); pass --checkpoint FILE or use --algo astar|greedy|random")

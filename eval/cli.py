@@ -27,7 +27,8 @@ def _agent_args(p: argparse.ArgumentParser) -> None:
     who = p.add_mutually_exclusive_group()
     who.add_argument("--checkpoint", metavar="FILE",
                      help="SRMT policy file (default: the shipped policy that fits: agents/pretrained/"
-                          "lifelong_srmt.pt for lifelong suites and maps, bottleneck_srmt.pt otherwise)")
+                          "lifelong_srmt.pt for lifelong suites and maps, lifelong_srmt_shield.pt with --shield, "
+                          "bottleneck_srmt.pt otherwise)")
     who.add_argument("--algo", choices=ALGORITHMS, default=None,
                      help="srmt (a policy file, the default), pibt (the centralised PIBT planner, full "
                           "observability), astar (pogema's A* per agent), greedy (batched shortest-path steps), "

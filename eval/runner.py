@@ -69,7 +69,7 @@ class AgentSpec:
         """The policy file an 'srmt' spec loads (None for baselines)."""
         if self.algo != "srmt":
             return None
-        return Path(self.checkpoint) if self.checkpoint else default_policy_path(self.lifelong)
+        return Path(self.checkpoint) if self.checkpoint else default_policy_path(self.lifelong, self.shield)
 
 
 @dataclass(frozen=True)

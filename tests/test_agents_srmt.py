@@ -156,7 +156,7 @@ def test_checkpoint_loading_and_variant_check(tmp_path):
 def test_missing_default_policy_and_bad_algo_are_explained(monkeypatch, tmp_path):
     import agents
 
-    monkeypatch.setattr(agents, "default_policy_path", lambda lifelong=False: tmp_path / "none.pt")
+    monkeypatch.setattr(agents, "default_policy_path", lambda lifelong=False, shield=None: tmp_path / "none.pt")
     with pytest.raises(AgentError, match="no --checkpoint given and the shipped policy"):
         make_agent("srmt")
     with pytest.raises(AgentError, match="unknown algorithm 'ppo'"):

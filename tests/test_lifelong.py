@@ -129,6 +129,8 @@ def test_without_checkpoint_the_shipped_policy_that_fits_is_named(capsys):
 
     args = argparse.Namespace(algo=None, checkpoint=None, device="cpu", sample=None, agent_seed=0, shield="none")
     assert _spec(args, lifelong=True).policy_path.name == "lifelong_srmt.pt"
+    args.shield = "pibt"
+    assert _spec(args, lifelong=True).policy_path.name == "lifelong_srmt_shield.pt"
     assert "shipped lifelong policy" in capsys.readouterr().err
     assert _spec(args, lifelong=False).policy_path.name == "bottleneck_srmt.pt"
     assert "shipped Bottleneck policy" in capsys.readouterr().err

@@ -8,8 +8,8 @@ policy and is dropped, after checking that nothing unexpected is there.
 Every exported policy recommends its decoding (`meta["decoding"]`, read by `srmt eval`, `srmt render`
 and `srmt toolbox` when no --sample / --argmax is given): the warm-start file's recommendation when it
 has one, else "sample" for lifelong training (on_target=restart: argmax agents deadlock in one-cell
-corridors, docs/training.md) and "argmax" for Bottleneck training; a warm-start file's `meta["shield"]`
-is kept too.
+corridors, docs/training.md) and "argmax" for Bottleneck training. A warm-start file's `meta["shield"]`
+(its rollouts ran through a collision shield) is not taken over: APPO's rollouts never use one.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ POLICY_FILE = "policy.pt"
 POLICY_PREFIX = "policy."
 NOT_POLICY_PREFIXES = ("obs_normalizer.", "returns_normalizer.")
 """sample-factory's own state in the actor-critic: not part of the exported policy."""
-INHERITED = ("decoding", "shield")
+INHERITED = ("decoding",)
 """meta entries an exported policy takes over from its warm-start file."""
 
 
@@ -48,13 +48,13 @@ POLICY_OUTPUT = OutputKind("srmt policy file (.pt)", (".pt",), recognises=is_pol
 
 
 def recommendations(on_target: str, init_meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The decoding (and shield) an exported policy recommends, given its training's on_target and the
+    """The decoding an exported policy recommends, given its training's on_target and the
     meta of the policy file it was warm-started from (None: trained from scratch).
 
     >>> recommendations("restart"), recommendations("finish")
     ({'decoding': 'sample'}, {'decoding': 'argmax'})
     >>> recommendations("finish", {"decoding": "sample", "shield": "pibt", "env_steps": 5})
-    {'decoding': 'sample', 'shield': 'pibt'}
+    {'decoding': 'sample'}
     """
     own = {"decoding": "sample" if on_target == "restart" else "argmax"}
     return {**own, **{key: value for key, value in (init_meta or {}).items() if key in INHERITED and value}}

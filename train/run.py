@@ -101,7 +101,7 @@ def _alive(process: psutil.Process) -> bool:
 
 
 def recommended(cfg: TrainConfig) -> dict[str, Any]:
-    """What the run's exported policies recommend: decoding (and shield), train/export.py `recommendations`."""
+    """What the run's exported policies recommend: their decoding, train/export.py `recommendations`."""
     init_meta = read_policy_file(cfg.run.init_policy)["meta"] if cfg.run.init_policy else None
     return recommendations(cfg.env.on_target, init_meta)
 

@@ -3,7 +3,10 @@
 - `bottleneck_srmt.pt`: the small SRMT policy trained on the two-agent
   Bottleneck corridors (finish mode);
 - `lifelong_srmt.pt`: the SRMT policy trained with the `lifelong-cpu` preset
-  (restart mode, 64 agents, radius 5).
+  (restart mode, 64 agents, radius 5): PIBT imitation, then APPO;
+- `lifelong_srmt_shield.pt`: the same recipe's imitation stage alone, trained
+  with the PIBT collision shield in its rollouts: the best of the two under the
+  shield (`--shield pibt`, docs/shield.md), worse without it.
 
 `srmt eval` and `srmt render` use the one that fits the suite or map when no
 --checkpoint is given, and say which.
@@ -14,11 +17,13 @@ from pathlib import Path
 
 BOTTLENECK_POLICY = "bottleneck_srmt.pt"
 LIFELONG_POLICY = "lifelong_srmt.pt"
+LIFELONG_SHIELD_POLICY = "lifelong_srmt_shield.pt"
 
 
-def default_policy_path(lifelong: bool = False) -> Path:
-    """Path of the shipped lifelong or Bottleneck SRMT policy (it may not exist in a source checkout yet)."""
-    return Path(__file__).resolve().parent / (LIFELONG_POLICY if lifelong else BOTTLENECK_POLICY)
+def default_policy_path(lifelong: bool = False, shield: str | None = None) -> Path:
+    """Path of the shipped lifelong (with a shield: the shield's) or Bottleneck SRMT policy."""
+    name = BOTTLENECK_POLICY if not lifelong else LIFELONG_SHIELD_POLICY if shield else LIFELONG_POLICY
+    return Path(__file__).resolve().parent / name
 
 
 def random_init_policy(path: str | Path, seed: int = 0) -> Path:
