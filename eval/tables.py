@@ -152,21 +152,27 @@ def figure(path: Path, root: Path = ROOT) -> Path:
     import matplotlib.pyplot as plt
 
     columns = load_columns(root)
+    palette = plt.get_cmap("tab10").colors
+    color = {name: palette[i % len(palette)] for i, name in enumerate([c.label for c in columns] + list(PUBLISHED))}
     fig, axes = plt.subplots(1, len(SUITES), figsize=(4.0 * len(SUITES), 3.6))
     for ax, name in zip(axes, SUITES):
         suite = get_suite(name)
         for c in columns:
             s = ours(root, c, suite)
             if s:
-                ax.plot(list(s.per_count), list(s.per_count.values()), marker="o", lw=2, label=c.label)
+                ax.plot(list(s.per_count), list(s.per_count.values()), marker="o", lw=2, label=c.label,
+                        color=color[c.label])
         for p, s in published(suite).items():
-            ax.plot(list(s.per_count), list(s.per_count.values()), ls="--", lw=1, label=_label(p))
+            ax.plot(list(s.per_count), list(s.per_count.values()), ls="--", lw=1, label=_label(p), color=color[p])
         ax.set_title(suite.title)
         ax.set_xlabel("agents")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("average throughput")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    legend = {}  # every method once, in drawing order, whichever panel has it
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=len(legend), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
