@@ -2,7 +2,7 @@
 
 - RandomAgent: uniform random actions, one seeded stream per episode.
 - GreedyAgent: every agent steps along its shortest path on the static map
-  (the first cell of the path channel, SPEC section 1), ignoring other agents;
+  (the first cell of the observation's path channel), ignoring other agents;
   an agent that did not move on its last step and is not on its goal takes a
   random action instead (pogema's A* rule, which breaks head-on deadlocks).
   Fully batched: a few tensor operations for all rows.

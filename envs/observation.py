@@ -1,4 +1,4 @@
-"""Observations of SPEC section 1 for a batch of E environments x A agents, in torch.
+"""The SRMT paper's observations (three channels per agent) for E environments x A agents, in torch.
 
 Channels of the (2r+1)x(2r+1) window centred on each agent:
   0. obstacles as -1, plus +1 on the cells of the agent's shortest path to its

@@ -1,4 +1,4 @@
-"""Per-step rewards of the Bottleneck schemes (SPEC section 2) and the lifelong reward.
+"""Per-step rewards of the SRMT paper's five Bottleneck schemes and the lifelong reward.
 
 Every scheme gives +1 on the step an agent reaches its goal (and nothing else
 that step). Otherwise, for agents still on the grid:

@@ -22,7 +22,7 @@ class Task:
 
 
 def task_for_seed(resolved: ResolvedEnv, map_index: int, seed: int) -> Task:
-    """The task of `seed` on a map: explicit cells, the Bottleneck sampler (SPEC section 2), or pogema's."""
+    """The task of `seed` on a map: explicit cells, the Bottleneck sampler (maps/bottleneck.py), or pogema's."""
     cfg = resolved.config
     if cfg.starts is not None:
         return Task(map_index, seed, cfg.starts, cfg.goals)

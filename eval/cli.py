@@ -1,8 +1,10 @@
-"""`srmt eval`, `srmt render` and `srmt bench eval`.
+"""`srmt eval`, `srmt render` and `srmt toolbox` (`srmt bench eval` is benchmarks/bench_eval_speed.py,
+`srmt report` is eval/tables.py).
 
     srmt eval bottleneck --checkpoint policy.pt --quick
     srmt eval random --algo pibt --agents 8 16 --workers 2
     srmt render --map bottleneck-20 --agents 2 --seed 3 --path-channel
+    srmt toolbox maps/data/pogema-benchmark/02-mazes/02-mazes.yaml --algo SRMT PIBT
 """
 from __future__ import annotations
 
@@ -66,7 +68,7 @@ def shield_arg(args: argparse.Namespace) -> str | None:
 
 
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:
-    """Register `eval` and `render`."""
+    """Register `eval`, `render` and `toolbox`."""
     from eval.suites import SUITES
 
     p = subparsers.add_parser("eval", help="evaluate a policy or baseline on a benchmark suite",

@@ -1,4 +1,5 @@
-"""The two-agent Bottleneck task of the SRMT paper (SPEC.md section 2).
+"""The two-agent Bottleneck task of the SRMT paper ("SRMT: Shared Memory for Multi-agent Lifelong
+Pathfinding", Sagirova et al., 2025).
 
 Map of corridor length L: width 9, height L+4. Rows 0-1 are room A, then L
 rows of ``####.####`` (a one-cell corridor in column 4), then room B (the last
@@ -55,7 +56,7 @@ def bottleneck_grid(length: int) -> str:
 
 
 def episode_length_for_test(length: int) -> int:
-    """Episode length on a test map: 2L + 100 (SPEC section 2)."""
+    """Episode length on a test map: 2L + 100, as in the paper."""
     _check_length(length)
     return 2 * length + 100
 

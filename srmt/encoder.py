@@ -1,4 +1,5 @@
-"""ResNet observation encoder: [B, 3, w, w] -> [B, H] (SPEC section 1)."""
+"""ResNet observation encoder: [B, 3, w, w] -> [B, H], the SRMT paper's: conv3x3, k residual blocks,
+ReLU, flatten, Linear, ReLU (docs/model.md, "Network")."""
 
 from __future__ import annotations
 

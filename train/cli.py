@@ -1,9 +1,12 @@
-"""`srmt train` and `srmt bench train`.
+"""`srmt train` and `srmt imitate` (`srmt bench train` is benchmarks/bench_train_speed.py).
 
 `srmt train` takes no argparse options of its own: every `--KEY VALUE` goes
 to train/config.py, which resolves it against the run / env / model /
 sample-factory fields and rejects unknown keys (argparse would need every
-sample-factory flag declared twice).
+sample-factory flag declared twice); `--verbose` is the one flag train/run.py
+takes itself. `srmt imitate` is an ordinary argparse command: PIBT imitation
+on a lifelong preset's environments (train/imitation.py), the warm start of
+`srmt train --init_policy`.
 """
 from __future__ import annotations
 

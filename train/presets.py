@@ -1,4 +1,5 @@
-"""Training presets: the published setups of SPEC.md section 4, sized for this project's CPU budget.
+"""Training presets: the published APPO setups of SRMT ("SRMT: Shared Memory for Multi-agent Lifelong
+Pathfinding", Sagirova et al., 2025, and its reference code), sized for this project's CPU budget.
 
 A preset is four sections of defaults, each overridable on the command line
 (see train/config.py and docs/training.md):
@@ -8,10 +9,14 @@ A preset is four sections of defaults, each overridable on the command line
 - `model`: a `ModelConfig.preset` name plus field overrides;
 - `sf`: sample-factory 2.1.1 options (its own flag names).
 
-Where a value differs from SPEC.md section 4 the comment says why: SPEC's
-hyper-parameters are for 2e7 steps on a GPU with 16 environments of 4
-workers; on 2 CPU cores the bottleneck preset is tuned for a 30-minute budget
-(docs/training.md, "Learning on CPU").
+The published values: Adam, rollout 8, PPO clip 0.2, value coefficient 0.5,
+GAE lambda 0.95, one epoch, batch 16384 (the reference code's lifelong
+default: 4096); Bottleneck lr 1.3e-4 KL-adaptive, gamma 0.9716, entropy
+0.0156, 2e7 env steps on 4 workers x 4 envs; lifelong lr 2.2e-4 constant,
+gamma 0.9756, entropy 0.023, 1e9 env steps on 8 workers x 4 envs. Where a
+preset differs, the comment says why: those runs had a GPU; on 2 CPU cores
+the bottleneck preset is tuned for a 30-minute budget (docs/training.md,
+"Learning on CPU").
 """
 from __future__ import annotations
 
@@ -20,10 +25,10 @@ from typing import Any
 from maps.bottleneck import TRAIN_EPISODE_LENGTH, TRAIN_LENGTHS, map_name
 
 BOTTLENECK_TRAIN_PATTERN = "(" + "|".join(map_name(length) for length in TRAIN_LENGTHS) + ")"
-"""Regex over map names selecting the 16 training corridors of SPEC section 2."""
+"""Regex over map names selecting the paper's 16 training corridors (maps/bottleneck.py TRAIN_LENGTHS)."""
 
 BOTTLENECK_REWARDS = ("directional", "sparse", "dense", "directional-negative", "moving-negative")
-"""Reward schemes the bottleneck preset trains with (SPEC section 2)."""
+"""Reward schemes the bottleneck preset trains with: the paper's five (table in envs/rewards.py)."""
 
 LIFELONG_MAP_PATTERN = "train-maze-.*"
 """Names of the maze maps the lifelong preset generates (train/mazes.py)."""
@@ -34,7 +39,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "bottleneck": {
         "run": dict(
             envs_per_batch=128,             # E pogema envs x 2 agents in one batched env object
-            train_for_env_steps=20_000_000,  # SPEC: 2e7 env (agent) steps
+            train_for_env_steps=20_000_000,  # paper: 2e7 env (agent) steps
         ),
         "env": dict(
             map_name=None, map_pattern=BOTTLENECK_TRAIN_PATTERN, num_agents=2, obs_radius=2,
@@ -46,7 +51,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             learning_rate=1.3e-4, lr_schedule="kl_adaptive_epoch", gamma=0.9716,
             exploration_loss_coeff=0.0156, rollout=8, ppo_clip_ratio=0.2,
             value_loss_coeff=0.5, gae_lambda=0.95, num_epochs=1,
-            batch_size=4096,                # SPEC: 16384 (GPU); smaller batches learn faster per step on CPU
+            batch_size=4096,                # paper: 16384 (GPU); smaller batches learn faster per step on CPU
             num_batches_per_epoch=1,
             num_workers=1, worker_num_splits=1,
             serial_mode=False, async_rl=True,
@@ -56,7 +61,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "lifelong": {
         "run": dict(
             envs_per_batch=2,               # 2 maze envs x 64 agents = 128 rows per env object
-            train_for_env_steps=1_000_000_000,  # SPEC: 1e9
+            train_for_env_steps=1_000_000_000,  # paper: 1e9
         ),
         "env": dict(
             map_name=None, map_pattern=LIFELONG_MAP_PATTERN, num_agents=64, obs_radius=5,
@@ -67,7 +72,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             learning_rate=2.2e-4, lr_schedule="constant", gamma=0.9756,
             exploration_loss_coeff=0.023, rollout=8, ppo_clip_ratio=0.2,
             value_loss_coeff=0.5, gae_lambda=0.95, num_epochs=1,
-            batch_size=4096,                # reference code's value (SPEC: paper 16384); the SRMT state
+            batch_size=4096,                # reference code's value (paper: 16384); the SRMT state
                                             # of 64 agents x 512 floats makes 16384 samples ~2.5 GB
             num_batches_per_epoch=1,
             num_workers=2, worker_num_splits=1,
@@ -81,7 +86,9 @@ PRESETS: dict[str, dict[str, Any]] = {
             backend="torch",                # the torch-native env: ~20x pogema's agent-steps/s
             envs_per_batch=8,               # 8 envs x 64 agents = 512 rows per env object
             train_for_env_steps=1_000_000_000,
-            max_train_seconds=7200,         # the 2-hour budget of the shipped policy
+            max_train_seconds=7200,         # the preset's default cap (2 hours); the shipped lifelong_srmt.pt
+                                            # took 37.5 min in all: 27.3 min PIBT imitation, then 10.2 min
+                                            # of APPO (agents/pretrained/lifelong_srmt.json)
         ),
         "env": dict(
             map_name=None, map_pattern=LIFELONG_CPU_MAP_PATTERN, num_agents=64, obs_radius=5,
