@@ -3,8 +3,9 @@
 Runs `srmt eval SUITE` for random, mazes, warehouse, movingai and puzzles
 (default: the shipped lifelong policy with its recommended decoding, torch
 backend, 2 workers), then prints per suite the mean throughput over agent
-counts (how SPEC.md section 3 reports suites) beside the published means of
-SPEC.md section 3, and the evaluation's episodes/s and agent-steps/s.
+counts (how the POGEMA benchmark paper reports suites) beside the published means
+(computed from the benchmark's per-episode files shipped with the maps,
+eval.tables.published), and the evaluation's episodes/s and agent-steps/s.
 Results stay in OUT/SUITE (per-episode JSONL, summary.md per agent count,
 plot.png); rerunning resumes. Ctrl-C / SIGTERM keep the finished episodes and
 write the suites finished so far to OUT/suites.json.
@@ -23,18 +24,10 @@ from eval.evaluate import evaluate
 from eval.report import ALL, aggregate
 from eval.runner import AgentSpec
 from eval.suites import get_suite
+from eval.tables import PUBLISHED, published, published_label
 from maps.files import DIRECTORY, check_output
 
 SUITES = ("random", "mazes", "warehouse", "movingai", "puzzles")
-PUBLISHED = {  # SPEC.md section 3: mean throughput over each suite's agent counts
-    "mazes": {"RHCR": 1.554, "Follower": 1.140, "MATS-LP": 1.125, "QPLEX": 0.881, "MAMBA": 0.599},
-    "random": {"RHCR": 2.164, "Follower": 1.637, "MATS-LP": 1.674, "QPLEX": 1.220, "MAMBA": 0.955},
-    "movingai": {"RHCR": 3.480, "Follower": 3.271, "MATS-LP": 3.320, "QPLEX": 2.992, "MAMBA": 1.737},
-    "puzzles": {"RHCR": 0.538, "Follower": 0.319, "MATS-LP": 0.394, "QPLEX": 0.217, "MAMBA": 0.133},
-    "warehouse": {"RHCR": 2.352, "Follower": 2.731, "MATS-LP": 1.701, "QPLEX": 2.017, "MAMBA": 1.510},
-}
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", help="policy file (default: the shipped lifelong policy)")
     parser.add_argument("--algo", default="srmt", help="srmt (default) or a baseline: pibt, astar, greedy, random")
@@ -59,12 +52,12 @@ def run(args: argparse.Namespace) -> int:
         if table:
             out.mkdir(parents=True, exist_ok=True)
             (out / "suites.json").write_text(json.dumps(table, indent=2))
-    methods = list(next(iter(PUBLISHED.values())))
-    print("\n| suite | " + f"{args.algo} (measured) | " + " | ".join(methods) + " |")
-    print("|---" * (len(methods) + 2) + "|")
+    print("\n| suite | " + f"{args.algo} (measured) | " + " | ".join(map(published_label, PUBLISHED)) + " |")
+    print("|---" * (len(PUBLISHED) + 2) + "|")
     for name, row in table.items():
+        theirs = published(get_suite(name))
         print(f"| {get_suite(name).title} | **{row['throughput']:.3f}** | "
-              + " | ".join(f"{PUBLISHED[name][m]:.3f}" for m in methods) + " |")
+              + " | ".join(f"{theirs[m].suite:.3f}" if m in theirs else "-" for m in PUBLISHED) + " |")
     return 0
 
 

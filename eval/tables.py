@@ -15,8 +15,8 @@ Outputs: the README block between ``<!-- report:lifelong -->`` and ``<!-- /repor
 ``docs/media/lifelong-suites.png`` (one panel per suite). ``srmt report --check`` rebuilds in memory
 and fails when a committed table differs (tests/test_report.py runs it).
 
-A suite's score is the mean over its agent counts of the per-count mean throughput, as SPEC.md
-section 3 (the POGEMA benchmark paper) reports suites.
+A suite's score is the mean over its agent counts of the per-count mean throughput, as the POGEMA
+benchmark paper reports suites.
 """
 from __future__ import annotations
 
@@ -85,13 +85,14 @@ def ours(root: Path, column: Column, suite: Suite) -> Scores | None:
 
 
 def published(suite: Suite) -> dict[str, Scores]:
-    """The published methods' scores over all their episodes of the suite (SPEC.md section 3's means)."""
+    """The published methods' scores over all their episodes of the suite (the POGEMA benchmark paper's means)."""
     files = published_files(suite)
     one_map = suite.maps[0] if len(suite.maps) == 1 else None  # Warehouse's files name no map
     return {name: scores(suite, load_records(files[name], one_map)) for name in PUBLISHED if name in files}
 
 
-def _label(name: str) -> str:
+def published_label(name: str) -> str:
+    """A published method's column name (the benchmark's files call the tuned QMIX/QPLEX '-tuned')."""
     return name.removesuffix("-tuned")
 
 
@@ -103,7 +104,7 @@ def readme_block(root: Path = ROOT) -> str:
     """The README's table: one row per suite, our columns then the published methods, with how each
     of our columns was measured."""
     columns = load_columns(root)
-    head = [c.label for c in columns] + [_label(p) for p in PUBLISHED]
+    head = [c.label for c in columns] + [published_label(p) for p in PUBLISHED]
     lines = [BEGIN, "| suite | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
     for name in SUITES:
         suite = get_suite(name)
@@ -132,7 +133,7 @@ def per_count_page(root: Path = ROOT) -> str:
     for name in SUITES:
         suite = get_suite(name)
         methods = {c.label: ours(root, c, suite) for c in columns}
-        methods.update({_label(p): s for p, s in published(suite).items()})
+        methods.update({published_label(p): s for p, s in published(suite).items()})
         head = list(methods)
         lines += [f"## {suite.title}", "", "| agents | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
         for count in suite.agents:
@@ -163,7 +164,8 @@ def figure(path: Path, root: Path = ROOT) -> Path:
                 ax.plot(list(s.per_count), list(s.per_count.values()), marker="o", lw=2, label=c.label,
                         color=color[c.label])
         for p, s in published(suite).items():
-            ax.plot(list(s.per_count), list(s.per_count.values()), ls="--", lw=1, label=_label(p), color=color[p])
+            ax.plot(list(s.per_count), list(s.per_count.values()), ls="--", lw=1, label=published_label(p),
+                    color=color[p])
         ax.set_title(suite.title)
         ax.set_xlabel("agents")
         ax.grid(alpha=0.3)

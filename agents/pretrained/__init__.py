@@ -28,7 +28,7 @@ def default_policy_path(lifelong: bool = False, shield: str | None = None) -> Pa
 
 def random_init_policy(path: str | Path, seed: int = 0) -> Path:
     """Write an untrained Bottleneck-preset SRMT policy (weights from `seed`, memory='stored' like the
-    shipped policy, so the per-agent reference loop can run it) to `path`: a stand-in where no trained
+    shipped Bottleneck policy, so the per-agent reference loop can run it) to `path`: a stand-in where no trained
     policy exists yet (speed benchmarks)."""
     import torch
 
