@@ -147,3 +147,15 @@ def test_a_shield_ranks_by_logit_unless_sampling_is_asked_for(tmp_path):
     assert SRMTAgent.from_checkpoint(path).sample  # unshielded: the file's recommendation
     assert not SRMTAgent.from_checkpoint(path, shield="pibt").sample
     assert SRMTAgent.from_checkpoint(path, shield="pibt", sample=True).sample
+
+
+def test_the_shield_runs_on_bottleneck_finish_dynamics(tmp_path):
+    """Documented behaviour (docs/shield.md): on `finish` / `block_both` the shield only ever makes moves
+    pogema executes; finished agents are inactive. The shipped Bottleneck policy still solves the corridor."""
+    from eval.evaluate import evaluate
+    from eval.runner import AgentSpec
+
+    result = evaluate("bottleneck", spec=AgentSpec(shield="pibt"), maps="bottleneck-10", seeds=[0, 1], workers=1,
+                      out_dir=tmp_path, progress=False, compare=["none"])
+    assert [r["algorithm"] for r in result.records] == ["SRMT+pibt-shield"] * 2
+    assert [r["metrics"]["CSR"] for r in result.records] == [1.0, 1.0]
