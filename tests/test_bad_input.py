@@ -131,3 +131,37 @@ def test_benchmark_budgets_name_their_range(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:
         srmt(argv)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_an_interrupted_snapshot_training_stops_its_child(tmp_path, monkeypatch):
+    """train.snapshots: Ctrl-C / SIGTERM in the benchmark reaches the training child as SIGINT (it then saves
+    as `srmt train` does) and the child is waited for, never left running."""
+    import subprocess
+    import sys
+    import time
+    import types
+
+    import train.snapshots
+    from train.snapshots import train_with_snapshots
+
+    child = "import signal, sys, time\nsignal.signal(signal.SIGINT, lambda *a: sys.exit(7))\ntime.sleep(60)\n"
+    started = {}
+    real_popen = subprocess.Popen
+
+    def popen(*args, **kwargs):
+        started["proc"] = real_popen(*args, **kwargs)
+        return started["proc"]
+
+    polls = []
+
+    def sleep(seconds):  # first poll: give the child time to install its handler; second: Ctrl-C
+        polls.append(seconds)
+        if len(polls) > 1:
+            raise KeyboardInterrupt
+        time.sleep(1.5)
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    monkeypatch.setattr(train.snapshots, "time", types.SimpleNamespace(time=time.time, sleep=sleep))
+    with pytest.raises(KeyboardInterrupt):
+        train_with_snapshots([sys.executable, "-c", child], tmp_path / "exp", tmp_path / "snap", tmp_path / "log")
+    assert started["proc"].returncode == 7  # it got SIGINT, ran its handler and was waited for

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -27,18 +28,27 @@ def train_with_snapshots(command: list[str], experiment: Path, snapshots: Path, 
 
     Returns:
         The training's exit code.
+
+    On Ctrl-C / SIGTERM (KeyboardInterrupt here) the training gets SIGINT, so it saves and exports as
+    `srmt train` does on Ctrl-C, and is waited for before the interrupt goes on.
     """
     snapshots.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     started, seen = time.time(), None
     with open(log_path, "w") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        while True:
-            done = proc.poll() is not None
-            policy = experiment / "policy.pt"
-            if policy.is_file() and policy.stat().st_mtime != seen:
-                seen = policy.stat().st_mtime
-                shutil.copy(policy, snapshot_path(snapshots, time.time() - started))
-            if done:
-                return proc.returncode
-            time.sleep(poll_seconds)
+        try:
+            while True:
+                done = proc.poll() is not None
+                policy = experiment / "policy.pt"
+                if policy.is_file() and policy.stat().st_mtime != seen:
+                    seen = policy.stat().st_mtime
+                    shutil.copy(policy, snapshot_path(snapshots, time.time() - started))
+                if done:
+                    return proc.returncode
+                time.sleep(poll_seconds)
+        except KeyboardInterrupt:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                proc.wait()
+            raise
