@@ -222,6 +222,7 @@ def imitate(env_cfg: EnvConfig, model_cfg: ModelConfig, settings: ImitationConfi
 
     pending: list[Rollout] = []
     collect(0, pending)
+    helper: threading.Thread | None = None
     try:
         for k in range(rollouts):
             batch = pending.pop()
@@ -249,6 +250,8 @@ def imitate(env_cfg: EnvConfig, model_cfg: ModelConfig, settings: ImitationConfi
             if out_of_time:
                 break
     except KeyboardInterrupt:
+        if helper is not None:  # let the collecting thread finish its rollout: a thread still inside torch
+            helper.join()       # when the interpreter exits aborts the process ("terminate called ...")
         save(out)
         raise
     save(out)
