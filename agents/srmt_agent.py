@@ -32,16 +32,12 @@ from torch import Tensor
 
 from agents.base import AgentError, BatchedEnvView, EpisodeStreams
 from envs.device import resolve_device
-from envs.pibt import PIBTPlanner
+from envs.pibt import SHIELDS, PIBTPlanner
 from srmt.checkpoint import load_policy
 from srmt.config import ModelConfig
 from srmt.decoding import action_preferences
 from srmt.model import SRMTPolicy
 from srmt.state import pack_state, unpack_state
-
-
-SHIELDS = (None, "pibt")
-"""Values of `shield`: None (no shield) or "pibt" (the PIBT collision shield)."""
 
 
 class SRMTAgent(EpisodeStreams):
@@ -70,8 +66,8 @@ class SRMTAgent(EpisodeStreams):
         self.env_config = dict(env_config or {})
         self.meta = dict(meta or {})
         self.state: Tensor | None = None
-        if shield not in SHIELDS:
-            raise AgentError(f"shield={shield!r} is not one of {[s for s in SHIELDS if s]} (or None: no shield)")
+        if shield is not None and shield not in SHIELDS:
+            raise AgentError(f"shield={shield!r} is not one of {list(SHIELDS)} (or None: no shield)")
         self.shield = shield
         self._shield = PIBTPlanner() if shield else None
         if shield:

@@ -35,9 +35,9 @@ SUITE = "validation"
 DECODINGS = {"sample": True, "argmax": False}
 
 
-def score(spec: AgentSpec, out: Path, quick: bool, workers: int) -> dict[str, float]:
+def score(spec: AgentSpec, out: Path, quick: bool, workers: int, backend: str = "pogema") -> dict[str, float]:
     """Mean average throughput of `spec` on the validation suite, with the evaluation's speed."""
-    result = evaluate(SUITE, spec=spec, out_dir=out, quick=quick, workers=workers, progress=False)
+    result = evaluate(SUITE, spec=spec, out_dir=out, quick=quick, workers=workers, progress=False, backend=backend)
     records = result.records
     episodes_per_s, agent_steps_per_s = result.speed or (float("nan"), float("nan"))
     return dict(throughput=sum(r["metrics"]["avg_throughput"] for r in records) / len(records),

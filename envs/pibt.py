@@ -46,6 +46,8 @@ CANDIDATE_STEPS = np.array(ACTION_STEPS)[CANDIDATE_ACTIONS]
 """(d_row, d_col) of each candidate (envs/actions.py)."""
 CANDIDATE_SLOT = np.argsort(CANDIDATE_ACTIONS)
 """action code -> its index in CANDIDATE_ACTIONS."""
+SHIELDS = ("pibt",)
+"""Collision shields by name (`--shield`): "pibt" runs a policy's action ranking through `shielded_actions`."""
 CACHE_CELLS = 1 << 25
 """DistanceCache keeps at most this many distance values (int32: 128 MiB), then starts over."""
 

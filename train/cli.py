@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from envs.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
+from envs.pibt import SHIELDS
 from maps.files import DIRECTORY, check_output
 from train.presets import BOTTLENECK_REWARDS, PRESETS
 
@@ -166,7 +167,7 @@ def add_subparser(subparsers) -> None:
                    help=f"environments per gradient step, over the whole rollout (default {d.minibatch_envs})")
     p.add_argument("--model", action="append", default=[], metavar="FIELD=VALUE",
                    help="model field over the preset's (srmt.config.ModelConfig), e.g. --model hidden=64 (repeatable)")
-    p.add_argument("--shield", choices=["none", "pibt"], default="none",
+    p.add_argument("--shield", choices=["none", *SHIELDS], default="none",
                    help="pibt: the policy's own actions in the rollouts go through the PIBT collision shield")
     p.add_argument("--learning-rate", type=Range(0, 1, lo_open=True).argtype("--learning-rate"), default=d.learning_rate, help=f"Adam (default {d.learning_rate})")
     p.add_argument("--final-expert-share", type=Range(0, 1).argtype("--final-expert-share"), default=d.final_expert_share,
