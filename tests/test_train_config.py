@@ -323,3 +323,14 @@ def test_map_name_on_the_command_line_replaces_the_presets_pattern(tmp_path, no_
     assert not (tmp_path / "b").exists()
     cfg, _ = build_config(["--experiment", str(tmp_path / "c")])
     assert cfg.env.map_pattern is not None  # the preset's own maps when none is named
+
+
+def test_imitate_model_fields_are_typed_like_train_overrides():
+    from train.config import model_field
+
+    assert model_field("hidden=64") == ("hidden", 64)
+    assert model_field("memory=stored") == ("memory", "stored")
+    with pytest.raises(ValueError, match="'hiden=64' is not FIELD=VALUE with a model field .*fields: .*hidden"):
+        model_field("hiden=64")
+    with pytest.raises(ValueError, match="'hidden=6.5': .*not an integer"):
+        model_field("hidden=6.5")

@@ -85,7 +85,7 @@ def _run(args: argparse.Namespace) -> int:
 def _imitate(args: argparse.Namespace) -> int:
     from envs.config import EnvConfig
     from srmt.config import ModelConfig
-    from train.config import preset_sections
+    from train.config import model_field, preset_sections
     from train.imitation import ImitationConfig, imitate
     from train.mazes import with_training_maps
 
@@ -128,19 +128,6 @@ def imitation_outputs(out: str) -> Path:
     for folder in (path.parent / "maps", path.parent / SNAPSHOTS):
         check_output(folder, f"--out {out} (srmt imitate also writes {folder.name}/ beside it)", DIRECTORY)
     return path
-
-
-def model_field(item: str) -> tuple[str, int | float | str]:
-    """`FIELD=VALUE` of `--model` as (field, value): ints and floats parsed, anything else kept as text."""
-    name, sep, text = item.partition("=")
-    if not sep or not name:
-        raise ValueError(f"--model {item!r} is not FIELD=VALUE (e.g. --model hidden=64)")
-    for kind in (int, float):
-        try:
-            return name, kind(text)
-        except ValueError:
-            pass
-    return name, text
 
 
 def add_subparser(subparsers) -> None:

@@ -167,6 +167,20 @@ def _convert(text: str, hint: Any) -> Any:
     raise ValueError(f"cannot parse {text!r} as {hint}")
 
 
+def model_field(item: str) -> tuple[str, Any]:
+    """`FIELD=VALUE` (`srmt imitate --model`) as (ModelConfig field, value typed like `srmt train`'s
+    overrides); ValueError naming the item and the fix."""
+    name, sep, text = item.partition("=")
+    hints = _field_hints("model")
+    if not sep or name not in hints:
+        raise ValueError(f"--model {item!r} is not FIELD=VALUE with a model field (e.g. --model hidden=64; "
+                         f"fields: {', '.join(sorted(hints))})")
+    try:
+        return name, _convert(text, hints[name])
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"--model {item!r}: {err}") from err
+
+
 # ------------------------------------------------------------- sample-factory
 @dataclass(frozen=True)
 class _SFOption:
