@@ -21,6 +21,7 @@ benchmark paper reports suites.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
@@ -79,11 +80,13 @@ def scores(suite: Suite, records: list[dict]) -> Scores:
     return Scores({int(r.group): r.estimate.mean for r in rows}, len(records))
 
 
+@functools.lru_cache(maxsize=None)  # the README table, the page and the figure read the same files
 def ours(root: Path, column: Column, suite: Suite) -> Scores | None:
     path = root / RESULTS / column.key / suite.name / "episodes.jsonl"
     return scores(suite, load_records(path)) if path.is_file() else None
 
 
+@functools.lru_cache(maxsize=None)
 def published(suite: Suite) -> dict[str, Scores]:
     """The published methods' scores over all their episodes of the suite (the POGEMA benchmark paper's means)."""
     files = published_files(suite)
