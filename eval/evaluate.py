@@ -198,8 +198,7 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
     started = time.perf_counter()
     suite = get_suite(suite_name)
     selected = suite.episodes(quick=quick, maps=maps, agents=agents, seeds=seeds, limit=episodes)
-    single_map = suite.maps[0] if len(suite.maps) == 1 else None
-    sources = [(path, load_records(path, single_map)) for path in compare_paths(suite, compare)]
+    sources = [(path, load_records(path, suite.only_map)) for path in compare_paths(suite, compare)]
     if agent is None:
         if spec is None:
             raise EvalError("give an agent or an AgentSpec")

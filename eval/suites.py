@@ -74,6 +74,11 @@ class Suite:
         return self.on_target == "restart"
 
     @property
+    def only_map(self) -> str | None:
+        """The map of a one-map suite (Warehouse), which records may leave unnamed; None otherwise."""
+        return self.maps[0] if len(self.maps) == 1 else None
+
+    @property
     def default_obs_radius(self) -> int:
         """Radius of the baselines' windows (a policy uses its own): SPEC Bottleneck 2, lifelong 5."""
         return 5 if self.lifelong else 2

@@ -90,8 +90,7 @@ def ours(root: Path, column: Column, suite: Suite) -> Scores | None:
 def published(suite: Suite) -> dict[str, Scores]:
     """The published methods' scores over all their episodes of the suite (the POGEMA benchmark paper's means)."""
     files = published_files(suite)
-    one_map = suite.maps[0] if len(suite.maps) == 1 else None  # Warehouse's files name no map
-    return {name: scores(suite, load_records(files[name], one_map)) for name in PUBLISHED if name in files}
+    return {name: scores(suite, load_records(files[name], suite.only_map)) for name in PUBLISHED if name in files}
 
 
 def published_label(name: str) -> str:
