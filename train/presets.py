@@ -35,6 +35,21 @@ LIFELONG_MAP_PATTERN = "train-maze-.*"
 LIFELONG_CPU_MAP_PATTERN = "train-(wallmaze|random)-.*"
 """Names of the wall mazes and random maps the lifelong-cpu preset generates (train/mazes.py)."""
 
+APPO: dict[str, Any] = dict(
+    rollout=8, ppo_clip_ratio=0.2, value_loss_coeff=0.5, gae_lambda=0.95, num_epochs=1,
+    batch_size=4096,                # paper: 16384 (GPU). Bottleneck: smaller batches learn faster per step
+                                    # on CPU; lifelong: the reference code's value (the SRMT state of 64
+                                    # agents x 512 floats makes 16384 samples ~2.5 GB)
+    num_batches_per_epoch=1,
+    num_workers=1, worker_num_splits=1,
+    serial_mode=False, async_rl=True,
+    save_every_sec=300, keep_checkpoints=2,
+)
+"""The sample-factory settings every preset shares; each preset's `sf` section names what it changes."""
+
+LIFELONG_APPO: dict[str, Any] = dict(APPO, gamma=0.9756, exploration_loss_coeff=0.023)
+"""The paper's lifelong discount and entropy coefficient (both lifelong presets)."""
+
 PRESETS: dict[str, dict[str, Any]] = {
     "bottleneck": {
         "run": dict(
@@ -48,14 +63,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         ),
         "model": dict(preset="bottleneck"),
         "sf": dict(
-            learning_rate=1.3e-4, lr_schedule="kl_adaptive_epoch", gamma=0.9716,
-            exploration_loss_coeff=0.0156, rollout=8, ppo_clip_ratio=0.2,
-            value_loss_coeff=0.5, gae_lambda=0.95, num_epochs=1,
-            batch_size=4096,                # paper: 16384 (GPU); smaller batches learn faster per step on CPU
-            num_batches_per_epoch=1,
-            num_workers=1, worker_num_splits=1,
-            serial_mode=False, async_rl=True,
-            save_every_sec=60, keep_checkpoints=2,
+            APPO, learning_rate=1.3e-4, lr_schedule="kl_adaptive_epoch", gamma=0.9716,
+            exploration_loss_coeff=0.0156, save_every_sec=60,
         ),
     },
     "lifelong": {
@@ -68,17 +77,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             collision_system="soft", on_target="restart", max_episode_steps=512, reward="lifelong",
         ),
         "model": dict(preset="lifelong"),
-        "sf": dict(
-            learning_rate=2.2e-4, lr_schedule="constant", gamma=0.9756,
-            exploration_loss_coeff=0.023, rollout=8, ppo_clip_ratio=0.2,
-            value_loss_coeff=0.5, gae_lambda=0.95, num_epochs=1,
-            batch_size=4096,                # reference code's value (paper: 16384); the SRMT state
-                                            # of 64 agents x 512 floats makes 16384 samples ~2.5 GB
-            num_batches_per_epoch=1,
-            num_workers=2, worker_num_splits=1,
-            serial_mode=False, async_rl=True,
-            save_every_sec=300, keep_checkpoints=2,
-        ),
+        "sf": dict(LIFELONG_APPO, learning_rate=2.2e-4, lr_schedule="constant", num_workers=2),
     },
     "lifelong-cpu": {
         # Sized for 2 CPU cores by measurement (docs/training.md, "Lifelong on CPU").
@@ -97,14 +96,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         ),
         "model": dict(preset="lifelong", hidden=32, heads=4, filters=8, resnet_blocks=1),
         "sf": dict(
+            LIFELONG_APPO,
             learning_rate=3e-4,             # start of the KL-adaptive schedule that worked for bottleneck
-            lr_schedule="kl_adaptive_epoch", gamma=0.9756,
-            exploration_loss_coeff=0.023, rollout=8, ppo_clip_ratio=0.2,
-            value_loss_coeff=0.5, gae_lambda=0.95, num_epochs=1,
-            batch_size=4096, num_batches_per_epoch=1,
-            num_workers=1, worker_num_splits=1,
-            serial_mode=False, async_rl=True,
-            save_every_sec=300, keep_checkpoints=2,
+            lr_schedule="kl_adaptive_epoch",
         ),
     },
 }
