@@ -12,7 +12,9 @@ from envs.config import EnvConfig
 from envs.errors import EnvConfigError
 from srmt.config import ModelConfig
 from train.checks import check_config, prepare_experiment
-from train.config import CONFIG_FILE, TrainConfigError, build_config, parse_overrides
+from maps.files import OutputPathError
+from train.config import CONFIG_FILE, MANAGED_SF, TrainConfigError, build_config, parse_overrides, sf_options, sf_parser
+from train.run import sf_config
 from maps.synthetic import maze_grid
 from train.mazes import training_mazes
 from train.presets import BOTTLENECK_TRAIN_PATTERN
@@ -85,6 +87,20 @@ def test_bad_keys_and_values(tmp_path, argv, match):
         _build(tmp_path, *argv)
 
 
+def test_managed_options_reach_sample_factory(tmp_path):
+    """MANAGED_SF is the one list: each key is a sample-factory option the user cannot set, and what
+    sf_config passes for it is its value there (None: sample-factory's default stays)."""
+    cfg = _build(tmp_path, "--worker_num_splits", "2", "--envs_per_batch", "64")
+    ns = sf_config(cfg)
+    parser = sf_parser()
+    known = {action.dest for action in parser._actions}
+    for name, option in MANAGED_SF.items():
+        assert name in known and name not in sf_options(), name
+        value = option.value_for(cfg)
+        assert getattr(ns, name, None) == (parser.get_default(name) if value is None else value), name
+    assert (ns.env, ns.experiment, ns.train_dir, ns.num_envs_per_worker) == ("srmt", "exp", str(tmp_path), 2)
+
+
 def test_all_problems_reported_together(tmp_path):
     with pytest.raises(TrainConfigError) as err:
         _build(tmp_path, "--hiden", "1", "--heads", "x")
@@ -124,10 +140,16 @@ def test_unknown_device_and_backend(tmp_path, no_spawn):
 
 
 def test_experiment_dir_not_writable(tmp_path, no_spawn):
+    """maps.files.check_output, as for every other output directory."""
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    with pytest.raises(TrainConfigError, match="experiment directory .* is not writable"):
+    with pytest.raises(OutputPathError, match=re.escape(f"--experiment {blocker}/exp: {blocker} is a file, so "
+                                                        "nothing can be created under it; pass a path in a directory")):
         train.run.train(["--experiment", str(blocker / "exp")])
+    with pytest.raises(OutputPathError, match=re.escape(f"--experiment {blocker}: it exists and is not a directory; "
+                                                        "pass a new or existing directory")):
+        train.run.train(["--experiment", str(blocker)])
+    assert blocker.read_text() == "not a directory"
 
 
 def test_experiment_dir_not_srmt(tmp_path, no_spawn):

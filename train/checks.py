@@ -17,21 +17,14 @@ from envs.actions import NUM_ACTIONS
 from envs.backends import BACKENDS
 from envs.config import resolve_config
 from envs.options import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, Range
-from maps.files import unwritable
+from maps.files import DIRECTORY, check_output
 from srmt.config import ModelConfig
-from train.config import CONFIG_FILE, TrainConfig, TrainConfigError, sf_options, sf_parser
+from train.config import CONFIG_FILE, TrainConfig, TrainConfigError, sf_options, sf_value
 from train.export import latest_checkpoint
 from train.mazes import with_training_maps
 from train.warm_start import load_init_policy
 
 DEVICES = ("cpu", "cuda")
-
-
-def sf_value(cfg: TrainConfig, name: str) -> Any:
-    """A sample-factory option of the config: its own value or sample-factory's default."""
-    if name in cfg.sf:
-        return cfg.sf[name]
-    return sf_parser().get_default(name)
 
 
 UNIT = Range(0, 1)
@@ -163,18 +156,6 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def check_writable(directory: Path) -> None:
-    """Create `directory` if needed and write a probe file in it.
-
-    Raises:
-        TrainConfigError: the directory cannot be created or written.
-    """
-    problem = unwritable(directory)
-    if problem:
-        raise TrainConfigError(f"experiment directory {directory} is not writable ({problem}); "
-                               "pass --experiment DIR with a directory you can write")
-
-
 def prepare_experiment(cfg: TrainConfig, saved: dict[str, Any] | None, command: list[str]) -> tuple[TrainConfig, list[str]]:
     """Check the experiment directory, generate maps, validate the env; write srmt_config.json.
 
@@ -183,18 +164,16 @@ def prepare_experiment(cfg: TrainConfig, saved: dict[str, Any] | None, command: 
         on settings changed since the saved config (empty for a fresh run).
 
     Raises:
-        TrainConfigError: directory not writable, not a srmt experiment, or a
-            checkpoint that the new config cannot continue.
+        OutputPathError: the directory cannot be created or written (maps.files.check_output).
+        TrainConfigError: not a srmt experiment, or a checkpoint that the new config cannot continue.
         EnvConfigError: the environment config (maps, agents, reward ...) is invalid.
     """
-    exp = cfg.run.experiment_dir
-    if exp.exists() and not exp.is_dir():
-        raise TrainConfigError(f"experiment path {exp} is a file; pass --experiment DIR with a directory")
+    exp = check_output(cfg.run.experiment_dir, "--experiment", DIRECTORY)
     if saved is None and exp.is_dir() and any(exp.iterdir()):
         raise TrainConfigError(f"experiment directory {exp} is not empty and holds no {CONFIG_FILE}: it is not "
                                "a srmt experiment; pass --experiment with a new or empty directory")
     with removed_on_refusal(exp):
-        check_writable(exp)
+        exp.mkdir(parents=True, exist_ok=True)
         return _prepare(cfg, saved, command, exp)
 
 

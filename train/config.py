@@ -33,6 +33,7 @@ from typing import Any, Literal, get_args, get_origin
 from envs.config import EnvConfig
 from srmt.config import ModelConfig
 from train.presets import PRESETS
+from train.sf_env import ENV_NAME
 
 CONFIG_FILE = "srmt_config.json"
 """The saved training config inside an experiment directory."""
@@ -191,29 +192,57 @@ class _SFOption:
 
 _SF_OPTIONS: dict[str, _SFOption] | None = None
 
-MANAGED_SF = {
-    "env": "the env name is fixed by srmt train",
-    "experiment": "use --experiment DIR", "train_dir": "use --experiment DIR",
-    "device": "use --device cpu|cuda",
-    **dict.fromkeys(("actor_worker_gpus", "env_gpu_observations", "env_gpu_actions"),
-                    "set by --device and --backend (cuda + torch: the env steps on GPU 0)"),
-    "train_for_env_steps": "use --train_for_env_steps N",
-    "train_for_seconds": "it has no effect in sample-factory 2.1.1; use --max_train_seconds S",
-    "batched_sampling": "always True: one env object is the whole E x A batch",
-    "num_envs_per_worker": "it equals sf.worker_num_splits (one batched env object per split); "
-                           "size the batch with --envs_per_batch",
-    "use_rnn": "always False: the SRMT state flows through rnn_states (docs/training.md)",
-    "recurrence": "always 1 (use_rnn=False: each sample is recomputed from its stored state)",
-    "restart_behavior": "always resume: the same command continues the experiment",
-    "normalize_input": "observations are used as they are (the exported policy has no normalizer)",
-    "obs_subtract_mean": "observations are used as they are",
-    "obs_scale": "observations are used as they are",
-    "use_env_info_cache": "always False (the cache is keyed by env name only)",
-    "num_policies": "one shared policy", "with_pbt": "no population-based training",
-    "actor_critic_share_weights": "the actor-critic is one SRMTPolicy",
-    "help": "use `srmt train --help`",
+
+@dataclass(frozen=True)
+class Managed:
+    """A sample-factory option that srmt train sets itself."""
+
+    reason: str
+    """why the user cannot set it, or the option to use instead"""
+    value: Any = None
+    """what srmt train passes: a constant or a function of the TrainConfig; None: not passed
+    (sample-factory's default stays)"""
+
+    def value_for(self, cfg: "TrainConfig") -> Any:
+        return self.value(cfg) if callable(self.value) else self.value
+
+
+def _gpu_sampling(cfg: "TrainConfig") -> bool:
+    """With --device cuda and the torch backend the env steps on the GPU and observations, actions and
+    rollout buffers stay there (one GPU, index 0); otherwise rollouts are sampled on the CPU."""
+    return cfg.run.device == "cuda" and cfg.run.backend == "torch"
+
+
+_GPU_SAMPLING = "set by --device and --backend (cuda + torch: the env steps on GPU 0)"
+_OBS_AS_THEY_ARE = "observations are used as they are"
+
+MANAGED_SF: dict[str, Managed] = {
+    "env": Managed("the env name is fixed by srmt train", ENV_NAME),
+    "experiment": Managed("use --experiment DIR", lambda cfg: cfg.run.experiment_dir.name),
+    "train_dir": Managed("use --experiment DIR", lambda cfg: str(cfg.run.experiment_dir.parent)),
+    "device": Managed("use --device cpu|cuda", lambda cfg: "gpu" if cfg.run.device == "cuda" else "cpu"),
+    "actor_worker_gpus": Managed(_GPU_SAMPLING, lambda cfg: 0 if _gpu_sampling(cfg) else None),
+    "env_gpu_observations": Managed(_GPU_SAMPLING, _gpu_sampling),
+    "env_gpu_actions": Managed(_GPU_SAMPLING, _gpu_sampling),
+    "train_for_env_steps": Managed("use --train_for_env_steps N", lambda cfg: cfg.run.train_for_env_steps),
+    "train_for_seconds": Managed("it has no effect in sample-factory 2.1.1; use --max_train_seconds S"),
+    "batched_sampling": Managed("always True: one env object is the whole E x A batch", True),
+    "num_envs_per_worker": Managed("it equals sf.worker_num_splits (one batched env object per split); "
+                                   "size the batch with --envs_per_batch",
+                                   lambda cfg: sf_value(cfg, "worker_num_splits")),
+    "use_rnn": Managed("always False: the SRMT state flows through rnn_states (docs/training.md)", False),
+    "recurrence": Managed("always 1 (use_rnn=False: each sample is recomputed from its stored state)", 1),
+    "restart_behavior": Managed("always resume: the same command continues the experiment", "resume"),
+    "normalize_input": Managed("observations are used as they are (the exported policy has no normalizer)", False),
+    "obs_subtract_mean": Managed(_OBS_AS_THEY_ARE, 0.0),
+    "obs_scale": Managed(_OBS_AS_THEY_ARE, 1.0),
+    "use_env_info_cache": Managed("always False (the cache is keyed by env name only)", False),
+    "num_policies": Managed("one shared policy", 1),
+    "with_pbt": Managed("no population-based training", False),
+    "actor_critic_share_weights": Managed("the actor-critic is one SRMTPolicy"),
+    "help": Managed("use `srmt train --help`"),
 }
-"""sample-factory options that srmt train sets itself, with the reason / the option to use instead."""
+"""sample-factory options that srmt train sets itself: the reason, and the value train/run.py passes."""
 
 
 def sf_parser():
@@ -222,6 +251,13 @@ def sf_parser():
 
     parser, _ = parse_sf_args(["--env=srmt"])
     return parser
+
+
+def sf_value(cfg: TrainConfig, name: str) -> Any:
+    """A sample-factory option of the config: its own value or sample-factory's default."""
+    if name in cfg.sf:
+        return cfg.sf[name]
+    return sf_parser().get_default(name)
 
 
 def sf_options() -> dict[str, _SFOption]:
@@ -255,7 +291,7 @@ def _resolve_key(key: str) -> tuple[list[tuple[str, str]], str | None]:
     if dot and section not in SECTIONS:
         return [], f"--{key}: unknown section {section!r}; sections: {', '.join(SECTIONS)}"
     if dot and section == "sf" and name in MANAGED_SF:
-        return [], f"--{key} is set by srmt train: {MANAGED_SF[name]}"
+        return [], f"--{key} is set by srmt train: {MANAGED_SF[name].reason}"
     if name in LINKED and (not dot or section in LINKED[name]):
         return [(s, name) for s in LINKED[name]], None
     if dot:
@@ -270,7 +306,7 @@ def _resolve_key(key: str) -> tuple[list[tuple[str, str]], str | None]:
         return [], f"--{key} is ambiguous: it is a field of {owners}; write " + \
             " or ".join(f"--{s}.{name}" for s in owners)
     if name in MANAGED_SF:
-        return [], f"--{key} is set by srmt train: {MANAGED_SF[name]}"
+        return [], f"--{key} is set by srmt train: {MANAGED_SF[name].reason}"
     every = [n for s in SECTIONS for n in fields[s]]
     close = difflib.get_close_matches(name, every, n=3)
     hint = f"; did you mean {['--' + c for c in close]}?" if close else ""

@@ -37,31 +37,21 @@ from signal_slot.signal_slot import EventLoopObject, Timer
 
 from srmt.checkpoint import read_policy_file
 from srmt.state import state_size
-from train.checks import check_config, prepare_experiment, removed_on_refusal, sf_value
-from train.config import TrainConfig, build_config, sf_parser
+from train.checks import check_config, prepare_experiment, removed_on_refusal
+from train.config import MANAGED_SF, TrainConfig, build_config, sf_parser, sf_value
 from train.export import POLICY_FILE, export_policy, latest_checkpoint, recommendations, set_aside_damaged
 from train.progress import Display
 from train.sf_compat import runner_progress
-from train.sf_env import ENV_NAME
 from train.sf_model import register
 from train.warm_start import load_init_policy, write_initial_checkpoint
 
 
 def sf_config(cfg: TrainConfig) -> argparse.Namespace:
-    """sample-factory's config namespace for `cfg` (its options plus the srmt_* fields the bridge reads)."""
-    exp = cfg.run.experiment_dir
-    managed = dict(
-        env=ENV_NAME, experiment=exp.name, train_dir=str(exp.parent),
-        device="gpu" if cfg.run.device == "cuda" else "cpu",
-        train_for_env_steps=cfg.run.train_for_env_steps, seed=cfg.env.seed,
-        batched_sampling=True, num_envs_per_worker=sf_value(cfg, "worker_num_splits"),
-        use_rnn=False, recurrence=1, restart_behavior="resume",
-        normalize_input=False, obs_subtract_mean=0.0, obs_scale=1.0,
-        use_env_info_cache=False, num_policies=1, with_pbt=False,
-        **gpu_sampling(cfg),
-    )
-    argv = [f"--{k}={v}" for k, v in {**cfg.sf, **managed}.items() if v is not None]
-    ns = parse_full_cfg(sf_parser(), argv)
+    """sample-factory's config namespace for `cfg`: its options, the ones srmt train manages (MANAGED_SF),
+    and the settings the bridge reads (train.sf_compat.SRMTSettings)."""
+    managed = {name: option.value_for(cfg) for name, option in MANAGED_SF.items()}
+    options = {**cfg.sf, "seed": cfg.env.seed, **managed}  # env.seed and sf.seed are one setting (LINKED)
+    ns = parse_full_cfg(sf_parser(), [f"--{k}={v}" for k, v in options.items() if v is not None])
     ns.srmt_env = cfg.env.to_dict()
     ns.srmt_model = cfg.model.to_dict()
     ns.srmt_num_agents = cfg.env.num_agents
@@ -69,14 +59,6 @@ def sf_config(cfg: TrainConfig) -> argparse.Namespace:
     ns.srmt_backend = cfg.run.backend
     ns.srmt_state_size = state_size(cfg.model, cfg.env.num_agents)
     return ns
-
-
-def gpu_sampling(cfg: TrainConfig) -> dict[str, Any]:
-    """sample-factory's GPU-sampling options: with --device cuda and the torch backend the env
-    steps on the GPU and observations, actions and rollout buffers stay there (one GPU, index 0);
-    otherwise rollouts are sampled on the CPU."""
-    on_gpu = cfg.run.device == "cuda" and cfg.run.backend == "torch"
-    return dict(actor_worker_gpus=0 if on_gpu else None, env_gpu_observations=on_gpu, env_gpu_actions=on_gpu)
 
 
 def _cmdline(process: psutil.Process) -> list[str]:

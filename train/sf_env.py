@@ -33,8 +33,8 @@ METRICS_PREFIX = "metrics"
 
 def env_device(cfg: Any) -> str:
     """'cuda' when sample-factory samples on the GPU (env_gpu_observations with actor_worker_gpus,
-    set by train/run.py for --device cuda --backend torch; each rollout worker then sees its one
-    GPU as the current device), else 'cpu'."""
+    set by train/config.py MANAGED_SF for --device cuda --backend torch; each rollout worker then sees
+    its one GPU as the current device), else 'cpu'."""
     return "cuda" if cfg.env_gpu_observations and cfg.actor_worker_gpus else "cpu"
 
 

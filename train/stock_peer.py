@@ -23,8 +23,8 @@ from sample_factory.algo.runners.runner_serial import SerialRunner
 from sample_factory.algo.utils.misc import ExperimentStatus
 from signal_slot.signal_slot import EventLoopObject, Timer
 
-from train.checks import check_config, prepare_experiment, sf_value
-from train.config import TrainConfig, build_config
+from train.checks import check_config, prepare_experiment
+from train.config import TrainConfig, build_config, sf_value
 from train.run import sf_config
 from train.sf_env import register_sf_env
 
