@@ -18,6 +18,7 @@ BENCHMARKS = {
     "suites": ("bench_lifelong_suites", "the five POGEMA lifelong suites in full vs the published means"),
     "modes": ("bench_memory_modes", "stored vs learned memory x causal vs full mask: Bottleneck sparse and lifelong"),
     "memory": ("bench_model_memory", "time and memory of one acting step of the lifelong policy"),
+    "params": ("bench_params", "parameter counts of a model preset / variant, recorded with --out"),
     "equivalence": ("bench_env_equivalence_sweep", "torch backend vs real pogema on many random configs"),
 }
 """`srmt bench NAME` -> (module in this package, one-line description)."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from benchmarks.options import ENVS, ROUNDS, STEPS, UNTIMED_STEPS, add_ranged
+from benchmarks.options import ENVS, ROUNDS, STEPS, UNTIMED_STEPS, Result, add_ranged, add_result_options
 from envs.actions import NUM_ACTIONS
 from envs.config import EnvConfig, resolve_config
 from envs.device import resolve_device
@@ -110,6 +110,7 @@ class _BarePogema:
 
 
 def run(args: argparse.Namespace) -> int:
+    result = Result.begin(args)
     device = resolve_device(args.device)
     chosen = cases()
     names = args.cases or list(chosen)
@@ -122,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
              f"{'ratio spread':>15} {'bare pogema':>11} {'reset torch/pogema (s)':>22}"
     print(header)
     print("-" * len(header))
+    figures: dict[str, dict] = {}
     for name in names:
         case = chosen[name]
         e_torch, e_pogema = args.envs or case.envs, args.pogema_envs or case.envs
@@ -134,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
             timers.append(_BarePogema(case.config, e_pogema, args.pogema_steps, args.rounds))
         rounds = [[t.round() for t in timers] for _ in range(args.rounds)]
         median = [statistics.median(rates) for rates in zip(*rounds)]
+        figures[name] = dict(title=case.title, envs_torch=e_torch, torch=median[0], rounds=rounds)
         if args.torch_only:
             print(f"{name:<11} {e_torch:>7} {median[0]:>12,.0f}   {case.title}")
             continue
@@ -142,8 +145,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:<11} {e_torch:>7} {median[0]:>12,.0f} {e_pogema:>8} {median[1]:>10,.0f} "
               f"{statistics.median(ratios):>6.1f}x {spread:>15} {median[2]:>11,.0f} "
               f"{timers[0].reset_s:>10.2f} / {timers[1].reset_s:<9.2f}  {case.title}")
+        figures[name].update(envs_pogema=e_pogema, pogema=median[1], bare_pogema=median[2],
+                             ratio=statistics.median(ratios), ratio_min=min(ratios), ratio_max=max(ratios))
         del timers
+    result.save(f"Env speed, torch {'backend alone' if args.torch_only else 'vs pogema backend'} (random actions, "
+                f"{device}, {torch.get_num_threads()} thread(s), median of {args.rounds} interleaved rounds of "
+                f"{args.steps} / {args.pogema_steps} steps)", "; ".join(map(_summary, figures.values())),
+                figures, "" if args.torch_only else ">= 20x at every size")
     return 0
+
+
+def _summary(case: dict) -> str:
+    """One case's figures in a sentence."""
+    if "ratio" not in case:
+        return f"{case['title']}, {case['envs_torch']} envs: {case['torch']:,.0f} agent-steps/s"
+    return (f"{case['title']}, {case['envs_torch']} envs: **{case['ratio']:.1f}x** (rounds {case['ratio_min']:.1f}-"
+            f"{case['ratio_max']:.1f}x; {case['torch']:,.0f} vs {case['pogema']:,.0f} agent-steps/s)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -157,3 +174,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_ranged(parser, "--rounds", ROUNDS, 8, "timed rounds per backend, interleaved")
     parser.add_argument("--cases", nargs="*", default=None, help="subset of: bottleneck maze random")
     parser.add_argument("--torch-only", action="store_true", help="skip the pogema backend (large --envs on a GPU)")
+    add_result_options(parser)

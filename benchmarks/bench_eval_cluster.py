@@ -22,8 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-from benchmarks.options import ROUNDS, add_ranged
+from benchmarks.options import ROUNDS, Result, add_backend, add_ranged, add_result_options
 from eval.evaluate import evaluate
 from eval.report import episode_key
 from eval.runner import AgentSpec
@@ -36,12 +35,14 @@ def _metrics(records: list[dict]) -> dict:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--maps", default="validation-mazes-seed-0(0[0-9]|1[0-5])", help="Mazes maps (regex)")
     add_ranged(parser, "--rounds", ROUNDS, 3, "rounds per configuration, fixed up front")
-    parser.add_argument("--backend", default="torch", choices=("pogema", "torch"))
+    add_backend(parser)
+    add_result_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-
     from distributed import LocalCluster
+
+    result = Result.begin(args)
 
     spec = AgentSpec(algo="srmt", lifelong=True)
     selection = dict(maps=args.maps, agents=[8, 16, 24, 32, 48], seeds=[0], backend=args.backend, progress=False)
@@ -68,12 +69,19 @@ def run(args: argparse.Namespace) -> int:
                 measure(f"dask, {workers} worker{'s' * (workers > 1)}", engine="dask",
                         scheduler=cluster.scheduler_address)
 
-    base = statistics.median(speeds["local engine, 1 process"])
+    medians = {name: statistics.median(values) for name, values in speeds.items()}
+    base = medians["local engine, 1 process"]
     print(f"\n{len(reference)} Mazes episodes, backend {args.backend}, {args.rounds} rounds each; "
           "records identical across configurations")
     print("| configuration | median episodes/s | rounds | vs local |\n|---|---|---|---|")
     for name, values in speeds.items():
-        median = statistics.median(values)
-        print(f"| {name} | {median:.2f} | {', '.join(f'{v:.2f}' for v in values)} | {median / base:.2f}x |")
+        print(f"| {name} | {medians[name]:.2f} | {', '.join(f'{v:.2f}' for v in values)} | "
+              f"{medians[name] / base:.2f}x |")
+    result.save(f"Evaluation on a dask cluster, {len(reference)} Mazes episodes (8-48 agents), "
+                f"{args.backend} backend, median of {args.rounds} rounds",
+                "; ".join(f"{name} {median:.2f} episodes/s ({median / base:.2f}x)" for name, median in medians.items())
+                + "; records identical in every configuration",
+                dict(maps=args.maps, episodes=len(reference), rounds=speeds, medians=medians),
+                "1 and 2 dask workers vs the local engine, same machine, one run")
     return 0
 

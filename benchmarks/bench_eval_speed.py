@@ -27,7 +27,7 @@ from agents import SRMTAgent
 from agents.pretrained import default_policy_path, random_init_policy
 from eval.runner import AgentSpec, Chunk, make_chunks, run_chunk, run_chunks
 from eval.suites import get_suite
-from benchmarks.options import ROUNDS, add_ranged
+from benchmarks.options import ROUNDS, Result, add_ranged, add_result_options
 from envs.options import Range
 
 
@@ -43,6 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="only corridor lengths up to 50 (smoke run)")
     p.add_argument("--skip-workers", action="store_true", help="do not time the 2-worker run")
     add_ranged(p, "--rounds", ROUNDS, 3, "rounds of the batched run and of its one-episode-at-a-time peer")
+    add_result_options(p)
 
 
 def _policy_file(checkpoint: str | None, tmp: str) -> tuple[str, str]:
@@ -64,6 +65,7 @@ def _strip(records: list[dict]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    result = Result.begin(args)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     torch.set_num_threads(1)
     suite = get_suite("bottleneck")
@@ -120,8 +122,19 @@ def run(args: argparse.Namespace) -> int:
               f"{min(speeds):8.2f} - {max(speeds):<7.2f}")
     for name, (count, speed) in extra.items():
         print(f"{name:50s} {count:8d} {speed:18.2f}")
-    one = statistics.median(runs["one episode at a time, one forward pass"])
+    batched_median, one = (statistics.median(speeds) for speeds in runs.values())
     print(f"speed-up (median episodes/s), batched vs one episode at a time, same episodes: "
-          f"{statistics.median(runs['batched, 1 process']) / one:.2f}x")
+          f"{batched_median / one:.2f}x")
     print(f"every run gives the same metrics on every episode: {'yes' if same else 'NO'}")
+    loop_count, loop_speed = extra["per-agent loop, one episode at a time (1 round)"]
+    result.save(f"Evaluation speed, Bottleneck suite{', `--quick` lengths 3-50' if args.quick else ''} "
+                f"({len(episodes)} episodes), {args.rounds} interleaved rounds",
+                f"batched agent **{batched_median:.2f} episodes/s** median ({min(runs['batched, 1 process']):.2f}-"
+                f"{max(runs['batched, 1 process']):.2f}) vs the same agent one episode at a time, all agents in one "
+                f"forward pass, same episodes: {one:.2f} → **{batched_median / one:.2f}x**; per-agent loop one "
+                f"episode at a time {loop_speed:.2f} ({loop_count} episodes); "
+                f"{'identical' if same else 'DIFFERENT'} metrics on every episode",
+                dict(episodes=len(episodes), env_steps=steps, policy=source, rounds=runs,
+                     one_round={k: dict(episodes=n, episodes_per_s=v) for k, (n, v) in extra.items()},
+                     ratio=batched_median / one, same_metrics=same), ">= 5x")
     return 0 if same else 1

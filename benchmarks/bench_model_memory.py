@@ -24,7 +24,7 @@ import time
 import psutil
 import torch
 
-from benchmarks.options import ENVS, add_ranged
+from benchmarks.options import ENVS, Result, add_ranged, add_result_options
 from envs.options import Range
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
@@ -98,9 +98,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_ranged(parser, "--agents", AGENTS, 64, "agents per environment")
     add_ranged(parser, "--compare-envs", ENVS, 16, "environments for the grouped vs per-row comparison")
     add_ranged(parser, "--threads", THREADS, 2, "torch intra-op threads")
+    add_result_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    result = Result.begin(args)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     cfg = ModelConfig.preset(args.preset, memory="stored")  # the reference layout, whose stored pool it prices
@@ -136,16 +138,27 @@ def run(args: argparse.Namespace) -> int:
           f"(of which the new state: {rows * size * 4 / GB:.2f} GB)")
 
     kv_floats_per_env = agents * 2 * hidden * cfg.blocks  # pool keys + values, all blocks
-    print(f"pool K/V grouped : E*A*2H*blocks*4 B = {envs * kv_floats_per_env * 4 / GB:.3f} GB")
-    print(f"pool K/V per row : B*A*2H*blocks*4 B = {rows * kv_floats_per_env * 4 / GB:.3f} GB "
-          f"({agents}x)")
+    kv_grouped, kv_per_row = envs * kv_floats_per_env * 4 / GB, rows * kv_floats_per_env * 4 / GB
+    print(f"pool K/V grouped : E*A*2H*blocks*4 B = {kv_grouped:.3f} GB")
+    print(f"pool K/V per row : B*A*2H*blocks*4 B = {kv_per_row:.3f} GB ({agents}x)")
     del state, features
 
     few = args.compare_envs
     features = torch.randn(few * agents, hidden)
     state = mid_episode_state(cfg, few, agents)
     print(f"measured on {few} envs x {agents} agents:")
+    compared = {}
     for grouped in (True, False):
         seconds, peak = measure_core(policy, features, state, agents, grouped)
+        compared["grouped" if grouped else "per_row"] = dict(seconds=seconds, peak_rss_added_gb=peak / GB)
         print(f"  core grouped={grouped!s:5s}: {seconds:.2f} s, peak RSS added {peak / GB:.3f} GB")
+    result.save(f"Model memory, `{args.preset}` preset (memory `stored`), {envs} envs x {agents} agents, one "
+                "grouped acting step",
+                f"pool keys/values {kv_grouped:.3f} GB (per-row copies would be {kv_per_row:.2f} GB); encoder "
+                f"{encoder_s:.2f} s + core {core_s:.2f} s = {rows / (encoder_s + core_s):,.0f} agent-steps/s; "
+                f"core peak RSS added {core_peak / GB:.2f} GB",
+                dict(rows=rows, state_floats_per_row=size, encoder_s=encoder_s, core_s=core_s,
+                     encoder_peak_rss_added_gb=encoder_peak.added / GB, core_peak_rss_added_gb=core_peak / GB,
+                     pool_kv_grouped_gb=kv_grouped, pool_kv_per_row_gb=kv_per_row,
+                     compared_on_envs=few, compared=compared))
     return 0

@@ -15,17 +15,14 @@ Ctrl-C / SIGTERM during the evaluations writes the points scored so far to --out
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.options import EVAL_SEEDS, MINUTES, SAVE_EVERY, add_ranged
+from benchmarks.options import (EVAL_SEEDS, MINUTES, SAVE_EVERY, Result, add_experiment, add_overrides, add_ranged,
+                                add_result_options, experiment_root, overrides, train_command)
 from eval.evaluate import evaluate
 from eval.runner import AgentSpec
 from maps.bottleneck import TRAIN_LENGTHS, map_name, parse_bottleneck_length
-from maps.files import DIRECTORY, JSON, check_output
 from train.snapshots import snapshot_wall_minutes, train_with_snapshots
 
 TARGET_CSR = 0.9
@@ -49,22 +46,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_ranged(parser, "--minutes", MINUTES, 30.0, "training wall-clock budget")
     add_ranged(parser, "--eval-every", SAVE_EVERY, 180, "seconds between checkpoints / snapshots")
     add_ranged(parser, "--seeds", EVAL_SEEDS, 10, "evaluation seeds per corridor")
-    parser.add_argument("--experiment", help="experiment directory (default: a new temporary one)")
-    parser.add_argument("--out", help="write the curve as JSON here")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="training override, e.g. --set learning_rate=3e-4 (repeatable)")
+    add_experiment(parser)
+    add_overrides(parser, "learning_rate=3e-4")
+    add_result_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.out:
-        check_output(args.out, "--out", JSON)
-    if args.experiment:
-        check_output(args.experiment, "--experiment", DIRECTORY)
-    exp = Path(args.experiment or tempfile.mkdtemp(prefix="srmt-learning-")) / f"bottleneck-{args.reward}"
-    overrides = [part for item in args.set for part in ("--" + item.partition("=")[0], item.partition("=")[2])]
-    command = [sys.executable, "-m", "cli.main", "train", "--preset", "bottleneck", "--reward", args.reward,
-               "--experiment", str(exp), "--max_train_seconds", str(args.minutes * 60),
-               "--save_every_sec", str(args.eval_every), *overrides]
+    result = Result.begin(args)
+    exp = experiment_root(args, "srmt-learning-") / f"bottleneck-{args.reward}"
+    command = train_command("--preset", "bottleneck", "--reward", args.reward, "--experiment", str(exp),
+                            "--max_train_seconds", str(args.minutes * 60), "--save_every_sec", str(args.eval_every),
+                            *overrides(args.set))
     snapshots = exp.parent / f"snapshots-{args.reward}"
     print("training:", " ".join(command[2:]), flush=True)
     started = time.time()
@@ -87,14 +79,22 @@ def run(args: argparse.Namespace) -> int:
                               isr=round(isr, 4), per_length={L: round(m["CSR"], 2) for L, m in metrics.items()}))
             print(f"{wall:8.1f} {loaded.meta['env_steps']:>11,} {csr:6.3f} {isr:6.3f}", flush=True)
     finally:  # also on Ctrl-C / SIGTERM: the points scored so far
-        if args.out:
-            Path(args.out).write_text(json.dumps(dict(reward=args.reward, command=command[2:], curve=curve),
-                                                 indent=2))
-    if curve:
-        last = curve[-1]
-        print("per corridor length (last snapshot):", last["per_length"])
         reached = next((c for c in curve if c["csr"] >= TARGET_CSR), None)
+        result.save(f"Learning, {args.reward} reward: `srmt train --preset bottleneck` from scratch for "
+                    f"{args.minutes:g} min, greedy CSR of its snapshots (every {args.eval_every} s) on the "
+                    f"{len(TRAIN_LENGTHS)} training corridors x {args.seeds} seeds", curve_summary(curve, reached),
+                    dict(reward=args.reward, training=command[2:], curve=curve),
+                    f"CSR >= {TARGET_CSR} within the budget")
+    if curve:
+        print("per corridor length (last snapshot):", curve[-1]["per_length"])
         print(f"target CSR >= {TARGET_CSR}: " + (f"reached at {reached['wall_minutes']:.1f} min, "
                                                   f"{reached['env_steps']:,} env steps" if reached else "not reached"))
-    return 0 if curve and max(c["csr"] for c in curve) >= TARGET_CSR else 1
+    return 0 if reached else 1
+
+
+def curve_summary(curve: list[dict], reached: dict | None) -> str:
+    """'CSR @ minutes' of every point, the first at the target in bold with its env steps."""
+    points = [f"**{c['csr']:.2f} @ {c['wall_minutes']:.1f} min ({c['env_steps'] / 1e6:.1f}M env steps)**"
+              if c is reached else f"{c['csr']:.2f} @ {c['wall_minutes']:.1f} min" for c in curve]
+    return ", ".join(points) or "no snapshot scored"
 

@@ -38,7 +38,8 @@ from typing import NamedTuple
 
 import psutil
 
-from benchmarks.options import ROUNDS, SECONDS, WARMUP, add_ranged
+from benchmarks.options import (ROUNDS, SECONDS, WARMUP, Result, add_overrides, add_ranged, add_result_options,
+                                overrides, train_command)
 from srmt.config import VARIANTS
 
 REFERENCE_FPS = 2850.0
@@ -58,11 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"own conv + GRU model, train/stock_peer.py), a model variant {VARIANTS}, or model "
                              "fields KEY=VALUE[,KEY=VALUE] (default gru)")
     add_ranged(parser, "--rounds", ROUNDS, 1, "rounds per configuration, interleaved")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="training override, e.g. --set envs_per_batch=256 (repeatable)")
+    add_overrides(parser, "envs_per_batch=256")
+    add_result_options(parser)
 
 
-TRAIN = ["-m", "cli.main", "train"]
+TRAIN = train_command()[1:]
 STOCK = ["-m", "train.stock_peer"]
 """How a configuration is started: `srmt train`, or stock sample-factory APPO (train/stock_peer.py)."""
 
@@ -79,12 +80,12 @@ def parse_peer(text: str) -> Peer:
         return Peer("stock sample-factory conv+GRU", STOCK, [])
     if text in VARIANTS:
         return Peer(f"--variant {text}", TRAIN, ["--variant", text])
-    pairs = [item.partition("=") for item in text.split(",")]
-    if not all(key and eq and value for key, eq, value in pairs):
+    try:
+        options = overrides(text.split(","))
+    except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is neither 'stock', a variant {VARIANTS} nor "
-                                         "KEY=VALUE[,KEY=VALUE] (e.g. memory=stored)")
-    overrides = [part for key, _, value in pairs for part in (f"--{key}", value)]
-    return Peer(" ".join(overrides), TRAIN, overrides)
+                                         "KEY=VALUE[,KEY=VALUE] (e.g. memory=stored)") from None
+    return Peer(" ".join(options), TRAIN, options)
 
 
 def with_overrides(options: list[str], replacing: list[str]) -> list[str]:
@@ -142,14 +143,14 @@ def _kill_tree(proc: psutil.Process) -> None:
             pass
 
 
-def measure(overrides: list[str], seconds: float, warmup: float, preset: str = "bottleneck",
+def measure(options: list[str], seconds: float, warmup: float, preset: str = "bottleneck",
             entry: list[str] = TRAIN) -> dict:
     """Run one training process tree (`entry`: srmt train or the stock peer) and measure it; returns the figures.
     Its directory (experiment and log) stays for inspection, unless the measurement is interrupted."""
     workdir = Path(tempfile.mkdtemp(prefix="srmt-bench-train-"))
     experiment = str(workdir / "experiment")
     command = [sys.executable, *entry, "--preset", preset, "--experiment", experiment,
-               "--train_for_env_steps", "1e12", "--max_train_seconds", str(warmup + seconds), *overrides]
+               "--train_for_env_steps", "1e12", "--max_train_seconds", str(warmup + seconds), *options]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     log_path = workdir / "stdout.txt"
     load_before = os.getloadavg()[0]
@@ -185,19 +186,15 @@ def measure(overrides: list[str], seconds: float, warmup: float, preset: str = "
 
 def run(args: argparse.Namespace) -> int:
     """Print frames/s, peak memory and settings; exit code 0 if both targets are met."""
-    overrides = []
-    for item in args.set:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. --set envs_per_batch=256")
-        overrides += [f"--{key}", value]
+    result = Result.begin(args)
+    options = overrides(args.set)
     from train.config import build_config
     from train.run import describe
 
     with tempfile.TemporaryDirectory() as probe:  # a config to describe, never an experiment
-        settings = describe(build_config(["--preset", args.preset, "--experiment", f"{probe}/x", *overrides])[0])
-    configs = {"srmt (as configured)": (TRAIN, overrides),
-               f"peer: {args.peer.label}": (args.peer.entry, with_overrides(overrides, args.peer.overrides))}
+        settings = describe(build_config(["--preset", args.preset, "--experiment", f"{probe}/x", *options])[0])
+    configs = {"srmt (as configured)": (TRAIN, options),
+               f"peer: {args.peer.label}": (args.peer.entry, with_overrides(options, args.peer.overrides))}
     results: dict[str, list[dict]] = {name: [] for name in configs}
     print(f"training speed, preset {args.preset}, {settings['backend']} backend, {os.cpu_count()} CPU cores, "
           f"{args.rounds} round(s) of {args.seconds:g} s after a {args.warmup:g} s warm-up per configuration")
@@ -214,12 +211,18 @@ def run(args: argparse.Namespace) -> int:
     print_table(results)
     ours, peer = (statistics.median(r["fps"] for r in runs) for runs in results.values())
     print(f"ratio, same run, same env and batch: as configured / peer ({args.peer.label}) = {ours / peer:.2f}x")
-    rss = max(r["peak_rss_gb"] for r in results["srmt (as configured)"])
+    rss, peer_rss = (max(r["peak_rss_gb"] for r in runs) for runs in results.values())
     target = REFERENCE_FPS * TARGET_RATIO
-    print(f"targets (README): >= {target:,.0f} frames/s (3x the original implementation's {REFERENCE_FPS:,.0f}, "
-          f"measured outside this run) and < {RSS_TARGET_GB} GB: {ours:,.0f} frames/s, {rss:.2f} GB")
+    goal = (f">= {target:,.0f} frames/s (3x the original implementation's {REFERENCE_FPS:,.0f}, measured "
+            f"outside this run) and < {RSS_TARGET_GB} GB")
+    print(f"targets (README): {goal}: {ours:,.0f} frames/s, {rss:.2f} GB")
     last = results["srmt (as configured)"][-1]
     print(f"command: python -m {last['command']}; logs in {last['experiment']}")
+    result.save(f"Training speed, preset {args.preset}, {settings['backend']} backend, against a peer trained in "
+                f"the same run (same env and batch): {args.peer.label}; {args.rounds} round(s) of "
+                f"{args.seconds:g} s after {args.warmup:g} s warm-up",
+                f"**srmt {ours:,.0f} vs peer {peer:,.0f} frames/s → {ours / peer:.2f}x**; peak RSS {rss:.2f} / "
+                f"{peer_rss:.2f} GB", dict(settings=settings, runs=results, ratio=ours / peer), goal)
     return 0 if ours >= target and rss < RSS_TARGET_GB else 1
 
 
