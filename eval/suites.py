@@ -10,6 +10,10 @@ and 64 agents, 128 steps, the benchmark's dynamics; training never sees these
 maps and it is not a benchmark suite (the lifelong learning benchmark scores
 checkpoints on it).
 
+`scale` runs thousands of agents per episode (docs/scale.md): the two 256x256 maps of the
+generated scale collection (maps/synthetic.py, shipped in maps/data/scale.yaml: a warehouse and
+a random map), 1,024 to 16,384 agents, one seed, 256 steps, the lifelong dynamics below.
+
 The five lifelong suites are the POGEMA benchmark (SPEC section 3), copied
 from its experiment configs (``NN-name/NN-name.yaml``, checked against them by
 tests/test_eval_suites.py): soft collisions, on_target=restart, metric
@@ -25,6 +29,7 @@ from typing import Iterable, Sequence
 
 from maps.bottleneck import TEST_LENGTHS, episode_length_for_test, map_name, parse_bottleneck_length
 from maps.lifelong import VALIDATION_MAPS, VALIDATION_PREFIX, lifelong_map_names
+from maps.synthetic import scale_map_names
 
 BENCHMARK_URL = "https://github.com/CognitiveAISystems/pogema-benchmark"
 """The POGEMA benchmark repository; raw_data_LMAPF/NN-name/ holds each suite's maps.yaml and configs."""
@@ -147,6 +152,9 @@ SUITES: dict[str, Suite] = {s.name: s for s in [
     Suite("validation", "Lifelong validation", None, lifelong_map_names(VALIDATION_PREFIX, VALIDATION_MAPS),
           (16, 32, 64), (0,), 128, **_LIFELONG,
           quick=dict(maps=lifelong_map_names(VALIDATION_PREFIX, VALIDATION_MAPS)[::8], agents=(16, 32))),
+    Suite("scale", "Scale (256x256)", None, tuple(n for n in scale_map_names() if n.endswith("-256")),
+          (1024, 2048, 4096, 8192, 16384), (0,), 256, **_LIFELONG,
+          quick=dict(maps=("scale-warehouse-256",), agents=(1024,))),
     Suite("random", "Random", "01-random", _numbered("validation-random-seed-", 128),
           (8, 16, 24, 32, 48, 64), (0,), 256, **_LIFELONG,
           quick=dict(maps=_numbered("validation-random-seed-", 2), agents=(8, 16))),

@@ -1,8 +1,10 @@
-"""Seeded synthetic maps (pogema text format: '.' free, '#' obstacle): room mazes and random grids.
+"""Seeded synthetic maps (pogema text format: '.' free, '#' obstacle): room mazes, random grids, warehouses.
 
 `maze_grid` makes the `lifelong` preset's training mazes (train/mazes.py, 2-cell corridors) and the
 one-cell-corridor mazes of the env benchmark and tests; `random_grid` the plain random grids of the
-equivalence tests. The benchmark-style lifelong maps are in maps/lifelong.py, the Bottleneck corridors
+equivalence tests; `warehouse_grid` shelf blocks between aisles, used with maps/lifelong.py's random
+maps by the large `scale` collection (`scale_maps`: 128x128 and 256x256, eval's `scale` suite,
+docs/scale.md). The benchmark-style lifelong maps are in maps/lifelong.py, the Bottleneck corridors
 in maps/bottleneck.py.
 
 >>> rows = maze_grid(seed=1_000_000, rooms=6).splitlines()
@@ -14,6 +16,14 @@ in maps/bottleneck.py.
 from __future__ import annotations
 
 import numpy as np
+
+from maps.lifelong import random_map_grid
+
+SCALE_PREFIX = "scale"
+SCALE_SEED = 6_000_000
+"""Seed of the first scale map (map i: SCALE_SEED + i)."""
+SCALE_SIDES = (128, 256)
+SCALE_RANDOM_DENSITY = 0.2
 
 
 def random_grid(seed: int, rows: int, cols: int, density: float = 0.3) -> str:
@@ -76,3 +86,48 @@ def maze_grid(seed: int, rooms: int, loop_fraction: float = 0.25, room: int = 2)
         if rng.random() < loop_fraction:
             open_between(a, b)
     return "\n".join("".join("#" if cell else "." for cell in row) for row in wall)
+
+
+def warehouse_grid(seed: int, rows: int, cols: int, margin: int = 4, shelf_rows: int = 2, aisle: int = 2,
+                   shelf_length: tuple[int, int] = (6, 12), skip_fraction: float = 0.1) -> str:
+    """A warehouse: a free `margin` all round, inside it rows of shelves (`shelf_rows` high, lengths drawn
+    from `shelf_length`, inclusive) with `aisle`-wide aisles between shelf rows and between shelves;
+    each shelf left out with probability `skip_fraction`. Every free cell reaches every other (shelves
+    are rectangles surrounded by aisles).
+
+    >>> rows = warehouse_grid(seed=0, rows=20, cols=30).splitlines()
+    >>> len(rows), len(rows[0]), rows[4][:12]
+    (20, 30, '....########')
+    """
+    if min(margin, shelf_rows, aisle) < 1 or not 1 <= shelf_length[0] <= shelf_length[1]:
+        raise ValueError(f"margin={margin}, shelf_rows={shelf_rows}, aisle={aisle} must be >= 1 and "
+                         f"shelf_length={shelf_length} a (low, high) pair with 1 <= low <= high")
+    rng = np.random.default_rng(seed)
+    wall = np.zeros((rows, cols), dtype=bool)
+    for top in range(margin, rows - margin - shelf_rows + 1, shelf_rows + aisle):
+        left = margin
+        while True:
+            length = int(rng.integers(shelf_length[0], shelf_length[1] + 1))
+            if left + length > cols - margin:
+                break
+            if rng.random() >= skip_fraction:
+                wall[top:top + shelf_rows, left:left + length] = True
+            left += length + aisle
+    return "\n".join("".join("#" if cell else "." for cell in row) for row in wall)
+
+
+def scale_map_names() -> tuple[str, ...]:
+    """Names of `scale_maps()`, in its order, without generating them: `scale-warehouse-128`, ..."""
+    return tuple(f"{SCALE_PREFIX}-{kind}-{side}" for side in SCALE_SIDES for kind in ("warehouse", "random"))
+
+
+def scale_maps() -> dict[str, str]:
+    """The large lifelong maps (eval's `scale` suite, `srmt bench scaling`): per side in SCALE_SIDES a
+    warehouse and a random map (density SCALE_RANDOM_DENSITY, cut-off cells filled); map i from seed
+    SCALE_SEED + i."""
+    maps = {}
+    for i, name in enumerate(scale_map_names()):
+        side, seed = int(name.rsplit("-", 1)[1]), SCALE_SEED + i
+        maps[name] = (warehouse_grid(seed, side, side) if "-warehouse-" in name
+                      else random_map_grid(seed, side, SCALE_RANDOM_DENSITY))
+    return maps
