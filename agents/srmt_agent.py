@@ -20,6 +20,13 @@ priority inheritance and backtracking (envs.pibt) picks conflict-free moves in
 that order. The shield assumes agents that exchange intentions with their
 neighbours each step (who goes where, with which priority): a step beyond the
 published SRMT, which has no shield. Without it the agent acts exactly as before.
+
+`memory_intervention` replaces the shared pool the agents read at test time
+(srmt.interventions: zero-pool, own-only, shuffle-envs, freeze), and
+`record_attention = True` keeps each step's attention in `attention`
+(srmt.inspect.StepAttention, expanded to every environment: zero rows for envs
+left out of the pass). Both are off by default, and then cost nothing. A
+policy with a local pool (pool='local') reads the agents' positions from the env.
 """
 from __future__ import annotations
 
@@ -36,6 +43,8 @@ from envs.pibt import SHIELDS, PIBTPlanner
 from srmt.checkpoint import load_policy
 from srmt.config import ModelConfig
 from srmt.decoding import action_preferences
+from srmt.inspect import StepAttention, record_attention
+from srmt.interventions import INTERVENTIONS, make_intervention
 from srmt.model import SRMTPolicy
 from srmt.state import pack_state, unpack_state
 
@@ -51,12 +60,13 @@ class SRMTAgent(EpisodeStreams):
         name: algorithm name in result records.
         batched: False runs the per-agent reference loop (slow; for checks and benchmarks).
         shield: None (the policy's actions as they are) or "pibt" (the collision shield, module docstring).
+        memory_intervention: "none" or what replaces the shared pool (srmt.interventions).
     """
 
     def __init__(self, policy: SRMTPolicy, *, device: str | torch.device = "cpu", sample: bool = False,
                  seed: int = 0, name: str = "SRMT", batched: bool = True,
                  env_config: Mapping[str, Any] | None = None, meta: Mapping[str, Any] | None = None,
-                 shield: str | None = None):
+                 shield: str | None = None, memory_intervention: str = "none"):
         self.device = resolve_device(device)
         self.policy = policy.to(self.device).eval()
         self.cfg: ModelConfig = policy.cfg
@@ -72,6 +82,17 @@ class SRMTAgent(EpisodeStreams):
         self._shield = PIBTPlanner() if shield else None
         if shield:
             self.name = f"{name}+{shield}-shield"
+        if memory_intervention not in INTERVENTIONS:
+            raise AgentError(f"memory intervention {memory_intervention!r} is not one of {list(INTERVENTIONS)}")
+        if memory_intervention != "none" and (not self.cfg.uses_pool or not batched):
+            raise AgentError(f"--memory-intervention {memory_intervention} replaces the shared pool: it needs a "
+                             f"policy with one (variant 'srmt', this one is {self.cfg.variant!r}) and the batched "
+                             "agent")
+        self.memory_intervention = memory_intervention
+        if self.cfg.uses_pool:
+            self.policy.core.intervention = make_intervention(memory_intervention)
+        self._record_attention = False
+        self.attention: StepAttention | None = None
         if not batched and self.cfg.uses_pool and not self.cfg.stores_pool:
             raise AgentError(f"batched=False (the per-agent reference loop) needs memory='stored'; this policy "
                              f"uses memory={self.cfg.memory!r}, whose pool is rebuilt from a whole environment")
@@ -79,7 +100,8 @@ class SRMTAgent(EpisodeStreams):
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, device: str | torch.device = "cpu", sample: bool | None = None,
                         seed: int = 0, expect: ModelConfig | Mapping[str, Any] | None = None,
-                        name: str | None = None, batched: bool = True, shield: str | None = None) -> "SRMTAgent":
+                        name: str | None = None, batched: bool = True, shield: str | None = None,
+                        memory_intervention: str = "none") -> "SRMTAgent":
         """Load a policy file (srmt.checkpoint); `expect` pins config fields (CheckpointError on mismatch).
 
         `sample=None` follows the file's `meta["decoding"]` ("sample" or "argmax"; argmax if absent); with a
@@ -91,7 +113,22 @@ class SRMTAgent(EpisodeStreams):
         if sample is None:  # with a shield the ranking is by logit (docs/shield.md: measured better)
             sample = shield is None and loaded.meta.get("decoding") == "sample"
         return cls(loaded.model, device=dev, sample=sample, seed=seed, name=name, batched=batched,
-                   env_config=loaded.env_config, meta=loaded.meta, shield=shield)
+                   env_config=loaded.env_config, meta=loaded.meta, shield=shield,
+                   memory_intervention=memory_intervention)
+
+    @property
+    def record_attention(self) -> bool:
+        """True: each `act` keeps its attention in `self.attention` (srmt.inspect.StepAttention)."""
+        return self._record_attention
+
+    @record_attention.setter
+    def record_attention(self, on: bool) -> None:
+        if on and not self.cfg.uses_pool:
+            raise AgentError(f"attention to the shared memory needs a policy with a pool: variant 'srmt'; "
+                             f"this policy's variant is {self.cfg.variant!r}")
+        if on and not self.batched:
+            raise AgentError("attention is recorded on the batched agent only (batched=True)")
+        self._record_attention = bool(on)
 
     # ------------------------------------------------------------ episodes
     def reset(self, num_envs: int, num_agents: int, seeds: Sequence[int] | None = None) -> None:
@@ -133,7 +170,7 @@ class SRMTAgent(EpisodeStreams):
         x = obs[rows].to(self.device, non_blocking=True)  # (B, 3, w, w)
         state = self.state[rows]  # (B, S)
         if self.batched:
-            logits, _, new_state = self.policy(x, state, A, grouped=True)  # (B, 5), _, (B, S)
+            logits, new_state = self._forward(x, state, env, rows, live)
         else:
             logits, new_state = self._per_agent(x, state)
         self.state[rows] = new_state
@@ -143,6 +180,29 @@ class SRMTAgent(EpisodeStreams):
         preferences = np.zeros((self.num_envs * A, logits.shape[1]), dtype=np.int64)
         preferences[rows] = self._rank(logits, live)
         return torch.from_numpy(self._shield.actions(env, self.rngs, preferences))
+
+    def _forward(self, x: Tensor, state: Tensor, env: BatchedEnvView, rows: slice | Tensor,
+                 live: list[int]) -> tuple[Tensor, Tensor]:
+        """One grouped step of the live environments (positions for a local pool, hooks when set)."""
+        A = self.num_agents
+        positions = None
+        if self.cfg.local_pool:
+            positions = env.positions.reshape(-1, 2)[rows].to(self.device)  # (B, 2)
+        intervention = self.policy.core.intervention if self.cfg.uses_pool else None
+        if intervention is not None:
+            intervention.select(torch.tensor(live))
+        if not self._record_attention:
+            logits, _, new_state = self.policy(x, state, A, grouped=True, positions=positions)  # (B, 5), _, (B, S)
+            return logits, new_state
+        with record_attention(self.policy) as record:
+            logits, _, new_state = self.policy(x, state, A, grouped=True, positions=positions)
+        step = record.step()
+        pool = torch.zeros(self.num_envs, A, A)
+        tokens = torch.zeros(self.num_envs * A, step.tokens.shape[1])
+        valid = torch.zeros(tokens.shape, dtype=torch.bool)
+        pool[live], tokens[rows], valid[rows] = step.pool.cpu(), step.tokens.cpu(), step.token_valid.cpu()
+        self.attention = StepAttention(pool, tokens, valid)
+        return logits, new_state
 
     def _per_agent(self, obs: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         """Reference path: model called per agent, pool rebuilt from the new memories."""

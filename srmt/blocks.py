@@ -8,6 +8,8 @@ add_cross_attention: q_attn, c_attn (kv), c_proj, ln_cross_attn).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -34,6 +36,24 @@ def additive_mask(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return bias.masked_fill(~allowed, mask_value(dtype))
 
 
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None,
+           need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """softmax(q k^T / sqrt(hs) + bias) v for (N, nh, L, hs) queries and (N, nh, S, hs) keys/values.
+
+    Without `need_weights` this is torch's fused SDPA and no weights are returned. With it the
+    same product is written out so that the (N, nh, L, S) weights can be returned (the
+    attention-recording hook, srmt/inspect.py); the outputs agree up to float rounding
+    (tests/test_model_inspect.py).
+    """
+    if not need_weights:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias), None
+    scores = q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5  # (N, nh, L, S)
+    if bias is not None:
+        scores = scores + bias
+    weights = scores.softmax(dim=-1)  # (N, nh, L, S)
+    return weights @ v, weights
+
+
 def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
     """(N, L, H) -> (N, nh, L, hs)."""
     return x.unflatten(-1, (heads, -1)).transpose(1, 2)
@@ -53,9 +73,10 @@ class SelfAttention(nn.Module):
         self.c_attn = nn.Linear(hidden, 3 * hidden)
         self.c_proj = nn.Linear(hidden, hidden)
 
-    def forward(self, x: torch.Tensor, allowed: torch.Tensor,
-                keep: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, T, H), allowed (B, 1, T, T) bool -> (B, T', H), T' = len(keep) or T.
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor, keep: torch.Tensor | None = None,
+                need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x (B, T, H), allowed (B, 1, T, T) bool -> (B, T', H) and, with need_weights, the weights
+        (B, nh, T', T); T' = len(keep) or T.
 
         `keep` selects the query tokens whose output is needed (keys and values
         always cover all T tokens).
@@ -66,17 +87,19 @@ class SelfAttention(nn.Module):
         # Additive bias in the dtype the product runs in (under autocast, q's).
         bias = additive_mask(allowed, q.dtype)  # (B, 1, T', T)
         q, k, v = (split_heads(t, self.heads) for t in (q, k, v))  # (B, nh, T|T', hs)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (B, nh, T', hs)
-        return self.c_proj(merge_heads(y))  # (B, T', H)
+        y, weights = attend(q, k, v, bias, need_weights)  # (B, nh, T', hs), (B, nh, T', T) or None
+        return self.c_proj(merge_heads(y)), weights  # (B, T', H)
 
 
 class CrossAttention(nn.Module):
     """Queries from the agents' tokens, keys/values from the shared memory pool.
 
-    The pool is given once per group of rows: (G, A, H) for G groups of R rows
-    each (B = G*R). The acting path groups by environment (G = E, R = A), so
-    keys/values are computed once per environment and every agent's queries
-    attend to them in one batched product; the per-row path uses G = B, R = 1.
+    Global pool: the pool is given once per group of rows, (G, A, H) for G
+    groups of R rows each (B = G*R). The acting path groups by environment
+    (G = E, R = A), so keys/values are computed once per environment and every
+    agent's queries attend to them in one batched product; the per-row path
+    uses G = B, R = 1. Local pool (`neighbours`): keys/values are still computed
+    once per memory, then each row gathers the K it reads (G = B, R = 1).
     """
 
     def __init__(self, hidden: int, heads: int) -> None:
@@ -86,19 +109,27 @@ class CrossAttention(nn.Module):
         self.c_attn = nn.Linear(hidden, 2 * hidden)
         self.c_proj = nn.Linear(hidden, hidden)
 
-    def forward(self, x: torch.Tensor, pool: torch.Tensor,
-                pool_valid: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, T, H), pool (G, A, H) with B = G*R, pool_valid (G, A) bool or None (all valid) -> (B, T, H)."""
+    def forward(self, x: torch.Tensor, pool: torch.Tensor, pool_valid: torch.Tensor | None = None,
+                neighbours: torch.Tensor | None = None,
+                need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x (B, T, H) -> (B, T, H) and, with need_weights, the weights (G, nh, R*T, keys).
+
+        pool (G, A, H) with B = G*R; pool_valid (G, A) bool or None (all valid). With
+        `neighbours` (B, K) long rows into the flattened pool (G*A, H), each row reads
+        those K memories instead; pool_valid is then (B, K).
+        """
         rows, tokens, hidden = x.shape
-        groups = pool.shape[0]
-        q = self.q_attn(x).reshape(groups, -1, hidden)  # (G, R*T, H)
         k, v = self.c_attn(pool).split(hidden, dim=-1)  # 2 x (G, A, H)
-        q, k, v = (split_heads(t, self.heads) for t in (q, k, v))  # (G, nh, R*T|A, hs)
-        bias = None  # (G, 1, 1, A): a memory that does not exist yet is no key
+        if neighbours is not None:
+            k, v = k.flatten(0, 1)[neighbours], v.flatten(0, 1)[neighbours]  # 2 x (B, K, H)
+        groups = k.shape[0]
+        q = self.q_attn(x).reshape(groups, -1, hidden)  # (G, R*T, H)
+        q, k, v = (split_heads(t, self.heads) for t in (q, k, v))  # (G, nh, R*T|keys, hs)
+        bias = None  # (G, 1, 1, keys): a memory that does not exist yet is no key
         if pool_valid is not None:
             bias = additive_mask(pool_valid, q.dtype)[:, None, None, :]
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (G, nh, R*T, hs)
-        return self.c_proj(merge_heads(y).reshape(rows, tokens, hidden))  # (B, T, H)
+        y, weights = attend(q, k, v, bias, need_weights)  # (G, nh, R*T, hs)
+        return self.c_proj(merge_heads(y).reshape(rows, tokens, hidden)), weights  # (B, T, H)
 
 
 class MLP(nn.Module):
@@ -111,6 +142,15 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
+
+
+class BlockWeights(NamedTuple):
+    """Attention weights of one block's pass (None when not asked for)."""
+
+    self_attention: torch.Tensor | None
+    """(B, nh, T', T) query token x key token"""
+    cross_attention: torch.Tensor | None
+    """(G, nh, R*T', keys) as CrossAttention returns them"""
 
 
 class Block(nn.Module):
@@ -127,19 +167,22 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, allowed: torch.Tensor, pool: torch.Tensor | None = None,
                 gate: torch.Tensor | None = None, keep: torch.Tensor | None = None,
-                pool_valid: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, T, H) -> (B, T', H).
+                pool_valid: torch.Tensor | None = None, neighbours: torch.Tensor | None = None,
+                need_weights: bool = False) -> tuple[torch.Tensor, BlockWeights]:
+        """x (B, T, H) -> (B, T', H) and the attention weights (None unless need_weights).
 
         allowed (B, 1, T, T) bool: self-attention mask (query x key). pool (G, A, H): shared
-        memories, or None for blocks without cross-attention; pool_valid (G, A) bool: the
-        pool's entries that exist (None: all). gate (B,) bool:
-        rows that cross-attend (rows without a memory yet skip it exactly).
+        memories, or None for blocks without cross-attention; pool_valid: the pool's entries
+        that exist (None: all); neighbours (B, K): the local pool's rows (CrossAttention).
+        gate (B,) bool: rows that cross-attend (rows without a memory yet skip it exactly).
         keep: token indices to compute after self-attention (the last block
         needs only the tokens read afterwards; the rest is per-token work).
         """
-        y = self.attn(self.ln_1(x), allowed, keep)  # (B, T', H)
+        y, self_weights = self.attn(self.ln_1(x), allowed, keep, need_weights)  # (B, T', H)
         x = (x if keep is None else x[:, keep]) + y  # (B, T', H)
+        cross_weights = None
         if self.crossattention is not None:
-            c = self.crossattention(self.ln_cross_attn(x), pool, pool_valid)  # (B, T', H)
+            c, cross_weights = self.crossattention(self.ln_cross_attn(x), pool, pool_valid, neighbours,
+                                                   need_weights)  # (B, T', H)
             x = torch.where(gate[:, None, None], x + c, x)  # (B, T', H)
-        return x + self.mlp(self.ln_2(x))  # (B, T', H)
+        return x + self.mlp(self.ln_2(x)), BlockWeights(self_weights, cross_weights)  # (B, T', H)

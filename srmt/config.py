@@ -13,10 +13,12 @@ from typing import Any, Literal, get_args
 Variant = Literal["srmt", "rmt", "attention", "empty", "gru"]
 AttentionMask = Literal["causal", "full"]
 MemoryMode = Literal["stored", "rebuilt", "learned"]
+PoolKind = Literal["global", "local"]
 
 VARIANTS: tuple[str, ...] = get_args(Variant)
 ATTENTION_MASKS: tuple[str, ...] = get_args(AttentionMask)
 MEMORY_MODES: tuple[str, ...] = get_args(MemoryMode)
+POOL_KINDS: tuple[str, ...] = get_args(PoolKind)
 TRANSFORMER_VARIANTS: tuple[str, ...] = ("srmt", "rmt", "attention")
 
 
@@ -54,6 +56,14 @@ class ModelConfig:
     state over the rollout, across agents: the memory head is trained), rebuilt (the
     same without the gradients through memory), stored (the reference: every row stores
     its environment's pool, rows are replayed independently, memories are inputs)"""
+    pool: PoolKind = "global"
+    """which memories an agent's cross-attention reads: global (every agent of its environment,
+    as published: O(A^2) per step) or local (its pool_neighbours nearest agents within
+    pool_radius cells, itself included: O(A x K); needs the agents' positions, srmt/neighbours.py)"""
+    pool_neighbours: int = 16
+    """K of the local pool: memories each agent reads at most, its own included"""
+    pool_radius: int = 5
+    """Chebyshev radius in cells of the local pool's search window"""
 
     def __post_init__(self) -> None:
         errors = []
@@ -63,8 +73,17 @@ class ModelConfig:
             errors.append(f"attention_mask={self.attention_mask!r} is not one of {ATTENTION_MASKS}")
         if self.memory not in MEMORY_MODES:
             errors.append(f"memory={self.memory!r} is not one of {MEMORY_MODES}")
+        if self.pool not in POOL_KINDS:
+            errors.append(f"pool={self.pool!r} is not one of {POOL_KINDS}")
+        elif self.pool == "local" and self.variant != "srmt":
+            errors.append(f"pool='local' needs variant='srmt' (the only variant with a shared pool), "
+                          f"got variant={self.variant!r}")
+        elif self.pool == "local" and self.memory == "stored":
+            errors.append("pool='local' needs memory='rebuilt' or 'learned': memory='stored' keeps all A "
+                          "memories in every state row, which is what a local pool avoids")
         minimum = {"hidden": 1, "heads": 1, "blocks": 1, "resnet_blocks": 0, "filters": 1,
-                   "obs_radius": 0, "history": 0, "num_actions": 1, "gru_hidden": 1}
+                   "obs_radius": 0, "history": 0, "num_actions": 1, "gru_hidden": 1,
+                   "pool_neighbours": 1, "pool_radius": 0}
         for name, low in minimum.items():
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
@@ -101,6 +120,11 @@ class ModelConfig:
     def stores_pool(self) -> bool:
         """True when every state row holds its environment's pool (srmt with memory='stored')."""
         return self.uses_pool and self.memory == "stored"
+
+    @property
+    def local_pool(self) -> bool:
+        """True when each agent reads only its nearest agents' memories (pool='local')."""
+        return self.uses_pool and self.pool == "local"
 
     @property
     def position_table_size(self) -> int:

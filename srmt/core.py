@@ -1,8 +1,13 @@
 """Recurrent cores: the SRMT transformer (srmt / rmt / attention) and the gru / empty ablations.
 
-Every core has the same call: `core(features, state, num_agents, grouped)`
+Every core has the same call: `core(features, state, num_agents, grouped, positions)`
 -> (out (B, out_size), new_state (B, S)); `make_core(cfg)` picks the class.
 Rows are grouped as [E, A]: row = e*A + a (agent-major inside each environment).
+
+SRMTCore has two optional hooks, both off (None) by default and then free:
+`record` (an srmt.inspect.AttentionRecord: the attention weights of every call)
+and `intervention` (an srmt.interventions.MemoryIntervention: what the pool is
+replaced by at test time).
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from torch import nn
 
 from srmt.blocks import Block
 from srmt.config import ModelConfig
+from srmt.inspect import AttentionRecord, CoreCall
+from srmt.interventions import MemoryIntervention
+from srmt.neighbours import local_neighbours
 from srmt.state import StateView, pack_state, unpack_state
 
 
@@ -65,6 +73,8 @@ class SRMTCore(nn.Module):
         # Tokens read after the last block: memory token (if any) and current token.
         keep = [0, tokens - 1] if cfg.uses_memory else [tokens - 1]
         self.register_buffer("keep", torch.tensor(keep), persistent=False)
+        self.record: AttentionRecord | None = None
+        self.intervention: MemoryIntervention | None = None
         self._init_gpt2()
 
     def _init_gpt2(self) -> None:
@@ -79,7 +89,7 @@ class SRMTCore(nn.Module):
                 nn.init.normal_(param, mean=0.0, std=0.02 / math.sqrt(2 * self.cfg.blocks))
 
     def forward(self, features: torch.Tensor, state: torch.Tensor, num_agents: int,
-                grouped: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+                grouped: bool = True, positions: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One step for B rows.
 
         Args:
@@ -94,6 +104,7 @@ class SRMTCore(nn.Module):
                 state keeps that stored pool unchanged, since a lone row knows neither
                 its agent index nor the other agents' new memories. memory='rebuilt'
                 and 'learned' need grouped=True (srmt.rollout.unroll for the learner).
+            positions: (B, 2) long map cells of the rows' agents; needed by pool='local' only.
 
         Returns:
             out (B, H) features at the current-observation token, new_state (B, S).
@@ -113,10 +124,16 @@ class SRMTCore(nn.Module):
         x = torch.cat(tokens, dim=1) + self.wpe.weight  # (B, T, H)
         allowed = torch.cat(valid, dim=1)[:, None, None, :] & self.allowed  # (B, 1, T, T)
 
-        pool, pool_valid = self._read_pool(view, num_agents, grouped) if cfg.uses_pool else (None, None)
+        pool, pool_valid, neighbours = (self._read_pool(view, num_agents, grouped, positions)
+                                        if cfg.uses_pool else (None, None, None))
+        record, weights = self.record, []
         for i, block in enumerate(self.blocks):
             keep = self.keep if i == len(self.blocks) - 1 else None
-            x = block(x, allowed, pool, has_memory, keep, pool_valid)  # (B, T, H), last: (B, len(keep), H)
+            x, w = block(x, allowed, pool, has_memory, keep, pool_valid, neighbours,
+                         need_weights=record is not None)  # (B, T, H), last: (B, len(keep), H)
+            weights.append(w)
+        if record is not None:
+            record.calls.append(CoreCall(num_agents, has_memory, allowed[:, 0, -1], weights, neighbours))
         x = self.ln_f(x)  # (B, len(keep), H)
         out = x[:, -1]  # (B, H)
 
@@ -129,10 +146,14 @@ class SRMTCore(nn.Module):
         new_history = torch.cat([view.history, features[:, None]], dim=1)[:, 1:]  # (B, K, H)
         return out, pack_state(StateView(new_memory, new_pool, new_history, steps + 1))
 
-    def _read_pool(self, view: StateView, num_agents: int,
-                   grouped: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Pool to cross-attend, (E, A, H) once per environment or (B, A, H) per row, and which
-        of its entries exist ((E, A) bool, or None when all do).
+    def _read_pool(self, view: StateView, num_agents: int, grouped: bool,
+                   positions: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None,
+                                                            torch.Tensor | None]:
+        """Pool to cross-attend, which of its entries exist, and the local pool's rows.
+
+        Returns pool (E, A, H) once per environment, or (B, A, H) per row (stored,
+        ungrouped), or (B, 1, H) (intervention own-only); valid (E, A) / (B, K) bool
+        or None when all exist; neighbours (B, K) rows of the local pool, or None.
 
         memory='stored', grouped: the pool is taken from the environment's row
         with the most steps_seen: every row that was not just reset holds the
@@ -141,17 +162,37 @@ class SRMTCore(nn.Module):
         others. Otherwise the pool is the rows' own memories, (E, A, H); the
         memory of a row at its episode start does not exist and is masked out.
         """
-        if self.cfg.stores_pool:
+        cfg = self.cfg
+        valid = None
+        if cfg.stores_pool:
             if not grouped:
-                return view.pool, None  # (B, A, H)
+                if self.intervention is not None:
+                    raise ValueError("memory interventions act on whole environments: call with grouped=True")
+                return view.pool, None, None  # (B, A, H)
             env_steps = view.steps_seen.view(-1, num_agents)  # (E, A)
             first_row = torch.arange(env_steps.shape[0], device=env_steps.device) * num_agents  # (E,)
-            return view.pool[first_row + env_steps.argmax(dim=1)], None  # (E, A, H)
-        if not grouped:
-            raise ValueError(f"memory={self.cfg.memory!r} keeps no pool in the state: the rows of an "
-                             "environment must come together (grouped=True); per-row calls need memory='stored'")
-        valid = view.steps_seen.view(-1, num_agents) > 0  # (E, A)
-        return view.memory.view(-1, num_agents, self.cfg.hidden), valid  # (E, A, H)
+            memories = view.pool[first_row + env_steps.argmax(dim=1)]  # (E, A, H)
+        else:
+            if not grouped:
+                raise ValueError(f"memory={cfg.memory!r} keeps no pool in the state: the rows of an environment "
+                                 "must come together (grouped=True); per-row calls need memory='stored'")
+            valid = view.steps_seen.view(-1, num_agents) > 0  # (E, A)
+            memories = view.memory.view(-1, num_agents, cfg.hidden)  # (E, A, H)
+        if self.intervention is not None:
+            if self.intervention.own_only:
+                return view.memory[:, None], None, None  # (B, 1, H): each row reads its own memory
+            memories, valid = self.intervention(memories, valid, view.steps_seen.view(-1, num_agents))
+        if not cfg.local_pool:
+            return memories, valid, None
+        if positions is None or positions.shape != (view.steps_seen.shape[0], 2):
+            got = None if positions is None else tuple(positions.shape)
+            raise ValueError(f"pool='local' reads the nearest agents' memories: pass positions=(B, 2) map "
+                             f"cells of the rows' agents (got {got})")
+        index, found = local_neighbours(positions.view(-1, num_agents, 2), cfg.pool_neighbours,
+                                        cfg.pool_radius)  # (B, K), (B, K)
+        if valid is not None:
+            found = found & valid.flatten()[index]
+        return memories, found, index
 
 
 class GRUCore(nn.Module):
@@ -164,7 +205,7 @@ class GRUCore(nn.Module):
         self.cell = nn.GRUCell(cfg.hidden, cfg.gru_hidden)
 
     def forward(self, features: torch.Tensor, state: torch.Tensor, num_agents: int,
-                grouped: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+                grouped: bool = True, positions: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """features (B, H), state (B, gru_hidden + 1) -> out (B, gru_hidden), new_state."""
         view = check_inputs(self.cfg, features, state, num_agents, grouped)
         hidden = self.cell(features, view.memory)  # (B, gru_hidden)
@@ -180,7 +221,7 @@ class EmptyCore(nn.Module):
         self.out_size = cfg.core_out_size
 
     def forward(self, features: torch.Tensor, state: torch.Tensor, num_agents: int,
-                grouped: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+                grouped: bool = True, positions: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """features (B, H), state (B, 1) -> out = features, new_state (steps_seen + 1)."""
         view = check_inputs(self.cfg, features, state, num_agents, grouped)
         return features, pack_state(view._replace(steps_seen=view.steps_seen + 1))

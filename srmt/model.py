@@ -42,8 +42,8 @@ class SRMTPolicy(nn.Module):
         weight = self.policy_head.weight
         return initial_state(self.cfg, num_agents, batch_size, weight.device, weight.dtype)
 
-    def forward(self, obs: torch.Tensor, state: torch.Tensor, num_agents: int,
-                grouped: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, obs: torch.Tensor, state: torch.Tensor, num_agents: int, grouped: bool = True,
+                positions: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One step.
 
         Args:
@@ -52,22 +52,24 @@ class SRMTPolicy(nn.Module):
             state: (B, S) recurrent state; zero a row at episode start.
             num_agents: A, agents per environment.
             grouped: acting path (True) or independent rows (False); see SRMTCore.
+            positions: (B, 2) long map cells of the agents (needed by cfg.pool='local' only).
 
         Returns:
             logits (B, num_actions), value (B,), new_state (B, S).
         """
         features = self.encoder(obs)  # (B, H)
-        out, new_state = self.core(features, state, num_agents, grouped)  # (B, H'), (B, S)
+        out, new_state = self.core(features, state, num_agents, grouped, positions)  # (B, H'), (B, S)
         return self.policy_head(out), self.value_head(out).squeeze(-1), new_state
 
-    def unroll(self, obs: torch.Tensor, states: torch.Tensor,
-               num_agents: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def unroll(self, obs: torch.Tensor, states: torch.Tensor, num_agents: int,
+               positions: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The learner's pass over a stored rollout (srmt.rollout.unroll, in the model's memory mode).
 
         Args:
             obs: (E, A, T, 3, w, w) observations, environment-major, steps in time order.
             states: (E, A, T, S) the states acting stored before each step.
             num_agents: A.
+            positions: (E, A, T, 2) map cells of the agents at each step (pool='local' only).
 
         Returns:
             logits (E, A, T, num_actions), values (E, A, T).
@@ -76,5 +78,5 @@ class SRMTPolicy(nn.Module):
         if agents != num_agents:
             raise ValueError(f"obs holds {agents} agents per environment, num_agents={num_agents}")
         features = self.encoder(obs.flatten(0, 2)).view(envs, agents, steps, -1)  # (E, A, T, H)
-        out = unroll(self.core, features, states)  # (E, A, T, H')
+        out = unroll(self.core, features, states, positions)  # (E, A, T, H')
         return self.policy_head(out), self.value_head(out).squeeze(-1)

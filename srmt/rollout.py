@@ -31,7 +31,8 @@ from srmt.core import Core
 from srmt.state import unpack_state
 
 
-def unroll(core: Core, features: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+def unroll(core: Core, features: torch.Tensor, states: torch.Tensor,
+           positions: torch.Tensor | None = None) -> torch.Tensor:
     """Core outputs of a rollout.
 
     Args:
@@ -40,6 +41,7 @@ def unroll(core: Core, features: torch.Tensor, states: torch.Tensor) -> torch.Te
             environment order, steps in time order.
         states: (E, A, T, S) the states acting stored before each step (zeroed
             at an episode start).
+        positions: (E, A, T, 2) the agents' map cells at each step (pool='local' only).
 
     Returns:
         (E, A, T, out_size) outputs at the current-observation token.
@@ -49,12 +51,16 @@ def unroll(core: Core, features: torch.Tensor, states: torch.Tensor) -> torch.Te
                          "(E, A, T, H) and (E, A, T, S) with the same E, A, T")
     envs, agents, steps = features.shape[:3]
     memory = core.cfg.memory
+    if positions is not None and positions.shape != (envs, agents, steps, 2):
+        raise ValueError(f"positions {tuple(positions.shape)} must be (E, A, T, 2) = {(envs, agents, steps, 2)}")
     if memory == "stored":
         out, _ = core(features.flatten(0, 2), states.flatten(0, 2), agents, grouped=False)
         return out.view(envs, agents, steps, -1)
     by_step = features.transpose(1, 2), states.transpose(1, 2)  # (E, T, A, H), (E, T, A, S)
+    cells = None if positions is None else positions.transpose(1, 2)  # (E, T, A, 2)
     if memory == "rebuilt":
-        out, _ = core(by_step[0].flatten(0, 2), by_step[1].flatten(0, 2), agents, grouped=True)
+        out, _ = core(by_step[0].flatten(0, 2), by_step[1].flatten(0, 2), agents, grouped=True,
+                      positions=None if cells is None else cells.flatten(0, 2))
         return out.view(envs, steps, agents, -1).transpose(1, 2)
     outs, state = [], by_step[1][:, 0].flatten(0, 1)  # (E*A, S)
     for t in range(steps):
@@ -62,6 +68,7 @@ def unroll(core: Core, features: torch.Tensor, states: torch.Tensor) -> torch.Te
             stored = by_step[1][:, t].flatten(0, 1)  # (E*A, S)
             starts = unpack_state(stored, core.cfg, agents).steps_seen == 0  # (E*A,)
             state = torch.where(starts[:, None], stored, state)
-        out, state = core(by_step[0][:, t].flatten(0, 1), state, agents, grouped=True)
+        out, state = core(by_step[0][:, t].flatten(0, 1), state, agents, grouped=True,
+                          positions=None if cells is None else cells[:, t].flatten(0, 1))
         outs.append(out.view(envs, agents, -1))
     return torch.stack(outs, dim=2)  # (E, A, T, out)
