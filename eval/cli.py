@@ -118,6 +118,13 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--fps", type=FPS.argtype("--fps"), default=6, help="video frames per second, 1-60 (default 6)")
     r.add_argument("--formats", nargs="+", choices=("svg", "mp4", "gif"), default=["svg", "mp4", "gif"],
                    help="files to write (default all three)")
+    r.add_argument("--attention", action="store_true",
+                   help="draw who reads whose memory in the shared pool at every step, and the focused agent's "
+                        "attention over its memory, history and current tokens (an SRMT policy of variant srmt)")
+    r.add_argument("--focus", type=NON_NEGATIVE_INT.argtype("--focus"), metavar="K",
+                   help="with --attention: the agent whose reads are all drawn, with its token strip (default 0)")
+    r.add_argument("--links", type=NON_NEGATIVE_INT.argtype("--links"), metavar="N",
+                   help="with --attention: the N strongest reads of every agent, if strong enough (default 2)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.set_defaults(func=run_render)
 
@@ -214,9 +221,12 @@ def run_toolbox(args: argparse.Namespace) -> int:
 
 
 def run_render(args: argparse.Namespace) -> int:
+    from eval.frames import AttentionView
     from eval.render import render, render_config
-    from eval.suites import suite_of_map
+    from eval.suites import EvalError, suite_of_map
 
+    if not args.attention and (args.focus is not None or args.links is not None):
+        raise EvalError("--focus and --links choose what --attention draws: add --attention")
     suite = suite_of_map(args.map)
     lifelong = args.on_target == "restart" if args.on_target else bool(suite and suite.lifelong)
     agent = _spec(args, lifelong).build()
@@ -230,9 +240,12 @@ def run_render(args: argparse.Namespace) -> int:
     config = render_config(args.map, args.agents, maps_dir=args.maps_dir, obs_radius=radius,
                            on_target=args.on_target, collision_system=args.collision_system,
                            max_steps=args.max_steps)
+    attention = None
+    if args.attention:  # AttentionView's defaults for what is not given
+        attention = AttentionView(**{k: v for k, v in (("focus", args.focus), ("links", args.links)) if v is not None})
     files = render(agent, config, args.seed, Path(args.out), path_channel=args.path_channel, fps=args.fps,
                    svg="svg" in args.formats, mp4="mp4" in args.formats, gif="gif" in args.formats,
-                   progress=not args.no_progress)
+                   progress=not args.no_progress, attention=attention)
     for kind, path in files.items():
         print(f"{kind}: {path}")
     return 0
