@@ -17,7 +17,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import torch
 
-from benchmarks.options import STEPS, add_ranged
+from benchmarks.options import STEPS, Result, add_ranged, add_result_options
 from envs.config import EnvConfig
 from envs.options import Range
 from envs.errors import EnvConfigError
@@ -58,9 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_ranged(parser, "--envs", SWEEP_ENVS, 4, "envs per config")
     add_ranged(parser, "--seed", SEED, 0, "seed of the drawn configs")
     parser.add_argument("--device", default="cpu")
+    add_result_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    result = Result.begin(args)
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     rng = np.random.default_rng(args.seed)
     total, skipped, start, i = LockstepStats(), [], time.perf_counter(), 0
@@ -75,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             except Mismatch as err:
                 print(f"[{i}] MISMATCH: {err}\nconfig: {cfg}")
+                result.save(title(args), f"**mismatch** in config {i}: {err}", dict(config=str(cfg), error=str(err)))
                 return 1
             total.add(stats)
             print(f"[{i}] ok {cfg.collision_system:<10} {cfg.on_target:<7} A={cfg.num_agents:<3} r={cfg.obs_radius} "
@@ -84,11 +87,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"interrupted in config {i}; before it, ", end="")
         summary(total, i - len(skipped), len(skipped), start)
         raise
-    summary(total, args.configs - len(skipped), len(skipped), start)
+    line = summary(total, args.configs - len(skipped), len(skipped), start)
+    result.save(title(args), line, dict(vars(total), compared=args.configs - len(skipped), skipped=skipped))
     return 0
 
 
-def summary(total: LockstepStats, compared: int, skipped: int, start: float) -> None:
-    print(f"all equal: {compared} configs, {total.env_steps} env-steps, {total.agent_steps} "
-          f"agent-steps, {total.blocked} blocked moves, {total.reached} goals reached, {total.episodes} "
-          f"episodes; {skipped} skipped; {time.perf_counter() - start:.0f}s")
+def title(args: argparse.Namespace) -> str:
+    """What the sweep compares, for its result file."""
+    return (f"Torch backend vs real pogema in lockstep, {args.configs} random configs x {args.envs} envs x "
+            f"{args.steps} steps (seed {args.seed}, {args.device})")
+
+
+def summary(total: LockstepStats, compared: int, skipped: int, start: float) -> str:
+    """Print and return what was compared."""
+    line = (f"all equal: {compared} configs, {total.env_steps} env-steps, {total.agent_steps} "
+            f"agent-steps, {total.blocked} blocked moves, {total.reached} goals reached, {total.episodes} "
+            f"episodes; {skipped} skipped; {time.perf_counter() - start:.0f}s")
+    print(line)
+    return line

@@ -12,12 +12,12 @@ same episodes.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import tempfile
 from pathlib import Path
 
 from benchmarks.bench_lifelong_learning import SUITE, score
+from benchmarks.options import WORKERS, Result, add_ranged, add_result_options
 from envs.config import EnvConfig
 from eval.runner import AgentSpec
 from maps.lifelong import VALIDATION_PREFIX
@@ -54,14 +54,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("policy", help="the final policy file of an `srmt imitate` run (--out)")
     parser.add_argument("--agents", type=int, default=32, choices=(16, 32, 64),
                         help="agents per map for the accuracy rollouts (default 32)")
-    parser.add_argument("--workers", type=int, default=2, choices=(1, 2, 3, 4), help="evaluation processes")
-    parser.add_argument("--out", help="write the curve as JSON here")
+    add_ranged(parser, "--workers", WORKERS, 2, "evaluation worker processes")
+    add_result_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     policy = Path(args.policy)
     if not policy.is_file():
         raise FileNotFoundError(f"{policy} is not a policy file; pass the --out of an `srmt imitate` run")
+    result = Result.begin(args)
     work = Path(tempfile.mkdtemp(prefix="srmt-imitation-curve-"))
     pibt = throughput(AgentSpec(algo="pibt"), work / "pibt", args.workers)
     print(f"PIBT on {SUITE}: {pibt:.3f}", flush=True)
@@ -76,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
         curve.append(row)
         print(f"| {samples:,} | {row['accuracy']:.3f} | {row['throughput_none']:.3f} | {row['throughput_pibt']:.3f} "
               f"| {row['throughput_none'] / pibt:.2f} | {row['throughput_pibt'] / pibt:.2f} |", flush=True)
-    if args.out:
-        Path(args.out).write_text(json.dumps({"policy": str(policy), "pibt": pibt, "curve": curve}, indent=2))
+    last = curve[-1]
+    result.save(f"PIBT imitation learning curve of {policy.name} on the `{SUITE}` suite ({len(curve)} points)",
+                f"final: held-out accuracy {last['accuracy']:.3f}, throughput {last['throughput_none']:.3f}, "
+                f"under the PIBT shield {last['throughput_pibt']:.3f} ({last['throughput_pibt'] / pibt:.2f}x PIBT's "
+                f"{pibt:.3f})", {"policy": str(policy), "pibt": pibt, "curve": curve})
     return 0

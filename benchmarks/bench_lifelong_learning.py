@@ -19,16 +19,14 @@ Ctrl-C / SIGTERM during the evaluations writes the points scored so far to
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.options import MINUTES, SAVE_EVERY, WORKERS, add_ranged
+from benchmarks.options import (MINUTES, SAVE_EVERY, WORKERS, Result, add_experiment, add_overrides, add_ranged,
+                                add_result_options, experiment_root, overrides, train_command)
 from eval.evaluate import evaluate
 from eval.runner import AgentSpec
-from maps.files import DIRECTORY, JSON, check_output
 from train.snapshots import snapshot_wall_minutes, train_with_snapshots
 
 SUITE = "validation"
@@ -47,28 +45,23 @@ def score(spec: AgentSpec, out: Path, quick: bool, workers: int, backend: str = 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_ranged(parser, "--minutes", MINUTES, 60.0, "training wall-clock budget")
     add_ranged(parser, "--eval-every", SAVE_EVERY, 300, "seconds between checkpoints / snapshots")
-    parser.add_argument("--experiment", help="benchmark directory (default: a new temporary one)")
+    add_experiment(parser)
     parser.add_argument("--eval-only", action="store_true", help="score the snapshots already in --experiment")
     parser.add_argument("--quick", action="store_true", help="the validation suite's quick subset")
     parser.add_argument("--decoding", choices=("both", *DECODINGS), default="both")
     add_ranged(parser, "--workers", WORKERS, 2, "evaluation worker processes")
-    parser.add_argument("--out", help="write the curve as JSON here (also what is scored before an interruption)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="training override, e.g. --set reward=lifelong (repeatable)")
+    add_overrides(parser, "reward=lifelong")
+    add_result_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.eval_only and not args.experiment:
         raise ValueError("--eval-only needs --experiment DIR (a directory an earlier run of this benchmark wrote)")
-    if args.out:
-        check_output(args.out, "--out", JSON)
-    if args.experiment:
-        check_output(args.experiment, "--experiment", DIRECTORY)
-    root = Path(args.experiment or tempfile.mkdtemp(prefix="srmt-lifelong-")).resolve()
+    result = Result.begin(args)
+    root = experiment_root(args, "srmt-lifelong-")
     exp, snapshots = root / "train", root / "snapshots"
-    overrides = [part for item in args.set for part in ("--" + item.partition("=")[0], item.partition("=")[2])]
-    command = [sys.executable, "-m", "cli.main", "train", "--preset", "lifelong-cpu", "--experiment", str(exp),
-               "--max_train_seconds", str(args.minutes * 60), "--save_every_sec", str(args.eval_every), *overrides]
+    command = train_command("--preset", "lifelong-cpu", "--experiment", str(exp), "--max_train_seconds",
+                            str(args.minutes * 60), "--save_every_sec", str(args.eval_every), *overrides(args.set))
     if not args.eval_only:
         print("training:", " ".join(command[2:]), flush=True)
         started = time.time()
@@ -104,8 +97,11 @@ def run(args: argparse.Namespace) -> int:
                   + " ".join(f"{point[d]['throughput']:8.3f}" for d in decodings)
                   + "   " + " ".join(f"{point[d]['agent_steps_per_s']:,.0f}" for d in decodings), flush=True)
     finally:  # also on Ctrl-C / SIGTERM: the points scored so far
-        if args.out:
-            Path(args.out).write_text(json.dumps(dict(command=command[2:], baselines=baselines, curve=curve),
-                                                 indent=2))
+        result.save(f"Lifelong learning, `validation` suite{' (quick)' if args.quick else ''}: `srmt train --preset "
+                    f"lifelong-cpu` for {args.minutes:g} min, snapshots every {args.eval_every} s (baselines: "
+                    + ", ".join(f"{algo} {b['throughput']:.3f}" for algo, b in baselines.items()) + ")",
+                    ", ".join(f"{point[decodings[0]]['throughput']:.3f} @ {point['wall_minutes']:.1f} min"
+                              for point in curve) + f" ({decodings[0]} actions)",
+                    dict(training=command[2:], baselines=baselines, curve=curve))
     return 0
 

@@ -16,10 +16,9 @@ write the suites finished so far to OUT/suites.json.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from benchmarks.options import WORKERS, add_ranged
+from benchmarks.options import WORKERS, Result, add_backend, add_note, add_ranged
 from eval.evaluate import evaluate
 from eval.report import ALL, aggregate
 from eval.runner import AgentSpec
@@ -28,6 +27,8 @@ from eval.tables import PUBLISHED, published, published_label
 from maps.files import DIRECTORY, check_output
 
 SUITES = ("random", "mazes", "warehouse", "movingai", "puzzles")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", help="policy file (default: the shipped lifelong policy)")
     parser.add_argument("--algo", default="srmt", help="srmt (default) or a baseline: pibt, astar, greedy, random")
@@ -35,13 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="policy: the file's recommended decoding (default)")
     parser.add_argument("--suites", nargs="+", default=list(SUITES), choices=SUITES)
     parser.add_argument("--maps-dir", help="directory whose NN-name/maps.yaml files replace the shipped suites")
-    parser.add_argument("--backend", default="torch", choices=("pogema", "torch"))
+    add_backend(parser)
     add_ranged(parser, "--workers", WORKERS, 2, "evaluation worker processes")
-    parser.add_argument("--out", default="runs/lifelong-suites", help="results root (one folder per suite)")
+    parser.add_argument("--out", default="runs/lifelong-suites",
+                        help="results root (one folder per suite, and the result file suites.json)")
+    add_note(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     out = check_output(args.out, "--out", DIRECTORY)
+    result = Result.begin(args, out / "suites.json")
     sample = {"policy": None, "sample": True, "argmax": False}[args.decoding]
     spec = AgentSpec(algo=args.algo, checkpoint=args.checkpoint, sample=sample, lifelong=True)
     table = {}
@@ -50,8 +54,9 @@ def run(args: argparse.Namespace) -> int:
             table[name] = run_suite(name, spec, out / name, args)
     finally:  # also on Ctrl-C / SIGTERM: the suites finished so far
         if table:
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "suites.json").write_text(json.dumps(table, indent=2))
+            result.save(f"The lifelong suites in full, {args.algo} ({args.decoding} decoding), {args.backend} backend",
+                        ", ".join(f"{get_suite(name).title} {row['throughput']:.3f}" for name, row in table.items()),
+                        table, "the published means (eval.tables.published)")
     print("\n| suite | " + f"{args.algo} (measured) | " + " | ".join(map(published_label, PUBLISHED)) + " |")
     print("|---" * (len(PUBLISHED) + 2) + "|")
     for name, row in table.items():

@@ -24,18 +24,15 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import sys
-import tempfile
 from pathlib import Path
 
 from benchmarks.bench_lifelong_learning import score
 from benchmarks.bench_train_learning import TARGET_CSR, corridor_metrics
-from benchmarks.options import EVAL_SEEDS, MINUTES, SAVE_EVERY, add_ranged
+from benchmarks.options import (EVAL_SEEDS, MINUTES, SAVE_EVERY, Result, add_experiment, add_ranged,
+                                add_result_options, experiment_root, train_command)
 from envs.options import Range
 from eval.runner import AgentSpec
 from maps.bottleneck import map_name
-from maps.files import DIRECTORY, JSON, check_output
 from train.snapshots import snapshot_wall_minutes, train_with_snapshots
 
 TEST_MAPS = "|".join(map_name(length) for length in range(400, 1001, 100))
@@ -52,8 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_ranged(parser, "--minutes-lifelong", MINUTES, 6.0, "wall-clock budget per run")
     add_ranged(parser, "--eval-every", SAVE_EVERY, 90, "seconds between checkpoints / snapshots")
     add_ranged(parser, "--train-seeds", EVAL_SEEDS, 5, "evaluation seeds per training corridor")
-    parser.add_argument("--experiment", help="benchmark directory (default: a new temporary one)")
-    parser.add_argument("--out", help="write every result as JSON here")
+    add_experiment(parser)
+    add_result_options(parser)
 
 
 def runs(args: argparse.Namespace) -> list[tuple[str, str, str, int]]:
@@ -70,9 +67,9 @@ def train_run(root: Path, task: str, memory: str, mask: str, seed: int, args: ar
         return run_dir
     minutes = args.minutes_bottleneck if task == "bottleneck" else args.minutes_lifelong
     exp = run_dir / "train"
-    command = [sys.executable, "-m", "cli.main", "train", *PRESETS[task], "--memory", memory,
-               "--attention_mask", mask, "--seed", str(seed), "--experiment", str(exp),
-               "--max_train_seconds", str(minutes * 60), "--save_every_sec", str(args.eval_every)]
+    command = train_command(*PRESETS[task], "--memory", memory, "--attention_mask", mask, "--seed", str(seed),
+                            "--experiment", str(exp), "--max_train_seconds", str(minutes * 60),
+                            "--save_every_sec", str(args.eval_every))
     if exp.exists():  # an interrupted run starts over: equal budgets need one uninterrupted run each
         import shutil
 
@@ -116,25 +113,23 @@ def evaluate_lifelong(run_dir: Path) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.out:
-        check_output(args.out, "--out", JSON)
-    if args.experiment:
-        check_output(args.experiment, "--experiment", DIRECTORY)
-    root = Path(args.experiment or tempfile.mkdtemp(prefix="srmt-modes-")).resolve()
+    result = Result.begin(args)
+    root = experiment_root(args, "srmt-modes-")
     plan = runs(args)
     print(f"{len(plan)} runs into {root}", flush=True)
     dirs = [train_run(root, *config, args) for config in plan]  # all training first: evaluation never overlaps
-    results = []
+    results, lines = [], []
     try:
         for (task, memory, mask, seed), run_dir in zip(plan, dirs):
-            result = (evaluate_bottleneck(run_dir, args.train_seeds) if task == "bottleneck"
+            scored = (evaluate_bottleneck(run_dir, args.train_seeds) if task == "bottleneck"
                       else evaluate_lifelong(run_dir))
-            results.append(dict(task=task, memory=memory, mask=mask, seed=seed, **result))
-            print(f"{task:10s} {memory:8s} {mask:6s} seed {seed}: {summary(task, result)}", flush=True)
+            results.append(dict(task=task, memory=memory, mask=mask, seed=seed, **scored))
+            lines.append(f"{task} {memory}/{mask} seed {seed}: {summary(task, scored)}")
+            print(lines[-1], flush=True)
     finally:  # also on Ctrl-C / SIGTERM: the results so far
-        if args.out:
-            Path(args.out).write_text(json.dumps(dict(settings=vars(args), results=results), indent=2,
-                                                 default=str))
+        result.save(f"Memory modes ({', '.join(args.memory)} x {', '.join(args.mask)}), same wall-clock budget per "
+                    f"run: Bottleneck sparse {args.minutes_bottleneck:g} min, lifelong-cpu {args.minutes_lifelong:g} "
+                    f"min, {args.seeds} seed(s)", "; ".join(lines), dict(results=results))
     return 0
 
 

@@ -71,6 +71,11 @@ def add_result_options(parser: argparse.ArgumentParser) -> None:
                         help="also write the result as JSON here: the figures printed, the command line, date, "
                              "git commit and machine (`srmt report` builds the README's results table from "
                              "docs/results/bench/*.json)")
+    add_note(parser)
+
+
+def add_note(parser: argparse.ArgumentParser) -> None:
+    """`--note TEXT` alone, for a benchmark whose `--out` is a results directory (its result file is inside)."""
     parser.add_argument("--note", default="",
                         help="how loaded the machine was, recorded in --out, e.g. 'loaded: test runs beside it'")
 
@@ -146,8 +151,9 @@ class Result:
     started: float = field(default_factory=time.perf_counter)
 
     @classmethod
-    def begin(cls, args: argparse.Namespace) -> Result:
-        out = check_output(args.out, "--out", JSON) if args.out else None
+    def begin(cls, args: argparse.Namespace, out: Path | None = None) -> Result:
+        """`out`: the result file when it is not `--out` itself."""
+        out = out or (check_output(args.out, "--out", JSON) if args.out else None)
         return cls(benchmark=args.bench, out=out, note=args.note, command=command_line(sys.argv),
                    date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                    load_before=os.getloadavg()[0])

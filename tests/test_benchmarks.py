@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 import pytest
 
+from benchmarks import BENCHMARKS
 from benchmarks.bench_memory_modes import runs
+from benchmarks.options import Result, command_line, overrides
 from benchmarks.bench_train_speed import STOCK, TRAIN, parse_peer, with_overrides
 
 
@@ -77,7 +80,53 @@ def test_interrupted_suites_benchmark_keeps_the_suites_finished(tmp_path, monkey
 
     monkeypatch.setattr(bench_lifelong_suites, "run_suite", run_suite)
     args = argparse.Namespace(out=str(tmp_path / "suites"), decoding="policy", algo="pibt", checkpoint=None,
-                              suites=["random", "mazes", "puzzles"])
+                              suites=["random", "mazes", "puzzles"], backend="torch", bench="suites", note="")
     with pytest.raises(KeyboardInterrupt):
         bench_lifelong_suites.run(args)
-    assert json.loads((tmp_path / "suites" / "suites.json").read_text()) == {"random": {"throughput": 1.0}}
+    record = json.loads((tmp_path / "suites" / "suites.json").read_text())
+    assert record["figures"] == {"random": {"throughput": 1.0}} and record["summary"] == "Random 1.000"
+
+
+def test_every_benchmark_records_its_result_with_out_and_note():
+    from cli.main import build_parser
+
+    for name in BENCHMARKS:
+        args = build_parser().parse_args(["bench", name, *(["policy.pt"] if name == "imitation" else []),
+                                          "--out", "r.json", "--note", "idle"])
+        assert (args.out, args.note) == ("r.json", "idle"), name
+
+
+def test_a_result_file_holds_the_figures_the_command_and_the_machine(tmp_path, monkeypatch):
+    out = tmp_path / "deeper" / "r.json"
+    monkeypatch.setattr("sys.argv", ["/venv/bin/srmt", "bench", "eval", "--quick", "--note", "two jobs beside it"])
+    result = Result.begin(argparse.Namespace(bench="eval", out=str(out), note="two jobs beside it"))
+    result.save("Eval speed", "**7.5x**", {"ratio": 7.5}, ">= 5x")
+    record = json.loads(out.read_text())
+    assert {k: record[k] for k in ("format", "benchmark", "title", "summary", "target", "figures", "command")} == {
+        "format": "srmt-bench-1", "benchmark": "eval", "title": "Eval speed", "summary": "**7.5x**",
+        "target": ">= 5x", "figures": {"ratio": 7.5}, "command": "srmt bench eval --quick --note 'two jobs beside it'"}
+    assert record["machine"]["note"] == "two jobs beside it" and record["machine"]["cpu_cores"] >= 1
+    assert len(record["commit"]) == 40 and record["date"].startswith("20")
+
+
+def test_a_bad_result_path_fails_before_the_benchmark_runs(tmp_path):
+    from maps.files import OutputPathError
+
+    with pytest.raises(OutputPathError, match="--out .*: it is a directory"):
+        Result.begin(argparse.Namespace(bench="eval", out=str(tmp_path), note=""))
+    Result.begin(argparse.Namespace(bench="eval", out=None, note="")).save("t", "s", {})  # no --out: no file
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_command_line_is_what_a_person_types():
+    assert command_line(["/venv/bin/srmt", "bench", "env", "--rounds", "4"]) == "srmt bench env --rounds 4"
+    assert command_line(["/repo/benchmarks/__main__.py", "train", "--seconds", "30"]) == \
+        "srmt bench train --seconds 30"
+    assert command_line(["x.py", "--note", "a b"]) == "python x.py --note 'a b'"
+
+
+def test_set_overrides_become_training_options():
+    assert overrides(["envs_per_batch=256", "lr=3e-4"]) == ["--envs_per_batch", "256", "--lr", "3e-4"]
+    for bad in ("envs_per_batch", "=3", "lr="):
+        with pytest.raises(ValueError, match="expected KEY=VALUE"):
+            overrides([bad])
