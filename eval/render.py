@@ -28,10 +28,6 @@ from eval.suites import EvalError, suite_of_map
 from eval.trajectory import Trajectory
 from maps.files import DIRECTORY, check_output
 
-POOL_VARIANTS = ("srmt",)
-"""Model variants with a shared memory pool (srmt.config: rmt, attention, gru and empty have none)."""
-
-
 def render_config(map_name: str, num_agents: int, *, maps_dir: str | None = None, obs_radius: int = 2,
                   on_target: str | None = None, collision_system: str | None = None,
                   max_steps: int | None = None) -> EnvConfig:
@@ -55,12 +51,12 @@ def render_config(map_name: str, num_agents: int, *, maps_dir: str | None = None
 def record_attention(agent: Agent) -> None:
     """Make `agent` record its attention at every step; EvalError (before anything is played) if it has none."""
     if not isinstance(agent, SRMTAgent):
-        raise EvalError(f"--attention draws who reads whose memory in SRMT's shared pool; {agent.name} has no "
-                        f"pool: use --algo srmt with a policy of variant {' or '.join(POOL_VARIANTS)}")
+        raise EvalError(f"--attention draws who reads whose memory in SRMT's shared pool; {agent.name} is not an "
+                        "SRMT policy: use --algo srmt with a policy of variant 'srmt' (the variant with a pool)")
     try:
         agent.record_attention = True
     except AgentError as err:
-        raise EvalError(f"--attention: {err} (variants with a shared pool: {', '.join(POOL_VARIANTS)})") from err
+        raise EvalError(f"--attention: {err}") from err
 
 
 def play_episode(agent: Agent, config: EnvConfig, seed: int, progress: bool = True,

@@ -106,10 +106,10 @@ def test_focused_agent_reads_are_drawn_by_weight():
     a0, a1, a2 = (drawer.cell_centre(*p) for p in POSITIONS[0])
     assert links == [Line(*a0, *a1, shade(FOCUS, level(0.7)), width=level(0.7)),
                      Line(*a0, *a2, shade(FOCUS, level(0.3)), width=level(0.3))]
-    assert (level(0.7), level(0.3)) == (3, 2)
+    assert (level(0.7), level(0.3), level(0.02)) == (4, 3, 0)
     img = drawer.frame(0)
     middle = ((a0[0] + a1[0]) // 2, a0[1])
-    assert img.getpixel(middle) == shade(FOCUS, 3)
+    assert img.getpixel(middle) == shade(FOCUS, 4)
     assert drawer.scene(1)[LINK_LAYER] == []  # the last frame: no step, no attention
 
 
@@ -133,8 +133,8 @@ def test_token_strip_shows_the_focused_agents_tokens():
     drawer = FrameDrawer(trajectory(POSITIONS, GOALS, attention=WEIGHTS), attention=AttentionView(focus=1))
     cells = [s for s in drawer.scene(0)[HEADER_LAYER] if isinstance(s, Rect)]
     # tokens [memory 0.1; history 0, 0 (missing), 0.2; current 0.7]
-    assert [c.fill for c in cells] == [shade(FOCUS, 1), (255, 255, 255), (255, 255, 255), shade(FOCUS, 1),
-                                       shade(FOCUS, 3)]
+    assert [c.fill for c in cells] == [shade(FOCUS, 2), (255, 255, 255), (255, 255, 255), shade(FOCUS, 3),
+                                       shade(FOCUS, 4)]
     crossed = [s for s in drawer.scene(0)[HEADER_LAYER] if isinstance(s, Line)]
     assert len(crossed) == 2  # the two tokens that did not exist
 
