@@ -12,7 +12,9 @@ places them (`envs.torch_backend.lifelong`), so one seed gives one episode in
 both backends. docs/torch_backend.md has the details.
 
 Per step there is no Python loop over envs or agents; the host only learns
-which envs ended (one small device->host copy) to build their next tasks.
+which envs ended (one small device->host copy) to build their next tasks, and,
+when the path fields exceed their memory budget (large maps, thousands of
+agents: `SuccessorTable.bounded`), which goals are new, to compute their fields.
 """
 from __future__ import annotations
 
@@ -25,11 +27,13 @@ from torch import Tensor
 
 from envs.batched import BatchedEnv
 from envs.config import EnvConfig
+from envs.pathfinding import FieldBudgetError
 from envs.rewards import step_rewards
 from envs.task import Task
 from envs.torch_backend.dynamics import resolve_moves
 from envs.torch_backend.lifelong import TaskCells
 from envs.torch_backend.observe import TableObserver, take
+from envs.torch_backend.successors import FIELD_BUDGET_BYTES
 
 
 class TorchBatchedEnv(BatchedEnv):
@@ -43,13 +47,25 @@ class TorchBatchedEnv(BatchedEnv):
     """
 
     def __init__(self, config: EnvConfig, num_envs: int, device: torch.device | str = "cpu",
-                 task_source: Callable[[int], Task] | None = None, auto_reset: bool = True):
-        """Args as `BatchedEnv` (`device`: where the state lives and the step runs)."""
+                 task_source: Callable[[int], Task] | None = None, auto_reset: bool = True,
+                 field_budget_bytes: int = FIELD_BUDGET_BYTES):
+        """Args as `BatchedEnv` (`device`: where the state lives and the step runs);
+        `field_budget_bytes`: memory for the path fields (docs/scale.md); FieldBudgetError here,
+        before any field is computed, if the E x A current goals could need more."""
         super().__init__(config, num_envs, device, task_source, auto_reset)
         cfg = self.config
         self._cells = TaskCells(self.resolved.maps, self.num_agents, cfg.max_episode_steps, cfg.obs_radius)
         self._observer = TableObserver([m.obstacles for m in self.resolved.maps], cfg.obs_radius, num_envs,
-                                       self.num_agents, self.device)
+                                       self.num_agents, self.device, field_budget_bytes=field_budget_bytes)
+        table = self._observer.table
+        self._bounded = table.bounded                         # fields of current goals only, made as they come
+        if self._bounded and self.num_rows > table.capacity:
+            raise FieldBudgetError(
+                f"{num_envs} env(s) x {self.num_agents} agents may hold {self.num_rows} distinct goals at once, "
+                f"whose path fields (one {table.canvas_shape[0]}x{table.canvas_shape[1]} int16 canvas each, "
+                f"{table.field_bytes:,} bytes, for obs_radius={cfg.obs_radius}) need "
+                f"{self.num_rows * table.field_bytes / 2**30:.2f} GiB, over field_budget_bytes="
+                f"{field_budget_bytes:,} ({table.capacity} fields); raise the budget or use fewer agents or envs")
         dev, shape = self.device, (num_envs, self.num_agents)
         # the state the step runs on: canvas cells (E, A), each goal's path field (N,)
         self._cell = torch.zeros(shape, dtype=torch.long, device=dev)
@@ -76,11 +92,12 @@ class TorchBatchedEnv(BatchedEnv):
         starts, goals = np.stack([c[0] for c in cells]), np.stack([c[1] for c in cells])    # (k, A, 2)
         if self.config.on_target == "restart":
             seqs = [self._cells.goal_sequences(t, s, g) for t, (s, g) in zip(tasks, cells)]
+        if self.config.on_target == "restart" and not self._bounded:     # every goal of the episode at once
             all_goals = np.concatenate([np.concatenate(s) for s in seqs])
             all_maps = np.concatenate([np.full(sum(len(x) for x in s), m) for s, m in zip(seqs, maps)])
-        else:
-            all_goals, all_maps = goals.reshape(-1, 2), np.repeat(maps, self.num_agents)
-        self._observer.ensure_goals(all_maps, all_goals)
+            self._observer.ensure_goals(all_maps, all_goals)
+        elif not self._bounded:
+            self._observer.ensure_goals(np.repeat(maps, self.num_agents), goals.reshape(-1, 2))
 
         dev = self.device
         idx = torch.tensor(envs, device=dev)
@@ -98,7 +115,18 @@ class TorchBatchedEnv(BatchedEnv):
         self.goals[idx] = torch.from_numpy(goals).to(dev)
         if self.config.on_target == "restart":
             self._load_sequences(idx, map_t, seqs)
+        if self._bounded:
+            self._ensure_current_goals()
         self._sync_cells(idx)
+
+    def _ensure_current_goals(self) -> None:
+        """Bounded fields: make the fields of every started env's current goals, the ones in use
+        (none of them can be evicted meanwhile)."""
+        started = torch.ones(self.num_envs, dtype=torch.bool)
+        started[sorted(self._unstarted)] = False
+        maps = self._map_of_env[:, None].expand(self.goals.shape[:2])[started.to(self.device)]
+        self._observer.ensure_goals(maps.reshape(-1).cpu().numpy(),
+                                    self.goals[started.to(self.device)].reshape(-1, 2).cpu().numpy())
 
     def _sync_cells(self, idx: Tensor) -> None:
         """Derive the step state of envs `idx` from the public positions and goals."""
@@ -126,7 +154,8 @@ class TorchBatchedEnv(BatchedEnv):
         goals = torch.from_numpy(padded).to(self.device)
         self._seq_goals[idx] = goals
         self._seq_cells[idx] = self._observer.cells(goals)
-        self._seq_fields[idx] = self._observer.field_offsets(map_t[:, None].expand(goals.shape[:2]), goals)
+        if not self._bounded:                                   # bounded: fields are made when goals come up
+            self._seq_fields[idx] = self._observer.field_offsets(map_t[:, None].expand(goals.shape[:2]), goals)
         self._goal_index[idx] = torch.from_numpy(starts).to(self.device)
 
     def observe(self) -> Tensor:
@@ -225,7 +254,12 @@ class TorchBatchedEnv(BatchedEnv):
         nxt = self._seq_goals.gather(1, k[..., None].expand(-1, -1, 2))
         self.goals.copy_(torch.where(reached[..., None], nxt, self.goals))
         self._goal_cell = self._seq_cells.gather(1, k)
-        self._fields = self._seq_fields.gather(1, k).view(-1)
+        if not self._bounded:
+            self._fields = self._seq_fields.gather(1, k).view(-1)
+        elif bool(reached.any()):                               # a host sync, only for bounded fields
+            self._ensure_current_goals()
+            maps = self._map_of_env[:, None].expand(self.goals.shape[:2])
+            self._fields = self._observer.field_offsets(maps, self.goals).view(-1)
 
     def close(self) -> None:
         self._unstarted = set(range(self.num_envs))

@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 
 from envs.observation import MOVES, pad_like_pogema
-from envs.torch_backend.successors import SuccessorTable
+from envs.torch_backend.successors import FIELD_BUDGET_BYTES, SuccessorTable
 
 MAX_RADIUS = 15
 """A window row (w = 2r+1 <= 31 cells) is one int32 of bits (of ternary digits up to w = 13)."""
@@ -77,16 +77,18 @@ class TableObserver:
     """Observations (and next path cells) of E envs x A agents, as `Observer.observe` computes them."""
 
     def __init__(self, maps: list[np.ndarray], radius: int, num_envs: int, num_agents: int,
-                 device: torch.device | str = "cpu", path_windows: bool | None = None):
+                 device: torch.device | str = "cpu", path_windows: bool | None = None,
+                 field_budget_bytes: int = FIELD_BUDGET_BYTES):
         """`path_windows`: store every path window (see WINDOW_TABLE_CELLS) instead of walking each
-        step; default: when r <= 5 and it fits. The observations are the same either way."""
+        step; default: when r <= 5 and it fits. The observations are the same either way.
+        `field_budget_bytes`: the path fields' memory budget (`SuccessorTable`)."""
         if not 1 <= radius <= MAX_RADIUS:
             raise ValueError(f"obs_radius={radius} is not supported by the torch backend (1..{MAX_RADIUS}); "
                              "use the pogema backend for wider windows")
         self.radius, self.width = r, w = radius, 2 * radius + 1
         self.num_envs, self.num_agents = num_envs, num_agents
         self.device = dev = torch.device(device)
-        self.table = SuccessorTable(maps, radius, dev, steps=walk_steps(w))
+        self.table = SuccessorTable(maps, radius, dev, steps=walk_steps(w), budget_bytes=field_budget_bytes)
         hc, wc = self.table.canvas_shape
         self.stride, self.canvas_size = wc, hc * wc
         self.pairwise = num_agents * num_agents <= self.canvas_size
@@ -113,7 +115,10 @@ class TableObserver:
         free = sum(int((~m).sum()) for m in maps)
         self._path_windows = None                  # row 1 + field + cell: path row codes; row 0: zeros
         if path_windows is None:
-            path_windows = r <= 5 and free * self.canvas_size <= WINDOW_TABLE_CELLS
+            path_windows = r <= 5 and free * self.canvas_size <= WINDOW_TABLE_CELLS and not self.table.bounded
+        if path_windows and self.table.bounded:
+            raise ValueError("path_windows needs every path field kept, but they exceed the field budget "
+                             f"({field_budget_bytes:,} bytes); raise field_budget_bytes or walk (path_windows=False)")
         if path_windows:
             self._path_windows = torch.zeros((1, w), dtype=torch.int32, device=dev)
         self._build_offset_tables()
@@ -131,6 +136,8 @@ class TableObserver:
         self._offset_bit = torch.where(inside, 1 << (dc + r).clamp(0, w - 1), 0).int()
         self._offset_cell = torch.where(inside, (dr + r) * w + dc + r, 1 << 62)
         a = self.num_agents
+        if not self.pairwise:
+            return
         # pair layout of `_pair_cells`: (i, j, E) masks; (i, 2, 1, E) obs offsets of (env, observer, channel 1|2)
         self._not_self = ~torch.eye(a, dtype=torch.bool, device=self.device)[..., None]
         channel = torch.arange(self.num_envs * a * 3, device=self.device).view(-1, a, 3)[..., 1:] * (w * w)

@@ -1,17 +1,29 @@
 """The torch backend's path rule on its device: successor codes (envs/pathfinding.py) of many
-(map, goal) fields, several steps packed per entry, so that one lookup advances a walk several cells."""
+(map, goal) fields, several steps packed per entry, so that one lookup advances a walk several cells.
+
+Memory policy: one field is a canvas of int16 (a 256x256 map with r = 5: 141 KB). While every
+field of every free cell fits in the byte budget, fields are computed once and kept (the table
+grows, offsets never move). Beyond it (large maps, e.g. 256x256 with 4,096 agents and more) the
+table is *bounded*: at most `budget_bytes` of fields, the least recently used field that no
+caller still needs is evicted when a new one does not fit, and recomputed if its goal comes back;
+asking for more fields at once than the budget holds is a `FieldBudgetError`.
+"""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
 from envs.actions import ACTION_STEPS
-from envs.pathfinding import bfs_distances_many, successor_codes
+from envs.pathfinding import FieldBudgetError, FieldSlots, packed_successor_codes
+
+FIELD_BUDGET_BYTES = 4 << 30
+"""Default byte budget of a `SuccessorTable`'s fields (4 GiB: 30,000 fields of a 256x256 map, r = 5)."""
 
 
 def pack_steps(codes: np.ndarray, stride: int, steps: int) -> np.ndarray:
     """Codes of `steps` successive path steps in base 5: (G, cells) int8 -> int16 (steps <= 6).
 
+    The reference of what `packed_successor_codes` computes in its BFS (tests compare them).
     codes: successor codes of G fields laid out with row stride `stride`; digit k of
     the result is the code met after k steps from the cell (0 once the goal is reached).
     """
@@ -27,16 +39,17 @@ def pack_steps(codes: np.ndarray, stride: int, steps: int) -> np.ndarray:
 
 class SuccessorTable:
     """Path fields of (map, goal) pairs on one device, filled in batches: `steps` successor codes
-    per cell packed in base 5 (`pack_steps`), so one lookup advances a walk `steps` cells.
+    per cell packed in base 5, so one lookup advances a walk `steps` cells.
 
     Every map sits at (pad, pad) of a common canvas of (max rows + 2*pad) x (max cols + 2*pad)
     cells (row stride `canvas_shape[1]`); the field of goal g on map m is one canvas-sized
     int16 block of `codes` starting at `offsets(m, g)` (0 outside the map). Fields are
-    computed on the CPU the first time `ensure` sees their goal, then kept: memory grows
-    with the number of distinct goals, up to (free cells x canvas cells x 2 bytes) per map.
+    computed on the CPU the first time `ensure` sees their goal; the module docstring says
+    how long they are kept (`bounded`).
     """
 
-    def __init__(self, obstacle_maps: list[np.ndarray], pad: int, device: str | object = "cpu", steps: int = 4):
+    def __init__(self, obstacle_maps: list[np.ndarray], pad: int, device: str | object = "cpu", steps: int = 4,
+                 budget_bytes: int = FIELD_BUDGET_BYTES):
         if not 1 <= steps <= 6:
             raise ValueError(f"steps={steps} must be in 1..6 (base-5 digits in an int16)")
         self.pad, self.device, self.steps = pad, torch.device(device), steps
@@ -44,52 +57,64 @@ class SuccessorTable:
         self._max = (max(m.shape[0] for m in obstacle_maps), max(m.shape[1] for m in obstacle_maps))
         self.canvas_shape = (self._max[0] + 2 * pad, self._max[1] + 2 * pad)
         self.canvas_size = self.canvas_shape[0] * self.canvas_shape[1]
+        self.field_bytes = 2 * self.canvas_size
+        self.capacity = budget_bytes // self.field_bytes
+        """fields the budget holds"""
+        self.bounded = sum(int((~m).sum()) for m in obstacle_maps) > self.capacity
+        """True: not every field fits, so unused fields are evicted (least recently used first)"""
         keys = len(obstacle_maps) * self._max[0] * self._max[1]
-        self._offset_cpu = np.full(keys, -1, dtype=np.int64)
+        self._slots = FieldSlots(keys, self.capacity if self.bounded else None, self.field_bytes,
+                                 "pass a larger field_budget_bytes to TorchBatchedEnv, or use fewer agents or envs")
         self._offset = torch.full((keys,), -1, dtype=torch.long, device=self.device)
         self.codes = torch.zeros(0, dtype=torch.int16, device=self.device)
-        self.num_fields = 0
+
+    @property
+    def num_fields(self) -> int:
+        """Slots filled so far (a bounded table reuses evicted slots)."""
+        return self._slots.used
 
     def _keys(self, map_index, goals):
         return (map_index * self._max[0] + goals[..., 0]) * self._max[1] + goals[..., 1]
 
     def ensure(self, map_index: np.ndarray, goals: np.ndarray, chunk: int = 256) -> None:
-        """Compute the fields of goals (G, 2) on maps (G,) (map coordinates) that are not there yet."""
+        """Compute the fields of goals (G, 2) on maps (G,) (map coordinates) that are not there yet.
+
+        These are the fields in use: on a bounded table none of them is evicted by this call."""
         map_index = np.asarray(map_index, dtype=np.int64).reshape(-1)
         goals = np.asarray(goals, dtype=np.int64).reshape(-1, 2)
-        keys = np.unique(self._keys(map_index, goals))
-        keys = keys[self._offset_cpu[keys] < 0]
+        keys, slots, evicted = self._slots.assign(np.unique(self._keys(map_index, goals)))
+        if evicted.size:
+            self._offset[torch.from_numpy(evicted).to(self.device)] = -1
         if keys.size == 0:
             return
+        self._grow(self._slots.used)
         rows, cols = self._max
         m_of, rest = np.divmod(keys, rows * cols)
         for m in np.unique(m_of):
-            mine = keys[m_of == m]
+            mine, where = keys[m_of == m], slots[m_of == m]
             cells = np.stack(np.divmod(rest[m_of == m], cols), axis=1)
-            obstacles, p = self._maps[m], self.pad
             for i in range(0, len(cells), chunk):
-                codes = successor_codes(obstacles, bfs_distances_many(obstacles, cells[i:i + chunk]))
-                canvas = np.zeros((len(codes), *self.canvas_shape), dtype=np.int8)
-                canvas[:, p:p + obstacles.shape[0], p:p + obstacles.shape[1]] = codes
-                packed = pack_steps(canvas.reshape(len(codes), -1), self.canvas_shape[1], self.steps)
-                self._append(packed, mine[i:i + chunk])
+                packed = packed_successor_codes(self._maps[m], cells[i:i + chunk], self.steps, self.pad,
+                                                self.canvas_shape)
+                at = torch.from_numpy(where[i:i + chunk]).to(self.device)
+                self.codes.view(-1, self.canvas_size).index_copy_(0, at, torch.from_numpy(packed).to(self.device))
+                self._offset[torch.from_numpy(mine[i:i + chunk]).to(self.device)] = at * self.canvas_size
 
-    def _append(self, blocks: np.ndarray, keys: np.ndarray) -> None:
+    def _grow(self, fields: int) -> None:
+        """Room for `fields` fields in `codes` (doubling, up to the capacity of a bounded table)."""
         size = self.canvas_size
-        needed = (self.num_fields + len(blocks)) * size
-        if needed > self.codes.numel():
-            grown = torch.zeros(max(needed, 2 * self.codes.numel()), dtype=torch.int16, device=self.device)
-            grown[: self.num_fields * size] = self.codes[: self.num_fields * size]
-            self.codes = grown
-        start = self.num_fields * size
-        self.codes[start: start + blocks.size] = torch.from_numpy(blocks.reshape(-1)).to(self.device)
-        offsets = start + size * np.arange(len(keys), dtype=np.int64)
-        self._offset_cpu[keys] = offsets
-        self._offset[torch.from_numpy(keys).to(self.device)] = torch.from_numpy(offsets).to(self.device)
-        self.num_fields += len(blocks)
+        if fields * size <= self.codes.numel():
+            return
+        want = max(fields, 2 * (self.codes.numel() // size))
+        if self.bounded:
+            want = min(want, self.capacity)
+        grown = torch.empty(want * size, dtype=torch.int16, device=self.device)   # unused slots are never read
+        grown[: self.codes.numel()] = self.codes
+        self.codes = grown
 
     def offsets(self, map_index, goals):
-        """Start of each goal's field in `codes` (-1 where `ensure` has not seen it); tensors on the device.
+        """Start of each goal's field in `codes` (-1 where `ensure` has not seen it, or evicted it);
+        tensors on the device.
 
         Args: map_index (...,) long; goals (..., 2) long map coordinates."""
         return self._offset[self._keys(map_index, goals)]
