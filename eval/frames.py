@@ -45,13 +45,15 @@ LEVEL_EDGES = (0.03, 0.08, 0.2, 0.45)
 at opacity k / LEVELS (and width k px for the focused agent's reads). Spaced for the shipped policies:
 24 lifelong agents give another agent 0.03 at the median, 0.25 at the 99th percentile."""
 LEVELS = len(LEVEL_EDGES)
-MIN_LINK = 0.1
-"""Smallest weight drawn as one of an agent's strongest links."""
+MIN_LINK = LEVEL_EDGES[1]
+"""Smallest weight drawn as one of an agent's strongest links (level 2 and up: the shipped lifelong
+policy's agents mostly read one agent, at 0.1-0.35 early in an episode, under 0.08 later)."""
 HEADER = 18
 STRIP = 16
 """Height of the header row of the focused agent's token attention."""
+STRIP_X, STRIP_LEGEND = 100, 100
+"""Where the token strip's cells start (after 'agent K attends'), and the width of its legend."""
 MIN_WIDTH = 180
-MIN_WIDTH_ATTENTION = 300
 
 
 def _redmean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -131,7 +133,8 @@ class FrameDrawer:
         rows, cols = traj.obstacles.shape
         self.cell = cell or max(2, min(32, 640 // max(rows, cols)))
         self.header = HEADER + (STRIP if attention else 0)
-        width = max(cols * self.cell, MIN_WIDTH_ATTENTION if attention else MIN_WIDTH)
+        strip = STRIP_X + traj.tokens[0].shape[1] * (STRIP - 3) + 8 + STRIP_LEGEND if attention else 0
+        width = max(cols * self.cell, MIN_WIDTH, strip)
         self.offset_x = (width - cols * self.cell) // 2
         height = rows * self.cell + self.header
         self.size = (width + (-width) % 16, height + (-height) % 16)  # H.264 wants multiples of 16
@@ -268,7 +271,7 @@ class FrameDrawer:
         if t >= self.traj.steps:
             return out
         weights, valid = self.traj.tokens[t][k], self.traj.token_valid[t][k]
-        x = 100
+        x = STRIP_X
         for i, (w, ok) in enumerate(zip(weights, valid)):
             if i in (1, len(weights) - 1):
                 x += 4  # gaps: memory | history | current

@@ -4,7 +4,7 @@ import pytest
 
 from envs.task import Task
 from eval.drawing import Label, Line, Rect
-from eval.frames import (FOCUS, LINK, MAX_COLORS, NUMBER_CELL, AttentionView, FrameDrawer, agent_palette, level,
+from eval.frames import (FOCUS, LINK, MAX_COLORS, MIN_LINK, NUMBER_CELL, AttentionView, FrameDrawer, agent_palette, level,
                          light, shade)
 from eval.trajectory import Trajectory
 
@@ -93,11 +93,11 @@ def test_header_counts_arrivals_in_finish_mode():
                                                           "step 2/2   arrived 1/2"]
 
 
-# three agents in a row on an empty map; agent 0 reads 1 (0.7) and 2 (0.3), agent 1 reads 2 (0.8),
-# agent 2 reads 0 (0.6)
+# three agents on an empty map; agent 0 reads 1 (0.7) and 2 (0.3), agent 1 reads 2 (0.8) and itself,
+# agent 0 too little (0.05), agent 2 reads 0 (0.6) and 1 (0.4)
 POSITIONS = [[(1, 1), (1, 6), (6, 1)]] * 2
 GOALS = [[(7, 7), (7, 6), (7, 5)]] * 2
-WEIGHTS = [[0.0, 0.7, 0.3], [0.1, 0.1, 0.8], [0.6, 0.4, 0.0]]
+WEIGHTS = [[0.0, 0.7, 0.3], [0.05, 0.15, 0.8], [0.6, 0.4, 0.0]]
 
 
 def test_focused_agent_reads_are_drawn_by_weight():
@@ -114,13 +114,18 @@ def test_focused_agent_reads_are_drawn_by_weight():
 
 
 def test_strongest_link_of_every_agent_goes_to_its_largest_weight():
-    drawer = FrameDrawer(trajectory(POSITIONS, GOALS, attention=WEIGHTS), attention=AttentionView(focus=0, links=1))
     link_colors = {shade(LINK, lvl) for lvl in range(1, 5)}  # the strongest links; the focused agent's are black
-    lines = [s for s in drawer.scene(0)[LINK_LAYER] if isinstance(s, Line) and s.color in link_colors]
-    a0, a1, a2 = (drawer.cell_centre(*p) for p in POSITIONS[0])
-    assert Line(*a1, *a2, shade(LINK, level(0.8))) in lines  # agent 1 -> agent 2 (0.8)
-    assert Line(*a2, *a0, shade(LINK, level(0.6))) in lines  # agent 2 -> agent 0 (0.6)
-    assert len(lines) == 2  # agent 1's second-best read (0.1) is too weak; agent 0 is the focus
+    drawers = {n: FrameDrawer(trajectory(POSITIONS, GOALS, attention=WEIGHTS), attention=AttentionView(0, n))
+               for n in (1, 2)}
+    a0, a1, a2 = (drawers[1].cell_centre(*p) for p in POSITIONS[0])
+
+    def strongest(links: int) -> set[Line]:
+        return {s for s in drawers[links].scene(0)[LINK_LAYER] if isinstance(s, Line) and s.color in link_colors}
+
+    assert strongest(1) == {Line(*a1, *a2, shade(LINK, level(0.8))), Line(*a2, *a0, shade(LINK, level(0.6)))}
+    # the second-strongest: agent 2 -> 1 (0.4); agent 1 -> 0 (0.05) is below MIN_LINK; agent 0 is the focus
+    assert strongest(2) == strongest(1) | {Line(*a2, *a1, shade(LINK, level(0.4)))}
+    assert 0.05 < MIN_LINK <= 0.4
 
 
 def test_no_links_when_nobody_cross_attended():
