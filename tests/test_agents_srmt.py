@@ -177,3 +177,44 @@ def test_cuda_matches_cpu():
     a, _ = _play(SRMTAgent(policy), LIFELONG, [0, 3], steps=10)
     b, _ = _play(SRMTAgent(_policy(), device="cuda"), LIFELONG, [0, 3], steps=10)
     assert all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_recorded_attention_covers_every_env_and_changes_no_action():
+    plain, _ = _play(SRMTAgent(_policy(memory="learned")), LIFELONG, [0, 1], steps=6)
+    agent = SRMTAgent(_policy(memory="learned"))
+    agent.record_attention = True
+    recorded, _ = _play(agent, LIFELONG, [0, 1], steps=6)
+    assert all(torch.equal(a, b) for a, b in zip(plain, recorded))
+    pool = agent.attention.pool
+    assert pool.shape == (2, 4, 4)
+    torch.testing.assert_close(pool.sum(-1), torch.ones(2, 4))
+    assert agent.attention.tokens.shape == (8, CFG.history + 2)
+
+
+def test_attention_and_interventions_need_a_pool():
+    agent = SRMTAgent(_policy(variant="rmt"))
+    with pytest.raises(AgentError, match="needs a policy with a pool: variant 'srmt'"):
+        agent.record_attention = True
+    with pytest.raises(AgentError, match="replaces the shared pool: it needs a policy with one"):
+        SRMTAgent(_policy(variant="gru"), memory_intervention="zero-pool")
+    with pytest.raises(AgentError, match="'forget' is not one of"):
+        SRMTAgent(_policy(), memory_intervention="forget")
+
+
+@pytest.mark.parametrize("name", ["zero-pool", "own-only", "shuffle-envs", "freeze"])
+def test_interventions_change_the_memories(name):
+    plain, changed = SRMTAgent(_policy(memory="learned")), SRMTAgent(_policy(memory="learned"),
+                                                                      memory_intervention=name)
+    _play(plain, LIFELONG, [0, 1], steps=4)
+    _play(changed, LIFELONG, [0, 1], steps=4)
+    assert (plain.state - changed.state).abs().max() > 1e-6
+
+
+def test_local_pool_agent_reads_positions():
+    torch.manual_seed(0)
+    policy = SRMTPolicy(ModelConfig.preset("bottleneck", pool="local", pool_neighbours=4, pool_radius=8))
+    wide = SRMTPolicy(ModelConfig.preset("bottleneck"))
+    wide.load_state_dict(policy.state_dict())
+    local, _ = _play(SRMTAgent(policy), LIFELONG, [0, 1], steps=8)
+    glob, _ = _play(SRMTAgent(wide), LIFELONG, [0, 1], steps=8)  # K = A and the whole 8x8 map: the same pool
+    assert all(torch.equal(a, b) for a, b in zip(local, glob))
