@@ -26,6 +26,7 @@ from PIL import Image
 
 from envs.pathfinding import bfs_distances, follow_codes, successor_codes
 from eval.drawing import Color, Disc, Label, Line, Rect, Scene, Shape, blend, colors_of, gif_palette, raster
+from eval.suites import EvalError
 from eval.trajectory import Trajectory
 
 FREE = (250, 250, 250)
@@ -117,6 +118,16 @@ class AttentionView:
     focus: int = 0
     links: int = 2
 
+    def check(self, num_agents: int) -> None:
+        """EvalError unless the focused agent is one of `num_agents`."""
+        if not 0 <= self.focus < num_agents:
+            raise EvalError(f"--focus {self.focus} is not an agent of the episode: it has {num_agents} agents "
+                            f"(0..{num_agents - 1})")
+
+
+LAYERS = ("map", "paths", "goal lines", "goals", "links", "discs", "rings", "numbers", "header")
+"""The layers of a frame's Scene, in paint order."""
+
 
 class FrameDrawer:
     """Draws frames of a trajectory at a fixed cell size (pixels per map cell)."""
@@ -126,9 +137,8 @@ class FrameDrawer:
         if attention is not None and not traj.attention:
             raise ValueError("attention drawing needs a trajectory played with attention recorded "
                              "(eval.render.play_episode(..., attention=True))")
-        if attention is not None and not 0 <= attention.focus < traj.num_agents:
-            raise ValueError(f"focus agent {attention.focus} is not in the episode: it has {traj.num_agents} "
-                             f"agents (0..{traj.num_agents - 1})")
+        if attention is not None:
+            attention.check(traj.num_agents)
         self.traj, self.path_channel, self.attention = traj, path_channel, attention
         rows, cols = traj.obstacles.shape
         self.cell = cell or max(2, min(32, 640 // max(rows, cols)))
@@ -225,11 +235,13 @@ class FrameDrawer:
         out: list[Shape] = []
         dot = max(1, self.cell // 8)
         for i in agents:
+            if i == view.focus:  # drawn in full below
+                continue
             row = np.where(on, weights[i], 0.0)
             row[i] = 0.0
             for j in np.argsort(-row, kind="stable")[:view.links]:
-                if row[j] < MIN_LINK or i == view.focus:
-                    continue
+                if row[j] < MIN_LINK:
+                    break
                 color = shade(LINK, level(row[j]))
                 (x0, y0), (x1, y1) = self.cell_centre(*pos[i]), self.cell_centre(*pos[j])
                 out.append(Line(x0, y0, x1, y1, color))
@@ -287,7 +299,7 @@ class FrameDrawer:
         return out
 
     def scene(self, t: int) -> Scene:
-        """The drawing description of frame t."""
+        """The drawing description of frame t (its layers: LAYERS)."""
         traj = self.traj
         pos, goals = traj.positions[t], traj.goals[t]
         agents = np.flatnonzero(traj.active[t])

@@ -150,9 +150,8 @@ def render(agent: Agent, config: EnvConfig, seed: int, out_dir: Path, *, path_ch
     returns {kind: path}. `attention`: draw the agent's attention (an SRMT policy with a shared pool;
     EvalError before anything is played otherwise)."""
     out_dir = check_output(out_dir, "--out", DIRECTORY)
-    if attention is not None and not 0 <= attention.focus < config.num_agents:
-        raise EvalError(f"--focus {attention.focus} is not an agent of the episode: it has {config.num_agents} "
-                        f"agents (0..{config.num_agents - 1})")
+    if attention is not None:
+        attention.check(config.num_agents)
     traj = play_episode(agent, config, seed, progress, attention=attention is not None)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{config.map_name}-a{config.num_agents}-s{seed}-{agent.name.lower()}"

@@ -6,12 +6,12 @@ from PIL import Image
 from agents import GreedyAgent, SRMTAgent, make_agent
 from cli.main import main as eval_cli
 from eval.drawing import Disc, Line
-from eval.frames import FOCUS, AttentionView, FrameDrawer, level, shade
+from eval.frames import FOCUS, LAYERS, AttentionView, FrameDrawer, level, shade
 from eval.render import play_episode, render, render_config
 from eval.suites import EvalError
 from srmt import ModelConfig, SRMTPolicy
 
-LINK_LAYER, RING_LAYER = 4, 6
+LINK_LAYER, RING_LAYER = LAYERS.index("links"), LAYERS.index("rings")
 
 
 @pytest.fixture(scope="module")

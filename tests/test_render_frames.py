@@ -4,11 +4,13 @@ import pytest
 
 from envs.task import Task
 from eval.drawing import Label, Line, Rect
-from eval.frames import (FOCUS, LINK, MAX_COLORS, MIN_LINK, NUMBER_CELL, AttentionView, FrameDrawer, agent_palette, level,
-                         light, shade)
+from eval.frames import (FOCUS, LAYERS, LINK, MAX_COLORS, MIN_LINK, NUMBER_CELL, AttentionView, FrameDrawer,
+                         agent_palette, level, light, shade)
+from eval.suites import EvalError
 from eval.trajectory import Trajectory
 
-LINK_LAYER, HEADER_LAYER = 4, 8
+GOAL_LINE_LAYER, GOAL_LAYER, LINK_LAYER, HEADER_LAYER = (LAYERS.index(name) for name in
+                                                          ("goal lines", "goals", "links", "header"))
 
 
 def trajectory(positions, goals, on_target="restart", rows=8, cols=8, attention=None) -> Trajectory:
@@ -54,7 +56,7 @@ def test_every_agent_and_its_goal_share_a_colour_no_other_agent_has():
         gx, gy = drawer.cell_centre(*cells[n + a])
         assert img.getpixel((gx - h, gy)) == drawer.agent_color(a)  # the goal's outline
         assert img.getpixel((gx - h + 2, gy - h + 2)) == light(drawer.agent_color(a))  # its fill
-    labels = [s for s in drawer.scene(0)[3] if isinstance(s, Label)]
+    labels = [s for s in drawer.scene(0)[GOAL_LAYER] if isinstance(s, Label)]
     assert drawer.cell >= NUMBER_CELL and sorted(int(s.text) for s in labels) == list(range(n))
 
 
@@ -64,10 +66,10 @@ def test_beyond_the_palette_a_line_joins_each_agent_to_its_goal():
     traj = trajectory([cells[:n]], [cells[-n:]], rows=20, cols=20)
     drawer = FrameDrawer(traj)
     assert drawer.agent_color(MAX_COLORS + 3) == drawer.agent_color(3)
-    lines = {(s.x0, s.y0, s.x1, s.y1, s.color) for s in drawer.scene(0)[2]}
+    lines = {(s.x0, s.y0, s.x1, s.y1, s.color) for s in drawer.scene(0)[GOAL_LINE_LAYER]}
     assert lines == {(*drawer.cell_centre(*cells[a]), *drawer.cell_centre(*cells[-n + a]), drawer.agent_color(a))
                      for a in range(n)}
-    assert not FrameDrawer(trajectory([cells[:5]], [cells[-5:]], rows=20, cols=20)).scene(0)[2]
+    assert not FrameDrawer(trajectory([cells[:5]], [cells[-5:]], rows=20, cols=20)).scene(0)[GOAL_LINE_LAYER]
     assert len(drawer.palette().getpalette()) == 3 * 256
 
 
@@ -147,5 +149,5 @@ def test_token_strip_shows_the_focused_agents_tokens():
 def test_attention_drawing_needs_recorded_attention_and_a_real_focus():
     with pytest.raises(ValueError, match="needs a trajectory played with attention recorded"):
         FrameDrawer(trajectory(POSITIONS, GOALS), attention=AttentionView())
-    with pytest.raises(ValueError, match=r"focus agent 3 is not in the episode: it has 3 agents \(0..2\)"):
+    with pytest.raises(EvalError, match=r"--focus 3 is not an agent of the episode: it has 3 agents \(0..2\)"):
         FrameDrawer(trajectory(POSITIONS, GOALS, attention=WEIGHTS), attention=AttentionView(focus=3))
