@@ -112,13 +112,13 @@ def _frontier_bfs(free: np.ndarray, starts: np.ndarray, steps: int, distances: b
         free: (H, W) bool, True = passable; its border rows and columns must not be free (so a
             neighbour of a free cell is always the cell +- 1 or +- W of the same grid).
         starts: (G,) flat start cells (the goals); a start that is not free reaches nothing.
-        steps: path steps packed per cell (base 5, at most 6: an int16).
+        steps: path steps packed per cell (base 5, at most 6: an int16); 0: none (distances only).
         distances: also return the distances.
 
     Returns:
         packed (G, H*W) int16: digit k (base 5) is the successor code met after k steps along the
         path rule (1 + index in STEP_ORDER of the first neighbour one step closer; 0 on the goal,
-        on cells that cannot reach it and past the goal); dist (G, H*W) int32 or None.
+        on cells that cannot reach it and past the goal), None if steps is 0; dist (G, H*W) int32 or None.
 
     A cell is claimed in the round of its distance by the first direction k of STEP_ORDER whose
     neighbour lies in the previous frontier, i.e. exactly the path rule's first closer neighbour,
@@ -129,12 +129,12 @@ def _frontier_bfs(free: np.ndarray, starts: np.ndarray, steps: int, distances: b
     if free[0].any() or free[-1].any() or free[:, 0].any() or free[:, -1].any():
         raise ValueError("_frontier_bfs needs a grid whose border cells are not free (pad it by one)")
     offsets = [dr * w + dc for dr, dc in STEP_ORDER]
-    keep = np.int16(5 ** (steps - 1))
+    keep = np.int16(5 ** max(steps - 1, 0))
     unvisited = np.tile(free.reshape(-1), g)                                    # (G*H*W,) bool
     frontier = np.arange(g) * size + np.asarray(starts, dtype=np.intp)
     frontier = frontier[unvisited[frontier]]
     unvisited[frontier] = False
-    packed = np.zeros(g * size, dtype=np.int16)
+    packed = np.zeros(g * size, dtype=np.int16) if steps else None
     dist = np.full(g * size, UNREACHABLE, dtype=np.int32) if distances else None
     if dist is not None:
         dist[frontier] = 0
@@ -146,26 +146,31 @@ def _frontier_bfs(free: np.ndarray, starts: np.ndarray, steps: int, distances: b
             cells = frontier - offset
             cells = cells[unvisited[cells]]
             unvisited[cells] = False
-            packed[cells] = packed[cells + offset] % keep * 5 + (k + 1)
+            if packed is not None:
+                packed[cells] = packed[cells + offset] % keep * 5 + (k + 1)
             if dist is not None:
                 dist[cells] = step
             claimed.append(cells)
         frontier = np.concatenate(claimed)
-    return packed.reshape(g, size), None if dist is None else dist.reshape(g, size)
+    return (None if packed is None else packed.reshape(g, size)), (None if dist is None else dist.reshape(g, size))
 
 
-def bfs_distances_many(obstacles: np.ndarray, goals: np.ndarray) -> np.ndarray:
+def bfs_distances_many(obstacles: np.ndarray, goals: np.ndarray, chunk: int = 256) -> np.ndarray:
     """`bfs_distances` for many goals at once: (G, rows, cols) int32.
 
-    A frontier BFS over (goal, cell) pairs (`_frontier_bfs`): every pair is expanded once, so
-    the cost is O(G * free cells) whatever the map's diameter.
+    A frontier BFS over (goal, cell) pairs (`_frontier_bfs`), `chunk` goals at a time: every pair
+    is expanded once, so the cost is O(G * free cells) whatever the map's diameter.
     """
     rows, cols = obstacles.shape
     goals = np.asarray(goals, dtype=np.int64).reshape(-1, 2)
     free = np.zeros((rows + 2, cols + 2), dtype=bool)
     free[1:-1, 1:-1] = ~obstacles
-    dist = _frontier_bfs(free, (goals[:, 0] + 1) * (cols + 2) + goals[:, 1] + 1, 1, distances=True)[1]
-    return dist.reshape(len(goals), rows + 2, cols + 2)[:, 1:-1, 1:-1].copy()
+    starts = (goals[:, 0] + 1) * (cols + 2) + goals[:, 1] + 1
+    out = np.empty((len(goals), rows, cols), dtype=np.int32)
+    for i in range(0, len(goals), chunk):
+        dist = _frontier_bfs(free, starts[i:i + chunk], 0, distances=True)[1]
+        out[i:i + chunk] = dist.reshape(-1, rows + 2, cols + 2)[:, 1:-1, 1:-1]
+    return out
 
 
 def packed_successor_codes(obstacles: np.ndarray, goals: np.ndarray, steps: int, pad: int,

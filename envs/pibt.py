@@ -38,7 +38,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from envs.actions import ACTION_STEPS, STAY
-from envs.pathfinding import bfs_distances_many
+from envs.pathfinding import UNREACHABLE, FieldSlots, bfs_distances_many
 
 CANDIDATE_ACTIONS = np.array([1, 2, 3, 4, STAY])
 """The candidate actions in their tie-break order: up, down, left, right, stay."""
@@ -48,8 +48,11 @@ CANDIDATE_SLOT = np.argsort(CANDIDATE_ACTIONS)
 """action code -> its index in CANDIDATE_ACTIONS."""
 SHIELDS = ("pibt",)
 """Collision shields by name (`--shield`): "pibt" runs a policy's action ranking through `shielded_actions`."""
-CACHE_CELLS = 1 << 25
-"""DistanceCache keeps at most this many distance values (int32: 128 MiB), then starts over."""
+CACHE_BYTES = 4 << 30
+"""DistanceCache's budget per map: 4 GiB of distance tables (uint16 where they fit: 32,768 tables of a
+256x256 map), beyond which the least recently used tables not needed now are evicted."""
+CHUNK = 256
+"""Goals per BFS batch (bounds the BFS's working memory)."""
 
 
 def distance_preferences(obstacles: np.ndarray, positions: np.ndarray, dist: np.ndarray,
@@ -62,11 +65,16 @@ def distance_preferences(obstacles: np.ndarray, positions: np.ndarray, dist: np.
         dist: (A, R, C) int, dist[i, r, c] = steps from (r, c) to agent i's goal, negative if unreachable.
         rng: breaks ties between equally distant cells at random; None: up, down, left, right, stay.
     """
-    rows, cols = obstacles.shape
     r, c, _ = candidate_cells(obstacles, positions)
-    d = dist[np.arange(len(positions))[:, None], r, c].astype(np.int64)
-    key = np.where(d >= 0, d, rows * cols)                                           # unreachable: last
-    key[:, 4] = np.where(d[:, 4] >= 0, key[:, 4], rows * cols - 1)  # goal out of reach: wait unless pushed
+    return rank_by_distance(dist[np.arange(len(positions))[:, None], r, c], obstacles.size, rng)
+
+
+def rank_by_distance(d: np.ndarray, cells: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    """`distance_preferences` from the distances d (A, 5) of each agent's CANDIDATE_ACTIONS cells (negative:
+    unreachable) on a map of `cells` cells."""
+    d = np.asarray(d, dtype=np.int64)
+    key = np.where(d >= 0, d, cells)                                                 # unreachable: last
+    key[:, 4] = np.where(d[:, 4] >= 0, key[:, 4], cells - 1)        # goal out of reach: wait unless pushed
     tie = rng.random(key.shape) if rng is not None else np.broadcast_to(np.arange(5), key.shape)
     return CANDIDATE_ACTIONS[np.lexsort((tie, key))]
 
@@ -140,24 +148,55 @@ def update_priorities(priorities: np.ndarray, at_goal: np.ndarray, tie_breakers:
 
 
 class DistanceCache:
-    """Distance tables to goal cells, per map, computed on first use (at most CACHE_CELLS values)."""
+    """Distance tables to goal cells, per map, computed on first use; at most CACHE_BYTES per map
+    (envs.pathfinding.FieldSlots: the least recently used tables not asked for now are evicted)."""
 
-    def __init__(self) -> None:
-        self._tables: dict[tuple, dict[tuple[int, int], np.ndarray]] = {}
-        self._cached = 0
+    def __init__(self, budget_bytes: int = CACHE_BYTES) -> None:
+        self.budget_bytes = budget_bytes
+        self._maps: dict[tuple, tuple[FieldSlots, list[np.ndarray]]] = {}   # map -> slots, [store (slots, cells)]
+
+    def _fields(self, obstacles: np.ndarray, goals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The store of `obstacles`' tables and the slot of each goal (G, 2), computing missing ones."""
+        key = (obstacles.shape, obstacles.tobytes())
+        if key not in self._maps:
+            dtype = np.uint16 if (~obstacles).sum() < np.iinfo(np.uint16).max else np.int32   # max: unreachable
+            item = np.dtype(dtype).itemsize
+            self._maps[key] = (FieldSlots(obstacles.size, self.budget_bytes // (obstacles.size * item),
+                                          obstacles.size * item, "raise envs.pibt.CACHE_BYTES or use fewer agents"),
+                               [np.zeros((0, obstacles.size), dtype=dtype)])
+        slots, box = self._maps[key]
+        flat = goals[:, 0] * obstacles.shape[1] + goals[:, 1]
+        missing, where, _ = slots.assign(np.unique(flat))
+        if missing.size:
+            if slots.used > len(box[0]):
+                rows = min(max(slots.used, 2 * len(box[0])), slots.capacity)
+                grown = np.zeros((rows, obstacles.size), dtype=box[0].dtype)          # calloc: pages on first use
+                grown[: len(box[0])] = box[0]
+                box[0] = grown
+            goal_cells = np.stack(np.divmod(missing, obstacles.shape[1]), axis=1)
+            for i in range(0, len(missing), CHUNK):                  # UNREACHABLE (-1) -> the dtype's max
+                dist = bfs_distances_many(obstacles, goal_cells[i:i + CHUNK])
+                box[0][where[i:i + CHUNK]] = dist.reshape(len(dist), -1).astype(box[0].dtype)
+        return box[0], slots.slot_of[flat]
 
     def tables(self, obstacles: np.ndarray, goals: list[tuple[int, int]]) -> np.ndarray:
-        """(G, R, C) distance tables to `goals`, computing only those not cached yet."""
-        key = (obstacles.shape, obstacles.tobytes())
-        missing = sorted(set(goals) - self._tables.get(key, {}).keys())
-        if self._cached + len(missing) * obstacles.size > CACHE_CELLS:
-            self._tables.clear()
-            self._cached, missing = 0, sorted(set(goals))
-        tables = self._tables.setdefault(key, {})
-        if missing:
-            tables.update(zip(missing, bfs_distances_many(obstacles, np.array(missing))))
-            self._cached += len(missing) * obstacles.size
-        return np.stack([tables[g] for g in goals])
+        """(G, R, C) int32 distance tables to `goals` (UNREACHABLE: -1)."""
+        store, slot = self._fields(obstacles, np.array(goals, dtype=np.int64).reshape(-1, 2))
+        return _as_distances(store[slot]).reshape(len(slot), *obstacles.shape)
+
+    def at(self, obstacles: np.ndarray, goals: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Distances (A, K) int32 from cells (rows, cols) (A, K) to each agent's goal (A, 2) (-1: unreachable),
+        without stacking whole tables."""
+        store, slot = self._fields(obstacles, np.asarray(goals, dtype=np.int64).reshape(-1, 2))
+        return _as_distances(store.reshape(-1)[(slot * obstacles.size)[:, None] + rows * obstacles.shape[1] + cols])
+
+
+def _as_distances(stored: np.ndarray) -> np.ndarray:
+    """Stored distances as int32 with UNREACHABLE for the dtype's maximum (uint16 stores)."""
+    out = stored.astype(np.int32)
+    if stored.dtype == np.uint16:
+        out[stored == np.iinfo(np.uint16).max] = UNREACHABLE
+    return out
 
 
 class PIBTPlanner:
@@ -206,8 +245,9 @@ class PIBTPlanner:
             obstacles = env.resolved.maps[env.tasks[e].map_index].obstacles
             rows = e * num_agents + live
             if preferences is None:
-                dist = self.distances.tables(obstacles, [tuple(g) for g in goals[e, live].tolist()])
-                order = distance_preferences(obstacles, positions[e, live], dist, rngs[e])
+                r, c, _ = candidate_cells(obstacles, positions[e, live])
+                order = rank_by_distance(self.distances.at(obstacles, goals[e, live], r, c), obstacles.size,
+                                         rngs[e])
             else:
                 order = preferences[rows]
             actions[rows] = shielded_actions(obstacles, positions[e, live], order, self._priorities[e, live])
