@@ -314,9 +314,13 @@ class FrameDrawer:
         return [self._map, paths, goal_lines, self._goals(goals, agents), links, discs, rings, numbers,
                 self._header(t)]
 
+    def paint(self, scene: Scene) -> Image.Image:
+        """A scene of this drawer as an RGB image."""
+        return raster(scene, self.size, BACKGROUND)
+
     def frame(self, t: int) -> Image.Image:
         """Frame t as an RGB image."""
-        return raster(self.scene(t), self.size, BACKGROUND)
+        return self.paint(self.scene(t))
 
     @cached_property
     def scenes(self) -> list[Scene]:

@@ -28,6 +28,7 @@ from eval.suites import EvalError, suite_of_map
 from eval.trajectory import Trajectory
 from maps.files import DIRECTORY, check_output
 
+
 def render_config(map_name: str, num_agents: int, *, maps_dir: str | None = None, obs_radius: int = 2,
                   on_target: str | None = None, collision_system: str | None = None,
                   max_steps: int | None = None) -> EnvConfig:
@@ -121,7 +122,7 @@ def write_videos(drawer: FrameDrawer, mp4: Path | None, gif: Path | None, fps: i
         bar = tqdm(total=len(scenes), desc="drawing", unit="frame", dynamic_ncols=True)
     try:
         for scene in scenes:
-            img = drawing.raster(scene, drawer.size, BACKGROUND)
+            img = drawer.paint(scene)
             if writer is not None:
                 writer.append_data(np.asarray(img))
             if palette is not None:
