@@ -1,8 +1,8 @@
 """The look of a rendered episode: a Trajectory -> one drawing description (eval.drawing) per frame.
 
 Every agent has its own colour (`agent_palette`: farthest-point picks among saturated hues; the
-first `MAX_COLORS` agents all differ, beyond that colours repeat and a thin line in the agent's
-colour joins each agent to its goal). An agent is a disc, its goal a light square outlined in the same
+first `MAX_COLORS` agents all differ, beyond that colours repeat and, up to `MAX_GOAL_LINES`
+agents, a thin line in the agent's colour joins each agent to its goal). An agent is a disc, its goal a light square outlined in the same
 colour; with cells of `NUMBER_CELL` pixels or more both carry the agent's number. The header shows
 the step and goals reached so far: lifelong (restart) goals and throughput (goals / steps so far),
 finish mode arrivals, nothing mode agents on their goal (Trajectory.reached).
@@ -39,6 +39,8 @@ FOCUS = (0, 0, 0)
 LINK = (0, 90, 220)
 MAX_COLORS = 100
 """Distinct agent colours (each with a light variant for goals); a GIF palette holds 256 colours."""
+MAX_GOAL_LINES = 300
+"""Most agents whose goal lines are drawn (more than MAX_COLORS agents): beyond it the lines hide the map."""
 NUMBER_CELL = 18
 """Smallest cell (pixels) whose agents and goals carry their number."""
 LEVEL_EDGES = (0.03, 0.08, 0.2, 0.45)
@@ -149,7 +151,7 @@ class FrameDrawer:
         height = rows * self.cell + self.header
         self.size = (width + (-width) % 16, height + (-height) % 16)  # H.264 wants multiples of 16
         self.colors = agent_palette(min(traj.num_agents, MAX_COLORS))
-        self.goal_lines = traj.num_agents > MAX_COLORS
+        self.goal_lines = MAX_COLORS < traj.num_agents <= MAX_GOAL_LINES
         self._reached = traj.reached()
         self._codes: dict[tuple[int, int], np.ndarray] = {}
         self._map = self._map_shapes()

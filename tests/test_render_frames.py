@@ -4,8 +4,8 @@ import pytest
 
 from envs.task import Task
 from eval.drawing import Label, Line, Rect
-from eval.frames import (FOCUS, LAYERS, LINK, MAX_COLORS, MIN_LINK, NUMBER_CELL, AttentionView, FrameDrawer,
-                         agent_palette, level, light, shade)
+from eval.frames import (FOCUS, LAYERS, LINK, MAX_COLORS, MAX_GOAL_LINES, MIN_LINK, NUMBER_CELL, AttentionView,
+                         FrameDrawer, agent_palette, level, light, shade)
 from eval.suites import EvalError
 from eval.trajectory import Trajectory
 
@@ -70,6 +70,9 @@ def test_beyond_the_palette_a_line_joins_each_agent_to_its_goal():
     assert lines == {(*drawer.cell_centre(*cells[a]), *drawer.cell_centre(*cells[-n + a]), drawer.agent_color(a))
                      for a in range(n)}
     assert not FrameDrawer(trajectory([cells[:5]], [cells[-5:]], rows=20, cols=20)).scene(0)[GOAL_LINE_LAYER]
+    crowd = [(r, c) for r in range(40) for c in range(40)]
+    many = FrameDrawer(trajectory([crowd[:MAX_GOAL_LINES + 1]], [crowd[-MAX_GOAL_LINES - 1:]], rows=40, cols=40))
+    assert not many.scene(0)[GOAL_LINE_LAYER]  # a crowd: lines would hide the map
     assert len(drawer.palette().getpalette()) == 3 * 256
 
 
