@@ -2,10 +2,11 @@
 
 Every agent has its own colour (`agent_palette`: farthest-point picks among saturated hues; the
 first `MAX_COLORS` agents all differ, beyond that colours repeat and, up to `MAX_GOAL_LINES`
-agents, a thin line in the agent's colour joins each agent to its goal). An agent is a disc, its goal a light square outlined in the same
-colour; with cells of `NUMBER_CELL` pixels or more both carry the agent's number. The header shows
-the step and goals reached so far: lifelong (restart) goals and throughput (goals / steps so far),
-finish mode arrivals, nothing mode agents on their goal (Trajectory.reached).
+agents, a thin line in the agent's colour joins each agent to its goal). An agent is a disc, its
+goal a light square outlined in the same colour; with cells of `NUMBER_CELL` pixels or more both
+carry the agent's number. The header shows the step and goals reached so far: lifelong (restart)
+goals and throughput (goals / steps so far), finish mode arrivals, nothing mode agents on their
+goal (Trajectory.reached).
 
 With attention (`AttentionView`), each frame t < steps shows the attention of step t, the one that
 chose the move out of frame t: for every agent its `links` strongest reads of another agent's memory
