@@ -7,6 +7,7 @@ exported policy file giving the actor-critic's logits.
 """
 from __future__ import annotations
 
+import dataclasses
 import types
 
 import numpy as np
@@ -24,6 +25,7 @@ from train.run import sf_config
 from envs.backends import BACKENDS, make_backend
 from train.sf_env import SFBatchedEnv, env_device, make_sf_env
 from train.sf_model import SRMTActorCritic, make_actor_critic
+from train.sf_settings import SRMTSettings
 
 ENV = EnvConfig(map_name=None, map_pattern="bottleneck-(3|4|8)", max_episode_steps=24)
 
@@ -144,12 +146,37 @@ def test_exported_policy_gives_the_actor_critic_logits(tmp_path):
     records = _rollout(ac, PogemaBatchedEnv(ENV, num_envs=3), steps=10)
     obs, state, logits = records[-1]
     with torch.no_grad():
-        for grouped, mode in ((True, ac.eval), (False, ac.train)):
-            mode()
-            sf_logits = ac.forward_tail(ac.forward_core(ac.forward_head({"obs": obs}), state)[0],
+        head = ac.forward_head({"obs": obs})
+        for grouped, learner in ((True, False), (False, True)):  # acting; the stored learner's per-row pass
+            sf_logits = ac.forward_tail(ac.step_core(head, state, learner=learner)[0],
                                         values_only=False, sample_actions=False)["action_logits"]
             policy_logits, _, _ = loaded.model(obs, state, num_agents=2, grouped=grouped)
             torch.testing.assert_close(policy_logits, sf_logits, rtol=0, atol=0)
+        torch.testing.assert_close(ac.forward_core(head, state)[0], ac.step_core(head, state, learner=True)[0],
+                                   rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("memory", ["stored", "rebuilt"])
+def test_the_pass_follows_the_entry_point_not_train_or_eval(tmp_path, memory):
+    """forward acts (or, values_only, bootstraps) and forward_core is the learner's pass, in either mode
+    (sample-factory's serial mode shares one model between inference and learner)."""
+    _, ns = _namespace(tmp_path, "--memory", memory)
+    ac = _actor_critic(ns)
+    T = ns.rollout
+    records = _rollout(ac, PogemaBatchedEnv(ENV, num_envs=3), steps=T)
+    obs = torch.stack([r[0] for r in records]).transpose(0, 1).flatten(0, 1)  # (row, t): the learner's layout
+    state = torch.stack([r[1] for r in records]).transpose(0, 1).flatten(0, 1)
+    outputs = []
+    with torch.no_grad():
+        for mode in (ac.eval, ac.train):
+            mode()
+            head = ac.forward_head({"obs": obs})
+            outputs.append((ac({"obs": records[-1][0]}, records[-1][1])["action_logits"],
+                            ac({"obs": records[-1][0]}, records[-1][1], values_only=True)["values"],
+                            ac.forward_core(head, state)[0]))
+    for acting, learning in zip(*outputs):
+        torch.testing.assert_close(acting, learning, rtol=0, atol=0)
+    torch.testing.assert_close(outputs[0][0], records[-1][2], rtol=0, atol=0)
 
 
 def test_policy_state_dict_rejects_foreign_weights():
@@ -160,7 +187,8 @@ def test_policy_state_dict_rejects_foreign_weights():
 def test_actor_critic_checks_the_observation_size(tmp_path):
     _, ns = _namespace(tmp_path)
     env = make_sf_env("srmt", ns)
-    ns.srmt_model = {**ns.srmt_model, "obs_radius": 3}
+    settings = SRMTSettings.of(ns)
+    dataclasses.replace(settings, model=dataclasses.replace(settings.model, obs_radius=3)).attach(ns)
     with pytest.raises(ValueError, match=r"observation shape \(3, 5, 5\) does not fit the model"):
         make_actor_critic(ns, env.observation_space, env.action_space)
 

@@ -2,16 +2,26 @@
 from __future__ import annotations
 
 import argparse
+import ast
+import dataclasses
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 import importlib.metadata
+import sample_factory
+from envs.config import EnvConfig
 from sample_factory.algo.learning import batcher, learner
+from sample_factory.cfg.arguments import cfg_dict
 from sample_factory.algo.utils import shared_buffers
 from sample_factory.model import model_utils
+from srmt.config import ModelConfig
+from srmt.state import state_size
 from train import sf_compat
+from train.sf_settings import SRMTSettings
 
 
 def test_pinned_sample_factory_version():
@@ -45,15 +55,64 @@ def _sf_cfg(**extra):
     return cfg
 
 
+SETTINGS = SRMTSettings(EnvConfig(num_agents=2), ModelConfig.preset("bottleneck"), envs_per_batch=3, backend="torch")
+
+
+def test_settings_ride_on_the_config_as_one_json_dict():
+    """One attribute, `srmt`; sample-factory's runner json-dumps the whole config (Runner._save_cfg)."""
+    cfg = _sf_cfg()
+    SETTINGS.attach(cfg)
+    assert [k for k in vars(cfg) if k.startswith("srmt")] == ["srmt"]
+    assert SRMTSettings.of(cfg) == SETTINGS
+    assert SRMTSettings.of(json.loads(json.dumps(cfg_dict(cfg)))) == SETTINGS  # config.json, read back
+    assert SRMTSettings.of(_sf_cfg()) is None
+
+
 def test_get_rnn_size_carries_the_srmt_state():
-    assert sf_compat.get_rnn_size(_sf_cfg(srmt_state_size=177)) == 177
-    assert sf_compat.get_rnn_size({"srmt_state_size": 33}) == 33
+    cfg = _sf_cfg()
+    SETTINGS.attach(cfg)
+    expected = state_size(ModelConfig.preset("bottleneck"), 2)
+    assert sf_compat.get_rnn_size(cfg) == SETTINGS.state_size == expected > 1
+    assert sf_compat.get_rnn_size(dict(vars(cfg))) == expected
 
 
 def test_get_rnn_size_defers_without_srmt_state():
     # sample-factory's own answer: 1 float when use_rnn=False, rnn_size when True
     assert sf_compat.get_rnn_size(_sf_cfg()) == 1
     assert sf_compat.get_rnn_size(_sf_cfg(use_rnn=True)) == 512
+    stock = _sf_cfg(use_rnn=True)  # train/stock_peer.py: the settings without an SRMT model
+    dataclasses.replace(SETTINGS, model=None).attach(stock)
+    assert sf_compat.get_rnn_size(stock) == 512
+
+
+def _calls(marker: str) -> set[str]:
+    """Qualified names of the sample-factory functions (outside its actor-critic classes) that call
+    `forward_core` or pass `values_only=True`."""
+    package = Path(sample_factory.__file__).parent
+    found = set()
+    for path in package.rglob("*.py"):
+        module = ".".join(path.relative_to(package.parent).with_suffix("").parts)
+        if module == "sample_factory.model.actor_critic":
+            continue  # sample-factory's own ActorCritic.forward, which SRMTActorCritic replaces
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            for function in (n for n in node.body if isinstance(n, ast.FunctionDef)):
+                for call in (c for c in ast.walk(function) if isinstance(c, ast.Call)):
+                    core = isinstance(call.func, ast.Attribute) and call.func.attr == "forward_core"
+                    values = any(k.arg == "values_only" and isinstance(k.value, ast.Constant) and k.value.value is True
+                                 for k in call.keywords)
+                    if (marker == "forward_core" and core) or (marker == "values_only=True" and values):
+                        found.add(f"{module}.{node.name}.{function.name}")
+    return found
+
+
+@pytest.mark.parametrize("marker", sorted(sf_compat.CALLERS))
+def test_the_learner_is_the_only_caller_of_its_passes(marker):
+    """train/sf_model.py tells the learner's passes from acting by entry point: forward_core and
+    forward(values_only=True) are called by the learner alone."""
+    assert _calls(marker) == sf_compat.CALLERS[marker]
 
 
 def test_load_checkpoint_reads_numpy_scalars_with_weights_only(tmp_path):

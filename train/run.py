@@ -36,28 +36,23 @@ from sample_factory.utils.utils import log
 from signal_slot.signal_slot import EventLoopObject, Timer
 
 from srmt.checkpoint import read_policy_file
-from srmt.state import state_size
 from train.checks import check_config, prepare_experiment, removed_on_refusal
 from train.config import MANAGED_SF, TrainConfig, build_config, sf_parser, sf_value
 from train.export import POLICY_FILE, export_policy, latest_checkpoint, recommendations, set_aside_damaged
 from train.progress import Display
 from train.sf_compat import runner_progress
 from train.sf_model import register
+from train.sf_settings import SRMTSettings
 from train.warm_start import load_init_policy, write_initial_checkpoint
 
 
 def sf_config(cfg: TrainConfig) -> argparse.Namespace:
     """sample-factory's config namespace for `cfg`: its options, the ones srmt train manages (MANAGED_SF),
-    and the settings the bridge reads (train.sf_compat.SRMTSettings)."""
+    and the settings the bridge reads (train/sf_settings.py)."""
     managed = {name: option.value_for(cfg) for name, option in MANAGED_SF.items()}
     options = {**cfg.sf, "seed": cfg.env.seed, **managed}  # env.seed and sf.seed are one setting (LINKED)
     ns = parse_full_cfg(sf_parser(), [f"--{k}={v}" for k, v in options.items() if v is not None])
-    ns.srmt_env = cfg.env.to_dict()
-    ns.srmt_model = cfg.model.to_dict()
-    ns.srmt_num_agents = cfg.env.num_agents
-    ns.srmt_envs_per_batch = cfg.run.envs_per_batch
-    ns.srmt_backend = cfg.run.backend
-    ns.srmt_state_size = state_size(cfg.model, cfg.env.num_agents)
+    SRMTSettings(cfg.env, cfg.model, cfg.run.envs_per_batch, cfg.run.backend).attach(ns)
     return ns
 
 

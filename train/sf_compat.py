@@ -6,9 +6,10 @@ replacements guard training (2: divergence) and resuming (3):
 
 1. `get_rnn_size(cfg)` sizes the per-row `rnn_states` buffers. With
    `use_rnn=False` it returns 1; the SRMT state needs `state_size(model, A)`
-   floats per row. The replacement returns `cfg.srmt_state_size` when the
-   config has it and defers to the original otherwise. sample-factory imports
-   the function by name into three modules, so each binding is replaced.
+   floats per row. The replacement returns `SRMTSettings.of(cfg).state_size`
+   when the config carries an SRMT model and defers to the original otherwise.
+   sample-factory imports the function by name into three modules, so each
+   binding is replaced.
 2. `Learner._after_optimizer_step()` (the hook after every optimizer step)
    also checks that every weight is finite and raises `DivergenceError`
    (naming the likely causes) when one is not; `Learner._save_impl` refuses to
@@ -21,10 +22,17 @@ replacements guard training (2: divergence) and resuming (3):
    restarts from scratch. The replacement loads with weights_only=True and the
    few numpy scalar types allowed, and raises on failure instead.
 
-Not replaced but relied upon (pinned too): the inference worker puts the
-model in eval() and the learner in train() (train/sf_model.py derives
-grouped vs per-row from that), the batched runner's episode-stats and rollout
-code, the learner's batch layout (memory modes 'rebuilt' / 'learned', train/sf_model.py),
+What srmt adds to sample-factory's config: one attribute, `srmt`, carrying
+train/sf_settings.py's `SRMTSettings` as a plain dict (the runner writes the
+whole config to its config.json with json.dump: `Runner._save_cfg`, pinned);
+the bridge reads it back typed with `SRMTSettings.of(cfg)`.
+
+Not replaced but relied upon (pinned too): which entry point of the
+actor-critic each caller uses (`CALLERS`: the inference worker acts through
+`forward(obs, rnn_states)`, the learner calls `forward(..., values_only=True)`
+only for the bootstrap value at T+1 and `forward_core` only for the losses;
+train/sf_model.py picks the acting or the learner pass from that, not from
+train() / eval()), the batched runner's episode-stats and rollout code, the learner's batch layout (memory modes 'rebuilt' / 'learned', train/sf_model.py),
 `Runner._stop_training` (train/run.py stops on Ctrl-C or budget
 through it), and the learner's `init` (how it builds the Adam optimizer) and
 `_load_state` (which checkpoint keys it reads): train/warm_start.py writes a
@@ -55,6 +63,8 @@ from sample_factory.algo.utils import shared_buffers as _shared_buffers
 from sample_factory.model import model_utils as _model_utils
 from sample_factory.utils.utils import log
 
+from train.sf_settings import SRMTSettings
+
 SF_VERSION = "2.1.1"
 
 _ORIGINAL_GET_RNN_SIZE: Callable[[Any], int] = _model_utils.get_rnn_size
@@ -68,10 +78,11 @@ PINNED: dict[str, str] = {
     "sample_factory.algo.learning.learner.Learner._after_optimizer_step": "e1d296189983",
     "sample_factory.algo.learning.learner.Learner._save_impl": "aa5c738af2ff",
     # Callers whose behaviour the bridge relies on (not replaced, but read):
-    # inference switches the model to eval() before acting (grouped path), the
-    # learner to train() before recomputing (per-row path); the batched runner
-    # stores per-row rnn_states and zeroes them at done; episode stats are
-    # read from infos as a dict of per-row tensors at the done rows.
+    # the inference worker acts through forward(obs, rnn_states), the learner's
+    # _prepare_batch calls forward(..., values_only=True) for the bootstrap value
+    # (CALLERS below); the batched runner stores per-row rnn_states and zeroes
+    # them at done; episode stats are read from infos as a dict of per-row
+    # tensors at the done rows.
     "sample_factory.algo.sampling.inference_worker.InferenceWorker._handle_policy_steps": "8651a96eab26",
     "sample_factory.algo.learning.learner.Learner._prepare_batch": "131fad30b72a",
     "sample_factory.algo.sampling.batched_sampling.BatchedVectorEnvRunner._process_env_step": "28e4eeac4c36",
@@ -92,8 +103,18 @@ PINNED: dict[str, str] = {
     # train/progress.py's line reads the runner's env steps and episode averages these two keep:
     "sample_factory.algo.runners.runner.Runner._learner_steps_handler": "8ad111793646",
     "sample_factory.algo.runners.runner.Runner._episodic_stats_handler": "d3f926345892",
+    # json.dump of the whole config (why SRMTSettings rides on it as a plain dict):
+    "sample_factory.algo.runners.runner.Runner._save_cfg": "39faa96aceb7",
 }
 """Qualified name -> first 12 hex digits of sha256 of its source (see `source_hash`)."""
+
+CALLERS: dict[str, set[str]] = {
+    "forward_core": {"sample_factory.algo.learning.learner.Learner._calculate_losses"},
+    "values_only=True": {"sample_factory.algo.learning.learner.Learner._prepare_batch"},
+}
+"""Where sample-factory (outside its own actor-critic classes) calls the actor-critic's `forward_core`, and
+passes `values_only=True` to its forward: the learner's passes. Every other forward is acting (the
+inference worker). train/sf_model.py relies on it; tests/test_train_sf_compat.py reads every call."""
 
 SAFE_GLOBALS = [np.core.multiarray.scalar, np.dtype, np.dtypes.Float32DType, np.dtypes.Float64DType,
                 np.dtypes.Int32DType, np.dtypes.Int64DType, np.dtypes.BoolDType]
@@ -137,11 +158,10 @@ def check_pinned() -> list[str]:
 
 
 def get_rnn_size(cfg: Any) -> int:
-    """Floats per row of `rnn_states`: the SRMT state size when the config carries one."""
-    size = getattr(cfg, "srmt_state_size", None)
-    if size is None and isinstance(cfg, dict):
-        size = cfg.get("srmt_state_size")
-    return int(size) if size is not None else _ORIGINAL_GET_RNN_SIZE(cfg)
+    """Floats per row of `rnn_states`: the SRMT state size when the config carries an SRMT model."""
+    settings = SRMTSettings.of(cfg)
+    size = None if settings is None else settings.state_size
+    return size if size is not None else _ORIGINAL_GET_RNN_SIZE(cfg)
 
 
 def load_checkpoint(checkpoints: list[str], device: Any) -> dict | None:

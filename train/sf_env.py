@@ -23,7 +23,7 @@ import gymnasium
 import torch
 
 from envs.backends import make_backend
-from envs.config import EnvConfig
+from train.sf_settings import SRMTSettings
 
 ENV_NAME = "srmt"
 """The name the env is registered under in sample-factory."""
@@ -89,11 +89,11 @@ def make_sf_env(full_env_name: str, cfg: Any, env_config: Any = None, render_mod
     the run share a task sequence. The env runs where sample-factory samples
     (`env_device`).
     """
-    env_cfg = EnvConfig.from_dict(cfg.srmt_env)
-    num_envs = int(cfg.srmt_envs_per_batch)
+    settings = SRMTSettings.of(cfg)
+    num_envs = settings.envs_per_batch
     env_id = 0 if env_config is None else int(env_config["env_id"])
-    backend = make_backend(cfg.srmt_backend, env_cfg, num_envs, device=env_device(cfg))
-    return SFBatchedEnv(backend, seed=env_cfg.seed + env_id * num_envs)
+    backend = make_backend(settings.backend, settings.env, num_envs, device=env_device(cfg))
+    return SFBatchedEnv(backend, seed=settings.env.seed + env_id * num_envs)
 
 
 def register_sf_env() -> None:

@@ -6,26 +6,29 @@ with the prefix "policy." (train/export.py strips it): no name mapping, no
 sample-factory layers (its critic_linear / action_parameterization and its
 orthogonal re-initialisation are not used; the SRMT init is kept).
 
-Acting vs learning. sample-factory's inference worker switches the model to
-eval() before every forward ("we can be in serial mode"), and its learner to
-train() before recomputing a batch (`_prepare_batch`, `_train` asserts it).
-Acting (eval) sees whole environments in row order (E*A rows, several workers'
-blocks concatenated whole) and pools memories per environment. The learner
-(train) depends on the memory mode:
+Acting vs learning: which pass a call is follows from the entry point
+sample-factory uses (train/sf_compat.py CALLERS, checked against its source),
+never from train() / eval():
 
-- memory='stored': every learner forward (losses and the bootstrap value at
-  T+1) recomputes each row from its stored state, which holds the pool it
-  acted with (`grouped=False`);
-- memory='rebuilt' / 'learned': the learner's minibatch is whole trajectories
-  of whole environments, trajectory-major (the batcher copies whole sampling
-  blocks, `_prepare_batch` flattens [trajectory, step], minibatches are
-  contiguous slices: pinned in train/sf_compat.py, and train/checks.py
-  requires sf.batch_size to be a multiple of A*rollout and no shuffled
-  minibatches); `forward_core` reshapes it to (E, A, T) and runs
-  `srmt.rollout.unroll`; the bootstrap value at T+1 is one grouped step.
-  `check_env_grouped` fails loudly if the rows ever stop being whole environments.
+- acting: the inference worker calls `forward(obs, rnn_states)`: one step of
+  whole environments in row order (E*A rows, several workers' blocks
+  concatenated whole), memories pooled per environment (`step_core`,
+  `learner=False`);
+- the learner's bootstrap value at T+1: `_prepare_batch` calls
+  `forward(..., values_only=True)`: one step, pooled per environment, except
+  memory='stored', whose learner recomputes each row alone from its stored
+  state, which holds the pool it acted with (`step_core`, `learner=True`);
+- the learner's losses: `_calculate_losses` calls `forward_core`. memory='stored':
+  each row alone, as above. memory='rebuilt' / 'learned': the minibatch is
+  whole trajectories of whole environments, trajectory-major (the batcher
+  copies whole sampling blocks, `_prepare_batch` flattens [trajectory, step],
+  minibatches are contiguous slices: pinned in train/sf_compat.py, and
+  train/checks.py requires sf.batch_size to be a multiple of A*rollout and no
+  shuffled minibatches); `forward_core` reshapes it to (E, A, T) and runs
+  `srmt.rollout.unroll`. `check_env_grouped` fails loudly if the rows ever
+  stop being whole environments.
 
-The model has no dropout, so the mode changes nothing else.
+The model has no dropout, so train() / eval() change nothing.
 """
 from __future__ import annotations
 
@@ -38,11 +41,11 @@ from sample_factory.algo.utils.context import global_model_factory
 from sample_factory.algo.utils.tensor_dict import TensorDict
 from sample_factory.model.actor_critic import ActorCritic
 from sample_factory.model.model_utils import model_device
-from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
 from srmt.rollout import unroll
 from train import sf_compat
 from train.sf_env import register_sf_env
+from train.sf_settings import SRMTSettings
 
 sf_compat.install()  # every process that unpickles the factories below imports this module first
 
@@ -52,8 +55,9 @@ class SRMTActorCritic(ActorCritic):
 
     def __init__(self, cfg: Any, obs_space: Any, action_space: Any):
         super().__init__(obs_space, action_space, cfg)
-        self.model_config = ModelConfig.from_dict(dict(cfg.srmt_model))
-        self.num_agents = int(cfg.srmt_num_agents)
+        settings = SRMTSettings.of(cfg)
+        self.model_config = settings.model
+        self.num_agents = settings.num_agents
         self.rollout = int(cfg.rollout)
         expected = (3, self.model_config.obs_size, self.model_config.obs_size)
         if tuple(obs_space["obs"].shape) != expected:
@@ -72,17 +76,19 @@ class SRMTActorCritic(ActorCritic):
     def forward_head(self, normalized_obs_dict: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.policy.encoder(normalized_obs_dict["obs"])  # (B, H)
 
-    def step_core(self, head_output: torch.Tensor, rnn_states: torch.Tensor):
-        """One step of whole environments in row order (acting, and the learner's bootstrap value at T+1)."""
-        stored = self.model_config.memory == "stored"  # its learner recomputes every row alone
-        return self.policy.core(head_output, rnn_states, self.num_agents, grouped=not (self.training and stored))
+    def step_core(self, head_output: torch.Tensor, rnn_states: torch.Tensor, learner: bool):
+        """One step of whole environments in row order: acting, or the learner's bootstrap value at T+1
+        (`learner=True`: memory='stored' then recomputes each row alone from its stored state)."""
+        grouped = not (learner and self.model_config.memory == "stored")
+        return self.policy.core(head_output, rnn_states, self.num_agents, grouped=grouped)
 
     def forward_core(self, head_output: torch.Tensor, rnn_states: torch.Tensor):
-        """eval(), or memory='stored': one step (`step_core`; the stored learner recomputes each row
-        alone). train() with memory='rebuilt' / 'learned': the learner's minibatch, whole trajectories
-        of whole environments, trajectory-major (row = (e*A + a)*T + t), by `srmt.rollout.unroll`."""
-        if not self.training or self.model_config.memory == "stored":
-            return self.step_core(head_output, rnn_states)
+        """The learner's pass over a minibatch (its only caller: `Learner._calculate_losses`).
+        memory='stored': each row alone from its stored state (`step_core`). 'rebuilt' / 'learned':
+        whole trajectories of whole environments, trajectory-major (row = (e*A + a)*T + t), by
+        `srmt.rollout.unroll`."""
+        if self.model_config.memory == "stored":
+            return self.step_core(head_output, rnn_states, learner=True)
         A, T = self.num_agents, self.rollout
         rows = head_output.shape[0]
         if rows % (A * T):
@@ -104,8 +110,10 @@ class SRMTActorCritic(ActorCritic):
         return result
 
     def forward(self, normalized_obs_dict, rnn_states, values_only: bool = False) -> TensorDict:
+        """Acting (the inference worker) or, `values_only`, the learner's bootstrap value at T+1
+        (`Learner._prepare_batch`): sample-factory calls it nowhere else (train/sf_compat.py CALLERS)."""
         x = self.forward_head(normalized_obs_dict)
-        x, new_rnn_states = self.step_core(x, rnn_states)
+        x, new_rnn_states = self.step_core(x, rnn_states, learner=values_only)
         result = self.forward_tail(x, values_only, sample_actions=True)
         result["new_rnn_states"] = new_rnn_states
         return result

@@ -27,6 +27,7 @@ from train.checks import check_config, prepare_experiment
 from train.config import TrainConfig, build_config, sf_value
 from train.run import sf_config
 from train.sf_env import register_sf_env
+from train.sf_settings import SRMTSettings
 
 
 def stock_sf_config(cfg: TrainConfig) -> argparse.Namespace:
@@ -35,7 +36,9 @@ def stock_sf_config(cfg: TrainConfig) -> argparse.Namespace:
     ns.use_rnn, ns.rnn_type, ns.rnn_size = True, "gru", cfg.model.hidden
     ns.recurrence = sf_value(cfg, "rollout")
     ns.encoder_conv_architecture, ns.encoder_conv_mlp_layers = "resnet_impala", [cfg.model.hidden]
-    ns.srmt_state_size = None  # get_rnn_size: sample-factory's own (the GRU hidden)
+    settings = SRMTSettings.of(ns)
+    SRMTSettings(settings.env, None, settings.envs_per_batch, settings.backend).attach(ns)  # no SRMT model:
+    # get_rnn_size is sample-factory's own (the GRU hidden)
     return ns
 
 

@@ -17,29 +17,27 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 import gymnasium
 import torch
 
 from envs.backends import make_backend
-from envs.config import EnvConfig
 from srmt.checkpoint import LoadedPolicy, load_policy
 from srmt.config import ModelConfig
 from train.export import checkpoint_dir
 from train.sf_model import make_actor_critic
+from train.sf_settings import SRMTSettings
 
 INIT_CHECKPOINT = "checkpoint_000000000_0.pth"
 
 
-def load_init_policy(policy_path: str | Path, model: ModelConfig | dict[str, Any]) -> LoadedPolicy:
+def load_init_policy(policy_path: str | Path, model: ModelConfig) -> LoadedPolicy:
     """The policy file whose weights start a run of `model` (in any memory mode).
 
     Raises:
         srmt.checkpoint.CheckpointError: missing, not a policy file, or a model other than the run's.
     """
-    fields = model.to_dict() if isinstance(model, ModelConfig) else dict(model)
-    return load_policy(policy_path, expect={k: v for k, v in fields.items() if k != "memory"})
+    return load_policy(policy_path, expect={k: v for k, v in model.to_dict().items() if k != "memory"})
 
 
 def write_initial_checkpoint(ns: argparse.Namespace, experiment_dir: Path, policy_path: str | Path) -> Path:
@@ -49,8 +47,9 @@ def write_initial_checkpoint(ns: argparse.Namespace, experiment_dir: Path, polic
     Raises:
         srmt.checkpoint.CheckpointError: the file is not a policy file or its model is not the run's.
     """
-    loaded = load_init_policy(policy_path, ns.srmt_model)
-    probe = make_backend(ns.srmt_backend, EnvConfig.from_dict(dict(ns.srmt_env)), 1)
+    settings = SRMTSettings.of(ns)
+    loaded = load_init_policy(policy_path, settings.model)
+    probe = make_backend(settings.backend, settings.env, 1)
     actor_critic = make_actor_critic(ns, gymnasium.spaces.Dict(obs=probe.observation_space), probe.action_space)
     actor_critic.policy.load_state_dict(loaded.model.state_dict())
     optimizer = torch.optim.Adam(actor_critic.parameters(), lr=ns.learning_rate,
