@@ -1,6 +1,8 @@
 """`evaluate` end to end on tiny selections: records, resume, reports, parallel workers, bad input."""
+import hashlib
 import json
 
+import matplotlib.image
 import pytest
 import torch
 import yaml
@@ -54,7 +56,9 @@ def test_bottleneck_records_are_pinned_and_in_raw_format(tmp_path):
     csv_lines = (out / "summary.csv").read_text().splitlines()
     assert csv_lines[0] == "suite,algorithm,group_by,group,metric,n,mean,ci95_low,ci95_high"
     assert "bottleneck,AStar,corridor_length,3,SoC,2,71.5,0,420.915" in csv_lines
-    assert (out / "plot.png").stat().st_size > 1000
+    # one panel per metric (CSR, ISR, SoC) of 4.2 x 3.4 inches at 120 dpi (eval/report.py plot), not blank
+    image = matplotlib.image.imread(out / "plot.png")
+    assert image.shape == (408, 3 * 504, 4) and (image[..., :3] < 0.5).any()
 
 
 def test_resume_skips_finished_episodes_and_repairs_a_cut_line(tmp_path):
@@ -189,7 +193,7 @@ def test_srmt_checkpoint_run_records_its_hash(tmp_path):
                       seeds=[0, 1], out_dir=out, workers=1, progress=False)
     assert [r["algorithm"] for r in result.records] == ["SRMT", "SRMT"]
     manifest = json.loads((out / "run.json").read_text())
-    assert len(manifest["agent"]["checkpoint_sha256"]) == 64
+    assert manifest["agent"]["checkpoint_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     other = save_policy(tmp_path / "q.pt", SRMTPolicy(cfg), cfg, {}, {"algorithm": "SRMT"})
     with pytest.raises(EvalError, match="holds results of another evaluation.*checkpoint_sha256"):
         evaluate("bottleneck", spec=AgentSpec("srmt", checkpoint=str(other)), maps="bottleneck-3", seeds=[0],

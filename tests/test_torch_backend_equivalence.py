@@ -49,8 +49,9 @@ def test_torch_backend_matches_pogema_step_by_step(system, mode):
     # floors, not exact counts: recorded runs give 3204-4506 blocked moves and 89-584 goals per case
     assert total.blocked >= 1000, f"too few agent conflicts to test the collision system: {total}"
     assert total.reached >= 50, f"too few goals reached: {total}"
-    # an episode lasts at most its length: at least 3 envs x (80 // 24 + 80 // 40 + 80 // 30) = 21 end
-    assert total.episodes >= 18, f"too few auto-resets: {total}"
+    # every episode here runs to its length (on these crowded maps not all agents arrive in finish mode
+    # either): 3 envs x (80 // 24 + 80 // 40 + 80 // 30) = 21 end, in every case
+    assert total.episodes == 21, f"auto-resets: {total}"
 
 
 def test_bottleneck_episodes_match():

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import torch
-from sample_factory.model.actor_critic import create_actor_critic
+from sample_factory.model.actor_critic import ActorCriticSharedWeights, create_actor_critic
+from sample_factory.model.encoder import ResnetEncoder
 from sample_factory.model.model_utils import get_rnn_size
 
 from train.config import build_config
@@ -17,7 +18,10 @@ def test_stock_model_takes_our_windows_and_batch(tmp_path):
     assert get_rnn_size(ns) == cfg.model.hidden  # the GRU hidden, not the SRMT state
     env = make_sf_env("srmt", ns)
     ac = create_actor_critic(ns, env.observation_space, env.action_space)
-    assert "SRMT" not in type(ac).__name__
+    assert type(ac) is ActorCriticSharedWeights  # sample-factory's own, not SRMTActorCritic
+    assert type(ac.encoder.encoders["obs"]) is ResnetEncoder
+    gru = ac.core.core
+    assert type(gru) is torch.nn.GRU and (gru.input_size, gru.hidden_size) == (cfg.model.hidden, cfg.model.hidden)
     obs, _ = env.reset()
     rows = env.num_agents  # sample-factory's name for the E x A rows of one env object
     out = ac({"obs": obs["obs"].float()}, torch.zeros(rows, get_rnn_size(ns)))
