@@ -7,12 +7,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Mapping
 
 from agents.base import Agent, AgentError, BatchedEnvView
 from agents.baselines import AStarAgent, GreedyAgent, RandomAgent
 from agents.pibt import PIBTAgent
 from agents.pretrained import default_policy_path
-from agents.srmt_agent import SHIELDS, SRMTAgent
+from agents.srmt_agent import INTERVENTIONS, POOL_FIELDS, POOL_KINDS, SHIELDS, SRMTAgent
 
 ALGORITHMS = ("srmt", "pibt", "astar", "greedy", "random")
 """Values of --algo: srmt (a policy file), pibt (centralised PIBT planner, full observability),
@@ -21,7 +22,8 @@ astar (pogema's A* per agent), greedy (batched shortest-path steps), random."""
 
 def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, device: str = "cpu",
                sample: bool | None = None, seed: int = 0, batched: bool = True, lifelong: bool = False,
-               shield: str | None = None) -> Agent:
+               shield: str | None = None, memory_intervention: str = "none",
+               pool: Mapping[str, Any] | None = None) -> Agent:
     """Build an agent by algorithm name.
 
     Args:
@@ -35,6 +37,8 @@ def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, devi
         lifelong: without `checkpoint`, use the shipped lifelong policy instead of the Bottleneck one.
         shield: None, or "pibt": execute the policy's ranked actions through the PIBT collision shield
             ('srmt' only: the shield needs an action distribution; agents.srmt_agent).
+        memory_intervention: what replaces the shared pool at test time ('srmt' only; srmt.interventions).
+        pool: pool fields of the policy's config to override on the same weights ('srmt' only).
 
     Raises:
         AgentError: unknown algorithm, missing default policy, unavailable device.
@@ -48,6 +52,8 @@ def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, devi
                              f"{algo!r} picks one action per agent: drop --shield")
         if checkpoint is not None:
             raise AgentError(f"--checkpoint is for --algo srmt, not {algo!r}")
+        if memory_intervention != "none" or pool:
+            raise AgentError(f"--memory-intervention and --pool act on an SRMT policy's shared memory, not on {algo!r}")
         return {"pibt": PIBTAgent, "astar": AStarAgent, "greedy": GreedyAgent, "random": RandomAgent}[algo](seed=seed)
     if checkpoint is None:
         checkpoint = default_policy_path(lifelong, shield)
@@ -55,8 +61,9 @@ def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, devi
             raise AgentError(f"no --checkpoint given and the shipped policy {checkpoint} is not there "
                              "(not trained yet?); pass --checkpoint FILE or use --algo astar|greedy|random")
     return SRMTAgent.from_checkpoint(checkpoint, device=device, sample=sample, seed=seed, batched=batched,
-                                     shield=shield)
+                                     shield=shield, memory_intervention=memory_intervention, pool=pool)
 
 
 __all__ = ["Agent", "AgentError", "BatchedEnvView", "SRMTAgent", "PIBTAgent", "AStarAgent", "GreedyAgent", "RandomAgent",
-           "ALGORITHMS", "SHIELDS", "make_agent", "default_policy_path"]
+           "ALGORITHMS", "SHIELDS", "INTERVENTIONS", "POOL_FIELDS", "POOL_KINDS", "make_agent",
+           "default_policy_path"]

@@ -30,6 +30,7 @@ policy with a local pool (pool='local') reads the agents' positions from the env
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -41,12 +42,37 @@ from agents.base import AgentError, BatchedEnvView, EpisodeStreams
 from envs.device import resolve_device
 from envs.pibt import SHIELDS, PIBTPlanner
 from srmt.checkpoint import load_policy
-from srmt.config import ModelConfig
+from srmt.config import POOL_KINDS, ModelConfig
 from srmt.decoding import action_preferences
 from srmt.inspect import StepAttention, record_attention
 from srmt.interventions import INTERVENTIONS, make_intervention
 from srmt.model import SRMTPolicy
 from srmt.state import pack_state, unpack_state
+
+
+POOL_FIELDS = ("pool", "pool_neighbours", "pool_radius")
+"""The ModelConfig fields a policy may be evaluated with other than it was trained with."""
+
+
+def with_pool(policy: SRMTPolicy, pool: Mapping[str, Any]) -> SRMTPolicy:
+    """The same weights with other pool fields (e.g. a local pool for a policy trained with the global one).
+
+    A local pool keeps no pool in the state: a policy trained with memory='stored' then acts with
+    'rebuilt', which acts identically (the stored pool is the agents' last memories; docs/model.md).
+    """
+    unknown = sorted(set(pool) - set(POOL_FIELDS))
+    if unknown:
+        raise AgentError(f"pool override {unknown} is not one of {list(POOL_FIELDS)}")
+    memory = policy.cfg.memory
+    if pool.get("pool") == "local" and memory == "stored":
+        memory = "rebuilt"
+    try:
+        cfg = dataclasses.replace(policy.cfg, memory=memory, **pool)
+    except ValueError as err:
+        raise AgentError(f"cannot evaluate this policy with {dict(pool)}: {err}") from err
+    other = SRMTPolicy(cfg).to(policy.policy_head.weight.device)
+    other.load_state_dict(policy.state_dict())
+    return other
 
 
 class SRMTAgent(EpisodeStreams):
@@ -89,6 +115,8 @@ class SRMTAgent(EpisodeStreams):
                              f"policy with one (variant 'srmt', this one is {self.cfg.variant!r}) and the batched "
                              "agent")
         self.memory_intervention = memory_intervention
+        if memory_intervention != "none":
+            self.name = f"{self.name}-{memory_intervention}"
         if self.cfg.uses_pool:
             self.policy.core.intervention = make_intervention(memory_intervention)
         self._record_attention = False
@@ -101,18 +129,26 @@ class SRMTAgent(EpisodeStreams):
     def from_checkpoint(cls, path: str | Path, *, device: str | torch.device = "cpu", sample: bool | None = None,
                         seed: int = 0, expect: ModelConfig | Mapping[str, Any] | None = None,
                         name: str | None = None, batched: bool = True, shield: str | None = None,
-                        memory_intervention: str = "none") -> "SRMTAgent":
+                        memory_intervention: str = "none",
+                        pool: Mapping[str, Any] | None = None) -> "SRMTAgent":
         """Load a policy file (srmt.checkpoint); `expect` pins config fields (CheckpointError on mismatch).
+
+        `pool` overrides the pool fields of the file's config (pool, pool_neighbours, pool_radius)
+        on the same weights, e.g. {"pool": "local", "pool_neighbours": 16}.
 
         `sample=None` follows the file's `meta["decoding"]` ("sample" or "argmax"; argmax if absent); with a
         shield it ranks by logit (argmax first).
         """
         dev = resolve_device(device)
         loaded = load_policy(path, device=dev, expect=expect)
+        model = loaded.model if not pool else with_pool(loaded.model, pool)
         name = name or str(loaded.meta.get("algorithm", "SRMT"))
+        if model.cfg != loaded.model.cfg:  # the pool overridden: the records say so
+            cfg = model.cfg
+            name += f"-local-k{cfg.pool_neighbours}-r{cfg.pool_radius}" if cfg.local_pool else "-global"
         if sample is None:  # with a shield the ranking is by logit (docs/shield.md: measured better)
             sample = shield is None and loaded.meta.get("decoding") == "sample"
-        return cls(loaded.model, device=dev, sample=sample, seed=seed, name=name, batched=batched,
+        return cls(model, device=dev, sample=sample, seed=seed, name=name, batched=batched,
                    env_config=loaded.env_config, meta=loaded.meta, shield=shield,
                    memory_intervention=memory_intervention)
 

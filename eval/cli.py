@@ -13,7 +13,7 @@ import math
 import sys
 from pathlib import Path
 
-from agents import ALGORITHMS, SHIELDS
+from agents import ALGORITHMS, INTERVENTIONS, POOL_FIELDS, POOL_KINDS, SHIELDS
 from eval.evaluate import describe_agent
 from maps.registry import ENV_VAR
 from envs.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
@@ -45,6 +45,17 @@ def _agent_args(p: argparse.ArgumentParser) -> None:
                    help="pibt: execute SRMT's ranked actions through the PIBT collision shield (conflict-free "
                         "moves; assumes agents exchange intentions with their neighbours; the published SRMT has "
                         "no shield). SRMT only (default none)")
+    p.add_argument("--memory-intervention", choices=INTERVENTIONS, default="none",
+                   help="replace the shared pool the agents read, at test time, same weights: zero-pool (zeros), "
+                        "own-only (each agent its own memory), shuffle-envs (another environment's agents), "
+                        "freeze (the pool after the episode's first step); SRMT only (default none)")
+    p.add_argument("--pool", choices=POOL_KINDS, default=None,
+                   help="read the global pool (every agent) or a local one (the nearest agents) with the same "
+                        "weights (default: the policy file's)")
+    p.add_argument("--pool-neighbours", type=POSITIVE_INT.argtype("--pool-neighbours"), default=None, metavar="K",
+                   help="memories a local pool reads, the agent's own included (default: the policy file's)")
+    p.add_argument("--pool-radius", type=NON_NEGATIVE_INT.argtype("--pool-radius"), default=None, metavar="R",
+                   help="search radius in cells of a local pool (default: the policy file's)")
     p.add_argument("--agent-seed", type=NON_NEGATIVE_INT.argtype("--agent-seed"), default=0, metavar="S",
                    help="seed of the agent's random streams (sampling, random/A* tie breaks; default 0)")
 
@@ -54,8 +65,10 @@ def _spec(args: argparse.Namespace, lifelong: bool):
     from eval.runner import AgentSpec
 
     algo = args.algo or "srmt"
+    pool = tuple((field, getattr(args, field)) for field in POOL_FIELDS if getattr(args, field) is not None)
     spec = AgentSpec(algo=algo, checkpoint=args.checkpoint, device=args.device, sample=args.sample,
-                     seed=args.agent_seed, lifelong=lifelong, shield=shield_arg(args))
+                     seed=args.agent_seed, lifelong=lifelong, shield=shield_arg(args),
+                     memory_intervention=args.memory_intervention, pool=pool)
     if algo == "srmt" and args.checkpoint is None:
         kind = "lifelong" if lifelong else "Bottleneck"
         print(f"no --checkpoint: using the shipped {kind} policy {spec.policy_path}", file=sys.stderr)

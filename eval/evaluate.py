@@ -215,6 +215,10 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
                 "sample": getattr(agent, "sample", False)}
     if getattr(agent, "shield", None):  # absent without a shield: earlier result directories still resume
         identity["shield"] = agent.shield
+    if getattr(agent, "memory_intervention", "none") != "none":  # absent when off, as the shield
+        identity["memory_intervention"] = agent.memory_intervention
+    if spec is not None and spec.pool:
+        identity["pool"] = dict(spec.pool)
     manifest = {"suite": suite.name, "algorithm": agent.name, "agent": identity, "obs_radius": obs_radius,
                 "maps_dir": str(registry.maps_dir) if registry.maps_dir else None,
                 "maps_sha256": maps_fingerprint(grids), "checkpoint": None, "decoding": _decoding(agent),

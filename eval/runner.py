@@ -24,7 +24,7 @@ import traceback
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -59,10 +59,15 @@ class AgentSpec:
     """without a checkpoint: the shipped lifelong policy instead of the Bottleneck one"""
     shield: str | None = None
     """None, or "pibt": the policy's ranked actions through the PIBT collision shield"""
+    memory_intervention: str = "none"
+    """what replaces the shared pool the agents read (srmt.interventions)"""
+    pool: tuple[tuple[str, Any], ...] = ()
+    """pool fields of the policy's config overridden on the same weights, e.g. (("pool", "local"),)"""
 
     def build(self) -> Agent:
         return make_agent(self.algo, checkpoint=self.checkpoint, device=self.device, sample=self.sample,
-                          seed=self.seed, batched=self.batched, lifelong=self.lifelong, shield=self.shield)
+                          seed=self.seed, batched=self.batched, lifelong=self.lifelong, shield=self.shield,
+                          memory_intervention=self.memory_intervention, pool=dict(self.pool))
 
     @property
     def policy_path(self) -> Path | None:
