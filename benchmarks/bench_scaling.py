@@ -41,6 +41,7 @@ from maps.files import PNG, check_output
 from srmt.config import POOL_KINDS
 
 AGENTS = Range(1, 65536, integer=True)
+EPISODE_AGENTS = Range(0, 65536, integer=True)
 THREADS = Range(1, 256, integer=True)
 EPISODE_MAP = "scale-warehouse-256"
 PARTS = ("env", "policy", "eval", "pibt")
@@ -61,8 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pool kinds of the SRMT phases (default: all)")
     add_ranged(parser, "--global-max", AGENTS, 4096, "largest agent count run with the global pool (O(A^2))")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="phases (default: all)")
-    parser.add_argument("--episode-agents", type=int, default=4096,
-                        help=f"agents of the one whole `srmt eval scale` episode on {EPISODE_MAP} (0: none)")
+    add_ranged(parser, "--episode-agents", EPISODE_AGENTS, 4096,
+               f"agents of the one whole `srmt eval scale` episode on {EPISODE_MAP} (0: none)")
     add_ranged(parser, "--threads", THREADS, torch.get_num_threads(), "torch intra-op threads")
     parser.add_argument("--plot", help="also draw the cost per agent-step, log-log, into this PNG")
     add_result_options(parser)
@@ -179,8 +180,6 @@ def plot(cases: list[dict], path: str) -> None:
 def run(args: argparse.Namespace) -> int:
     result = Result.begin(args)
     plot_path = check_output(args.plot, "--plot", PNG) if args.plot else None
-    if args.episode_agents < 0:
-        raise ValueError(f"--episode-agents {args.episode_agents} must be >= 0 (0: no whole episode)")
     cases = []
     for agents in sorted(args.agents):
         case = _in_fresh_process(measure, agents, args.steps, args.pools, args.parts, args.global_max, args.threads)
