@@ -153,7 +153,7 @@ class DistanceCache:
 
     def __init__(self, budget_bytes: int = CACHE_BYTES) -> None:
         self.budget_bytes = budget_bytes
-        self._maps: dict[tuple, tuple[FieldSlots, list[np.ndarray]]] = {}   # map -> slots, [store (slots, cells)]
+        self._maps: dict[tuple, tuple[FieldSlots, np.ndarray]] = {}      # map -> slots, store (capacity, cells)
 
     def _fields(self, obstacles: np.ndarray, goals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The store of `obstacles`' tables and the slot of each goal (G, 2), computing missing ones."""
@@ -161,23 +161,19 @@ class DistanceCache:
         if key not in self._maps:
             dtype = np.uint16 if (~obstacles).sum() < np.iinfo(np.uint16).max else np.int32   # max: unreachable
             item = np.dtype(dtype).itemsize
-            self._maps[key] = (FieldSlots(obstacles.size, self.budget_bytes // (obstacles.size * item),
-                                          obstacles.size * item, "raise envs.pibt.CACHE_BYTES or use fewer agents"),
-                               [np.zeros((0, obstacles.size), dtype=dtype)])
-        slots, box = self._maps[key]
+            capacity = min(self.budget_bytes // (obstacles.size * item), obstacles.size)   # a table per cell at most
+            self._maps[key] = (FieldSlots(obstacles.size, capacity, obstacles.size * item,
+                                          "raise envs.pibt.CACHE_BYTES or use fewer agents"),
+                               np.zeros((capacity, obstacles.size), dtype=dtype))    # calloc: memory once written
+        slots, store = self._maps[key]
         flat = goals[:, 0] * obstacles.shape[1] + goals[:, 1]
         missing, where, _ = slots.assign(np.unique(flat))
         if missing.size:
-            if slots.used > len(box[0]):
-                rows = min(max(slots.used, 2 * len(box[0])), slots.capacity)
-                grown = np.zeros((rows, obstacles.size), dtype=box[0].dtype)          # calloc: pages on first use
-                grown[: len(box[0])] = box[0]
-                box[0] = grown
             goal_cells = np.stack(np.divmod(missing, obstacles.shape[1]), axis=1)
             for i in range(0, len(missing), CHUNK):                  # UNREACHABLE (-1) -> the dtype's max
                 dist = bfs_distances_many(obstacles, goal_cells[i:i + CHUNK])
-                box[0][where[i:i + CHUNK]] = dist.reshape(len(dist), -1).astype(box[0].dtype)
-        return box[0], slots.slot_of[flat]
+                store[where[i:i + CHUNK]] = dist.reshape(len(dist), -1).astype(store.dtype)
+        return store, slots.slot_of[flat]
 
     def tables(self, obstacles: np.ndarray, goals: list[tuple[int, int]]) -> np.ndarray:
         """(G, R, C) int32 distance tables to `goals` (UNREACHABLE: -1)."""

@@ -101,14 +101,13 @@ class SuccessorTable:
                 self._offset[torch.from_numpy(mine[i:i + chunk]).to(self.device)] = at * self.canvas_size
 
     def _grow(self, fields: int) -> None:
-        """Room for `fields` fields in `codes` (doubling, up to the capacity of a bounded table)."""
+        """Room for `fields` fields in `codes`: doubling, or for a bounded table the whole budget at once
+        (never copied; on the CPU its pages take memory only once written). Unused slots are never read."""
         size = self.canvas_size
         if fields * size <= self.codes.numel():
             return
-        want = max(fields, 2 * (self.codes.numel() // size))
-        if self.bounded:
-            want = min(want, self.capacity)
-        grown = torch.empty(want * size, dtype=torch.int16, device=self.device)   # unused slots are never read
+        want = self.capacity if self.bounded else max(fields, 2 * (self.codes.numel() // size))
+        grown = torch.empty(want * size, dtype=torch.int16, device=self.device)
         grown[: self.codes.numel()] = self.codes
         self.codes = grown
 
