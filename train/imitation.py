@@ -117,10 +117,12 @@ def discounted_returns(rewards: torch.Tensor, dones: torch.Tensor, last_value: t
 @dataclass
 class Rollout:
     """One rollout, environment-major for the learner: obs (E, A, T, 3, w, w), states (E, A, T, S),
-    expert actions and returns (E, A, T); goals reached by the executed actions."""
+    the agents' cells (E, A, T, 2) (a local pool reads them), expert actions and returns (E, A, T);
+    goals reached by the executed actions."""
 
     obs: torch.Tensor
     states: torch.Tensor
+    positions: torch.Tensor
     experts: torch.Tensor
     returns: torch.Tensor
     goals: int
@@ -147,10 +149,11 @@ class Collector:
     def collect(self, share: float) -> Rollout:
         """`rollout` steps; each env executes the expert's actions with probability `share`."""
         E, A, T = self.E, self.A, self.settings.rollout
-        obs, states, experts, rewards, dones = [], [], [], [], []
+        obs, states, positions, experts, rewards, dones = [], [], [], [], [], []
         for _ in range(T):
             expert = torch.from_numpy(self.expert.actions(self.env, self.rngs))
-            logits, _, new_state = self.actor(self.obs, self.state, A)
+            cells = self.env.positions.reshape(-1, 2).clone()  # (E*A, 2)
+            logits, _, new_state = self.actor(self.obs, self.state, A, positions=cells)
             if self.settings.shield:
                 ranked = action_preferences(logits, torch.rand(logits.shape, generator=self.generator, dtype=torch.float64))
                 own = torch.from_numpy(self.shield.actions(self.env, self.shield_rngs, ranked.numpy()))
@@ -159,6 +162,7 @@ class Collector:
             use_expert = (torch.rand(E, generator=self.generator) < share).repeat_interleave(A)
             obs.append(self.obs)
             states.append(self.state)
+            positions.append(cells)
             experts.append(expert)
             self.obs, reward, terminated, truncated, infos = self.env.step(torch.where(use_expert, expert, own))
             done = terminated | truncated
@@ -169,14 +173,14 @@ class Collector:
             if ended:
                 self.expert.new_episodes(ended, self.rngs)
                 self.shield.new_episodes(ended, self.shield_rngs)
-        last_value = self.actor(self.obs, self.state, A)[1]
+        last_value = self.actor(self.obs, self.state, A, positions=self.env.positions.reshape(-1, 2))[1]
         returns = discounted_returns(torch.stack(rewards), torch.stack(dones), last_value, self.settings.gamma)
 
         def by_env(steps: torch.Tensor) -> torch.Tensor:  # (T, E*A, ...) -> (E, A, T, ...)
             return steps.view(T, E, A, *steps.shape[2:]).movedim(0, 2)
 
-        return Rollout(by_env(torch.stack(obs)), by_env(torch.stack(states)), by_env(torch.stack(experts)),
-                       by_env(returns), int((torch.stack(rewards) >= 1).sum()))
+        return Rollout(by_env(torch.stack(obs)), by_env(torch.stack(states)), by_env(torch.stack(positions)),
+                       by_env(torch.stack(experts)), by_env(returns), int((torch.stack(rewards) >= 1).sum()))
 
 
 def imitate(env_cfg: EnvConfig, model_cfg: ModelConfig, settings: ImitationConfig, out: Path,
@@ -269,7 +273,7 @@ def expert_accuracy(policy: SRMTPolicy, env_cfg: EnvConfig, envs: int = 16, roll
     hits = total = 0
     for _ in range(rollouts):
         batch = collector.collect(1.0)
-        logits, _ = policy.unroll(batch.obs, batch.states, collector.A)
+        logits, _ = policy.unroll(batch.obs, batch.states, collector.A, batch.positions)
         hits += int((logits.argmax(-1) == batch.experts).sum())
         total += batch.experts.numel()
     policy.train(was_training)
@@ -282,7 +286,7 @@ def learn(policy: SRMTPolicy, optimizer: torch.optim.Optimizer, batch: Rollout, 
     A = batch.obs.shape[1]
     for _ in range(settings.epochs):
         for envs in torch.randperm(batch.obs.shape[0], generator=rng).split(settings.minibatch_envs):
-            logits, values = policy.unroll(batch.obs[envs], batch.states[envs], A)
+            logits, values = policy.unroll(batch.obs[envs], batch.states[envs], A, batch.positions[envs])
             target = batch.experts[envs].flatten()
             loss = (F.cross_entropy(logits.flatten(0, 2), target)
                     + settings.value_coef * F.mse_loss(values.flatten(), batch.returns[envs].flatten()))
