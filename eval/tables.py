@@ -1,7 +1,7 @@
-"""`srmt report`: the README's lifelong results table, the per agent count tables and the five-suite
-figure, rebuilt from the committed result files, so a figure cannot drift from its file.
+"""`srmt report`: the README's results tables (lifelong and benchmarks), the per agent count tables and
+the five-suite figure, rebuilt from the committed result files, so a figure cannot drift from its file.
 
-Inputs (all committed):
+Inputs of the lifelong tables (all committed):
 
 - ``docs/results/lifelong/columns.json``: our columns in table order, each with the command that
   measured it, its decoding and shield, and whether the machine was loaded while it ran;
@@ -12,8 +12,15 @@ Inputs (all committed):
 
 Outputs: the README block between ``<!-- report:lifelong -->`` and ``<!-- /report:lifelong -->``,
 ``docs/results/lifelong/README.md`` (per agent count, every column and published method) and
-``docs/media/lifelong-suites.png`` (one panel per suite). ``srmt report --check`` rebuilds in memory
-and fails when a committed table differs (tests/test_report.py runs it).
+``docs/media/lifelong-suites.png`` (one panel per suite).
+
+The README's benchmark table (between ``<!-- report:bench -->`` and ``<!-- /report:bench -->``) has one row
+per entry of ``BENCH_ROWS``: a result file a benchmark wrote with ``--out`` (``docs/results/bench/NAME.json``:
+title, headline figures, target, command, machine; benchmarks/options.py) or an ``srmt eval bottleneck
+--out DIR`` folder, whose ``how.json`` says how it was measured and whose ``episodes.jsonl`` gives the figures.
+
+``srmt report --check`` rebuilds in memory and fails when a committed table differs (tests/test_report.py
+runs it).
 
 A suite's score is the mean over its agent counts of the per-count mean throughput, as the POGEMA
 benchmark paper reports suites.
@@ -25,10 +32,10 @@ import functools
 import json
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
-from eval.report import ALL, aggregate
+from eval.report import ALL, aggregate, interval
 from eval.results import load_records, published_files
 from eval.suites import Suite, get_suite
 
@@ -41,6 +48,14 @@ PUBLISHED = ("MAMBA", "QMIX-tuned", "QPLEX-tuned", "Follower", "MATS-LP", "RHCR"
 """Published methods in table order (file names in NN-suite/published/)."""
 BEGIN, END = "<!-- report:lifelong -->", "<!-- /report:lifelong -->"
 METRIC = "avg_throughput"
+BENCH = Path("docs/results/bench")
+BENCH_BEGIN, BENCH_END = "<!-- report:bench -->", "<!-- /report:bench -->"
+BENCH_ROWS = (BENCH / "train.json", BENCH / "learning.json", Path("docs/results/bottleneck/shipped"),
+              BENCH / "eval.json", BENCH / "env.json", BENCH / "cluster.json", BENCH / "params.json",
+              BENCH / "memory.json")
+"""The README benchmark table's rows in order: a benchmark's result file or a Bottleneck evaluation folder."""
+BENCH_FORMAT = "srmt-bench-1"
+"""The result files' format (benchmarks/options.py RESULT_FORMAT; tests/test_report.py checks they agree)."""
 
 
 @dataclass(frozen=True)
@@ -183,19 +198,82 @@ def figure(path: Path, root: Path = ROOT) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class BenchRow:
+    """One row of the README's benchmark table."""
+
+    what: str
+    measured: str
+    target: str
+    command: str
+    machine: str
+
+
+def bench_row(root: Path, source: Path) -> BenchRow:
+    """The row of a benchmark's result file or of a Bottleneck evaluation folder (`source`, relative to `root`)."""
+    path = root / source
+    if path.is_dir():
+        return evaluation_row(root, source)
+    record = json.loads(path.read_text())
+    if record.get("format") != BENCH_FORMAT:
+        raise ValueError(f"{source}: not a benchmark result file (format {record.get('format')!r}, "
+                         f"expected {BENCH_FORMAT!r}); write it with the benchmark's --out")
+    machine = record["machine"]
+    return BenchRow(record["title"], record["summary"], record["target"], record["command"],
+                    machine["note"] or f"load average {machine['load_average_before']} before, "
+                                       f"{machine['load_average_after']} after, {machine['cpu_cores']} cores")
+
+
+def evaluation_row(root: Path, folder: Path) -> BenchRow:
+    """A Bottleneck evaluation's row: CSR with its interval, the lengths below CSR 1, mean SoC."""
+    how = json.loads((root / folder / "how.json").read_text())
+    suite = get_suite(json.loads((root / folder / "run.json").read_text())["suite"])
+    if suite.lifelong:
+        raise ValueError(f"{folder}: a lifelong evaluation; its results belong in {RESULTS}")
+    records = load_records(root / folder / "episodes.jsonl")
+    rows = {(r.group, r.metric): r for r in aggregate(suite, records)}
+    lengths = sorted(g for g, m in rows if m == "CSR" and g != ALL)
+    below = [f"L={g} ({rows[g, 'CSR'].estimate.mean:.2f})" for g in lengths if rows[g, "CSR"].estimate.mean < 1]
+    csr = rows[ALL, "CSR"].estimate
+    measured = (f"**CSR {csr.mean:.3f}** {interval(csr)}: 1.00 at every L"
+                + (f" but {', '.join(below)}" if below else "")
+                + f"; SoC {rows[ALL, 'SoC'].estimate.mean:.1f}; {len(records)} episodes, "
+                f"L={lengths[0]}..{lengths[-1]}")
+    return BenchRow(how["title"], measured, how["target"], how["command"], how["machine"])
+
+
+def bench_block(root: Path = ROOT) -> str:
+    """The README's benchmark table: one row per entry of BENCH_ROWS, with the command and file behind it."""
+    lines = [BENCH_BEGIN, "| what | measured | target / reference | how (command; machine; file) |",
+             "|---|---|---|---|"]
+    for source in BENCH_ROWS:
+        row = BenchRow(*(text.replace("|", "\\|") for text in astuple(bench_row(root, source))))  # GFM cells
+        lines.append(f"| {row.what} | {row.measured} | {row.target} | `{row.command}`; machine: {row.machine}; "
+                     f"[`{source}`]({source}) |")
+    lines.append(BENCH_END)
+    return "\n".join(lines)
+
+
 def replace_block(text: str, block: str) -> str:
-    """`text` with the part between BEGIN and END (markers included) replaced by `block`."""
-    start, end = text.find(BEGIN), text.find(END)
-    if start < 0 or end < start:
-        raise ValueError(f"README.md has no {BEGIN} ... {END} block to rebuild")
-    return text[:start] + block + text[end + len(END):]
+    """`text` with the part between the block's first and last line (its markers, included) replaced by `block`."""
+    lines = block.splitlines()
+    begin, end = lines[0], lines[-1]
+    start, stop = text.find(begin), text.find(end)
+    if start < 0 or stop < start:
+        raise ValueError(f"README.md has no {begin} ... {end} block to rebuild")
+    return text[:start] + block + text[stop + len(end):]
+
+
+def rebuilt_readme(text: str, root: Path = ROOT) -> str:
+    """README.md's text with both tables rebuilt from the result files."""
+    return replace_block(replace_block(text, readme_block(root)), bench_block(root))
 
 
 def stale(root: Path = ROOT) -> list[str]:
     """The committed files whose tables differ from what their result files give."""
     readme = (root / "README.md").read_text()
     out = []
-    if replace_block(readme, readme_block(root)) != readme:
+    if rebuilt_readme(readme, root) != readme:
         out.append("README.md")
     page = root / RESULTS / "README.md"
     if not page.is_file() or page.read_text() != per_count_page(root):
@@ -217,7 +295,7 @@ def run_report(args: argparse.Namespace) -> int:
             print(f"{name}: differs from its result files; run `srmt report`", file=sys.stderr)
         return 1 if bad else 0
     readme = ROOT / "README.md"
-    readme.write_text(replace_block(readme.read_text(), readme_block()))
+    readme.write_text(rebuilt_readme(readme.read_text()))
     (ROOT / RESULTS / "README.md").write_text(per_count_page())
     figure(ROOT / FIGURE)
     print(f"rebuilt README.md, {RESULTS / 'README.md'} and {FIGURE}")

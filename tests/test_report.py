@@ -1,13 +1,15 @@
-"""`srmt report` (eval/tables.py): the README's lifelong table and the per agent count page are what the
-committed result files give; the published means are the POGEMA benchmark paper's."""
+"""`srmt report` (eval/tables.py): the README's lifelong and benchmark tables and the per agent count page
+are what the committed result files give; the published means are the POGEMA benchmark paper's."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from eval.suites import get_suite
-from eval.tables import END, RESULTS, per_count_page, published, readme_block, replace_block, stale
+from eval.tables import (BENCH, BENCH_FORMAT, BENCH_ROWS, END, RESULTS, ROOT, bench_block, bench_row, per_count_page,
+                         published, readme_block, replace_block, stale)
 
 # the POGEMA benchmark paper's table of lifelong results, typed by hand
 PAPER_MEANS = {
@@ -48,11 +50,79 @@ def test_tables_are_built_from_the_result_files(tmp_path):
     page = per_count_page(tmp_path)
     assert "| 8 | 0.300 |" in page and "| 16 | 0.900 |" in page and "| episodes | 3 |" in page
     readme = f"intro\n{block.replace('0.600', '0.700')}\noutro\n"
-    (tmp_path / "README.md").write_text(readme)
-    assert "README.md" in stale(tmp_path)
     fixed = replace_block(readme, block)
     assert fixed == f"intro\n{block}\noutro\n" and fixed.endswith(END + "\noutro\n")
 
 
 def test_the_committed_readme_and_results_page_match_their_files():
     assert stale() == []
+
+
+def _bench_record(title: str, summary: str, note: str = "loaded: tests") -> dict:
+    return {"format": BENCH_FORMAT, "benchmark": "x", "title": title, "summary": summary, "target": ">= 5x",
+            "figures": {"ratio": 7.5}, "command": "srmt bench x --out f.json", "date": "2026-01-01T00:00:00+00:00",
+            "seconds": 1.0, "commit": None, "modified": False,
+            "machine": {"note": note, "cpu_cores": 2, "load_average_before": 1.5, "load_average_after": 2.0}}
+
+
+def _bottleneck_record(length: int, seed: int, csr: float, soc: float) -> dict:
+    return {"algorithm": "SRMT", "metrics": {"CSR": csr, "ISR": csr, "SoC": soc},
+            "env_grid_search": {"map_name": f"bottleneck-{length}", "num_agents": 2, "seed": seed}}
+
+
+def test_bench_rows_come_from_result_files_and_evaluation_folders(tmp_path):
+    (tmp_path / "r.json").write_text(json.dumps(_bench_record("Speed", "**7.50x**")))
+    row = bench_row(tmp_path, Path("r.json"))
+    assert (row.what, row.measured, row.target, row.command, row.machine) == (
+        "Speed", "**7.50x**", ">= 5x", "srmt bench x --out f.json", "loaded: tests")
+    (tmp_path / "plain.json").write_text(json.dumps(_bench_record("Speed", "1x", note="")))
+    assert bench_row(tmp_path, Path("plain.json")).machine == "load average 1.5 before, 2.0 after, 2 cores"
+    (tmp_path / "curve.json").write_text(json.dumps({"curve": []}))  # an old-style file, not a result record
+    with pytest.raises(ValueError, match="not a benchmark result file"):
+        bench_row(tmp_path, Path("curve.json"))
+
+    folder = tmp_path / "shipped"
+    folder.mkdir()
+    (folder / "run.json").write_text(json.dumps({"suite": "bottleneck"}))
+    (folder / "how.json").write_text(json.dumps(dict(title="Shipped", command="srmt eval bottleneck",
+                                                     machine="idle", target="CSR 1.0")))
+    # L=3: one of two episodes solved (CSR 0.5); L=8: both; overall 3 of 4 -> 0.750; SoC (10+30+20+40)/4 = 25
+    records = [_bottleneck_record(3, 0, 1.0, 10), _bottleneck_record(3, 1, 0.0, 30),
+               _bottleneck_record(8, 0, 1.0, 20), _bottleneck_record(8, 1, 1.0, 40)]
+    (folder / "episodes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    row = bench_row(tmp_path, Path("shipped"))
+    assert row.measured.startswith("**CSR 0.750** [")
+    assert row.measured.endswith(": 1.00 at every L but L=3 (0.50); SoC 25.0; 4 episodes, L=3..8")
+    assert (row.what, row.command, row.machine, row.target) == ("Shipped", "srmt eval bottleneck", "idle", "CSR 1.0")
+
+
+def test_the_readme_bench_table_is_what_its_files_give():
+    readme = (ROOT / "README.md").read_text()
+    block = bench_block()
+    assert block in readme
+    assert replace_block(readme, block) == readme
+    assert len([line for line in block.splitlines() if line.startswith("| ")]) == len(BENCH_ROWS) + 1  # + header
+
+
+def test_every_bench_row_has_its_file_and_every_result_file_a_row():
+    from benchmarks.options import RESULT_FORMAT
+
+    assert RESULT_FORMAT == BENCH_FORMAT
+    for source in BENCH_ROWS:
+        path = ROOT / source
+        files = [path / name for name in ("how.json", "run.json", "episodes.jsonl")] if path.is_dir() else [path]
+        for file in files:
+            assert file.is_file(), f"{source}: {file.name} is missing"
+            assert file.stat().st_size < 2**20, f"{file} is over 1 MB: commit a summary"
+        assert f"[`{source}`]({source})" in bench_block()
+    committed = {path.relative_to(ROOT) for path in (ROOT / BENCH).glob("*.json")}
+    assert committed == {source for source in BENCH_ROWS if source.suffix == ".json"}
+
+
+def test_bench_block_has_a_row_per_file_naming_its_command_and_file(tmp_path, monkeypatch):
+    import eval.tables
+
+    (tmp_path / "r.json").write_text(json.dumps(_bench_record("Speed (a|b)", "**7.50x**")))
+    monkeypatch.setattr(eval.tables, "BENCH_ROWS", (Path("r.json"),))
+    assert bench_block(tmp_path).splitlines()[3] == (
+        "| Speed (a\\|b) | **7.50x** | >= 5x | `srmt bench x --out f.json`; machine: loaded: tests; [`r.json`](r.json) |")
