@@ -1,4 +1,4 @@
-"""Shared test settings: one thread per process, and where the shipped benchmark maps are."""
+"""Shared test settings and fixtures: one thread per process, the benchmark maps, subprocess helpers."""
 import os
 import signal
 import subprocess
@@ -26,6 +26,15 @@ def no_spawn(monkeypatch):
     def spawned(*args, **kwargs):
         raise AssertionError("training started although the input was invalid")
     monkeypatch.setattr(train.run, "run_training", spawned)
+
+
+@pytest.fixture
+def no_plot(monkeypatch):
+    """evaluate() without drawing plot.png (most of a tiny evaluation's time), for tests that do not read
+    it; tests/test_eval_evaluate.py checks the plot where it pins a report."""
+    import eval.report
+
+    monkeypatch.setattr(eval.report, "plot", lambda rows, suite, algorithms, path, labels=None: path)
 
 
 ROOT = Path(__file__).resolve().parents[1]

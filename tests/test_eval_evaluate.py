@@ -61,7 +61,7 @@ def test_bottleneck_records_are_pinned_and_in_raw_format(tmp_path):
     assert image.shape == (408, 3 * 504, 4) and (image[..., :3] < 0.5).any()
 
 
-def test_resume_skips_finished_episodes_and_repairs_a_cut_line(tmp_path):
+def test_resume_skips_finished_episodes_and_repairs_a_cut_line(tmp_path, no_plot):
     out = tmp_path / "out"
     kw = dict(maps="bottleneck-(3|4)", seeds=[0, 1], out_dir=out, workers=1, progress=False)
     part = evaluate("bottleneck", agent=GreedyAgent(), episodes=3, **kw)
@@ -80,7 +80,7 @@ def test_resume_skips_finished_episodes_and_repairs_a_cut_line(tmp_path):
     assert len(load_records(path)) == 4
 
 
-def test_results_of_another_agent_are_not_mixed(tmp_path):
+def test_results_of_another_agent_are_not_mixed(tmp_path, no_plot):
     out = tmp_path / "out"
     evaluate("bottleneck", agent=GreedyAgent(), maps="bottleneck-3", seeds=[0], out_dir=out, workers=1,
              progress=False)
@@ -124,14 +124,14 @@ def test_missing_map_names_the_replacing_file(maps_dir, tmp_path, monkeypatch):
     assert not (tmp_path / "o").exists()
 
 
-def test_benchmark_suites_need_no_maps_dir(tmp_path, monkeypatch):
+def test_benchmark_suites_need_no_maps_dir(tmp_path, monkeypatch, no_plot):
     monkeypatch.delenv("SRMT_MAPS_DIR", raising=False)
     result = evaluate("puzzles", agent=GreedyAgent(), maps="puzzle-0[01]", agents=[2], seeds=[0],
                       out_dir=tmp_path / "o", workers=1, progress=False)
     assert sorted(r["env_grid_search"]["map_name"] for r in result.records) == ["puzzle-00", "puzzle-01"]
 
 
-def test_more_agents_than_free_cells_loses_nothing(maps_dir, tmp_path):
+def test_more_agents_than_free_cells_loses_nothing(maps_dir, tmp_path, no_plot):
     out = tmp_path / "out"
     kw = dict(maps_dir=str(maps_dir), maps="puzzle-00", out_dir=out, workers=1, progress=False)
     evaluate("puzzles", agent=GreedyAgent(), agents=[2], seeds=[0], **kw)
@@ -172,7 +172,7 @@ def test_compare_file_must_be_raw_format(tmp_path):
 
 @pytest.mark.slow
 
-def test_two_workers_give_the_same_results_as_one(tmp_path):
+def test_two_workers_give_the_same_results_as_one(tmp_path, no_plot):
     kw = dict(maps="bottleneck-(3|4|5)", seeds=[0, 1], progress=False)
     inline = evaluate("bottleneck", spec=AgentSpec("random", seed=2), out_dir=tmp_path / "a", workers=1, **kw)
     parallel = evaluate("bottleneck", spec=AgentSpec("random", seed=2), out_dir=tmp_path / "b", workers=2, **kw)
@@ -180,7 +180,7 @@ def test_two_workers_give_the_same_results_as_one(tmp_path):
     assert _metrics(parallel.records) == _metrics(inline.records)
 
 
-def test_srmt_checkpoint_run_records_its_hash(tmp_path):
+def test_srmt_checkpoint_run_records_its_hash(tmp_path, no_plot):
     from srmt.checkpoint import save_policy
     from srmt.config import ModelConfig
     from srmt.model import SRMTPolicy

@@ -114,7 +114,7 @@ def test_decoding_follows_the_policy_file_unless_given(tmp_path):
     assert AgentSpec(checkpoint=str(plain)).build().sample is False
 
 
-def test_lifelong_policy_runs_on_the_validation_suite(tmp_path):
+def test_lifelong_policy_runs_on_the_validation_suite(tmp_path, no_plot):
     path = _policy(tmp_path, LIFELONG_CFG, RESTART, {"decoding": "sample"})
     result = evaluate("validation", spec=AgentSpec(checkpoint=str(path)), out_dir=tmp_path / "o", workers=1,
                       progress=False, maps="lifelong-validation-random-000", agents=[16])
