@@ -188,6 +188,7 @@ class _SFOption:
     convert: Any
     choices: tuple | None
     help: str
+    default: Any
 
 
 _SF_OPTIONS: dict[str, _SFOption] | None = None
@@ -254,22 +255,21 @@ def sf_parser():
 
 
 def sf_value(cfg: TrainConfig, name: str) -> Any:
-    """A sample-factory option of the config: its own value or sample-factory's default."""
-    if name in cfg.sf:
-        return cfg.sf[name]
-    return sf_parser().get_default(name)
+    """A sample-factory option of the config (not a managed one): its own value or sample-factory's default."""
+    return cfg.sf[name] if name in cfg.sf else sf_options()[name].default
 
 
 def sf_options() -> dict[str, _SFOption]:
-    """sample-factory option name -> converter, choices and help (cached)."""
+    """sample-factory option name -> converter, choices, help and default (cached)."""
     global _SF_OPTIONS
     if _SF_OPTIONS is None:
         options = {}
-        for action in sf_parser()._actions:
+        parser = sf_parser()
+        for action in parser._actions:
             if action.option_strings and action.dest not in MANAGED_SF:
                 convert = action.type or (lambda v: v)
                 options[action.dest] = _SFOption(convert, tuple(action.choices) if action.choices else None,
-                                                 action.help or "")
+                                                 action.help or "", parser.get_default(action.dest))
         _SF_OPTIONS = options
     return _SF_OPTIONS
 
