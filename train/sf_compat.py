@@ -32,12 +32,13 @@ actor-critic each caller uses (`CALLERS`: the inference worker acts through
 `forward(obs, rnn_states)`, the learner calls `forward(..., values_only=True)`
 only for the bootstrap value at T+1 and `forward_core` only for the losses;
 train/sf_model.py picks the acting or the learner pass from that, not from
-train() / eval()), the batched runner's episode-stats and rollout code, the learner's batch layout (memory modes 'rebuilt' / 'learned', train/sf_model.py),
-`Runner._stop_training` (train/run.py stops on Ctrl-C or budget
-through it), and the learner's `init` (how it builds the Adam optimizer) and
-`_load_state` (which checkpoint keys it reads): train/warm_start.py writes a
-step-0 checkpoint in that shape for `--init_policy`; and the runner's handlers
-of learner env steps and episode statistics, whose bookkeeping
+train() / eval()), the batched runner's episode-stats and rollout code, the
+learner's batch layout (memory modes 'rebuilt' / 'learned', train/sf_model.py),
+`Runner._stop_training` (train/run.py stops on Ctrl-C or budget through it),
+and the learner's `init` (how it builds the Adam optimizer) and `_load_state`
+(which checkpoint keys it reads): train/warm_start.py writes a step-0
+checkpoint in that shape for `--init_policy`; and the runner's handlers of
+learner env steps and episode statistics, whose bookkeeping
 `runner_progress` reads for the training display (train/progress.py).
 
 `install()` is idempotent and runs on import of `train.sf_model`, which every
