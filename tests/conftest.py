@@ -17,6 +17,10 @@ torch.set_num_threads(1)
 BENCHMARK_DIR = Path(os.environ.get("SRMT_BENCHMARK_DIR", SHIPPED_BENCHMARK))
 """The POGEMA benchmark suites: the copy srmt ships, or SRMT_BENCHMARK_DIR when set."""
 
+ASTAR_EPISODE = {"CSR": 1.0, "ISR": 1.0, "SoC": 99, "makespan": 54, "ep_length": 54}
+"""The recorded A* episode of bottleneck-3, seed 0, agent seed 0 (Bottleneck test length 106): agent 1
+arrives on step 45, agent 0 on step 54. Pinned here once for every test that plays it (agents, evaluation)."""
+
 
 @pytest.fixture
 def no_spawn(monkeypatch):
