@@ -128,7 +128,11 @@ def test_lifelong_policy_runs_on_the_validation_suite(tmp_path, no_plot):
 def test_without_checkpoint_the_shipped_policy_that_fits_is_named(capsys):
     import argparse
 
-    args = argparse.Namespace(algo=None, checkpoint=None, device="cpu", sample=None, agent_seed=0, shield="none")
+    from eval.cli import _agent_args
+
+    parser = argparse.ArgumentParser()
+    _agent_args(parser)
+    args = parser.parse_args([])  # srmt eval's agent options, all at their defaults
     assert _spec(args, lifelong=True).policy_path.name == "lifelong_srmt.pt"
     args.shield = "pibt"
     assert _spec(args, lifelong=True).policy_path.name == "lifelong_srmt_shield.pt"
