@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium
+import numpy as np
 import torch
 
 from envs.backends import make_backend
@@ -42,26 +43,38 @@ class SFBatchedEnv(gymnasium.Env):
     """A backend batched env behind sample-factory's batched multi-agent contract.
 
     `num_agents` is the number of rows N = E*A (sample-factory calls every row
-    an agent); observations are `{"obs": (N, 3, w, w)}`.
+    an agent); observations are `{"obs": (N, 3, w, w)}`, plus `"cells": (N, 2)` float map
+    cells of the agents when the model reads a local pool (srmt/neighbours.py): sample-factory
+    stores them beside the observations, and the actor-critic hands them to the core.
     """
 
-    def __init__(self, env: Any, seed: int):
+    def __init__(self, env: Any, seed: int, cells: bool = False):
         """Args:
             env: a backend batched env (PogemaBatchedEnv interface).
             seed: base seed; env slot e starts at seed + e (TaskSampler).
+            cells: add the agents' map cells to the observations (a local pool reads them).
         """
         self.env = env
         self.num_agents = env.num_rows
         self.is_multiagent = True
         self.agents_per_env = env.num_agents
-        self.observation_space = gymnasium.spaces.Dict(obs=env.observation_space)
+        spaces = dict(obs=env.observation_space)
+        if cells:
+            spaces["cells"] = gymnasium.spaces.Box(0.0, float(2 ** 24), shape=(2,), dtype=np.float32)
+        self.observation_space = gymnasium.spaces.Dict(spaces)
+        self.cells = cells
         self.action_space = env.action_space
         self._seed = seed
+
+    def _observations(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
+        if not self.cells:
+            return {"obs": obs}
+        return {"obs": obs, "cells": self.env.positions.reshape(-1, 2).to(torch.float32)}  # exact below 2**24
 
     def reset(self, seed: int | None = None, options: dict | None = None):
         """Start every env; sample-factory's `seed` (the env id) is already folded into the base seed."""
         obs, _ = self.env.reset(seed=self._seed)
-        return {"obs": obs}, {}
+        return self._observations(obs), {}
 
     def step(self, actions):
         obs, rewards, terminated, truncated, infos = self.env.step(torch.as_tensor(actions))
@@ -73,7 +86,7 @@ class SFBatchedEnv(gymnasium.Env):
                 raise RuntimeError("episode ends are not whole environments: the batched env broke the "
                                    "row contract (all A rows of an env end on the same step)")
             stats = {METRICS_PREFIX: {k: v.cpu() for k, v in infos["metrics"].items()}}  # reports cross processes
-        return {"obs": obs}, rewards, terminated, truncated, stats
+        return self._observations(obs), rewards, terminated, truncated, stats
 
     def render(self):
         return None
@@ -93,7 +106,8 @@ def make_sf_env(full_env_name: str, cfg: Any, env_config: Any = None, render_mod
     num_envs = settings.envs_per_batch
     env_id = 0 if env_config is None else int(env_config["env_id"])
     backend = make_backend(settings.backend, settings.env, num_envs, device=env_device(cfg))
-    return SFBatchedEnv(backend, seed=settings.env.seed + env_id * num_envs)
+    return SFBatchedEnv(backend, seed=settings.env.seed + env_id * num_envs,
+                        cells=settings.model is not None and settings.model.local_pool)
 
 
 def register_sf_env() -> None:

@@ -28,6 +28,11 @@ never from train() / eval():
   `srmt.rollout.unroll`. `check_env_grouped` fails loudly if the rows ever
   stop being whole environments.
 
+A local pool (pool='local') reads the agents' map cells: the env adds them to
+the observations (`cells`), `forward_head` appends them to the encoder's
+features as two columns, and the core passes split them off again
+(`split_cells`), so they travel wherever sample-factory moves head outputs.
+
 The model has no dropout, so train() / eval() change nothing.
 """
 from __future__ import annotations
@@ -74,13 +79,24 @@ class SRMTActorCritic(ActorCritic):
         return torch.float32
 
     def forward_head(self, normalized_obs_dict: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.policy.encoder(normalized_obs_dict["obs"])  # (B, H)
+        """Encoder features (B, H); with a local pool (B, H + 2): the agents' cells appended."""
+        features = self.policy.encoder(normalized_obs_dict["obs"])  # (B, H)
+        if not self.model_config.local_pool:
+            return features
+        return torch.cat([features, normalized_obs_dict["cells"].to(features.dtype)], dim=1)  # (B, H + 2)
+
+    def split_cells(self, head_output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`forward_head`'s output -> features (B, H) and the agents' cells (B, 2) long (None: global pool)."""
+        if not self.model_config.local_pool:
+            return head_output, None
+        return head_output[:, :-2], head_output[:, -2:].round().long()
 
     def step_core(self, head_output: torch.Tensor, rnn_states: torch.Tensor, learner: bool):
         """One step of whole environments in row order: acting, or the learner's bootstrap value at T+1
         (`learner=True`: memory='stored' then recomputes each row alone from its stored state)."""
         grouped = not (learner and self.model_config.memory == "stored")
-        return self.policy.core(head_output, rnn_states, self.num_agents, grouped=grouped)
+        features, cells = self.split_cells(head_output)
+        return self.policy.core(features, rnn_states, self.num_agents, grouped=grouped, positions=cells)
 
     def forward_core(self, head_output: torch.Tensor, rnn_states: torch.Tensor):
         """The learner's pass over a minibatch (its only caller: `Learner._calculate_losses`).
@@ -90,13 +106,15 @@ class SRMTActorCritic(ActorCritic):
         if self.model_config.memory == "stored":
             return self.step_core(head_output, rnn_states, learner=True)
         A, T = self.num_agents, self.rollout
-        rows = head_output.shape[0]
+        features, cells = self.split_cells(head_output)
+        rows = features.shape[0]
         if rows % (A * T):
             raise RuntimeError(f"learner minibatch of {rows} rows is not whole rollouts (T={T}) of whole "
                                f"environments (A={A}); sf.batch_size must be a multiple of {A * T}")
         states = rnn_states.view(-1, A, T, rnn_states.shape[-1])  # (E, A, T, S)
         check_env_grouped(states[..., -1])
-        out = unroll(self.policy.core, head_output.view(-1, A, T, head_output.shape[-1]), states)
+        positions = None if cells is None else cells.view(-1, A, T, 2)  # (E, A, T, 2)
+        out = unroll(self.policy.core, features.view(-1, A, T, features.shape[-1]), states, positions)
         return out.flatten(0, 2), None  # (rows, out_size); the learner does not read a new state
 
     def forward_tail(self, core_output: torch.Tensor, values_only: bool, sample_actions: bool) -> TensorDict:
