@@ -92,12 +92,12 @@ class TorchBatchedEnv(BatchedEnv):
         starts, goals = np.stack([c[0] for c in cells]), np.stack([c[1] for c in cells])    # (k, A, 2)
         if self.config.on_target == "restart":
             seqs = [self._cells.goal_sequences(t, s, g) for t, (s, g) in zip(tasks, cells)]
-        if self.config.on_target == "restart" and not self._bounded:     # every goal of the episode at once
             all_goals = np.concatenate([np.concatenate(s) for s in seqs])
             all_maps = np.concatenate([np.full(sum(len(x) for x in s), m) for s, m in zip(seqs, maps)])
+        else:
+            all_goals, all_maps = goals.reshape(-1, 2), np.repeat(maps, self.num_agents)
+        if not self._bounded:                    # every goal of the episode at once (bounded: the current ones)
             self._observer.ensure_goals(all_maps, all_goals)
-        elif not self._bounded:
-            self._observer.ensure_goals(np.repeat(maps, self.num_agents), goals.reshape(-1, 2))
 
         dev = self.device
         idx = torch.tensor(envs, device=dev)
@@ -124,9 +124,9 @@ class TorchBatchedEnv(BatchedEnv):
         (none of them can be evicted meanwhile)."""
         started = torch.ones(self.num_envs, dtype=torch.bool)
         started[sorted(self._unstarted)] = False
-        maps = self._map_of_env[:, None].expand(self.goals.shape[:2])[started.to(self.device)]
-        self._observer.ensure_goals(maps.reshape(-1).cpu().numpy(),
-                                    self.goals[started.to(self.device)].reshape(-1, 2).cpu().numpy())
+        started = started.to(self.device)
+        maps = self._map_of_env[:, None].expand(self.goals.shape[:2])[started]
+        self._observer.ensure_goals(maps.reshape(-1).cpu().numpy(), self.goals[started].reshape(-1, 2).cpu().numpy())
 
     def _sync_cells(self, idx: Tensor) -> None:
         """Derive the step state of envs `idx` from the public positions and goals."""
