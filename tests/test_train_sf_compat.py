@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import functools
 import json
 from pathlib import Path
 
@@ -85,26 +86,27 @@ def test_get_rnn_size_defers_without_srmt_state():
     assert sf_compat.get_rnn_size(stock) == 512
 
 
-def _calls(marker: str) -> set[str]:
-    """Qualified names of the sample-factory functions (outside its actor-critic classes) that call
-    `forward_core` or pass `values_only=True`."""
+@functools.cache
+def _callers() -> dict[str, set[str]]:
+    """marker -> qualified names of the sample-factory functions (outside its actor-critic classes) that
+    call `forward_core` / pass `values_only=True`, read from its source (one pass)."""
     package = Path(sample_factory.__file__).parent
-    found = set()
+    found: dict[str, set[str]] = {marker: set() for marker in sf_compat.CALLERS}
     for path in package.rglob("*.py"):
         module = ".".join(path.relative_to(package.parent).with_suffix("").parts)
         if module == "sample_factory.model.actor_critic":
             continue  # sample-factory's own ActorCritic.forward, which SRMTActorCritic replaces
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
+        for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.ClassDef):
                 continue
             for function in (n for n in node.body if isinstance(n, ast.FunctionDef)):
                 for call in (c for c in ast.walk(function) if isinstance(c, ast.Call)):
-                    core = isinstance(call.func, ast.Attribute) and call.func.attr == "forward_core"
-                    values = any(k.arg == "values_only" and isinstance(k.value, ast.Constant) and k.value.value is True
-                                 for k in call.keywords)
-                    if (marker == "forward_core" and core) or (marker == "values_only=True" and values):
-                        found.add(f"{module}.{node.name}.{function.name}")
+                    name = f"{module}.{node.name}.{function.name}"
+                    if isinstance(call.func, ast.Attribute) and call.func.attr == "forward_core":
+                        found["forward_core"].add(name)
+                    if any(k.arg == "values_only" and isinstance(k.value, ast.Constant) and k.value.value is True
+                           for k in call.keywords):
+                        found["values_only=True"].add(name)
     return found
 
 
@@ -112,7 +114,7 @@ def _calls(marker: str) -> set[str]:
 def test_the_learner_is_the_only_caller_of_its_passes(marker):
     """train/sf_model.py tells the learner's passes from acting by entry point: forward_core and
     forward(values_only=True) are called by the learner alone."""
-    assert _calls(marker) == sf_compat.CALLERS[marker]
+    assert _callers()[marker] == sf_compat.CALLERS[marker]
 
 
 def test_load_checkpoint_reads_numpy_scalars_with_weights_only(tmp_path):
