@@ -13,16 +13,22 @@ import math
 import sys
 from pathlib import Path
 
+from typing import get_args
+
 from agents import ALGORITHMS, INTERVENTIONS, POOL_FIELDS, POOL_KINDS, SHIELDS
+from envs.backends import BACKENDS
+from envs.config import CollisionSystem, OnTarget
+from envs.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
+from eval.cluster import ENGINES
 from eval.evaluate import describe_agent
 from maps.registry import ENV_VAR
-from envs.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
 
 _MAPS_HELP = (f"extra maps directory (default: ${ENV_VAR}); its NN-name/maps.yaml files replace the shipped "
               "benchmark suites")
 FPS = Range(1, 60, integer=True)
-TOOLBOX_NAMES = ("SRMT", "PIBT")
-"""What `srmt toolbox --algo` accepts: the names eval/toolbox.py registers with pogema-toolbox."""
+TOOLBOX_ALGORITHMS = {"SRMT": "srmt", "PIBT": "pibt"}
+"""Names eval/toolbox.py registers with pogema-toolbox (what `srmt toolbox --algo` accepts) -> this
+project's --algo; here so that the command line needs no pogema-toolbox."""
 
 
 def _agent_args(p: argparse.ArgumentParser) -> None:
@@ -96,12 +102,12 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--episodes", type=POSITIVE_INT.argtype("--episodes"), metavar="N", help="only the first N selected episodes")
     p.add_argument("--seeds", type=NON_NEGATIVE_INT.argtype("--seeds"), nargs="+", metavar="S", help="only these seeds")
     p.add_argument("--agents", type=POSITIVE_INT.argtype("--agents"), nargs="+", metavar="N", help="only these agent counts")
-    p.add_argument("--backend", choices=("pogema", "torch"), default="pogema",
+    p.add_argument("--backend", choices=tuple(BACKENDS), default="pogema",
                    help="batched env: pogema (the reference) or torch (the same dynamics and episodes, "
                         "several times faster; tests/test_eval_backends.py)")
     p.add_argument("--workers", type=POSITIVE_INT.argtype("--workers"), default=2, metavar="K",
                    help="worker processes of the local engine (default 2; 1 = inline)")
-    p.add_argument("--engine", choices=("local", "dask"), default="local",
+    p.add_argument("--engine", choices=ENGINES, default="local",
                    help="local: worker processes here (default); dask: the workers of a dask cluster "
                         "(--scheduler; extra .[cluster]; docs/evaluation.md)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address, e.g. tcp://10.0.0.5:8786")
@@ -125,9 +131,9 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--out", default="runs/render", metavar="DIR", help="output directory (default runs/render)")
     r.add_argument("--path-channel", action="store_true", help="draw every agent's shortest path to its goal")
     r.add_argument("--max-steps", type=POSITIVE_INT.argtype("--max-steps"), metavar="T", help="stop after T steps (default: the episode length)")
-    r.add_argument("--on-target", choices=("finish", "restart", "nothing"),
+    r.add_argument("--on-target", choices=get_args(OnTarget),
                    help="override the map's suite dynamics (default: bottleneck finish, benchmark maps restart)")
-    r.add_argument("--collision-system", choices=("block_both", "soft", "priority"), help="override collisions")
+    r.add_argument("--collision-system", choices=get_args(CollisionSystem), help="override collisions")
     r.add_argument("--fps", type=FPS.argtype("--fps"), default=6, help="video frames per second, 1-60 (default 6)")
     r.add_argument("--formats", nargs="+", choices=("svg", "mp4", "gif"), default=["svg", "mp4", "gif"],
                    help="files to write (default all three)")
@@ -145,7 +151,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
                               description="Register SRMT and PIBT with pogema-toolbox 0.1.1 and run its evaluator "
                                           "on CONFIG (e.g. maps/data/pogema-benchmark/02-mazes/02-mazes.yaml).")
     t.add_argument("config", metavar="CONFIG", help="pogema-toolbox evaluation config (YAML)")
-    t.add_argument("--algo", nargs="+", choices=TOOLBOX_NAMES, default=[],
+    t.add_argument("--algo", nargs="+", choices=tuple(TOOLBOX_ALGORITHMS), default=[],
                    help="replace the config's algorithms with these (the benchmark's configs name RHCR)")
     t.add_argument("--checkpoint", metavar="FILE", help="SRMT policy file (default: the shipped lifelong policy)")
     decoding = t.add_mutually_exclusive_group()

@@ -34,6 +34,7 @@ import yaml
 
 from envs.config import EnvConfig
 from envs.pogema_backend import PogemaBatchedEnv
+from eval.cli import TOOLBOX_ALGORITHMS
 from eval.evaluate import check_agent_fits
 from eval.runner import AgentSpec
 from eval.suites import EvalError, Suite
@@ -51,8 +52,6 @@ except ImportError as err:  # the extra is not installed
     raise ImportError(f"pogema-toolbox is not installed ({err}); install the extra: "
                       "pip install -e \".[toolbox]\"") from err
 
-TOOLBOX_ALGORITHMS = {"SRMT": "srmt", "PIBT": "pibt"}
-"""Names registered in pogema-toolbox -> this project's --algo."""
 VIEW_KEY = "srmt_view"
 """Key under which MirrorWrapper hands the env mirror to the agent, in every observation dict."""
 

@@ -2,13 +2,18 @@
 import argparse
 import json
 from pathlib import Path
+from typing import get_args
 
 import pytest
 import torch
 
 import benchmarks
+from agents import ALGORITHMS, INTERVENTIONS, POOL_KINDS, SHIELDS
 from cli.main import main as srmt
+from envs.backends import BACKENDS
+from envs.config import CollisionSystem, OnTarget
 from eval import cli
+from eval.cluster import ENGINES
 from srmt.checkpoint import save_policy
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
@@ -33,6 +38,33 @@ def test_parsers_register_with_the_srmt_entry_point():
     args = parser.parse_args(["render", "--map", "bottleneck-9", "--agents", "2", "--path-channel"])
     assert args.func is cli.run_render and args.path_channel
     assert parser.parse_args(["bench", "eval", "--quick"]).quick
+
+
+def _subparsers() -> dict[str, argparse.ArgumentParser]:
+    parser = argparse.ArgumentParser(prog="srmt")
+    cli.add_subparser(parser.add_subparsers(dest="command"))
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return sub.choices
+
+
+def test_every_choice_list_is_its_definitions_own():
+    """Each `choices` of `srmt eval` / `render` / `toolbox` is the tuple (or Literal) that defines the values."""
+    agent = {"algo": ALGORITHMS, "shield": ("none", *SHIELDS), "memory_intervention": INTERVENTIONS,
+             "pool": POOL_KINDS}
+    expected = {
+        "eval": {**agent, "backend": tuple(BACKENDS), "engine": ENGINES},
+        "render": {**agent, "on_target": get_args(OnTarget), "collision_system": get_args(CollisionSystem),
+                   "formats": ("svg", "mp4", "gif")},
+        "toolbox": {"algo": tuple(cli.TOOLBOX_ALGORITHMS), "shield": ("none", *SHIELDS)},
+    }
+    for command, parser in _subparsers().items():
+        found = {a.dest: tuple(a.choices) for a in parser._actions if a.choices is not None}
+        assert found == expected[command], command
+
+
+def test_toolbox_registers_the_names_the_command_line_accepts():
+    toolbox = pytest.importorskip("eval.toolbox")
+    assert toolbox.TOOLBOX_ALGORITHMS is cli.TOOLBOX_ALGORITHMS
 
 
 @pytest.mark.slow  # a whole quick Bottleneck evaluation through the CLI, ~6 s
