@@ -7,6 +7,9 @@ finish:  CSR (all agents arrived), ISR (fraction arrived), SoC (true sum of
 nothing: CSR/ISR on the last step, SoC/makespan with the step each agent last
          stepped onto its goal and stayed (pogema's definition), ep_length.
 restart: avg_throughput = goals reached by all agents / episode length.
+
+Evaluation adds avg_agents_density to restart episodes (`agents_density`), as the
+POGEMA benchmark's lifelong records carry it.
 """
 from __future__ import annotations
 
@@ -66,6 +69,9 @@ class AgentsDensity:
     agents of (agents in the window, self included) / (cells of the window that are not obstacles),
     with pogema's padding (an obstacle ring around the map, free cells beyond)."""
 
+    NAME = "avg_agents_density"
+    """Its key in an episode's metrics, after the backend's (METRICS)."""
+
     def __init__(self, num_envs: int, num_agents: int):
         self.num_agents = num_agents
         self.total = torch.zeros(num_envs, dtype=torch.float64)
@@ -86,3 +92,8 @@ class AgentsDensity:
         value = float(self.total[e] / self.count[e])
         self.total[e], self.count[e] = 0.0, 0
         return value
+
+
+def agents_density(on_target: str, num_envs: int, num_agents: int) -> AgentsDensity | None:
+    """The density tracker of an evaluation of `on_target` episodes: restart (lifelong) only, None otherwise."""
+    return AgentsDensity(num_envs, num_agents) if on_target == "restart" else None

@@ -30,7 +30,7 @@ import torch
 
 from agents import Agent, default_policy_path, make_agent
 from envs.config import EnvConfig, resolve_config
-from envs.metrics import AgentsDensity
+from envs.metrics import AgentsDensity, agents_density
 from envs.backends import BACKENDS, make_backend
 from envs.task import task_for_seed
 from eval.results import make_record
@@ -154,7 +154,7 @@ def run_chunk(agent: Agent, chunk: Chunk, emit: Callable[[dict], None]) -> None:
     seeds = [start(e) for e in range(chunk.num_envs)]
     agent.reset(chunk.num_envs, A, seeds)
     obs = env.observe()
-    density = AgentsDensity(chunk.num_envs, A) if chunk.config.on_target == "restart" else None
+    density = agents_density(chunk.config.on_target, chunk.num_envs, A)
     if density is not None:
         density.add(obs, list(range(chunk.num_envs)))
     while any(s is not None for s in slot):
@@ -170,7 +170,7 @@ def run_chunk(agent: Agent, chunk: Chunk, emit: Callable[[dict], None]) -> None:
             ep = slot[e]
             metrics = {name: float(values[e * A]) for name, values in infos["metrics"].items()}
             if density is not None:
-                metrics["avg_agents_density"] = density.pop(e)
+                metrics[AgentsDensity.NAME] = density.pop(e)
             emit(make_record(agent.name, ep, metrics, time.perf_counter() - started[e]))
             slot[e] = None
             if todo:

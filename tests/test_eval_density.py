@@ -6,6 +6,7 @@ from pogema.wrappers.metrics import AgentsDensityWrapper
 
 from agents import RandomAgent
 from envs.config import resolve_config
+from envs.metrics import agents_density
 from envs.pogema_backend import make_grid_config
 from envs.task import task_for_seed
 from eval.evaluate import evaluate
@@ -85,3 +86,17 @@ def test_finish_mode_records_have_no_density(tmp_path):
     result = evaluate("bottleneck", agent=RandomAgent(), maps="bottleneck-3", seeds=[0], out_dir=tmp_path,
                       workers=1, progress=False)
     assert "avg_agents_density" not in result.records[0]["metrics"]
+
+
+def test_only_restart_episodes_track_density_and_the_tracker_is_exact():
+    assert agents_density("finish", 1, 2) is None and agents_density("nothing", 1, 2) is None
+    density = agents_density("restart", 2, 2)
+    obs = torch.zeros(4, 3, 3, 3)  # env 0: agent 0 sees 2 agents among 8 free cells, agent 1 itself among 9
+    obs[0, 0, 0, 0] = -1
+    obs[0, 1, 1, 1] = obs[0, 1, 0, 1] = 1
+    obs[1, 1, 1, 1] = 1
+    density.add(obs, [0])
+    density.add(obs, [0, 1])
+    assert density.pop(0) == (2 / 8 + 1 / 9) / 2 and density.pop(1) == 0.0
+    density.add(obs, [0])  # a popped episode is forgotten: the next one starts from nothing
+    assert density.pop(0) == (2 / 8 + 1 / 9) / 2
