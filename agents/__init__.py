@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -15,9 +16,31 @@ from agents.pibt import PIBTAgent
 from agents.pretrained import default_policy_path
 from agents.srmt_agent import INTERVENTIONS, POOL_FIELDS, POOL_KINDS, SHIELDS, SRMTAgent
 
-ALGORITHMS = ("srmt", "pibt", "astar", "greedy", "random")
-"""Values of --algo: srmt (a policy file), pibt (centralised PIBT planner, full observability),
-astar (pogema's A* per agent), greedy (batched shortest-path steps), random."""
+
+@dataclass(frozen=True)
+class Algorithm:
+    """A registered agent: its class and one line on what it does (the `--algo` help)."""
+
+    cls: type[Agent]
+    """built with `seed=` (baselines) or from a policy file (SRMTAgent.from_checkpoint)"""
+    help: str
+
+
+REGISTRY: dict[str, Algorithm] = {
+    "srmt": Algorithm(SRMTAgent, "an SRMT policy file"),
+    "pibt": Algorithm(PIBTAgent, "the centralised PIBT planner, full observability"),
+    "astar": Algorithm(AStarAgent, "pogema's A* per agent"),
+    "greedy": Algorithm(GreedyAgent, "batched shortest-path steps"),
+    "random": Algorithm(RandomAgent, "uniform random actions"),
+}
+"""Every algorithm by its --algo name: a new baseline is one line here."""
+ALGORITHMS = tuple(REGISTRY)
+"""Values of --algo."""
+
+
+def algorithms_help() -> str:
+    """Every algorithm with its line, e.g. 'srmt (an SRMT policy file), pibt (...), ...'."""
+    return ", ".join(f"{name} ({algorithm.help})" for name, algorithm in REGISTRY.items())
 
 
 def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, device: str = "cpu",
@@ -27,7 +50,7 @@ def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, devi
     """Build an agent by algorithm name.
 
     Args:
-        algo: one of ALGORITHMS.
+        algo: one of ALGORITHMS (REGISTRY's names).
         checkpoint: policy file for 'srmt' (default: the shipped policy, see `lifelong`).
         device: torch device of the policy ('srmt' only).
         sample: sample actions (True) or take the argmax (False); None: the policy file's
@@ -54,7 +77,7 @@ def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, devi
             raise AgentError(f"--checkpoint is for --algo srmt, not {algo!r}")
         if memory_intervention != "none" or pool:
             raise AgentError(f"--memory-intervention and --pool act on an SRMT policy's shared memory, not on {algo!r}")
-        return {"pibt": PIBTAgent, "astar": AStarAgent, "greedy": GreedyAgent, "random": RandomAgent}[algo](seed=seed)
+        return REGISTRY[algo].cls(seed=seed)
     if checkpoint is None:
         checkpoint = default_policy_path(lifelong, shield)
         if not checkpoint.is_file():
@@ -65,5 +88,5 @@ def make_agent(algo: str = "srmt", *, checkpoint: str | Path | None = None, devi
 
 
 __all__ = ["Agent", "AgentError", "BatchedEnvView", "SRMTAgent", "PIBTAgent", "AStarAgent", "GreedyAgent", "RandomAgent",
-           "ALGORITHMS", "SHIELDS", "INTERVENTIONS", "POOL_FIELDS", "POOL_KINDS", "make_agent",
-           "default_policy_path"]
+           "Algorithm", "REGISTRY", "ALGORITHMS", "algorithms_help", "SHIELDS", "INTERVENTIONS", "POOL_FIELDS",
+           "POOL_KINDS", "make_agent", "default_policy_path"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from typing import get_args
 
-from agents import ALGORITHMS, INTERVENTIONS, POOL_FIELDS, POOL_KINDS, SHIELDS
+from agents import ALGORITHMS, INTERVENTIONS, POOL_FIELDS, POOL_KINDS, SHIELDS, algorithms_help
 from envs.backends import BACKENDS
 from envs.config import CollisionSystem, OnTarget
 from envs.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
@@ -38,9 +38,7 @@ def _agent_args(p: argparse.ArgumentParser) -> None:
                           "lifelong_srmt.pt for lifelong suites and maps, lifelong_srmt_shield.pt with --shield, "
                           "bottleneck_srmt.pt otherwise)")
     who.add_argument("--algo", choices=ALGORITHMS, default=None,
-                     help="srmt (a policy file, the default), pibt (the centralised PIBT planner, full "
-                          "observability), astar (pogema's A* per agent), greedy (batched shortest-path steps), "
-                          "random")
+                     help=f"{algorithms_help()} (default srmt)")
     p.add_argument("--device", default="cpu", help="torch device of the policy: cpu, cuda, cuda:N (default cpu)")
     decoding = p.add_mutually_exclusive_group()
     decoding.add_argument("--sample", action="store_true", default=None,

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from agents import AgentError, AStarAgent, GreedyAgent, RandomAgent, make_agent
+from agents import ALGORITHMS, REGISTRY, AgentError, AStarAgent, GreedyAgent, RandomAgent, make_agent
 from envs.config import EnvConfig
 from envs.pogema_backend import PogemaBatchedEnv
 from envs.task import task_for_seed
@@ -102,3 +102,9 @@ def test_frozen_envs_get_stay():
         agent.reset(2, 2)
         actions = agent.act(env.observe(), env)
         assert actions.dtype == torch.long and actions[:2].tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("algo", [a for a in ALGORITHMS if a != "srmt"])
+def test_make_agent_builds_the_registered_class(algo):
+    agent = make_agent(algo, seed=3)
+    assert type(agent) is REGISTRY[algo].cls and agent.seed == 3

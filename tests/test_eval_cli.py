@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import benchmarks
-from agents import ALGORITHMS, INTERVENTIONS, POOL_KINDS, SHIELDS
+from agents import ALGORITHMS, INTERVENTIONS, POOL_KINDS, REGISTRY, SHIELDS
 from cli.main import main as srmt
 from envs.backends import BACKENDS
 from envs.config import CollisionSystem, OnTarget
@@ -60,6 +60,13 @@ def test_every_choice_list_is_its_definitions_own():
     for command, parser in _subparsers().items():
         found = {a.dest: tuple(a.choices) for a in parser._actions if a.choices is not None}
         assert found == expected[command], command
+
+
+def test_the_algo_help_names_every_registered_algorithm():
+    for command in ("eval", "render"):
+        (algo,) = [a for a in _subparsers()[command]._actions if a.dest == "algo"]
+        for name, algorithm in REGISTRY.items():
+            assert f"{name} ({algorithm.help})" in algo.help, (command, name)
 
 
 def test_toolbox_registers_the_names_the_command_line_accepts():
