@@ -21,13 +21,17 @@ from pathlib import Path
 from agents import default_policy_path
 from benchmarks.bench_interventions import score
 from benchmarks.options import WORKERS, Result, add_backend, add_note, add_ranged
-from envs.options import POSITIVE_INT, NON_NEGATIVE_INT
+from envs.options import Range
 from eval.evaluate import evaluate
 from eval.runner import AgentSpec
 from eval.suites import get_suite
 from maps.files import DIRECTORY, check_output
 
 SUITES = ("mazes", "random", "warehouse", "movingai", "puzzles")
+NEIGHBOURS = Range(1, 4096, integer=True)
+RADIUS = Range(0, 1024, integer=True)
+EPISODES = Range(1, 10_000, integer=True)
+SCALE_AGENTS = Range(0, 16384, integer=True)
 
 
 @dataclass(frozen=True)
@@ -53,17 +57,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="policy files evaluated as trained (default: the shipped lifelong policy)")
     parser.add_argument("--local", nargs="*", type=Path, default=[shipped], metavar="FILE",
                         help="policy files evaluated again with a local pool on the same weights")
-    parser.add_argument("--neighbours", type=POSITIVE_INT.argtype("--neighbours"), default=16, metavar="K",
-                        help="local pool: memories read, the agent's own included (default 16)")
-    parser.add_argument("--radius", type=NON_NEGATIVE_INT.argtype("--radius"), default=5, metavar="R",
-                        help="local pool: search radius in cells (default 5, the observation radius)")
+    add_ranged(parser, "--neighbours", NEIGHBOURS, 16, "local pool: memories read, the agent's own included",
+               metavar="K")
+    add_ranged(parser, "--radius", RADIUS, 5, "local pool: search radius in cells (5: the observation radius)",
+               metavar="R")
     parser.add_argument("--suites", nargs="*", choices=SUITES, default=list(SUITES),
                         help="suites scored at their largest agent count (default: the five lifelong suites)")
-    parser.add_argument("--episodes", type=POSITIVE_INT.argtype("--episodes"), default=16, metavar="N",
-                        help="episodes per suite: the first N at its largest agent count (default 16)")
-    parser.add_argument("--scale-agents", type=NON_NEGATIVE_INT.argtype("--scale-agents"), default=1024,
-                        metavar="A", help="agents of the scale suite column, one of its counts; 0 leaves it out "
-                                          "(default 1024)")
+    add_ranged(parser, "--episodes", EPISODES, 16, "episodes per suite: the first N at its largest agent count",
+               metavar="N")
+    add_ranged(parser, "--scale-agents", SCALE_AGENTS, 1024,
+               "agents of the scale suite column, one of its counts; 0 leaves it out", metavar="A")
     add_backend(parser)
     add_ranged(parser, "--workers", WORKERS, 1, "evaluation worker processes")
     parser.add_argument("--work", default="runs/pools-work", metavar="DIR",

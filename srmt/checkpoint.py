@@ -4,7 +4,7 @@ A policy file is a `torch.save` of a plain dict, readable with
 `torch.load(weights_only=True)` (tensors and primitive types only, no pickled
 classes):
 
-    {"format": "srmt-policy", "format_version": 1,
+    {"format": "srmt-policy", "format_version": 2,   # 1: model_config may lack `memory` (srmt.config.upgrade_saved)
      "model_config": ModelConfig.to_dict(),
      "env_config":   dict,   # the environment it was trained on (EnvConfig.to_dict())
      "meta":         dict,   # free-form: env steps, reward scheme, git commit, date ...
@@ -37,13 +37,14 @@ from typing import Any, Mapping, NamedTuple
 import torch
 from torch import nn
 
-from srmt.config import ModelConfig
+from srmt.config import SAVED_VERSION, ModelConfig, upgrade_saved
 from srmt.model import SRMTPolicy
 
 FORMAT = "srmt-policy"
-FORMAT_VERSION = 1
-"""Bumped on any incompatible change of the payload; readers accept only versions they know."""
-SUPPORTED_VERSIONS = (1,)
+FORMAT_VERSION = SAVED_VERSION
+"""Bumped on any incompatible change of the payload or its model config; readers accept only versions
+they know (2: the model config always names its `memory`; 1: it may not, and then meant 'stored')."""
+SUPPORTED_VERSIONS = (1, 2)
 
 
 class CheckpointError(ValueError):
@@ -250,7 +251,7 @@ def load_policy(path: str | os.PathLike, device: str | torch.device = "cpu",
     """
     payload = read_policy_file(path)
     try:
-        cfg = ModelConfig.from_dict(payload["model_config"])
+        cfg = ModelConfig.from_dict(upgrade_saved(payload["model_config"], payload["format_version"]))
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"checkpoint {path}: invalid model_config: {err}") from err
     if expect is not None:

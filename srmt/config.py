@@ -151,17 +151,27 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
-        """Build from a dict; unknown keys raise ValueError (missing keys take defaults, except
-        `memory`: a dict without it predates the field and means the reference's 'stored')."""
+        """Build from a dict; unknown keys raise ValueError, missing keys take the defaults (a saved
+        config of an older format is upgraded first: `upgrade_saved`)."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown ModelConfig key(s) {unknown}; allowed: {sorted(known)}")
-        return cls(**{"memory": LEGACY_MEMORY, **values})
+        return cls(**values)
 
 
-LEGACY_MEMORY = "stored"
-"""The memory mode of configs saved before `memory` existed (policy files, srmt_config.json)."""
+SAVED_VERSION = 2
+"""Format version of a saved model config (policy files' `format_version`, srmt_config.json's).
+1: written before the `memory` field existed, when every policy used the reference's 'stored'
+memory; 2: the same fields, `memory` always written."""
+
+
+def upgrade_saved(values: dict[str, Any], version: int) -> dict[str, Any]:
+    """A saved model config of format `version` as today's fields mean it (version 1 without
+    `memory` meant 'stored')."""
+    if version not in range(1, SAVED_VERSION + 1):
+        raise ValueError(f"model config format version {version!r} is not one of 1..{SAVED_VERSION}")
+    return {"memory": "stored", **values} if version == 1 else dict(values)
 
 PRESETS: dict[str, dict[str, Any]] = {
     "bottleneck": dict(hidden=16, heads=4, blocks=1, resnet_blocks=1, filters=8,

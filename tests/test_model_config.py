@@ -113,3 +113,14 @@ def test_params_command_prints_counts(capsys):
     assert lines[0] == "preset=bottleneck variant=srmt"
     assert "without_position_table" in lines[3] and lines[3].endswith("9,398")
 
+
+
+def test_saved_format_versions_say_what_a_missing_memory_meant():
+    from srmt.config import SAVED_VERSION, upgrade_saved
+
+    assert ModelConfig.from_dict({}).memory == ModelConfig().memory == "learned"  # one default
+    assert ModelConfig.from_dict(upgrade_saved({}, 1)).memory == "stored"  # saved before the field existed
+    assert ModelConfig.from_dict(upgrade_saved({"memory": "learned"}, 1)).memory == "learned"
+    assert ModelConfig.from_dict(upgrade_saved({}, SAVED_VERSION)).memory == "learned"
+    with pytest.raises(ValueError, match="format version 3 is not one of 1..2"):
+        upgrade_saved({}, 3)

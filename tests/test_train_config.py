@@ -202,7 +202,7 @@ def test_a_config_saved_before_memory_modes_resumes(tmp_path, no_spawn):
     """srmt_config.json files written before the `memory` field existed mean memory='stored'."""
     exp = _saved_experiment(tmp_path)
     record = json.loads((exp / CONFIG_FILE).read_text())
-    del record["config"]["model"]["memory"]
+    del record["config"]["model"]["memory"], record["format_version"]  # as written then: no version, no field
     (exp / CONFIG_FILE).write_text(json.dumps(record))
     cfg, saved = build_config(["--experiment", str(exp)])
     from train.checks import resume_differences

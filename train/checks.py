@@ -18,7 +18,7 @@ from envs.backends import BACKENDS
 from envs.config import resolve_config
 from envs.options import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, Range
 from maps.files import DIRECTORY, check_output
-from srmt.config import ModelConfig
+from srmt.config import SAVED_VERSION, ModelConfig
 from train.config import CONFIG_FILE, TrainConfig, TrainConfigError, sf_options, sf_value
 from train.export import latest_checkpoint
 from train.mazes import with_training_maps
@@ -138,8 +138,8 @@ def resume_differences(saved: dict[str, Any], cfg: TrainConfig) -> tuple[list[st
     incompatible, other = [], []
     for section in ("run", "env", "model", "sf"):
         old_section, new_section = saved.get(section, {}), new[section]
-        if section == "model":  # fields added since the save: what they meant then (ModelConfig.from_dict)
-            old_section = ModelConfig.from_dict(old_section).to_dict()
+        if section == "model":  # fields added since the save take their defaults (train.config.saved_config
+            old_section = ModelConfig.from_dict(old_section).to_dict()  # upgraded the older formats)
         for key in sorted(set(old_section) | set(new_section)):
             old, value = old_section.get(key), new_section.get(key)
             if _plain(old) == _plain(value):
@@ -225,7 +225,7 @@ def _prepare(cfg: TrainConfig, saved: dict[str, Any] | None, command: list[str],
     env = with_training_maps(cfg.env, exp / "maps")
     resolve_config(env)  # EnvConfigError with every problem of the env
     cfg = TrainConfig(cfg.run, env, cfg.model, cfg.sf)
-    record = {"config": cfg.to_dict(), "command": ["srmt", "train", *command]}
+    record = {"format_version": SAVED_VERSION, "config": cfg.to_dict(), "command": ["srmt", "train", *command]}
     path = exp / CONFIG_FILE
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, indent=2) + "\n")

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from envs.config import EnvConfig
-from srmt.config import ModelConfig
+from srmt.config import ModelConfig, upgrade_saved
 from train.presets import PRESETS
 from train.sf_env import ENV_NAME
 
@@ -332,7 +332,11 @@ def saved_config(experiment_dir: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())["config"]
+        record = json.loads(path.read_text())
+        config = record["config"]
+        # the model section as today's fields mean it (files without a version predate `memory`)
+        config["model"] = upgrade_saved(config.get("model", {}), record.get("format_version", 1))
+        return config
     except (OSError, ValueError, KeyError) as err:
         raise TrainConfigError(f"cannot read {path}: {err}; fix or remove it, or use another --experiment") from err
 
