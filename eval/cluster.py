@@ -25,9 +25,8 @@ import uuid
 from pathlib import Path
 from typing import Callable, Sequence
 
-import torch
-
 from agents import Agent
+from envs.device import limit_threads
 from eval.runner import AgentSpec, Chunk, run_chunk
 from eval.suites import EvalError
 
@@ -59,7 +58,7 @@ def _worker_agent(spec: AgentSpec, policy: bytes | None, digest: str | None) -> 
     key = (spec, digest)
     if key not in _AGENTS:
         _undo_malloc_trim()
-        torch.set_num_threads(1)
+        limit_threads(1)
         if policy is not None:
             path = Path(tempfile.gettempdir()) / f"srmt-policy-{digest}.pt"
             if not path.is_file():

@@ -21,9 +21,9 @@ from PIL import Image
 from agents import Agent, AgentError, SRMTAgent
 from envs.config import EnvConfig
 from envs.pogema_backend import PogemaBatchedEnv
-from envs.task import task_for_seed
 from eval import drawing
 from eval.frames import BACKGROUND, AttentionView, FrameDrawer
+from eval.runner import eval_reward, start_task
 from eval.suites import EvalError, suite_of_map
 from eval.trajectory import Trajectory
 from maps.files import DIRECTORY, check_output
@@ -46,7 +46,7 @@ def render_config(map_name: str, num_agents: int, *, maps_dir: str | None = None
         steps = min(steps, max_steps)
     return EnvConfig(map_name=map_name, maps_dir=maps_dir, num_agents=num_agents, obs_radius=obs_radius,
                      collision_system=collision_system, on_target=on_target, max_episode_steps=steps,
-                     reward="lifelong" if on_target == "restart" else "sparse")
+                     reward=eval_reward(on_target))
 
 
 def record_attention(agent: Agent) -> None:
@@ -67,12 +67,7 @@ def play_episode(agent: Agent, config: EnvConfig, seed: int, progress: bool = Tr
     if attention:
         record_attention(agent)
     env = PogemaBatchedEnv(config, num_envs=1, auto_reset=False)
-    task = task_for_seed(env.resolved, 0, seed)
-    try:
-        env.reset_env(0, task)
-    except OverflowError as err:
-        raise EvalError(f"pogema cannot place {config.num_agents} agents on map {config.map_name!r} "
-                        f"(seed {seed}): {err}; use fewer agents") from err
+    task = start_task(env, 0, 0, seed)
     traj = Trajectory(env.resolved.maps[0].obstacles, task, env.config.on_target)
 
     def snap() -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
-import os
 import queue
 import re
 import time
@@ -26,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import torch
-
 from agents import Agent, default_policy_path, make_agent
 from envs.config import EnvConfig, resolve_config
 from envs.metrics import AgentsDensity, agents_density
 from envs.backends import BACKENDS, make_backend
-from envs.task import task_for_seed
+from envs.batched import BatchedEnv
+from envs.device import limit_threads
+from envs.task import Task, task_for_seed
 from eval.results import make_record
 from eval.suites import Episode, EvalError, Suite, group_by_config
 
@@ -100,8 +99,29 @@ def env_config(suite: Suite, episodes: Sequence[Episode], obs_radius: int, maps_
         num_agents=episodes[0].num_agents, seed=0, obs_radius=obs_radius,
         collision_system=suite.collision_system, on_target=suite.on_target,
         max_episode_steps=episodes[0].max_episode_steps,
-        reward="lifelong" if suite.on_target == "restart" else "sparse",
+        reward=eval_reward(suite.on_target),
     )
+
+
+def eval_reward(on_target: str) -> str:
+    """The reward scheme of an evaluation env: episodes are scored by their metrics, so any scheme that
+    fits `on_target` does (envs.config): lifelong for restart, sparse otherwise."""
+    return "lifelong" if on_target == "restart" else "sparse"
+
+
+def start_task(env: BatchedEnv, e: int, map_index: int, seed: int) -> Task:
+    """Start env `e` on the task of (map, seed) and return it.
+
+    Raises:
+        EvalError: pogema cannot place the agents (too many for the map's free region).
+    """
+    task = task_for_seed(env.resolved, map_index, seed)
+    try:
+        env.reset_env(e, task)
+    except OverflowError as err:  # pogema's "Can't create task"
+        raise EvalError(f"pogema cannot place {env.num_agents} agents on map {env.resolved.maps[map_index].name!r} "
+                        f"(seed {seed}): {err}; use fewer agents") from err
+    return task
 
 
 def make_chunks(suite: Suite, episodes: Sequence[Episode], obs_radius: int, maps_dir: str | None,
@@ -143,11 +163,7 @@ def run_chunk(agent: Agent, chunk: Chunk, emit: Callable[[dict], None]) -> None:
 
     def start(e: int) -> int:
         ep = todo.popleft()
-        try:
-            env.reset_env(e, task_for_seed(env.resolved, index[ep.map_name], ep.seed))
-        except OverflowError as err:  # pogema's "Can't create task"
-            raise EvalError(f"pogema cannot place {ep.num_agents} agents on map {ep.map_name!r} "
-                            f"(seed {ep.seed}): {err}; use fewer agents") from err
+        start_task(env, e, index[ep.map_name], ep.seed)
         slot[e], started[e] = ep, time.perf_counter()
         return ep.seed
 
@@ -187,8 +203,7 @@ def run_chunk(agent: Agent, chunk: Chunk, emit: Callable[[dict], None]) -> None:
 # ------------------------------------------------------------------ workers
 def _worker_main(spec: AgentSpec, tasks, results) -> None:
     """Worker process: build the agent, run chunks from `tasks`, send ('record', r) / ('error', ...)."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    torch.set_num_threads(1)
+    limit_threads(1)
     try:
         agent = spec.build()
         while True:
