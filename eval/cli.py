@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from envs.backends import BACKENDS
 from envs.config import CollisionSystem, OnTarget
 from envs.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
 from eval.cluster import ENGINES
-from eval.evaluate import describe_agent
+from eval.evaluate import EvalOptions, describe_agent
 from maps.registry import ENV_VAR
 
 _MAPS_HELP = (f"extra maps directory (default: ${ENV_VAR}); its NN-name/maps.yaml files replace the shipped "
@@ -162,6 +163,14 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     t.set_defaults(func=run_toolbox)
 
 
+def eval_options(args: argparse.Namespace) -> EvalOptions:
+    """The episode selection and run options of `srmt eval`'s command line."""
+    return EvalOptions(maps_dir=args.maps_dir, quick=args.quick, maps=args.maps, agents=args.agents, seeds=args.seeds,
+                       episodes=args.episodes, workers=args.workers, compare=args.compare,
+                       progress=not args.no_progress, backend=args.backend, engine=args.engine,
+                       scheduler=args.scheduler)
+
+
 def run_eval(args: argparse.Namespace) -> int:
     from eval.evaluate import evaluate
     from eval.report import ALL, aggregate, comparison, text_table
@@ -175,10 +184,7 @@ def run_eval(args: argparse.Namespace) -> int:
         agent = spec.build()
         if describe_agent(agent):
             print(describe_agent(agent), file=sys.stderr)
-        result = evaluate(args.suite, spec=spec, agent=agent, maps_dir=args.maps_dir, out_dir=args.out,
-                          quick=args.quick, maps=args.maps, agents=args.agents, seeds=args.seeds,
-                          episodes=args.episodes, workers=args.workers, compare=args.compare, backend=args.backend,
-                          progress=not args.no_progress, engine=args.engine, scheduler=args.scheduler)
+        result = evaluate(args.suite, spec=spec, agent=agent, out_dir=args.out, options=eval_options(args))
     except KeyboardInterrupt:
         print("finished episodes are saved; rerun the same command to resume", file=sys.stderr)
         raise
@@ -212,10 +218,8 @@ def _run_checkpoints(args: argparse.Namespace, suite) -> int:
         raise ValueError("--checkpoints evaluates SRMT policy files: drop --checkpoint / --algo")
     out = args.out or f"runs/eval/{suite.name}-checkpoints"
     spec = AgentSpec(device=args.device, sample=args.sample, seed=args.agent_seed, lifelong=suite.lifelong)
-    evaluate_checkpoints(args.suite, args.checkpoints, spec, out, maps_dir=args.maps_dir,
-                         quick=args.quick, maps=args.maps, agents=args.agents, seeds=args.seeds,
-                         episodes=args.episodes, workers=args.workers, backend=args.backend,
-                         progress=not args.no_progress, engine=args.engine, scheduler=args.scheduler)
+    options = dataclasses.replace(eval_options(args), compare=())  # a learning curve: no published results beside it
+    evaluate_checkpoints(args.suite, args.checkpoints, spec, out, options)
     print((Path(out) / "checkpoints.md").read_text(), end="")
     print(f"tables: {Path(out) / 'checkpoints.md'}, {Path(out) / 'checkpoints.json'}")
     return 0

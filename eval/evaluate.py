@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from agents import Agent
 from eval.cluster import ENGINES, DaskEngine
@@ -171,43 +171,85 @@ def _connect(engine: str, scheduler: str | None, spec: AgentSpec | None) -> Dask
     return DaskEngine(scheduler)
 
 
+@dataclass(frozen=True)
+class EvalOptions:
+    """Which episodes of a suite `evaluate` runs and how: everything but the agent and the results directory.
+    Lists are kept as tuples."""
+
+    maps_dir: str | None = None
+    """directory with the benchmark's maps.yaml files (default: $SRMT_MAPS_DIR)"""
+    quick: bool = False
+    """episode selection (Suite.episodes): the suite's small subset"""
+    maps: str | None = None
+    """episode selection: only maps whose whole name matches this regex"""
+    agents: tuple[int, ...] | None = None
+    """episode selection: only these agent counts"""
+    seeds: tuple[int, ...] | None = None
+    """episode selection: only these seeds"""
+    episodes: int | None = None
+    """episode selection: only the first N selected episodes"""
+    workers: int = 2
+    """local engine processes; 1 runs in this process (and so does a ready agent given instead of a spec)"""
+    compare: tuple[str | Path, ...] | None = ()
+    """results shown beside ours: files (POGEMA raw JSON or JSONL) or names of the suite's published results
+    (eval.results.compare_paths); None: every published result of the suite, unless a maps directory
+    replaces its maps with other grids; ('none',) or (): nothing"""
+    progress: bool = True
+    """show a tqdm bar"""
+    max_rows: int | None = None
+    """agent rows per batched env (default eval.runner.MAX_ROWS)"""
+    backend: str = "pogema"
+    """batched env backend (envs/backends.py): pogema, or torch (same episodes, faster)"""
+    engine: str = "local"
+    """local (worker processes here) or dask (the cluster at `scheduler`, eval/cluster.py; `workers` is then
+    the cluster's business). Same records either way."""
+    scheduler: str | None = None
+    """dask scheduler address (engine dask)"""
+
+    def __post_init__(self) -> None:
+        for name in ("agents", "seeds", "compare"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, tuple(value))
+
+
+def options_of(options: EvalOptions | None, overrides: Mapping[str, Any]) -> EvalOptions:
+    """`options` (default EvalOptions()) with the keyword `overrides` (EvalOptions fields) applied;
+    TypeError naming the fields for any other keyword."""
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(EvalOptions)}
+    if unknown:
+        raise TypeError(f"unknown evaluation option(s) {sorted(unknown)}; EvalOptions fields: "
+                        f"{[f.name for f in dataclasses.fields(EvalOptions)]}")
+    return dataclasses.replace(options or EvalOptions(), **overrides)
+
+
 def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | None = None,
-             maps_dir: str | None = None, out_dir: str | Path | None = None, quick: bool = False,
-             maps: str | None = None, agents: Sequence[int] | None = None, seeds: Sequence[int] | None = None,
-             episodes: int | None = None, workers: int = 2, compare: Sequence[str | Path] | None = (),
-             progress: bool = True, max_rows: int | None = None, backend: str = "pogema",
-             engine: str = "local", scheduler: str | None = None) -> EvalResult:
+             out_dir: str | Path | None = None, options: EvalOptions | None = None, **overrides: Any) -> EvalResult:
     """Evaluate an agent on a suite (see module docstring).
 
     Args:
         suite_name: one of eval.suites.SUITES.
         spec: recipe of the agent (needed for workers > 1); built here once to validate it.
         agent: a ready agent instead of `spec` (runs inline, workers ignored).
-        maps_dir: directory with the benchmark's maps.yaml files (default: $SRMT_MAPS_DIR).
         out_dir: results directory (default runs/eval/SUITE-ALGORITHM).
-        quick, maps, agents, seeds, episodes: episode selection (Suite.episodes).
-        workers: processes; 1 runs in this process.
-        compare: results shown beside ours: files (POGEMA raw JSON or JSONL) or names of the suite's published
-            results (eval.results.compare_paths); None: every published result of the suite, unless a maps
-            directory replaces its maps with other grids; ['none'] or (): nothing.
-        progress: show a tqdm bar.
-        backend: batched env backend (envs/backends.py): pogema, or torch (same episodes, faster).
-        engine: local (worker processes here) or dask (the cluster at `scheduler`, eval/cluster.py;
-            `workers` is then the cluster's business). Same records either way.
+        options: the episode selection and run options (EvalOptions; default EvalOptions()).
+        overrides: EvalOptions fields as keywords, over `options`, e.g.
+            `evaluate("mazes", spec=spec, agents=[8], workers=1, backend="torch")`.
     """
+    o = options_of(options, overrides)
     started = time.perf_counter()
     suite = get_suite(suite_name)
-    selected = suite.episodes(quick=quick, maps=maps, agents=agents, seeds=seeds, limit=episodes)
-    sources = [(path, load_records(path, suite.only_map)) for path in compare_paths(suite, compare)]
+    selected = suite.episodes(quick=o.quick, maps=o.maps, agents=o.agents, seeds=o.seeds, limit=o.episodes)
+    sources = [(path, load_records(path, suite.only_map)) for path in compare_paths(suite, o.compare)]
     if agent is None:
         if spec is None:
             raise EvalError("give an agent or an AgentSpec")
         agent = spec.build()
-    registry = check_maps(suite, selected, maps_dir)
+    registry = check_maps(suite, selected, o.maps_dir)
     check_agent_fits(suite, agent)
     obs_radius = agent.obs_radius or suite.default_obs_radius
     grids = suite_grids(suite, registry)
-    compare_note = published_maps_differ(suite, registry, grids) if compare is None else ""
+    compare_note = published_maps_differ(suite, registry, grids) if o.compare is None else ""
     others = [] if compare_note else label_compared(sources, agent.name)
 
     out = Path(out_dir) if out_dir is not None else Path("runs") / "eval" / f"{suite.name}-{agent.name.lower()}"
@@ -227,18 +269,18 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
     if path is not None:
         identity["checkpoint_sha256"] = _sha256(path)
         manifest["checkpoint"] = str(path.resolve())
-    limits = {"max_rows": max_rows, "backend": backend} if max_rows else {"backend": backend}
-    make_chunks(suite, selected, obs_radius, maps_dir, **limits)  # validates every env config before writing
-    cluster = _connect(engine, scheduler, spec)  # an unreachable scheduler fails before anything is written
+    limits = {"max_rows": o.max_rows, "backend": o.backend} if o.max_rows else {"backend": o.backend}
+    make_chunks(suite, selected, obs_radius, o.maps_dir, **limits)  # validates every env config before writing
+    cluster = _connect(o.engine, o.scheduler, spec)  # an unreachable scheduler fails before anything is written
     if cluster is not None:
         limits["waves"] = 1  # small tasks: the scheduler balances them and results stream back sooner
 
     store = ResultStore(out, manifest)
     done = {k[1:] for k in store.done_keys() if k[0] == agent.name}
     todo = [ep for ep in selected if ep.key not in done]
-    chunks = make_chunks(suite, todo, obs_radius, maps_dir, **limits) if todo else []
+    chunks = make_chunks(suite, todo, obs_radius, o.maps_dir, **limits) if todo else []
     bar = None
-    if progress and todo:
+    if o.progress and todo:
         from tqdm import tqdm
         bar = tqdm(total=len(todo), desc=f"{suite.name} {agent.name}", unit="ep", dynamic_ncols=True)
 
@@ -250,8 +292,8 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
     try:
         if cluster is not None:
             cluster.run(spec, chunks, emit)
-        elif spec is not None and workers > 1:  # each worker process rebuilds the agent from its spec
-            run_chunks(spec, chunks, emit, workers=workers)
+        elif spec is not None and o.workers > 1:  # each worker process rebuilds the agent from its spec
+            run_chunks(spec, chunks, emit, workers=o.workers)
         else:  # the agent built (or given) here runs in this process
             run_chunks(agent, chunks, emit, workers=1)
     finally:
@@ -277,13 +319,15 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
 
 
 def evaluate_checkpoints(suite_name: str, checkpoints: Sequence[str | Path], spec: AgentSpec,
-                         out_dir: str | Path, **kwargs) -> list[tuple[Path, EvalResult]]:
+                         out_dir: str | Path, options: EvalOptions | None = None,
+                         **overrides: Any) -> list[tuple[Path, EvalResult]]:
     """Evaluate each policy file of `checkpoints` (e.g. every checkpoint of a run: a learning curve) as
     `spec` with that checkpoint, into OUT/NN-STEM/ (each resumable); writes OUT/checkpoints.md and
     OUT/checkpoints.json (one row per file: env steps from its meta, the suite's main metric).
-    `kwargs` as `evaluate`. A file given twice is evaluated once (said on stderr). Every file is checked
+    `options` and `overrides` as `evaluate`. A file given twice is evaluated once (said on stderr). Every file is checked
     before the first episode runs."""
     suite = get_suite(suite_name)
+    options = options_of(options, overrides)
     paths, repeats = unique_paths(checkpoints)
     for path in repeats:
         print(f"{path} is given more than once: evaluated once", file=sys.stderr)
@@ -295,7 +339,7 @@ def evaluate_checkpoints(suite_name: str, checkpoints: Sequence[str | Path], spe
         except EvalError as err:
             raise EvalError(f"{path}: {err}") from err
     out = Path(out_dir)
-    results = [(path, evaluate(suite_name, spec=s, out_dir=out / f"{i:02d}-{path.stem}", **kwargs))
+    results = [(path, evaluate(suite_name, spec=s, out_dir=out / f"{i:02d}-{path.stem}", options=options))
                for i, (path, s) in enumerate(zip(paths, specs))]
     metric = suite.metrics[0]
     totals = [(path, agent.meta.get("env_steps"),

@@ -1,6 +1,9 @@
 """`evaluate` end to end on tiny selections: records, resume, reports, parallel workers, bad input."""
+import ast
+import dataclasses
 import hashlib
 import json
+from pathlib import Path
 
 import matplotlib.image
 import pytest
@@ -12,7 +15,7 @@ from envs.config import resolve_config
 from envs.errors import EnvConfigError
 from envs.pogema_backend import make_grid_config
 from envs.task import Task
-from eval.evaluate import evaluate
+from eval.evaluate import EvalOptions, evaluate, options_of
 from eval.results import load_records
 from eval.runner import AgentSpec, env_config
 from eval.suites import EvalError, get_suite
@@ -212,3 +215,36 @@ def test_warehouse_start_and_goal_markers_reach_pogema(tmp_path):
     rows = WAREHOUSE.read_text().split("|-")[1].split()
     assert {rows[r][c] for r, c in grid.possible_agents_xy} == {".", "@"}
     assert {rows[r][c] for r, c in grid.possible_targets_xy} == {".", "$"}
+
+def test_options_come_as_one_object_or_as_keywords():
+    assert options_of(None, {"agents": [8, 16], "workers": 1}) == EvalOptions(agents=(8, 16), workers=1)
+    assert options_of(EvalOptions(workers=3, backend="torch"), {"progress": False}) == \
+        EvalOptions(workers=3, backend="torch", progress=False)
+    with pytest.raises(TypeError, match=r"unknown evaluation option\(s\) \['episode'\]; EvalOptions fields"):
+        options_of(None, {"episode": 1})
+
+
+def test_every_keyword_the_benchmarks_pass_to_evaluate_is_an_option():
+    """benchmarks/*.py call evaluate(..., episodes=..., workers=..., backend=...): those keywords must stay."""
+    allowed = {"spec", "agent", "out_dir", "options"} | {f.name for f in dataclasses.fields(EvalOptions)}
+    used = set()
+    for path in sorted((Path(__file__).resolve().parents[1] / "benchmarks").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "evaluate":
+                used |= {k.arg for k in node.keywords if k.arg is not None}
+    assert used and used <= allowed, sorted(used - allowed)
+
+
+def test_the_command_line_sets_every_option_but_max_rows():
+    import argparse
+
+    from eval import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_subparser(parser.add_subparsers())
+    args = parser.parse_args(["eval", "mazes", "--maps-dir", "m", "--quick", "--maps", "x", "--agents", "8",
+                              "--seeds", "1", "--episodes", "3", "--workers", "1", "--compare", "none",
+                              "--no-progress", "--backend", "torch", "--engine", "dask", "--scheduler", "tcp://h:1"])
+    set_here = {f.name for f in dataclasses.fields(EvalOptions) if f.name != "max_rows"}
+    options = cli.eval_options(args)
+    assert {name for name in set_here if getattr(options, name) != getattr(EvalOptions(), name)} == set_here
