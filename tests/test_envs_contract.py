@@ -7,14 +7,16 @@ import torch
 from gymnasium.utils.env_checker import check_env
 from pogema import pogema_v0
 
+from envs.backends import BACKENDS, make_backend
 from envs.config import EnvConfig, resolve_config
 from envs.observation import Observer
-from envs.pogema_backend import PogemaBatchedEnv, make_grid_config
+from envs.pogema_backend import make_grid_config
 from envs.single import SingleEnv
 from envs.task import Task
-from envs.torch_backend import TorchBatchedEnv
 
 MOVES = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)]
+EVERY_BACKEND = pytest.mark.parametrize("backend", sorted(BACKENDS))
+"""The contract tests run on every registered backend (envs.backends.BACKENDS)."""
 
 
 def random_grid(rng, rows=10, cols=12, density=0.3) -> str:
@@ -67,11 +69,12 @@ def test_path_channel_matches_an_independent_bfs(radius):
     assert checked > 50  # the maps really had paths through the windows
 
 
-def test_obstacle_channel_matches_pogema_window():
+@EVERY_BACKEND
+def test_obstacle_channel_matches_pogema_window(backend):
     rng = np.random.default_rng(3)
     grid = random_grid(rng)
     cfg = EnvConfig(grid=grid, num_agents=4, obs_radius=3, collision_system="soft", reward="sparse", seed=5)
-    env = PogemaBatchedEnv(cfg, num_envs=1)
+    env = make_backend(backend, cfg, num_envs=1)
     obs, _ = env.reset()
     reference = pogema_v0(make_grid_config(env.resolved, env.tasks[0]))
     ref_obs, _ = reference.reset()
@@ -82,14 +85,15 @@ def test_obstacle_channel_matches_pogema_window():
         np.testing.assert_array_equal(obs[a, 1].numpy(), ref_obs[a]["agents"])
 
 
-def test_rows_are_agent_major_across_reset_and_auto_reset():
+@EVERY_BACKEND
+def test_rows_are_agent_major_across_reset_and_auto_reset(backend):
     cfg = EnvConfig(map_pattern=r"bottleneck-(3|4|5)", max_episode_steps=3, seed=11)
-    batched = PogemaBatchedEnv(cfg, num_envs=3)
+    batched = make_backend(backend, cfg, num_envs=3)
     obs, _ = batched.reset()
     rng = np.random.default_rng(0)
     for step in range(7):  # crosses two auto-resets
         tasks = list(batched.tasks)
-        single = [PogemaBatchedEnv(cfg, 1, task_source=lambda e, t=t: t) for t in tasks]
+        single = [make_backend(backend, cfg, 1, task_source=lambda e, t=t: t) for t in tasks]
         for e, env in enumerate(single):
             env.reset()
             env.positions.copy_(batched.positions[e:e + 1])
@@ -104,23 +108,25 @@ def test_rows_are_agent_major_across_reset_and_auto_reset():
             assert ended.all() and (batched.steps == 0).all()
 
 
-def test_episode_seeds_are_reproducible():
+@EVERY_BACKEND
+def test_episode_seeds_are_reproducible(backend):
     cfg = EnvConfig(map_pattern=r"bottleneck-(3|4|5|6)", seed=3)
-    a, b = PogemaBatchedEnv(cfg, 4), PogemaBatchedEnv(cfg, 4)
+    a, b = make_backend(backend, cfg, 4), make_backend(backend, cfg, 4)
     oa, _ = a.reset()
     ob, _ = b.reset()
     assert torch.equal(oa, ob) and a.tasks == b.tasks
     assert a.tasks[0].seed == 3 and a.tasks[1].seed == 4
 
 
+@EVERY_BACKEND
 @pytest.mark.parametrize("on_target", ["finish", "restart", "nothing"])
-def test_metrics_agree_with_pogema_wrappers(on_target):
+def test_metrics_agree_with_pogema_wrappers(backend, on_target):
     rng = np.random.default_rng(7)
     grid = random_grid(rng, 8, 8, 0.2)
     reward = "lifelong" if on_target == "restart" else "sparse"
     cfg = EnvConfig(grid=grid, num_agents=6, on_target=on_target, reward=reward, max_episode_steps=40,
                     collision_system="block_both", seed=2)
-    env = PogemaBatchedEnv(cfg, num_envs=1)
+    env = make_backend(backend, cfg, num_envs=1)
     env.reset()
     reference = pogema_v0(make_grid_config(env.resolved, env.tasks[0]))
     reference.reset()
@@ -143,20 +149,21 @@ def test_gymnasium_env_checker_passes_on_the_single_env():
         check_env(SingleEnv(EnvConfig(map_name="bottleneck-4")), skip_render_check=True)
 
 
-@pytest.mark.parametrize("backend", [PogemaBatchedEnv, TorchBatchedEnv])
+@EVERY_BACKEND
 def test_explicit_task_source_is_used(backend):
     cfg = EnvConfig(map_pattern=r"bottleneck-(3|4)")
     resolved = resolve_config(cfg)
-    env = backend(cfg, 2, task_source=lambda e: Task(map_index=e, seed=100 + e))
+    env = make_backend(backend, cfg, 2, task_source=lambda e: Task(map_index=e, seed=100 + e))
     env.reset()
     assert [resolved.maps[t.map_index].name for t in env.tasks] == [m.name for m in resolved.maps]
 
 
-def test_map_markers_restrict_random_starts_and_goals_like_the_benchmark():
+@EVERY_BACKEND
+def test_map_markers_restrict_random_starts_and_goals_like_the_benchmark(backend):
     grid = "@@.$$\n@@.$$"  # '@' possible starts, '$' possible goals, '.' both
     cfg = EnvConfig(grid=grid, num_agents=3, on_target="restart", reward="lifelong",
                     collision_system="soft", obs_radius=1)
     for seed in range(10):
-        env = PogemaBatchedEnv(cfg.replace(seed=seed), num_envs=1)
+        env = make_backend(backend, cfg.replace(seed=seed), num_envs=1)
         env.reset()
         assert (env.positions[0, :, 1] <= 2).all() and (env.goals[0, :, 1] >= 2).all()

@@ -1,9 +1,9 @@
 """Bad environment input gets a clear EnvConfigError naming the problem and the fix."""
 import pytest
 
+from envs.backends import BACKENDS, make_backend
 from envs.config import EnvConfig, resolve_config
 from envs.errors import EnvConfigError
-from envs.pogema_backend import PogemaBatchedEnv
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -47,8 +47,9 @@ def test_unknown_config_field_is_rejected():
         EnvConfig().replace(radius=3)
 
 
-def test_batched_env_validates_before_building_anything():
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_batched_env_validates_before_building_anything(backend):
     with pytest.raises(EnvConfigError, match="obs_radius"):
-        PogemaBatchedEnv(EnvConfig(obs_radius=0), num_envs=2)
+        make_backend(backend, EnvConfig(obs_radius=0), num_envs=2)
     with pytest.raises(ValueError, match="num_envs=0"):
-        PogemaBatchedEnv(EnvConfig(), num_envs=0)
+        make_backend(backend, EnvConfig(), num_envs=0)
