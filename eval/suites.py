@@ -152,9 +152,6 @@ SUITES: dict[str, Suite] = {s.name: s for s in [
     Suite("validation", "Lifelong validation", None, lifelong_map_names(VALIDATION_PREFIX, VALIDATION_MAPS),
           (16, 32, 64), (0,), 128, **_LIFELONG,
           quick=dict(maps=lifelong_map_names(VALIDATION_PREFIX, VALIDATION_MAPS)[::8], agents=(16, 32))),
-    Suite("scale", "Scale (256x256)", None, tuple(n for n in scale_map_names() if n.endswith("-256")),
-          (1024, 2048, 4096, 8192, 16384), (0,), 256, **_LIFELONG,
-          quick=dict(maps=("scale-warehouse-256",), agents=(1024,))),
     Suite("random", "Random", "01-random", _numbered("validation-random-seed-", 128),
           (8, 16, 24, 32, 48, 64), (0,), 256, **_LIFELONG,
           quick=dict(maps=_numbered("validation-random-seed-", 2), agents=(8, 16))),
@@ -169,6 +166,9 @@ SUITES: dict[str, Suite] = {s.name: s for s in [
     Suite("puzzles", "Puzzles", "05-puzzles", tuple(f"puzzle-{i:02d}" for i in range(16)), (2, 3, 4),
           tuple(range(10)), 256, **_LIFELONG, quick=dict(maps=("puzzle-00", "puzzle-01"), agents=(2, 3),
                                                           seeds=(0,))),
+    Suite("scale", "Scale (256x256)", None, tuple(n for n in scale_map_names() if n.endswith("-256")),
+          (1024, 2048, 4096, 8192, 16384), (0,), 256, **_LIFELONG,
+          quick=dict(maps=("scale-warehouse-256",), agents=(1024,))),
 ]}
 
 
