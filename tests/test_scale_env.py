@@ -5,6 +5,7 @@ import torch
 
 from envs.config import EnvConfig
 from envs.errors import EnvConfigError
+from envs.pibt import DistanceCache
 from envs.pathfinding import (FieldBudgetError, FieldSlots, bfs_distances_many, packed_successor_codes,
                               successor_codes)
 from envs.torch_backend import TorchBatchedEnv
@@ -114,3 +115,17 @@ def test_1024_agents_on_a_128x128_warehouse_step_without_loops_over_agents():
         obs, rewards, terminated, truncated, infos = env.step(torch.zeros(1024, dtype=torch.long))
     assert torch.equal(obs, env.observe()) and not terminated.any()
     assert int(env.steps[0]) == 3 and len({tuple(p) for p in env.positions[0].tolist()}) == 1024
+
+
+def test_pibt_distances_within_a_three_table_budget_equal_the_bfs():
+    obstacles = np.random.default_rng(1).random((7, 9)) < 0.3
+    free = np.argwhere(~obstacles)
+    cache = DistanceCache(budget_bytes=3 * obstacles.size * 2)                  # uint16: three tables
+    rng = np.random.default_rng(2)
+    for _ in range(6):                                                          # goals come and go: evictions
+        goals = free[rng.choice(len(free), 3, replace=False)]
+        rows, cols = rng.integers(0, 7, (3, 5)), rng.integers(0, 9, (3, 5))
+        expected = bfs_distances_many(obstacles, goals)[np.arange(3)[:, None], rows, cols]
+        np.testing.assert_array_equal(cache.at(obstacles, goals, rows, cols), expected)
+    with pytest.raises(FieldBudgetError, match=r"4 fields are needed at once .*raise envs\.pibt\.CACHE_BYTES"):
+        cache.at(obstacles, free[:4], np.zeros((4, 5), dtype=int), np.zeros((4, 5), dtype=int))
