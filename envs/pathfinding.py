@@ -10,8 +10,10 @@ turns fields into the path rule itself (which neighbour the path takes from
 each cell) and `follow_codes` walks it (the renderer). `packed_successor_codes`
 is the torch backend's fast path to the same rule, several steps packed per
 cell (envs/torch_backend/successors.py), straight from one BFS without
-distances. Both many-goal functions run `_frontier_bfs`: O(goals x free cells),
-about 2-3 ms per goal of a 256x256 map on one CPU core.
+distances. Both many-goal functions run `_frontier_bfs`: O(goals x free cells)
+(docs/scale.md has the reset times it gives on 256x256 maps). `FieldSlots` is
+the memory policy of many such fields under a byte budget (the torch backend's
+path fields, PIBT's distance tables).
 """
 from __future__ import annotations
 
