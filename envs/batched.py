@@ -70,6 +70,19 @@ class BatchedEnv:
             return on_goal.all(dim=1)
         return torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
 
+    def _episode_ends(self, on_goal: Tensor, live: Tensor | None) -> tuple[Tensor, Tensor]:
+        """(E,) terminated and truncated envs after a step (`self.steps` already counted): the on_target
+        rule, else the step limit; only `live` envs end (None: every env runs)."""
+        terminated = self._terminated(on_goal)
+        truncated = (self.steps >= self.config.max_episode_steps) & ~terminated
+        if live is not None:
+            terminated, truncated = terminated & live, truncated & live
+        return terminated, truncated
+
+    def _per_row(self, flags: Tensor) -> Tensor:
+        """(E,) per-env values as (N,) rows: each env's value on its A rows."""
+        return flags.repeat_interleave(self.num_agents)
+
     def _metric_rows(self, ended: Tensor, summary: dict[str, Tensor] | None) -> dict[str, Tensor]:
         """Metric name -> (N,) values on the rows of ended envs, NaN elsewhere (`summary`: the envs'
         metrics, None when no env ended)."""
@@ -77,4 +90,4 @@ class BatchedEnv:
             nan = torch.full((len(self.metric_names), self.num_rows), float("nan"), device=self.device)
             return dict(zip(self.metric_names, nan.unbind(0)))
         nan = torch.tensor(float("nan"), device=self.device)
-        return {k: torch.where(ended, v, nan).repeat_interleave(self.num_agents) for k, v in summary.items()}
+        return {k: self._per_row(torch.where(ended, v, nan)) for k, v in summary.items()}

@@ -35,7 +35,6 @@ from envs.rewards import step_rewards
 from envs.task import Task
 
 
-
 class _StateOnly:
     """Skips pogema's own observations: this package builds them from the state."""
 
@@ -185,8 +184,7 @@ class PogemaBatchedEnv(BatchedEnv):
         rewards = step_rewards(self.config.reward, reached, towards, moved, was_active)
         self._metrics.record(self.steps, reached, on_goal)
 
-        terminated = self._terminated(on_goal) & live
-        truncated = (self.steps >= self.config.max_episode_steps) & ~terminated & live
+        terminated, truncated = self._episode_ends(on_goal, live)
         ended = terminated | truncated
         summary = self._metrics.summary(self.steps) if bool(ended.any()) else None
         infos = {"ended": ended, "metrics": self._metric_rows(ended, summary)}
@@ -196,9 +194,7 @@ class PogemaBatchedEnv(BatchedEnv):
             else:
                 self.frozen[e] = True
         obs = self.observe()
-        rows = self.num_agents
-        return (obs, rewards.reshape(-1), terminated.repeat_interleave(rows),
-                truncated.repeat_interleave(rows), infos)
+        return obs, rewards.reshape(-1), self._per_row(terminated), self._per_row(truncated), infos
 
     def close(self) -> None:
         self._envs = [None] * self.num_envs
