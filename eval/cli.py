@@ -27,6 +27,8 @@ from maps.registry import ENV_VAR
 _MAPS_HELP = (f"extra maps directory (default: ${ENV_VAR}); its NN-name/maps.yaml files replace the shipped "
               "benchmark suites")
 FPS = Range(1, 60, integer=True)
+SHIELD_CHOICES = ("none", *SHIELDS)
+"""What --shield accepts: no shield, or one of agents.SHIELDS (`shield_arg` maps 'none' to None)."""
 TOOLBOX_ALGORITHMS = {"SRMT": "srmt", "PIBT": "pibt"}
 """Names eval/toolbox.py registers with pogema-toolbox (what `srmt toolbox --algo` accepts) -> this
 project's --algo; here so that the command line needs no pogema-toolbox."""
@@ -46,7 +48,7 @@ def _agent_args(p: argparse.ArgumentParser) -> None:
                           help="sample actions from the policy (default: the policy file's recommended "
                                "decoding; the shipped lifelong policy samples, the Bottleneck one takes the argmax)")
     decoding.add_argument("--argmax", dest="sample", action="store_false", help="take the most likely action")
-    p.add_argument("--shield", choices=["none", *SHIELDS], default="none",
+    p.add_argument("--shield", choices=SHIELD_CHOICES, default="none",
                    help="pibt: execute SRMT's ranked actions through the PIBT collision shield (conflict-free "
                         "moves; assumes agents exchange intentions with their neighbours; the published SRMT has "
                         "no shield). SRMT only (default none)")
@@ -156,7 +158,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     decoding = t.add_mutually_exclusive_group()
     decoding.add_argument("--sample", action="store_true", default=None, help="sample SRMT's actions")
     decoding.add_argument("--argmax", dest="sample", action="store_false", help="take SRMT's most likely action")
-    t.add_argument("--shield", choices=["none", *SHIELDS], default="none",
+    t.add_argument("--shield", choices=SHIELD_CHOICES, default="none",
                    help="pibt: SRMT's ranked actions through the PIBT collision shield (default none)")
     t.add_argument("--maps-dir", metavar="DIR", help=_MAPS_HELP)
     t.add_argument("--out", metavar="DIR", help="write the toolbox's raw ALGO.json files here")
