@@ -204,11 +204,11 @@ class Managed:
     """what srmt train passes: a constant or a function of the TrainConfig; None: not passed
     (sample-factory's default stays)"""
 
-    def value_for(self, cfg: "TrainConfig") -> Any:
+    def value_for(self, cfg: TrainConfig) -> Any:
         return self.value(cfg) if callable(self.value) else self.value
 
 
-def _gpu_sampling(cfg: "TrainConfig") -> bool:
+def _gpu_sampling(cfg: TrainConfig) -> bool:
     """With --device cuda and the torch backend the env steps on the GPU and observations, actions and
     rollout buffers stay there (one GPU, index 0); otherwise rollouts are sampled on the CPU."""
     return cfg.run.device == "cuda" and cfg.run.backend == "torch"
