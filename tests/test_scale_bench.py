@@ -34,3 +34,9 @@ def test_bad_options_are_refused_before_any_work(option, capsys, tmp_path, monke
     except SystemExit as err:                                              # argparse's range check
         code = err.code
     assert code == 2 and option[0] in capsys.readouterr().err
+
+
+def test_the_whole_episode_runs_through_srmt_eval_scale():
+    episode = bench_scaling.whole_episode(32, threads=1)                   # 32 agents: seconds, not minutes
+    assert (episode["agents"], episode["map"], episode["steps"]) == (32, "scale-warehouse-256", 256)
+    assert episode["seconds"] > 0 and episode["avg_throughput"] >= 0 and episode["rss_peak_gb"] > 0
