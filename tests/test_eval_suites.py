@@ -48,9 +48,9 @@ def test_bottleneck_suite_is_the_spec_test_set():
 def test_suite_sizes():
     sizes = {name: len(s.episodes()) for name, s in SUITES.items()}
     # maps x agent counts x seeds: bottleneck 58 x 1 x 10; random and mazes 128 x 6 x 1; warehouse
-    # 1 x 6 x 128; movingai 128 x 4 x 1; puzzles 16 x 3 x 10; validation 32 x 3 x 1
+    # 1 x 6 x 128; movingai 128 x 4 x 1; puzzles 16 x 3 x 10; validation 32 x 3 x 1; scale 2 x 5 x 1
     assert sizes == {"bottleneck": 580, "random": 768, "mazes": 768, "warehouse": 768, "movingai": 512,
-                     "puzzles": 480, "validation": 96}
+                     "puzzles": 480, "validation": 96, "scale": 10}
 
 
 def test_quick_subsets_are_small():

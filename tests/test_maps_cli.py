@@ -49,10 +49,10 @@ def test_list_all_via_main(capsys):
     assert cli.main(["list"]) == 0
     out, err = capsys.readouterr()
     # header + 58 bottleneck and 4 example maps + 32 validation + 128 + 128 + 1 + 128 + 16 in the five suites
-    assert len(out.splitlines()) == 1 + 62 + 32 + 401
+    assert len(out.splitlines()) == 1 + 62 + 32 + 4 + 401
     # bottleneck-1000: 1000 + 4 rows, 36 + 1000 free cells
     assert "bottleneck-1000 1004x9 1036 bottleneck-test" in [" ".join(line.split()) for line in out.splitlines()]
-    assert err == "495 maps\n"
+    assert err == "499 maps\n"
 
 
 def test_list_benchmark_dir(capsys):

@@ -11,7 +11,7 @@ def test_shipped_files_are_up_to_date(capsys):
     assert generate.stale_files() == []
     assert generate.main(["--check"]) == 0
     assert capsys.readouterr().out == (f"up to date: bottleneck-train.yaml, bottleneck-test.yaml, "
-                                       f"lifelong-validation.yaml in {DATA_DIR}\n")
+                                       f"lifelong-validation.yaml, scale.yaml in {DATA_DIR}\n")
 
 
 def test_regenerating_into_temp_dir_is_byte_identical(tmp_path):

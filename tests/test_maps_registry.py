@@ -11,7 +11,7 @@ from conftest import BENCHMARK_DIR
 
 BENCHMARK = BENCHMARK_DIR
 SUITES = {"01-random": 128, "02-mazes": 128, "03-warehouse": 1, "04-movingai": 128, "05-puzzles": 16}
-SHIPPED = {"bottleneck-train": 16, "bottleneck-test": 58, "examples": 4, "lifelong-validation": 32, **SUITES}
+SHIPPED = {"bottleneck-train": 16, "bottleneck-test": 58, "examples": 4, "lifelong-validation": 32, "scale": 4, **SUITES}
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +29,7 @@ def test_shipped_maps():
     registry = MapRegistry()
     assert {name: len(names) for name, names in registry.collections().items()} == SHIPPED
     # 58 bottleneck + 4 examples + 32 validation + the suites' 401: train lengths are a subset of test lengths
-    assert len(registry.names()) == 62 + 32 + 401
+    assert len(registry.names()) == 62 + 32 + 4 + 401
     assert registry.names()[:3] == ["Berlin_1_256_00", "Berlin_1_256_01", "Berlin_1_256_02"]  # upper case first
     assert registry.collections()["examples"] == ["corridor-1x5", "corridor-2x5", "open-8x8", "room-5x5"]
     assert registry.grid("corridor-2x5") == ".....\n##.##"
@@ -71,7 +71,7 @@ def test_benchmark_layout_as_maps_dir(tmp_path):
     copy = shutil.copytree(BENCHMARK, tmp_path / "benchmark")
     registry = MapRegistry(copy)
     assert {name: len(names) for name, names in registry.collections().items()} == SHIPPED
-    assert len(registry.names()) == 62 + 32 + 401
+    assert len(registry.names()) == 62 + 32 + 4 + 401
     assert registry.collection_file("04-movingai") == copy / "04-movingai" / "maps.yaml"
     assert [p.name for p in registry.skipped] == [
         "01-random.yaml", "02-mazes.yaml", "03-warehouse.yaml", "04-movingai.yaml", "05-puzzles.yaml"]
