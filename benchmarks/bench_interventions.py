@@ -116,11 +116,14 @@ def score(suite: Suite, records: list[dict]) -> dict:
 
 def paired(suite: Suite, records: list[dict], baseline: dict[tuple, dict]) -> dict:
     """Episode by episode against `baseline` (the outcomes under 'none' by episode key): the share of
-    episodes with the same outcome, and the mean difference of the suite's metric with its 95% t interval."""
-    metric = suite.metrics[0]
+    episodes with the same outcome, and per metric of the suite the mean difference with its 95% t interval."""
     same = sum(_outcome(r) == baseline.get(episode_key(r)) for r in records)
-    e = mean_ci([r["metrics"][metric] - baseline[episode_key(r)][metric] for r in records])
-    return dict(unchanged=same / len(records), difference=dict(mean=e.mean, lo=_number(e.lo), hi=_number(e.hi)))
+    differences = {}
+    for metric in suite.metrics:
+        pairs = [(r["metrics"].get(metric), baseline[episode_key(r)].get(metric)) for r in records]
+        e = mean_ci([ours - theirs for ours, theirs in pairs if ours is not None and theirs is not None])
+        differences[metric] = dict(mean=e.mean, lo=_number(e.lo), hi=_number(e.hi))
+    return dict(unchanged=same / len(records), differences=differences)
 
 
 def _number(x: float) -> float | None:
@@ -159,6 +162,10 @@ def _interval(figure: dict) -> str:
     return "-" if figure["lo"] is None else f"[{figure['lo']:.3f}, {figure['hi']:.3f}]"
 
 
+def _difference(d: dict) -> str:
+    return f"{d['mean']:+.3f}" + ("" if d["lo"] is None else f" {_interval(d)}")
+
+
 def _relative(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 
@@ -173,16 +180,16 @@ def markdown(table: list[dict], columns: list[str], title: str) -> str:
         cells = [f"{r['mean']:.3f} ({_relative(r['relative'])})" for r in t["runs"].values()]
         lines.append(f"| {t['row']} | {t['memory']} | {t['decoding']}, {t['shield']} | {t['suite']}: {metric} | "
                      + " | ".join(cells) + " |")
-    lines += ["", "Paired with 'none' episode by episode: the mean difference of the metric (95% t interval) and "
-                  "the share of episodes whose metrics (wall time aside) are unchanged.", "",
-              "| policy | intervention | figure | 95% interval | relative | difference [95%] | unchanged | episodes |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += ["", "Paired with 'none' episode by episode: the mean difference of the metric and of the suite's other "
+                  "metrics (95% t intervals), and the share of episodes whose metrics (wall time aside) are "
+                  "unchanged.", "",
+              "| policy | intervention | figure | 95% interval | relative | difference [95%] | other metrics: "
+              "difference | unchanged | episodes |", "|---" * 9 + "|"]
     for t in table:
         for name, r in t["runs"].items():
-            ci = _interval(r)
-            d = r["difference"]
-            lines.append(f"| {t['row']} | {name} | {r['mean']:.3f} | {ci} | {_relative(r['relative'])} | "
-                         f"{d['mean']:+.3f}{'' if d['lo'] is None else ' ' + _interval(d)} | {r['unchanged']:.2f} | "
+            others = ", ".join(f"{m} {_difference(d)}" for m, d in r["differences"].items() if m != r["metric"])
+            lines.append(f"| {t['row']} | {name} | {r['mean']:.3f} | {_interval(r)} | {_relative(r['relative'])} | "
+                         f"{_difference(r['differences'][r['metric']])} | {others or '-'} | {r['unchanged']:.2f} | "
                          f"{r['episodes']} |")
     lines += ["", "How each policy was trained:", ""]
     lines += [f"- {t['row']} ({t['policy']}): {json.dumps(t['trained'])}" for t in table]

@@ -54,8 +54,8 @@ def test_tiny_table_and_its_none_row_equals_a_plain_evaluation(tmp_path):
     assert zero["mean"] != none["mean"]             # the intervention reached the agent (sampled: any change shows)
     assert none["relative"] == 1.0 and zero["relative"] == pytest.approx(zero["mean"] / none["mean"])
     assert (none["unchanged"], zero["unchanged"]) == (1.0, 0.0)          # the one episode's metrics differ
-    assert none["difference"]["mean"] == 0.0
-    assert zero["difference"]["mean"] == pytest.approx(zero["mean"] - none["mean"])
+    assert none["differences"]["avg_throughput"] == {"mean": 0.0, "lo": None, "hi": None}   # one episode: no interval
+    assert zero["differences"]["avg_throughput"]["mean"] == pytest.approx(zero["mean"] - none["mean"])
 
     plain = evaluate("validation", spec=AgentSpec(checkpoint=str(LIFELONG)), out_dir=tmp_path / "plain",
                      quick=True, episodes=1, workers=1, backend="torch", progress=False)
