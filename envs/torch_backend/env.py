@@ -202,11 +202,9 @@ class TorchBatchedEnv(BatchedEnv):
             raise gymnasium.error.ResetNeeded("call reset() (or reset_env for every env) before step()")
         with torch.inference_mode():
             rewards, terminated, truncated, ended, metrics = self._advance(actions)
-        shape = (self.num_envs, self.num_agents)
         infos = {"ended": ended.clone(), "metrics": self._metric_rows(ended, metrics)}
         obs = self._observe(self._cell, self._goal_cell, self._fields)
-        return (obs, rewards.view(-1).clone(), terminated[:, None].expand(shape).reshape(-1),
-                truncated[:, None].expand(shape).reshape(-1), infos)
+        return obs, rewards.view(-1).clone(), self._per_row(terminated), self._per_row(truncated), infos
 
     def _advance(self, actions: Tensor | np.ndarray) -> tuple[Tensor, Tensor, Tensor, Tensor, dict | None]:
         """The step in inference mode: rewards (E, A), terminated, truncated and ended (E,), and
@@ -232,10 +230,7 @@ class TorchBatchedEnv(BatchedEnv):
         rewards = step_rewards(cfg.reward, reached, cell == self._next_cell, moved, was_active)
         self._metrics.record(self.steps, reached, on_goal)
 
-        terminated = self._terminated(on_goal)
-        truncated = (self.steps >= cfg.max_episode_steps) & ~terminated
-        if live is not None:
-            terminated, truncated = terminated & live, truncated & live
+        terminated, truncated = self._episode_ends(on_goal, live)
         ended = terminated | truncated
         done = ended.nonzero().flatten().tolist()                                             # the one host sync
         metrics = self._metrics.summary(self.steps) if done else None                         # before the restarts
