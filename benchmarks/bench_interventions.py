@@ -13,7 +13,8 @@ file recommends:
 its episodes in WORK/ROW/INTERVENTION (rerunning resumes). The table, with a relative column
 (intervened / none) and the share of episodes whose outcome the intervention left unchanged, goes to
 OUT/interventions.md and OUT/interventions.json (the result file); each run's figures per corridor
-length / agent count and its manifest to OUT/runs/ROW/INTERVENTION.json.
+length / agent count and its manifest to OUT/evaluations/ROW/INTERVENTION.json (not runs/: git
+ignores that name).
 
 shuffle-envs reads the environment next to it in the same forward pass, so its figure depends on
 which episodes share a pass (the evaluation's chunks: same settings, same figure).
@@ -76,7 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the evaluations' results directories (episodes, reports; default "
                              "runs/interventions-work)")
     parser.add_argument("--out", default="runs/interventions", metavar="DIR",
-                        help="the table: interventions.md, interventions.json and runs/ROW/INTERVENTION.json "
+                        help="the table: interventions.md, interventions.json and evaluations/ROW/INTERVENTION.json "
                              "(default runs/interventions)")
     add_note(parser)
 
@@ -207,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
         for row, suite, about in checked:
             table.append(measure(row, suite, about, columns, args))
             for name, figures in table[-1]["runs"].items():  # small per-run files: figures per group, manifest
-                path = out / "runs" / row.name / f"{name}.json"
+                path = out / "evaluations" / row.name / f"{name}.json"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(figures, indent=1) + "\n")
     finally:  # also on Ctrl-C / SIGTERM: the rows finished so far

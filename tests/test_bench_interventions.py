@@ -63,7 +63,7 @@ def test_tiny_table_and_its_none_row_equals_a_plain_evaluation(tmp_path):
                      if r.group == ALL and r.metric == "avg_throughput"]
     assert none["mean"] == throughput
 
-    per_run = json.loads((tmp_path / "out" / "runs" / "lifelong_srmt" / "zero-pool.json").read_text())
+    per_run = json.loads((tmp_path / "out" / "evaluations" / "lifelong_srmt" / "zero-pool.json").read_text())
     assert list(per_run["groups"]) == ["16"]                           # the first quick episode: 16 agents
     assert per_run["manifest"]["agent"]["memory_intervention"] == "zero-pool"
     table = (tmp_path / "out" / "interventions.md").read_text()
