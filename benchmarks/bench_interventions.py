@@ -32,8 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agents import INTERVENTIONS, default_policy_path
-from benchmarks.options import ROOT, WORKERS, Result, add_backend, add_note, add_ranged
-from envs.options import POSITIVE_INT
+from benchmarks.options import EPISODES, ROOT, WORKERS, Result, add_backend, add_note, add_ranged
 from eval.evaluate import describe_agent, evaluate
 from eval.report import ALL, aggregate, episode_key
 from eval.runner import AgentSpec
@@ -69,8 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interventions", nargs="+", choices=INTERVENTIONS, default=list(INTERVENTIONS),
                         help="the columns; 'none' is always run (the relative figures divide by it)")
     parser.add_argument("--quick", action="store_true", help="each suite's --quick subset")
-    parser.add_argument("--episodes", type=POSITIVE_INT.argtype("--episodes"), metavar="N",
-                        help="only the first N selected episodes of each suite (smoke runs)")
+    add_ranged(parser, "--episodes", EPISODES, None, "only the first N selected episodes of each suite (smoke runs)",
+               metavar="N")
     add_backend(parser)
     add_ranged(parser, "--workers", WORKERS, 2, "evaluation worker processes")
     parser.add_argument("--work", default="runs/interventions-work", metavar="DIR",

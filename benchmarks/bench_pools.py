@@ -20,7 +20,7 @@ from pathlib import Path
 
 from agents import default_policy_path
 from benchmarks.bench_interventions import score
-from benchmarks.options import WORKERS, Result, add_backend, add_note, add_ranged
+from benchmarks.options import EPISODES, WORKERS, Result, add_backend, add_note, add_ranged
 from envs.options import Range
 from eval.evaluate import evaluate
 from eval.runner import AgentSpec
@@ -30,7 +30,6 @@ from maps.files import DIRECTORY, check_output
 SUITES = ("mazes", "random", "warehouse", "movingai", "puzzles")
 NEIGHBOURS = Range(1, 4096, integer=True)
 RADIUS = Range(0, 1024, integer=True)
-EPISODES = Range(1, 10_000, integer=True)
 SCALE_AGENTS = Range(0, 16384, integer=True)
 
 

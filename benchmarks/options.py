@@ -45,6 +45,8 @@ WORKERS = Range(1, 64, integer=True)
 """Evaluation worker processes."""
 EVAL_SEEDS = Range(1, 1000, integer=True)
 """Evaluation seeds per map."""
+EPISODES = Range(1, 10_000, integer=True)
+"""Evaluation episodes kept of a selection (the first N)."""
 ENVS = Range(1, 16384, integer=True)
 """Environments stepped together (16384 x 64 lifelong agents: a million rows)."""
 STEPS = Range(1, 100_000, integer=True)
