@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -43,6 +42,7 @@ from envs.options import Range
 from eval.runner import make_chunks, run_chunks
 from eval.suites import Episode, Suite, get_suite
 from maps.files import PNG, check_output
+from envs.device import limit_threads
 
 DISTANCE_EDGES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20)
 """Upper edges (cells, inclusive) of the distance bins; one more bin holds the larger distances."""
@@ -284,8 +284,7 @@ def run(args: argparse.Namespace) -> int:
     result = Result.begin(args)
     figures = {flag: check_output(getattr(args, flag), f"--{flag.replace('_', '-')}", PNG)
                for flag in ("distance_figure", "entropy_figure") if getattr(args, flag)}
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    torch.set_num_threads(1)
+    limit_threads(1)
     plan = _plan(args)
     agents = {path: SRMTAgent.from_checkpoint(path) for path in {path for path, _, _ in plan.values()}}
     runs = {}

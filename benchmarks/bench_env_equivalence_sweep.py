@@ -23,6 +23,7 @@ from envs.options import Range
 from envs.errors import EnvConfigError
 from envs.torch_backend.lockstep import LockstepStats, Mismatch, lockstep
 from maps.synthetic import maze_grid, random_grid
+from envs.device import limit_threads
 
 CONFIGS = Range(1, 100_000, integer=True)
 SWEEP_ENVS = Range(1, 256, integer=True)
@@ -63,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     result = Result.begin(args)
-    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    limit_threads()
     rng = np.random.default_rng(args.seed)
     total, skipped, start, i = LockstepStats(), [], time.perf_counter(), 0
     try:

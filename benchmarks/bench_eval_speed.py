@@ -29,6 +29,7 @@ from eval.runner import AgentSpec, Chunk, make_chunks, run_chunk, run_chunks
 from eval.suites import get_suite
 from benchmarks.options import ROUNDS, Result, add_ranged, add_result_options
 from envs.options import Range
+from envs.device import limit_threads
 
 
 SUITE_SEEDS = Range(0, max(get_suite("bottleneck").seeds), integer=True)
@@ -66,8 +67,7 @@ def _strip(records: list[dict]) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     result = Result.begin(args)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    torch.set_num_threads(1)
+    limit_threads(1)
     suite = get_suite("bottleneck")
     maps = r"bottleneck-([3-9]|[1-4][0-9]|50)" if args.quick else None
     episodes = suite.episodes(maps=maps)

@@ -7,12 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from maps.registry import BENCHMARK_DIR as SHIPPED_BENCHMARK
+from envs.device import limit_threads
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-torch.set_num_threads(1)
+limit_threads(1)
 
 BENCHMARK_DIR = Path(os.environ.get("SRMT_BENCHMARK_DIR", SHIPPED_BENCHMARK))
 """The POGEMA benchmark suites: the copy srmt ships, or SRMT_BENCHMARK_DIR when set."""
