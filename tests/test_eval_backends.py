@@ -11,6 +11,8 @@ from srmt.checkpoint import save_policy
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
 
+pytestmark = pytest.mark.usefixtures("no_plot")  # no test here reads plot.png
+
 
 def _metrics(result) -> dict:
     return {(r["env_grid_search"]["map_name"], r["env_grid_search"]["num_agents"], r["env_grid_search"]["seed"]):

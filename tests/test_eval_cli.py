@@ -18,6 +18,8 @@ from srmt.checkpoint import save_policy
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
 
+pytestmark = pytest.mark.usefixtures("no_plot")  # no test here reads plot.png
+
 
 @pytest.fixture
 def checkpoint(tmp_path):

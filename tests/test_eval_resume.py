@@ -15,6 +15,8 @@ from eval.runner import AgentSpec
 from eval.suites import Episode, EvalError, get_suite
 from maps.registry import BENCHMARK_DIR, _cached_registry, load_collection
 
+pytestmark = pytest.mark.usefixtures("no_plot")  # no test here reads plot.png
+
 SHIPPED = load_collection(BENCHMARK_DIR / "05-puzzles" / "maps.yaml")
 WALLED = {**SHIPPED, "puzzle-00": "....#\n.....\n#.#..\n.###.\n....."}
 """The shipped Puzzles maps with other walls on puzzle-00 (same names)."""
