@@ -97,9 +97,11 @@ def _replay_run(exp: Path, *args: str) -> dict:
 
 @pytest.fixture(scope="module")
 def learned_run(tmp_path_factory) -> tuple[Path, dict]:
-    """One seeded run of the default memory mode ('learned'), shared by the tests that read it."""
+    """One seeded run of the default memory mode ('learned'), shared by the tests that read it. Long enough
+    for sample-factory to write perf/_fps: it needs two of its 5-second throughput reports, so a run that
+    ends within ~10 s (12,288 steps on an idle machine) has none."""
     exp = tmp_path_factory.mktemp("learned") / "exp"
-    return exp, _replay_run(exp, "--train_for_env_steps", "12288")
+    return exp, _replay_run(exp, "--train_for_env_steps", "30000")
 
 
 def _check_replay(records: list[dict], iterations: int) -> None:
@@ -114,7 +116,7 @@ def _check_replay(records: list[dict], iterations: int) -> None:
 
 def test_replay_ratio_is_one_and_metrics_reach_tensorboard(learned_run):
     exp, probe = learned_run
-    _check_replay(probe["minibatches"], 10)  # 12,288 steps / (2 minibatches x 256) = 24 iterations; 10 a floor
+    _check_replay(probe["minibatches"], 10)  # 30,000 steps / (2 minibatches x 256) = 58 iterations; 10 a floor
 
     # Episode metrics, reward and FPS in TensorBoard
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -124,16 +126,16 @@ def test_replay_ratio_is_one_and_metrics_reach_tensorboard(learned_run):
     tags = set(events.Tags()["scalars"])
     assert {"metrics/CSR", "metrics/ISR", "metrics/SoC", "reward/reward", "perf/_fps"} <= tags
     # The seeded run (serial, synchronous, stopped by its step budget: the same episodes every time) ends
-    # its 8 envs together every 16 steps (max_episode_steps), 13,312 steps / (8 x 2 x 16) = 52 times, and
-    # solves none of those 416 episodes (16 steps are too few for both agents to cross the corridor, barely
+    # its 8 envs together every 16 steps (max_episode_steps), 30,720 steps / (8 x 2 x 16) = 120 times, and
+    # solves none of those 960 episodes (16 steps are too few for both agents to cross the corridor, barely
     # trained): CSR 0 on all 16 done rows of every report. TensorBoard shows the mean over the newest report.
     episodes = probe["episodes"]
-    assert [len(rows) for rows in episodes] == [16] * 52 and {v for rows in episodes for v in rows} == {0.0}
+    assert [len(rows) for rows in episodes] == [16] * 120 and {v for rows in episodes for v in rows} == {0.0}
     assert [e.value for e in events.Scalars("metrics/CSR")] == [0.0] * len(events.Scalars("metrics/CSR"))
 
     # Export: policy.pt is the last checkpoint, and isolation holds for the trained weights
     policy = load_policy(exp / "policy.pt")
-    assert policy.meta["env_steps"] == _checkpoint_steps(exp) == 13312  # 26 iterations of 512
+    assert policy.meta["env_steps"] == _checkpoint_steps(exp) == 30720  # 60 iterations of 512
     assert policy.meta["command"].startswith("srmt train --experiment")
     assert (exp / "sf_log.txt").is_file() and (exp / "srmt_config.json").is_file()
     _check_isolation(policy.model)
