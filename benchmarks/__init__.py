@@ -22,6 +22,7 @@ BENCHMARKS = {
     "equivalence": ("bench_env_equivalence_sweep", "torch backend vs real pogema on many random configs"),
     "attention": ("bench_attention", "pool cross-attention by grid distance and its entropy vs number of agents"),
     "interventions": ("bench_interventions", "test-time memory interventions: how much a policy depends on the shared pool"),
+    "hooks": ("bench_hooks", "acting speed with the model's hooks off vs the commit before them (same logits)"),
     "pools": ("bench_pools", "global vs local shared pool: throughput at the largest agent counts, same episodes"),
     "scaling": ("bench_scaling", "cost per agent-step and peak memory from 256 to 16,384 agents in one env"),
 }

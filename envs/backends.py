@@ -3,14 +3,16 @@ evaluation (`srmt eval --backend`). Both are `envs.batched.BatchedEnv`s and step
 (tests/test_torch_backend_equivalence.py)."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Literal
 
 from envs.batched import BatchedEnv
 from envs.config import EnvConfig
 from envs.pogema_backend import PogemaBatchedEnv
 from envs.torch_backend import TorchBatchedEnv
 
-BACKENDS: dict[str, Callable[..., BatchedEnv]] = {"pogema": PogemaBatchedEnv, "torch": TorchBatchedEnv}
+Backend = Literal["pogema", "torch"]
+"""A backend's name (the type of config fields naming one; tests check it lists BACKENDS' keys)."""
+BACKENDS: dict[Backend, Callable[..., BatchedEnv]] = {"pogema": PogemaBatchedEnv, "torch": TorchBatchedEnv}
 """Backend name -> its batched env class (constructor: config, num_envs, device, task_source, auto_reset)."""
 
 

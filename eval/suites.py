@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+from envs.config import CollisionSystem, OnTarget
 from maps.bottleneck import TEST_LENGTHS, episode_length_for_test, map_name, parse_bottleneck_length
 from maps.lifelong import VALIDATION_MAPS, VALIDATION_PREFIX, lifelong_map_names
 from maps.synthetic import scale_map_names
@@ -67,8 +68,8 @@ class Suite:
     seeds: tuple[int, ...]
     max_episode_steps: int | None
     """None: per map (bottleneck: 2L+100)"""
-    on_target: str
-    collision_system: str
+    on_target: OnTarget
+    collision_system: CollisionSystem
     metrics: tuple[str, ...]
     """metrics reported in tables (records hold all of the env's metrics)"""
     quick: dict = field(default_factory=dict, hash=False, compare=False)

@@ -182,3 +182,11 @@ def test_checkpoints_refuse_an_algo_or_a_single_checkpoint(tmp_path, capsys):
                  "--out", str(out), "--no-progress"]) == 2
     assert "--checkpoints evaluates SRMT policy files: drop --checkpoint / --algo" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_backend_type_lists_every_backend():
+    from typing import get_args
+
+    from envs.backends import BACKENDS, Backend
+
+    assert get_args(Backend) == tuple(BACKENDS)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+from envs.backends import Backend
 from envs.config import EnvConfig
 from srmt.config import ModelConfig, upgrade_saved
 from train.presets import PRESETS
@@ -53,7 +54,7 @@ class RunConfig:
 
     preset: str = "bottleneck"
     """training preset: bottleneck | lifelong (train/presets.py)"""
-    backend: str = "pogema"
+    backend: Backend = "pogema"
     """batched environment backend (envs/backends.py BACKENDS)"""
     device: str = "cpu"
     """cpu | cuda: where the learner and inference run"""
