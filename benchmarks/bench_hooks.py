@@ -2,10 +2,11 @@
 
 The attention-recording hook, the memory interventions and the local pool (all off by default) were
 added to the core at 95cf117's child; `--baseline` (default 95cf117, the last commit without them) is
-checked out into a temporary git worktree. Each round times `--steps` grouped acting steps
-(`SRMTPolicy.forward`, no_grad, 1 thread) of `--envs` x `--agents` rows of the same policy file on the
-same seeded observations, once in a fresh process per tree, in alternating order. Both trees must
-return the same logits (their sums are compared and printed).
+checked out into a temporary git worktree. Each round times `--steps` grouped steps of the core
+(`SRMTPolicy.core`, where the hooks live; no_grad, 1 thread) of `--envs` x `--agents` rows of the same
+policy file on the same seeded observations' features, once in a fresh process per tree, in
+alternating order (the encoder, unchanged and the noisiest part on this machine, is left out). Both
+trees must return the same logits (their sums are compared and printed).
 
     srmt bench hooks --rounds 5 --out docs/results/bench/hooks.json
 """
@@ -41,10 +42,12 @@ state = policy.initial_state(agents, envs * agents)
 with torch.no_grad():
     for _ in range(3):
         logits, _, state = policy(obs, state, agents)
+    features = policy.encoder(obs)
     start = time.perf_counter()
     for _ in range(steps):
-        logits, _, state = policy(obs, state, agents)
+        out, state = policy.core(features, state, agents)
     seconds = time.perf_counter() - start
+    logits = policy.policy_head(out)
 print(json.dumps({"seconds": seconds, "logits_sum": float(logits.double().sum()),
                   "srmt": load_policy.__code__.co_filename}))
 """
@@ -58,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="policy file acted with in both trees (default: the shipped lifelong policy)")
     add_ranged(parser, "--envs", ENVS, 8, "environments per step")
     add_ranged(parser, "--agents", AGENTS, 64, "agents per environment")
-    add_ranged(parser, "--steps", STEPS, 50, "timed acting steps per round")
+    add_ranged(parser, "--steps", STEPS, 200, "timed core steps per round")
     add_ranged(parser, "--rounds", ROUNDS, 5, "rounds, each tree once per round")
     add_result_options(parser)
 
@@ -99,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         for r in rs:
             del r["srmt"]
     same = len({r["logits_sum"] for rs in runs.values() for r in rs}) == 1
-    title = (f"Acting steps with the hooks off vs {args.baseline} (before them): {args.envs} envs x {args.agents} "
+    title = (f"Core steps with the hooks off vs {args.baseline} (before them): {args.envs} envs x {args.agents} "
              f"agents, {args.steps} steps, median of {args.rounds} interleaved rounds, 1 thread")
     summary = (f"this checkout {ours:,.0f} vs baseline {theirs:,.0f} agent-steps/s -> {ours / theirs:.3f}x; "
                f"logits {'identical' if same else 'DIFFERENT'} in every run")
