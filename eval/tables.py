@@ -52,7 +52,7 @@ BENCH = Path("docs/results/bench")
 BENCH_BEGIN, BENCH_END = "<!-- report:bench -->", "<!-- /report:bench -->"
 BENCH_ROWS = (BENCH / "train.json", BENCH / "learning.json", Path("docs/results/bottleneck/shipped"),
               BENCH / "eval.json", BENCH / "env.json", BENCH / "cluster.json", BENCH / "params.json",
-              BENCH / "memory.json")
+              BENCH / "memory.json", BENCH / "hooks.json")
 """The README benchmark table's rows in order: a benchmark's result file or a Bottleneck evaluation folder."""
 BENCH_FORMAT = "srmt-bench-1"
 """The result files' format (benchmarks/options.py RESULT_FORMAT; tests/test_report.py checks they agree)."""
