@@ -133,6 +133,7 @@ def test_benchmark_budgets_name_their_range(capsys, argv, message):
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
+@pytest.mark.slow  # end to end: a whole command or evaluation
 def test_an_interrupted_snapshot_training_stops_its_child(tmp_path, monkeypatch):
     """train.snapshots: Ctrl-C / SIGTERM in the benchmark reaches the training child as SIGINT (it then saves
     as `srmt train` does) and the child is waited for, never left running."""

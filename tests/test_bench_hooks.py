@@ -6,6 +6,7 @@ import pytest
 from cli.main import main
 
 
+@pytest.mark.slow  # end to end: a whole command or evaluation
 def test_hooks_benchmark_compares_two_trees(tmp_path):
     out = tmp_path / "hooks.json"
     assert main(["bench", "hooks", "--baseline", "HEAD", "--envs", "1", "--agents", "4", "--steps", "1",

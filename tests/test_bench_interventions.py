@@ -41,6 +41,7 @@ def test_none_is_always_the_first_column():
     assert bench_interventions.interventions(["freeze", "own-only"]) == ["none", "own-only", "freeze"]
 
 
+@pytest.mark.slow  # end to end: a whole command or evaluation
 def test_tiny_table_and_its_none_row_equals_a_plain_evaluation(tmp_path):
     args = parse("--policies", str(LIFELONG), "--interventions", "zero-pool", "--quick", "--episodes", "1",
                  "--workers", "1", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out"))

@@ -2,10 +2,13 @@
 scores what the global pool scores on the same episodes."""
 import json
 
+import pytest
+
 from benchmarks import BENCHMARKS
 from cli.main import main
 
 
+@pytest.mark.slow  # end to end: a whole command or evaluation
 def test_local_pool_reaching_everyone_equals_global(tmp_path):
     assert main(["bench", "pools", "--suites", "puzzles", "--episodes", "2", "--scale-agents", "0",
                  "--neighbours", "4", "--radius", "8", "--out", str(tmp_path / "out"),

@@ -70,6 +70,7 @@ def test_default_compares_with_every_published_result_on_our_episodes(tmp_path):
     assert (out / "plot.png").stat().st_size > 1000
 
 
+@pytest.mark.slow  # end to end: a whole command or evaluation
 def test_names_pick_published_results_and_none_turns_them_off(tmp_path):
     picked = evaluate("puzzles", agent=GreedyAgent(), out_dir=tmp_path / "a", compare=["Follower", "rhcr"], **QUICK)
     assert list(picked.compared) == ["Follower", "RHCR"]
@@ -97,6 +98,7 @@ def test_suites_without_published_results_compare_nothing_by_default(tmp_path):
         compare_paths(get_suite("validation"), ["RHCR"])
 
 
+@pytest.mark.slow  # end to end: a whole command or evaluation
 def test_maps_that_replace_the_benchmark_grids_are_not_compared_by_default(tmp_path):
     shipped = load_collection(BENCHMARK_DIR / "05-puzzles" / "maps.yaml")
     same, other = tmp_path / "same" / "05-puzzles", tmp_path / "other" / "05-puzzles"
@@ -112,6 +114,7 @@ def test_maps_that_replace_the_benchmark_grids_are_not_compared_by_default(tmp_p
     assert changed.compare_note in (tmp_path / "b" / "summary.md").read_text()
 
 
+@pytest.mark.slow  # end to end: a whole command or evaluation
 def test_our_own_earlier_results_are_kept_apart_from_ours(tmp_path):
     """Issue: a compared file whose algorithm is ours was merged into our rows (4 episodes said, 8 in tables)."""
     evaluate("puzzles", agent=GreedyAgent(), out_dir=tmp_path / "before", compare=["none"], **QUICK)

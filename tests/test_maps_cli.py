@@ -110,6 +110,7 @@ def test_main_prints_errors_as_one_line_exit_2(capsys):
     assert capsys.readouterr().err.startswith("error: maps directory /no/such/dir does not exist; pass --maps-dir")
 
 
+@pytest.mark.slow  # end to end: a whole command or evaluation
 def test_generate_check(capsys, tmp_path):
     assert srmt(["maps", "generate", "--check"]) == 0
     assert srmt(["maps", "generate", "--check", "--out-dir", str(tmp_path)]) == 1

@@ -36,6 +36,7 @@ def test_bad_options_are_refused_before_any_work(option, capsys, tmp_path, monke
     assert code == 2 and option[0] in capsys.readouterr().err
 
 
+@pytest.mark.slow  # end to end: a whole command or evaluation
 def test_the_whole_episode_runs_through_srmt_eval_scale():
     episode = bench_scaling.whole_episode(32, threads=1)                   # 32 agents: seconds, not minutes
     assert (episode["agents"], episode["map"], episode["steps"]) == (32, "scale-warehouse-256", 256)
