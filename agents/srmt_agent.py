@@ -31,6 +31,7 @@ policy with a local pool (pool='local') reads the agents' positions from the env
 from __future__ import annotations
 
 import dataclasses
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -226,12 +227,11 @@ class SRMTAgent(EpisodeStreams):
             positions = env.positions.reshape(-1, 2)[rows].to(self.device)  # (B, 2)
         intervention = self.policy.core.intervention if self.cfg.uses_pool else None
         if intervention is not None:
-            intervention.select(torch.tensor(live))
-        if not self._record_attention:
+            intervention.select(live)
+        with record_attention(self.policy) if self._record_attention else nullcontext() as record:
             logits, _, new_state = self.policy(x, state, A, grouped=True, positions=positions)  # (B, 5), _, (B, S)
+        if record is None:
             return logits, new_state
-        with record_attention(self.policy) as record:
-            logits, _, new_state = self.policy(x, state, A, grouped=True, positions=positions)
         step = record.step()
         pool = torch.zeros(self.num_envs, A, A)
         tokens = torch.zeros(self.num_envs * A, step.tokens.shape[1])

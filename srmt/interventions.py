@@ -20,7 +20,7 @@ are computed as usual. `SRMTCore.intervention` holds one (None: off).
 """
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal, Sequence, get_args
 
 import torch
 
@@ -40,7 +40,7 @@ class MemoryIntervention:
         """memories (E, A, H), valid (E, A) bool or None, steps (E, A) steps_seen -> (memories, valid)."""
         return memories, valid
 
-    def select(self, envs: torch.Tensor) -> None:
+    def select(self, envs: Sequence[int]) -> None:
         """The caller's environment ids of the E environments in the next call (default 0..E-1)."""
 
 
@@ -75,8 +75,8 @@ class Freeze(MemoryIntervention):
         self.frozen: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
         self.envs: list[int] | None = None
 
-    def select(self, envs: torch.Tensor) -> None:
-        self.envs = [int(e) for e in envs]
+    def select(self, envs: Sequence[int]) -> None:
+        self.envs = list(envs)
 
     def __call__(self, memories, valid, steps):
         envs = self.envs if self.envs is not None else list(range(memories.shape[0]))

@@ -152,7 +152,7 @@ def test_freeze_keeps_the_first_pool_per_environment():
     later = torch.randn(2, 3, 4)
     out, _ = freeze(first, None, torch.ones(2, 3))
     assert torch.equal(out, first)
-    freeze.select(torch.tensor([1]))  # only env 1 in the next call
+    freeze.select([1])  # only env 1 in the next call
     out, _ = freeze(later[:1], None, torch.full((1, 3), 5.0))
     assert torch.equal(out[0], first[1])
     out, _ = freeze(later, None, torch.tensor([[1.0] * 3, [7.0] * 3]))  # env 0 starts a new episode
