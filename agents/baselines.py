@@ -22,7 +22,7 @@ from pogema.a_star_policy import AStarAgent as PogemaAStar
 from torch import Tensor
 
 from agents.base import BatchedEnvView, EpisodeStreams
-from envs.actions import NUM_ACTIONS
+from common.actions import NUM_ACTIONS
 
 
 class RandomAgent(EpisodeStreams):

@@ -1,6 +1,6 @@
 """The PIBT baseline (`--algo pibt`): a centralised planner on the true state of every env.
 
-PIBT itself (Okumura et al.) lives in envs/pibt.py; this agent gives it the
+PIBT itself (Okumura et al.) lives in planners/pibt.py; this agent gives it the
 episode's random streams (tie-breakers, tie-breaking), so an episode's result
 depends only on its task.
 """
@@ -12,11 +12,11 @@ import torch
 from torch import Tensor
 
 from agents.base import BatchedEnvView, EpisodeStreams
-from envs.pibt import PIBTPlanner
+from planners.pibt import PIBTPlanner
 
 
 class PIBTAgent(EpisodeStreams):
-    """Centralised PIBT baseline with full observability (envs.pibt.PIBTPlanner)."""
+    """Centralised PIBT baseline with full observability (planners.pibt.PIBTPlanner)."""
 
     def __init__(self, seed: int = 0, name: str = "PIBT"):
         super().__init__(seed)

@@ -16,7 +16,7 @@ benchmark times one against the other.
 `shield="pibt"` executes the policy's preferences through a collision shield
 (CS-PIBT): each agent ranks its actions by its policy (by logit with argmax
 decoding; a sample without replacement with sampled decoding) and PIBT's
-priority inheritance and backtracking (envs.pibt) picks conflict-free moves in
+priority inheritance and backtracking (planners.pibt) picks conflict-free moves in
 that order. The shield assumes agents that exchange intentions with their
 neighbours each step (who goes where, with which priority): a step beyond the
 published SRMT, which has no shield. Without it the agent acts exactly as before.
@@ -40,8 +40,8 @@ import torch
 from torch import Tensor
 
 from agents.base import AgentError, BatchedEnvView, EpisodeStreams
-from envs.device import resolve_device
-from envs.pibt import SHIELDS, PIBTPlanner
+from common.device import resolve_device
+from planners.pibt import SHIELDS, PIBTPlanner
 from srmt.checkpoint import load_policy
 from srmt.config import POOL_KINDS, ModelConfig
 from srmt.decoding import action_preferences

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 
 BENCHMARKS = {
     "env": ("bench_env_speed", "env throughput: torch backend vs pogema backend, same maps and agents"),
@@ -39,3 +40,18 @@ def add_subparsers(subparsers: argparse._SubParsersAction) -> None:
 
 def _module(name: str):
     return importlib.import_module(f"{__name__}.{name}")
+
+
+def main(argv: list[str]) -> int:
+    """Run one benchmark from its command line (`python -m benchmarks NAME ...`); bad input exits 2."""
+    from common.device import limit_threads
+
+    limit_threads()
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    add_subparsers(parser.add_subparsers(dest="bench", required=True, metavar="BENCH"))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ValueError as err:
+        print(f"python -m benchmarks {args.bench}: error: {err}", file=sys.stderr)
+        return 2

@@ -1,6 +1,6 @@
 """`python -m benchmarks NAME [OPTIONS]`: the same as `srmt bench NAME [OPTIONS]`."""
 import sys
 
-from cli.main import main
+from benchmarks import main
 
-sys.exit(main(["bench", *sys.argv[1:]]))
+sys.exit(main(sys.argv[1:]))

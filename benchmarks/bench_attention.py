@@ -38,11 +38,11 @@ from torch import Tensor
 from agents import SRMTAgent, default_policy_path
 from agents.base import BatchedEnvView
 from benchmarks.options import ROOT, STEPS, Result, add_backend, add_ranged, add_result_options
-from envs.options import Range
+from common.options import Range
 from eval.runner import make_chunks, run_chunks
 from eval.suites import Episode, Suite, get_suite
-from maps.files import PNG, check_output
-from envs.device import limit_threads
+from common.outputs import PNG, check_output
+from common.device import limit_threads
 
 DISTANCE_EDGES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20)
 """Upper edges (cells, inclusive) of the distance bins; one more bin holds the larger distances."""

@@ -19,11 +19,11 @@ import torch
 
 from benchmarks.options import STEPS, Result, add_ranged, add_result_options
 from envs.config import EnvConfig
-from envs.options import Range
+from common.options import Range
 from envs.errors import EnvConfigError
 from envs.torch_backend.lockstep import LockstepStats, Mismatch, lockstep
 from maps.synthetic import maze_grid, random_grid
-from envs.device import limit_threads
+from common.device import limit_threads
 
 CONFIGS = Range(1, 100_000, integer=True)
 SWEEP_ENVS = Range(1, 256, integer=True)

@@ -25,10 +25,10 @@ import numpy as np
 import torch
 
 from benchmarks.options import ENVS, ROUNDS, STEPS, UNTIMED_STEPS, Result, add_ranged, add_result_options
-from envs.actions import NUM_ACTIONS
+from common.actions import NUM_ACTIONS
 from envs.config import EnvConfig, resolve_config
-from envs.device import resolve_device
-from envs.options import Range
+from common.device import resolve_device
+from common.options import Range
 from envs.pogema_backend import PogemaBatchedEnv, make_pogema
 from envs.task import TaskSampler
 from envs.torch_backend.env import TorchBatchedEnv

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from benchmarks.options import ROUNDS, Result, add_backend, add_ranged, add_result_options
 from eval.evaluate import evaluate
-from eval.report import episode_key
+from eval.tables import episode_key
 from eval.runner import AgentSpec
 
 

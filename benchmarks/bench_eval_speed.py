@@ -28,8 +28,8 @@ from agents.pretrained import default_policy_path, random_init_policy
 from eval.runner import AgentSpec, Chunk, make_chunks, run_chunk, run_chunks
 from eval.suites import get_suite
 from benchmarks.options import ROUNDS, Result, add_ranged, add_result_options
-from envs.options import Range
-from envs.device import limit_threads
+from common.options import Range
+from common.device import limit_threads
 
 
 SUITE_SEEDS = Range(0, max(get_suite("bottleneck").seeds), integer=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from agents import default_policy_path
 from benchmarks.options import ROOT, ROUNDS, STEPS, Result, add_ranged, add_result_options
-from envs.options import Range
+from common.options import Range
 
 BASELINE = "95cf117"
 """The last commit before the hooks (srmt/inspect.py, srmt/interventions.py, srmt/neighbours.py)."""

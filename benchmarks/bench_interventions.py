@@ -34,11 +34,11 @@ from pathlib import Path
 from agents import INTERVENTIONS, default_policy_path
 from benchmarks.options import EPISODES, ROOT, WORKERS, Result, add_backend, add_note, add_ranged
 from eval.evaluate import describe_agent, evaluate
-from eval.report import ALL, aggregate, episode_key
+from eval.tables import ALL, aggregate, episode_key
 from eval.runner import AgentSpec
 from eval.stats import mean_ci
 from eval.suites import Suite, get_suite
-from maps.files import DIRECTORY, check_output
+from common.outputs import DIRECTORY, check_output
 
 SHIPPED = (default_policy_path(False, None), default_policy_path(True, None), default_policy_path(True, "pibt"))
 """The shipped policies: Bottleneck, lifelong, lifelong trained with the shield."""
@@ -103,7 +103,7 @@ def suite_of(spec: AgentSpec) -> tuple[Suite, dict]:
 
 
 def score(suite: Suite, records: list[dict]) -> dict:
-    """The suite's first metric over `records` as `srmt eval` prints it (eval.report.aggregate, all
+    """The suite's first metric over `records` as `srmt eval` prints it (eval.tables.aggregate, all
     episodes), its 95% interval (none for a lifelong suite's score), and per group (corridor length /
     agent count) the mean."""
     metric = suite.metrics[0]

@@ -5,7 +5,7 @@ Runs `srmt eval SUITE` for random, mazes, warehouse, movingai and puzzles
 backend, 2 workers), then prints per suite the mean throughput over agent
 counts (how the POGEMA benchmark paper reports suites) beside the published means
 (computed from the benchmark's per-episode files shipped with the maps,
-eval.tables.published), and the evaluation's episodes/s and agent-steps/s.
+eval.report.published), and the evaluation's episodes/s and agent-steps/s.
 Results stay in OUT/SUITE (per-episode JSONL, summary.md per agent count,
 plot.png); rerunning resumes. Ctrl-C / SIGTERM keep the finished episodes and
 write the suites finished so far to OUT/suites.json.
@@ -20,11 +20,11 @@ from pathlib import Path
 
 from benchmarks.options import WORKERS, Result, add_backend, add_note, add_ranged
 from eval.evaluate import evaluate
-from eval.report import ALL, aggregate
+from eval.tables import ALL, aggregate
 from eval.runner import AgentSpec
 from eval.suites import get_suite
-from eval.tables import PUBLISHED, published, published_label
-from maps.files import DIRECTORY, check_output
+from eval.report import PUBLISHED, published, published_label
+from common.outputs import DIRECTORY, check_output
 
 SUITES = ("random", "mazes", "warehouse", "movingai", "puzzles")
 
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         if table:
             result.save(f"The lifelong suites in full, {args.algo} ({args.decoding} decoding), {args.backend} backend",
                         ", ".join(f"{get_suite(name).title} {row['throughput']:.3f}" for name, row in table.items()),
-                        table, "the published means (eval.tables.published)")
+                        table, "the published means (eval.report.published)")
     print("\n| suite | " + f"{args.algo} (measured) | " + " | ".join(map(published_label, PUBLISHED)) + " |")
     print("|---" * (len(PUBLISHED) + 2) + "|")
     for name, row in table.items():

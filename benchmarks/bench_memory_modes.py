@@ -30,7 +30,7 @@ from benchmarks.bench_lifelong_learning import score
 from benchmarks.bench_train_learning import TARGET_CSR, corridor_metrics
 from benchmarks.options import (EVAL_SEEDS, MINUTES, SAVE_EVERY, Result, add_experiment, add_ranged,
                                 add_result_options, experiment_root, train_command)
-from envs.options import Range
+from common.options import Range
 from eval.runner import AgentSpec
 from maps.bottleneck import map_name
 from train.snapshots import snapshot_wall_minutes, train_with_snapshots

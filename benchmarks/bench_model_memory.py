@@ -25,7 +25,7 @@ import psutil
 import torch
 
 from benchmarks.options import ENVS, Result, add_ranged, add_result_options
-from envs.options import Range
+from common.options import Range
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
 from srmt.state import state_size, unpack_state

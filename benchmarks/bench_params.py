@@ -1,4 +1,4 @@
-"""Parameter counts of a model preset / variant, as `srmt params` prints them (cli/params.py), recorded with
+"""Parameter counts of a model preset / variant, as `srmt params` prints them (`print_counts`), recorded with
 `--out` so the README's model size comes from a file.
 
     srmt bench params --preset bottleneck --out docs/results/bench/params.json
@@ -8,11 +8,25 @@ from __future__ import annotations
 import argparse
 
 from benchmarks.options import Result, add_result_options
-from cli.params import _add_arguments as add_model_arguments
-from cli.params import run as print_counts
-from srmt.config import ModelConfig
+from srmt.config import PRESETS, VARIANTS, ModelConfig
 from srmt.model import SRMTPolicy
 from srmt.params import count_parameters
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--preset and --variant (`srmt params` and this benchmark)."""
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="bottleneck",
+                        help="model sizes (default: bottleneck)")
+    parser.add_argument("--variant", choices=VARIANTS, default="srmt",
+                        help="core / ablation (default: srmt)")
+
+
+def print_counts(args: argparse.Namespace) -> int:
+    """Print the parameter counts of a preset / variant (`srmt params`)."""
+    print(f"preset={args.preset} variant={args.variant}")
+    for name, count in count_parameters(SRMTPolicy(ModelConfig.preset(args.preset, variant=args.variant))).items():
+        print(f"{name:24s} {count:>10,d}")
+    return 0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -21,11 +21,11 @@ from pathlib import Path
 from agents import default_policy_path
 from benchmarks.bench_interventions import score
 from benchmarks.options import EPISODES, WORKERS, Result, add_backend, add_note, add_ranged
-from envs.options import Range
+from common.options import Range
 from eval.evaluate import evaluate
 from eval.runner import AgentSpec
 from eval.suites import get_suite
-from maps.files import DIRECTORY, check_output
+from common.outputs import DIRECTORY, check_output
 
 SUITES = ("mazes", "random", "warehouse", "movingai", "puzzles")
 NEIGHBOURS = Range(1, 4096, integer=True)

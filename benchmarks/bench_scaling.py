@@ -37,8 +37,8 @@ import torch
 
 from benchmarks.bench_model_memory import GB, PeakRSS
 from benchmarks.options import STEPS, Result, add_ranged, add_result_options
-from envs.options import Range
-from maps.files import PNG, check_output
+from common.options import Range
+from common.outputs import PNG, check_output
 from srmt.config import POOL_KINDS
 
 AGENTS = Range(1, 65536, integer=True)

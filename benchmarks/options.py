@@ -1,7 +1,7 @@
 """What the benchmarks share: ranges of their numeric options (a value outside is refused before anything
 runs, the message naming the range), the options several of them take, and the result file `--out FILE`
 writes (figures, command line, date, git commit, machine), which `srmt report` turns into the README's
-results table (eval/tables.py).
+results table (eval/report.py).
 
     >>> parser = argparse.ArgumentParser(prog="bench")
     >>> add_ranged(parser, "--rounds", ROUNDS, 3, "rounds per configuration")
@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 
 from envs.backends import BACKENDS
-from envs.options import Range
-from maps.files import DIRECTORY, JSON, check_output
+from common.options import Range
+from common.outputs import DIRECTORY, JSON, check_output
 
 ROUNDS = Range(1, 100, integer=True)
 """Repetitions of a measurement."""
@@ -56,7 +56,7 @@ UNTIMED_STEPS = Range(0, 100_000, integer=True)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT_FORMAT = "srmt-bench-1"
-"""The `format` field of a result file; eval/tables.py reads files of this format."""
+"""The `format` field of a result file; eval/report.py reads files of this format."""
 
 
 def add_ranged(parser: argparse.ArgumentParser, flag: str, allowed: Range, default: float | None,

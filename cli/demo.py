@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from envs.options import POSITIVE
-from maps.files import DIRECTORY, check_output
+from common.options import POSITIVE
+from common.outputs import DIRECTORY, check_output
 
 
 def stages(out: Path, minutes: float, device: str) -> list[list[str]]:

@@ -12,9 +12,9 @@ import signal
 import sys
 
 import benchmarks
-from envs.device import limit_threads
+from common.device import limit_threads
 
-COMMANDS = ["train.cli", "eval.cli", "eval.tables", "maps.cli", "cli.params", "cli.demo"]
+COMMANDS = ["train.cli", "eval.cli", "render.cli", "eval.report", "maps.cli", "cli.params", "cli.demo"]
 """Modules with `add_subparser`, in the order shown by --help."""
 
 

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from envs.actions import NUM_ACTIONS
+from common.actions import NUM_ACTIONS
 from envs.config import EnvConfig, resolve_config
-from envs.device import resolve_device
+from common.device import resolve_device
 from envs.metrics import METRICS, EpisodeMetrics
 from envs.task import Task, TaskSampler
 

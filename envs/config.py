@@ -14,7 +14,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from envs.errors import EnvConfigError
-from envs.pathfinding import bfs_distances
+from planners.pathfinding import bfs_distances
 from maps.errors import MapError
 from maps.grid import free_regions, parse_grid
 from maps.registry import default_registry

@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from envs.actions import ACTION_STEPS
-from envs.pathfinding import DistanceStore
+from common.actions import ACTION_STEPS
+from planners.pathfinding import DistanceStore
 
 MOVES = torch.tensor(ACTION_STEPS)
-"""pogema's actions (envs/actions.py) as a (5, 2) tensor of (d_row, d_col)."""
+"""pogema's actions (common/actions.py) as a (5, 2) tensor of (d_row, d_col)."""
 
 
 def pad_like_pogema(obstacles: np.ndarray, pad: int) -> np.ndarray:

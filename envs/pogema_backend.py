@@ -29,7 +29,7 @@ from torch import Tensor
 
 from envs.batched import BatchedEnv
 from envs.config import EnvConfig, ResolvedEnv
-from envs.device import resolve_device
+from common.device import resolve_device
 from envs.observation import Observer
 from envs.rewards import step_rewards
 from envs.task import Task

@@ -1,9 +1,8 @@
-"""`srmt eval`, `srmt render` and `srmt toolbox` (`srmt bench eval` is benchmarks/bench_eval_speed.py,
-`srmt report` is eval/tables.py).
+"""`srmt eval` and `srmt toolbox` (`srmt render` is render/cli.py, `srmt bench eval`
+benchmarks/bench_eval_speed.py, `srmt report` eval/report.py).
 
     srmt eval bottleneck --checkpoint policy.pt --quick
     srmt eval random --algo pibt --agents 8 16 --workers 2
-    srmt render --map bottleneck-20 --agents 2 --seed 3 --path-channel
     srmt toolbox maps/data/pogema-benchmark/02-mazes/02-mazes.yaml --algo SRMT PIBT
 """
 from __future__ import annotations
@@ -14,27 +13,21 @@ import math
 import sys
 from pathlib import Path
 
-from typing import get_args
-
 from agents import ALGORITHMS, INTERVENTIONS, POOL_FIELDS, POOL_KINDS, SHIELDS, algorithms_help
 from envs.backends import BACKENDS
-from envs.config import CollisionSystem, OnTarget
-from envs.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
+from common.options import NON_NEGATIVE_INT, POSITIVE_INT
 from eval.cluster import ENGINES
 from eval.evaluate import EvalOptions, describe_agent
+from eval.toolbox_names import TOOLBOX_ALGORITHMS
 from maps.registry import ENV_VAR
 
-_MAPS_HELP = (f"extra maps directory (default: ${ENV_VAR}); its NN-name/maps.yaml files replace the shipped "
+MAPS_HELP = (f"extra maps directory (default: ${ENV_VAR}); its NN-name/maps.yaml files replace the shipped "
               "benchmark suites")
-FPS = Range(1, 60, integer=True)
 SHIELD_CHOICES = ("none", *SHIELDS)
 """What --shield accepts: no shield, or one of agents.SHIELDS (`shield_arg` maps 'none' to None)."""
-TOOLBOX_ALGORITHMS = {"SRMT": "srmt", "PIBT": "pibt"}
-"""Names eval/toolbox.py registers with pogema-toolbox (what `srmt toolbox --algo` accepts) -> this
-project's --algo; here so that the command line needs no pogema-toolbox."""
 
 
-def _agent_args(p: argparse.ArgumentParser) -> None:
+def agent_args(p: argparse.ArgumentParser) -> None:
     who = p.add_mutually_exclusive_group()
     who.add_argument("--checkpoint", metavar="FILE",
                      help="SRMT policy file (default: the shipped policy that fits: agents/pretrained/"
@@ -67,7 +60,7 @@ def _agent_args(p: argparse.ArgumentParser) -> None:
                    help="seed of the agent's random streams (sampling, random/A* tie breaks; default 0)")
 
 
-def _spec(args: argparse.Namespace, lifelong: bool):
+def agent_spec(args: argparse.Namespace, lifelong: bool):
     """The agent of the command line; says which shipped policy it picked when no --checkpoint is given."""
     from eval.runner import AgentSpec
 
@@ -88,15 +81,15 @@ def shield_arg(args: argparse.Namespace) -> str | None:
 
 
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:
-    """Register `eval`, `render` and `toolbox`."""
+    """Register `eval` and `toolbox`."""
     from eval.suites import SUITES
 
     p = subparsers.add_parser("eval", help="evaluate a policy or baseline on a benchmark suite",
                               description="Evaluate on a suite; results are appended per episode to "
                                           "OUT/episodes.jsonl, so rerunning the same command resumes.")
     p.add_argument("suite", metavar="SUITE", help=f"one of {', '.join(SUITES)}")
-    _agent_args(p)
-    p.add_argument("--maps-dir", metavar="DIR", help=_MAPS_HELP)
+    agent_args(p)
+    p.add_argument("--maps-dir", metavar="DIR", help=MAPS_HELP)
     p.add_argument("--out", metavar="DIR", help="results directory (default runs/eval/SUITE-ALGORITHM)")
     p.add_argument("--quick", action="store_true", help="a small subset of the suite, for smoke runs")
     p.add_argument("--maps", metavar="REGEX", help="only maps whose whole name matches REGEX")
@@ -123,31 +116,6 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_eval)
 
-    r = subparsers.add_parser("render", help="play one episode and write SVG, MP4 and GIF animations")
-    _agent_args(r)
-    r.add_argument("--map", required=True, metavar="NAME", help="map name (see `srmt maps list`)")
-    r.add_argument("--agents", type=POSITIVE_INT.argtype("--agents"), default=2, metavar="N", help="number of agents (default 2)")
-    r.add_argument("--seed", type=NON_NEGATIVE_INT.argtype("--seed"), default=0, metavar="S", help="task seed (default 0)")
-    r.add_argument("--maps-dir", metavar="DIR", help=_MAPS_HELP)
-    r.add_argument("--out", default="runs/render", metavar="DIR", help="output directory (default runs/render)")
-    r.add_argument("--path-channel", action="store_true", help="draw every agent's shortest path to its goal")
-    r.add_argument("--max-steps", type=POSITIVE_INT.argtype("--max-steps"), metavar="T", help="stop after T steps (default: the episode length)")
-    r.add_argument("--on-target", choices=get_args(OnTarget),
-                   help="override the map's suite dynamics (default: bottleneck finish, benchmark maps restart)")
-    r.add_argument("--collision-system", choices=get_args(CollisionSystem), help="override collisions")
-    r.add_argument("--fps", type=FPS.argtype("--fps"), default=6, help="video frames per second, 1-60 (default 6)")
-    r.add_argument("--formats", nargs="+", choices=("svg", "mp4", "gif"), default=["svg", "mp4", "gif"],
-                   help="files to write (default all three)")
-    r.add_argument("--attention", action="store_true",
-                   help="draw who reads whose memory in the shared pool at every step, and the focused agent's "
-                        "attention over its memory, history and current tokens (an SRMT policy of variant srmt)")
-    r.add_argument("--focus", type=NON_NEGATIVE_INT.argtype("--focus"), metavar="K",
-                   help="with --attention: the agent whose reads are all drawn, with its token strip (default 0)")
-    r.add_argument("--links", type=NON_NEGATIVE_INT.argtype("--links"), metavar="N",
-                   help="with --attention: the N strongest reads of every agent, if strong enough (default 2)")
-    r.add_argument("--no-progress", action="store_true", help="no progress bar")
-    r.set_defaults(func=run_render)
-
     t = subparsers.add_parser("toolbox", help="run a pogema-toolbox YAML config with SRMT / PIBT (extra: toolbox)",
                               description="Register SRMT and PIBT with pogema-toolbox 0.1.1 and run its evaluator "
                                           "on CONFIG (e.g. maps/data/pogema-benchmark/02-mazes/02-mazes.yaml).")
@@ -160,7 +128,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     decoding.add_argument("--argmax", dest="sample", action="store_false", help="take SRMT's most likely action")
     t.add_argument("--shield", choices=SHIELD_CHOICES, default="none",
                    help="pibt: SRMT's ranked actions through the PIBT collision shield (default none)")
-    t.add_argument("--maps-dir", metavar="DIR", help=_MAPS_HELP)
+    t.add_argument("--maps-dir", metavar="DIR", help=MAPS_HELP)
     t.add_argument("--out", metavar="DIR", help="write the toolbox's raw ALGO.json files here")
     t.set_defaults(func=run_toolbox)
 
@@ -175,14 +143,14 @@ def eval_options(args: argparse.Namespace) -> EvalOptions:
 
 def run_eval(args: argparse.Namespace) -> int:
     from eval.evaluate import evaluate
-    from eval.report import ALL, aggregate, comparison, text_table
+    from eval.tables import ALL, aggregate, comparison, text_table
     from eval.suites import get_suite
 
     suite = get_suite(args.suite)
     try:
         if args.checkpoints:
             return _run_checkpoints(args, suite)
-        spec = _spec(args, suite.lifelong)
+        spec = agent_spec(args, suite.lifelong)
         agent = spec.build()
         if describe_agent(agent):
             print(describe_agent(agent), file=sys.stderr)
@@ -240,35 +208,4 @@ def run_toolbox(args: argparse.Namespace) -> int:
         print(f"{name} {metric}: {sum(m[metric] for m in mine) / len(mine):.3f} over {len(mine)} episodes")
     if args.out:
         print(f"raw records: {args.out}")
-    return 0
-
-
-def run_render(args: argparse.Namespace) -> int:
-    from eval.frames import AttentionView
-    from eval.render import render, render_config
-    from eval.suites import EvalError, suite_of_map
-
-    if not args.attention and (args.focus is not None or args.links is not None):
-        raise EvalError("--focus and --links choose what --attention draws: add --attention")
-    suite = suite_of_map(args.map)
-    lifelong = args.on_target == "restart" if args.on_target else bool(suite and suite.lifelong)
-    agent = _spec(args, lifelong).build()
-    if describe_agent(agent):
-        print(describe_agent(agent), file=sys.stderr)
-    if suite is not None and args.on_target is None:
-        from eval.evaluate import check_agent_fits
-
-        check_agent_fits(suite, agent)
-    radius = agent.obs_radius or (suite.default_obs_radius if suite else 2)
-    config = render_config(args.map, args.agents, maps_dir=args.maps_dir, obs_radius=radius,
-                           on_target=args.on_target, collision_system=args.collision_system,
-                           max_steps=args.max_steps)
-    attention = None
-    if args.attention:  # AttentionView's defaults for what is not given
-        attention = AttentionView(**{k: v for k, v in (("focus", args.focus), ("links", args.links)) if v is not None})
-    files = render(agent, config, args.seed, Path(args.out), path_channel=args.path_channel, fps=args.fps,
-                   svg="svg" in args.formats, mp4="mp4" in args.formats, gif="gif" in args.formats,
-                   progress=not args.no_progress, attention=attention)
-    for kind, path in files.items():
-        print(f"{kind}: {path}")
     return 0

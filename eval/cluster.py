@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from agents import Agent
-from envs.device import limit_threads
+from common.device import limit_threads
 from eval.runner import AgentSpec, Chunk, run_chunk
 from eval.suites import EvalError
 

@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 
 from agents import Agent
 from eval.cluster import ENGINES, DaskEngine
-from eval.report import ALL, aggregate, episode_key, interval, match_counts, restrict, write_reports
+from eval.tables import ALL, aggregate, episode_key, interval, match_counts, restrict, write_reports
 from eval.results import ResultStore, compare_paths, label_compared, load_records, to_json, unique_paths
 from eval.runner import AgentSpec, make_chunks, run_chunks
 from eval.suites import BENCHMARK_URL, Episode, EvalError, Suite, get_suite

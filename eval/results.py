@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from eval.suites import Episode, EvalError, Suite
-from maps.files import DIRECTORY, check_output
+from common.outputs import DIRECTORY, check_output
 from maps.registry import BENCHMARK_DIR
 
 RECORDS_FILE = "episodes.jsonl"

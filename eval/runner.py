@@ -30,7 +30,7 @@ from envs.config import EnvConfig, resolve_config
 from envs.metrics import AgentsDensity, agents_density
 from envs.backends import BACKENDS, make_backend
 from envs.batched import BatchedEnv
-from envs.device import limit_threads
+from common.device import limit_threads
 from envs.task import Task, task_for_seed
 from eval.results import make_record
 from eval.suites import Episode, EvalError, Suite, group_by_config

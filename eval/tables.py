@@ -1,302 +1,248 @@
-"""`srmt report`: the README's results tables (lifelong and benchmarks), the per agent count tables and
-the five-suite figure, rebuilt from the committed result files, so a figure cannot drift from its file.
+"""Tables (markdown, CSV) and plots (PNG) from raw-format records.
 
-Inputs of the lifelong tables (all committed):
+Bottleneck: CSR (Wilson interval), ISR and SoC (t intervals) per corridor
+length over the seeds, plus one row over all lengths. Lifelong suites: average
+throughput per agent count (t interval over maps x seeds) and the suite score,
+the mean over agent counts (how SPEC section 3 and the POGEMA paper report it).
 
-- ``docs/results/lifelong/columns.json``: our columns in table order, each with the command that
-  measured it, its decoding and shield, and whether the machine was loaded while it ran;
-- ``docs/results/lifelong/COLUMN/SUITE/episodes.jsonl``: the per-episode records `srmt eval SUITE
-  --out docs/results/lifelong/COLUMN/SUITE` wrote;
-- the POGEMA benchmark's published per-episode results shipped beside the maps
-  (``maps/data/pogema-benchmark/NN-suite/published/ALGO.json``).
-
-Outputs: the README block between ``<!-- report:lifelong -->`` and ``<!-- /report:lifelong -->``,
-``docs/results/lifelong/README.md`` (per agent count, every column and published method) and
-``docs/media/lifelong-suites.png`` (one panel per suite).
-
-The README's benchmark table (between ``<!-- report:bench -->`` and ``<!-- /report:bench -->``) has one row
-per entry of ``BENCH_ROWS``: a result file a benchmark wrote with ``--out`` (``docs/results/bench/NAME.json``:
-title, headline figures, target, command, machine; benchmarks/options.py) or an ``srmt eval bottleneck
---out DIR`` folder, whose ``how.json`` says how it was measured and whose ``episodes.jsonl`` gives the figures.
-
-``srmt report --check`` rebuilds in memory and fails when a committed table differs (tests/test_report.py
-runs it).
-
-A suite's score is the mean over its agent counts of the per-count mean throughput, as the POGEMA
-benchmark paper reports suites.
+Compared results (`--compare`: the benchmark's published files by default)
+are aggregated over the same episodes (map, agent count, seed) as ours, so the
+columns compare like with like; the `n` column shows how many of our episodes
+each algorithm covers. A metric a record holds as null (not a number) is left
+out of that metric's estimate.
 """
 from __future__ import annotations
 
-import argparse
-import functools
-import json
+import csv
 import math
-import sys
-from dataclasses import astuple, dataclass
+from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
-from eval.report import ALL, aggregate, interval
-from eval.results import load_records, published_files
-from eval.suites import Suite, get_suite
+from eval.stats import Estimate, mean_ci, wilson_ci
+from eval.suites import Suite
+from maps.bottleneck import parse_bottleneck_length
 
-ROOT = Path(__file__).resolve().parents[1]
-"""The repository checkout `srmt report` works on (an editable install's source tree)."""
-RESULTS = Path("docs/results/lifelong")
-FIGURE = Path("docs/media/lifelong-suites.png")
-SUITES = ("mazes", "random", "warehouse", "movingai", "puzzles")
-PUBLISHED = ("MAMBA", "QMIX-tuned", "QPLEX-tuned", "Follower", "MATS-LP", "RHCR")
-"""Published methods in table order (file names in NN-suite/published/)."""
-BEGIN, END = "<!-- report:lifelong -->", "<!-- /report:lifelong -->"
-METRIC = "avg_throughput"
-BENCH = Path("docs/results/bench")
-BENCH_BEGIN, BENCH_END = "<!-- report:bench -->", "<!-- /report:bench -->"
-BENCH_ROWS = (BENCH / "train.json", BENCH / "learning.json", Path("docs/results/bottleneck/shipped"),
-              BENCH / "eval.json", BENCH / "env.json", BENCH / "cluster.json", BENCH / "params.json",
-              BENCH / "memory.json", BENCH / "hooks.json")
-"""The README benchmark table's rows in order: a benchmark's result file or a Bottleneck evaluation folder."""
-BENCH_FORMAT = "srmt-bench-1"
-"""The result files' format (benchmarks/options.py RESULT_FORMAT; tests/test_report.py checks they agree)."""
+ALL = "all"
+BOUNDS = {"ISR": (0.0, 1.0), "SoC": (0.0, math.inf), "avg_throughput": (0.0, math.inf)}
+"""Intervals are clipped to the values a metric can take."""
+
+
+def _clip(e: Estimate, lo: float, hi: float) -> Estimate:
+    if math.isnan(e.lo):
+        return e
+    return Estimate(e.mean, min(max(e.lo, lo), hi), max(min(e.hi, hi), lo))
 
 
 @dataclass(frozen=True)
-class Column:
-    """One of our result columns (columns.json)."""
-
-    key: str
-    """folder under docs/results/lifelong"""
-    label: str
-    decoding: str
-    shield: str
-    command: str
-    """the command that measured it, SUITE standing for each suite"""
-    machine: str
-    """'idle' or what else ran on the machine meanwhile"""
+class Row:
+    algorithm: str
+    group: int | str
+    """corridor length or agent count; ALL for the whole suite"""
+    metric: str
+    n: int
+    estimate: Estimate
 
 
-@dataclass(frozen=True)
-class Scores:
-    """Mean throughput per agent count and the suite score of one method on one suite."""
-
-    per_count: dict[int, float]
-    episodes: int
-
-    @property
-    def suite(self) -> float:
-        return sum(self.per_count.values()) / len(self.per_count)
+def episode_key(record: dict) -> tuple[str, int, int]:
+    grid = record["env_grid_search"]
+    return (grid["map_name"], int(grid["num_agents"]), int(grid.get("seed", 0)))
 
 
-def load_columns(root: Path = ROOT) -> list[Column]:
-    return [Column(**c) for c in json.loads((root / RESULTS / "columns.json").read_text())]
+def match_counts(ours: Iterable[dict], others: Iterable[dict]) -> dict[str, tuple[int, int]]:
+    """Per compared algorithm: (episodes of ours it also ran, by map, agents and seed; episodes in its file)."""
+    keys = {episode_key(r) for r in ours}
+    counts: dict[str, list[set]] = {}
+    for r in others:
+        seen = counts.setdefault(r["algorithm"], [set(), set()])
+        seen[1].add(episode_key(r))
+        if episode_key(r) in keys:
+            seen[0].add(episode_key(r))
+    return {name: (len(matched), len(total)) for name, (matched, total) in counts.items()}
 
 
-def scores(suite: Suite, records: list[dict]) -> Scores:
-    """Per agent count means (eval.report.aggregate) of records of one algorithm."""
-    rows = [r for r in aggregate(suite, records) if r.metric == METRIC and r.group != ALL]
-    return Scores({int(r.group): r.estimate.mean for r in rows}, len(records))
+def restrict(records: Iterable[dict], keys: set[tuple[str, int, int]]) -> list[dict]:
+    """The records of the episodes in `keys` (map_name, num_agents, seed)."""
+    return [r for r in records if episode_key(r) in keys]
 
 
-@functools.lru_cache(maxsize=None)  # the README table, the page and the figure read the same files
-def ours(root: Path, column: Column, suite: Suite) -> Scores | None:
-    path = root / RESULTS / column.key / suite.name / "episodes.jsonl"
-    return scores(suite, load_records(path)) if path.is_file() else None
+def _group(suite: Suite, record: dict) -> int:
+    grid = record["env_grid_search"]
+    if suite.lifelong:
+        return int(grid["num_agents"])
+    length = parse_bottleneck_length(grid["map_name"])
+    return length if length is not None else -1
 
 
-@functools.lru_cache(maxsize=None)
-def published(suite: Suite) -> dict[str, Scores]:
-    """The published methods' scores over all their episodes of the suite (the POGEMA benchmark paper's means)."""
-    files = published_files(suite)
-    return {name: scores(suite, load_records(files[name], suite.only_map)) for name in PUBLISHED if name in files}
+def _values(records: Iterable[dict], metric: str) -> list[float]:
+    """The values of `metric` in `records` that are numbers (absent and null ones left out)."""
+    return [float(r["metrics"][metric]) for r in records if r["metrics"].get(metric) is not None]
 
 
-def published_label(name: str) -> str:
-    """A published method's column name (the benchmark's files call the tuned QMIX/QPLEX '-tuned')."""
-    return name.removesuffix("-tuned")
+def aggregate(suite: Suite, records: Iterable[dict]) -> list[Row]:
+    """Per-group and whole-suite estimates of the suite's metrics, per algorithm."""
+    by_algo: dict[str, dict[int, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        by_algo[r["algorithm"]][_group(suite, r)].append(r)
+    rows: list[Row] = []
+    for algo, groups in by_algo.items():
+        everything = [r for g in sorted(groups) for r in groups[g]]
+        for group, recs in [*sorted(groups.items()), (ALL, everything)]:
+            for metric in suite.metrics:
+                values = _values(recs, metric)
+                if not values:
+                    continue
+                if metric == "CSR":
+                    est = wilson_ci(sum(values), len(values))
+                elif group == ALL and suite.lifelong:
+                    # suite score: mean over agent counts of the per-count means (no interval)
+                    per_count = [mean_ci(_values(groups[g], metric)).mean for g in groups]
+                    per_count = [m for m in per_count if not math.isnan(m)]
+                    est = Estimate(sum(per_count) / len(per_count), math.nan, math.nan)
+                else:
+                    est = _clip(mean_ci(values), *BOUNDS.get(metric, (-math.inf, math.inf)))
+                rows.append(Row(algo, group, metric, len(values), est))
+    return rows
 
 
-def _num(x: float | None) -> str:
-    return "-" if x is None or math.isnan(x) else f"{x:.3f}"
+def _fmt(x: float, digits: int) -> str:
+    return "-" if math.isnan(x) else f"{x:.{digits}f}"
 
 
-def readme_block(root: Path = ROOT) -> str:
-    """The README's table: one row per suite, our columns then the published methods, with how each
-    of our columns was measured."""
-    columns = load_columns(root)
-    head = [c.label for c in columns] + [published_label(p) for p in PUBLISHED]
-    lines = [BEGIN, "| suite | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
-    for name in SUITES:
-        suite = get_suite(name)
-        mine = [ours(root, c, suite) for c in columns]
-        theirs = published(suite)
-        cells = [f"**{_num(s.suite)}**" if s else "-" for s in mine]
-        cells += [_num(theirs[p].suite) if p in theirs else "-" for p in PUBLISHED]
-        lines.append(f"| {suite.title} | " + " | ".join(cells) + " |")
-    lines += ["", "How each of our columns was measured (every map, agent count and seed of each suite; files in "
-              f"`{RESULTS}/COLUMN/SUITE/`):", ""]
-    lines += [f"- **{c.label}**: `{c.command}`; {c.decoding} actions, shield {c.shield}; machine: {c.machine}."
-              for c in columns]
-    lines.append(END)
-    return "\n".join(lines)
+def interval(e: Estimate, digits: int = 3) -> str:
+    """'[lo, hi]', or '-' for an estimate without an interval (one value, or a lifelong suite score).
+
+    >>> interval(Estimate(0.5, 0.4, 0.6)), interval(Estimate(0.5, math.nan, math.nan))
+    ('[0.400, 0.600]', '-')
+    """
+    return "-" if math.isnan(e.lo) else f"[{_fmt(e.lo, digits)}, {_fmt(e.hi, digits)}]"
 
 
-def per_count_page(root: Path = ROOT) -> str:
-    """docs/results/lifelong/README.md: per suite, mean throughput per agent count of every method."""
-    columns = load_columns(root)
-    lines = ["# Lifelong results per agent count", "",
-             "Generated by `srmt report` from the files in this folder and the published results shipped "
-             "in `maps/data/pogema-benchmark/`; do not edit by hand. Mean average throughput (goals per step) "
-             "per agent count; the last row is the suite score, the mean over agent counts.", "",
-             *(f"- **{c.label}**: `{c.command}` ({c.decoding} actions, shield {c.shield}; machine: {c.machine})"
-               for c in columns), "", f"![five suites](../../media/{FIGURE.name})", ""]
-    for name in SUITES:
-        suite = get_suite(name)
-        methods = {c.label: ours(root, c, suite) for c in columns}
-        methods.update({published_label(p): s for p, s in published(suite).items()})
-        head = list(methods)
-        lines += [f"## {suite.title}", "", "| agents | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
-        for count in suite.agents:
-            lines.append(f"| {count} | " + " | ".join(_num(s.per_count.get(count) if s else None)
-                                                     for s in methods.values()) + " |")
-        lines.append("| **suite** | " + " | ".join(_num(s.suite if s else None) for s in methods.values()) + " |")
-        lines.append("| episodes | " + " | ".join(str(s.episodes) if s else "0" for s in methods.values()) + " |")
-        lines.append("")
-    return "\n".join(lines)
+def _cell(row: Row | None, digits: int) -> str:
+    if row is None:
+        return "-"
+    e = row.estimate
+    if math.isnan(e.lo):
+        return _fmt(e.mean, digits)
+    return f"{_fmt(e.mean, digits)} {interval(e, digits)}"
 
 
-def figure(path: Path, root: Path = ROOT) -> Path:
-    """One panel per suite: throughput against agent count, ours solid, published dashed."""
+def _groups(rows: Iterable[Row]) -> list[int | str]:
+    """The groups of `rows` in table order: sorted, then ALL."""
+    return sorted({r.group for r in rows if r.group != ALL}) + [ALL]
+
+
+def comparison(suite: Suite, ours: list[dict], others: Iterable[dict]) -> tuple[list[Row], list[str]]:
+    """Rows of our records and of `others` restricted to our episodes, and the algorithms, ours first."""
+    theirs = restrict(others, {episode_key(r) for r in ours})
+    algorithms = list(dict.fromkeys([r["algorithm"] for r in ours] + [r["algorithm"] for r in theirs]))
+    return aggregate(suite, ours + theirs), algorithms
+
+
+def text_table(rows: list[Row], suite: Suite, algorithms: list[str]) -> str:
+    """The suite's main metric per group (rows) and algorithm (columns), aligned for a terminal; the last
+    row counts each algorithm's episodes."""
+    metric = suite.metrics[0]
+    index = {(r.algorithm, r.group): r for r in rows if r.metric == metric}
+    table = [["agents" if suite.lifelong else "L", *algorithms]]
+    for g in _groups(rows):
+        table.append([str(g), *(_fmt(index[a, g].estimate.mean, 3) if (a, g) in index else "-" for a in algorithms)])
+    table.append(["episodes", *(str(index[a, ALL].n) if (a, ALL) in index else "0" for a in algorithms)])
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    lines = ["  ".join([line[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(line[1:], widths[1:])])
+             for line in table]
+    return f"{metric} ('{ALL}': {'mean over agent counts' if suite.lifelong else 'every episode'})\n" + "\n".join(lines)
+
+
+def write_csv(rows: list[Row], suite: Suite, path: Path) -> Path:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["suite", "algorithm", "group_by", "group", "metric", "n", "mean", "ci95_low", "ci95_high"])
+        group_by = "num_agents" if suite.lifelong else "corridor_length"
+        for r in rows:
+            w.writerow([suite.name, r.algorithm, group_by, r.group, r.metric, r.n,
+                        *(f"{v:.6g}" for v in r.estimate)])
+    return path
+
+
+def markdown(rows: list[Row], suite: Suite, algorithms: list[str], note: str = "") -> str:
+    """A markdown page: one table, rows = groups, columns = algorithm x metric."""
+    index = {(r.algorithm, r.group, r.metric): r for r in rows}
+    groups = _groups(rows)
+    digits = {"CSR": 2, "ISR": 2, "SoC": 1, "avg_throughput": 3}
+    label = "agents" if suite.lifelong else "L"
+    head = [label] + [f"{m} {a}" if len(algorithms) > 1 else m for a in algorithms for m in suite.metrics]
+    head += [f"n {a}" if len(algorithms) > 1 else "n" for a in algorithms]
+    lines = [f"# {suite.title}: evaluation summary", ""]
+    if note:
+        lines += [note, ""]
+    ci = "CSR: Wilson 95% interval; others: Student-t 95% interval" if not suite.lifelong else \
+        "avg_throughput: mean [Student-t 95% interval] per agent count; 'all' = mean over agent counts"
+    lines += [ci, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for g in groups:
+        cells = [str(g) if g != ALL else "**all**"]
+        for a in algorithms:
+            cells += [_cell(index.get((a, g, m)), digits.get(m, 3)) for m in suite.metrics]
+        for a in algorithms:
+            row = index.get((a, g, suite.metrics[0]))
+            cells.append(str(row.n) if row else "0")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[Row], suite: Suite, algorithms: list[str], path: Path,
+         labels: dict[str, str] | None = None) -> Path:
+    """CSR/ISR/SoC vs corridor length (bottleneck) or throughput vs agent count (lifelong); `labels`:
+    legend text per algorithm (default its name)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    columns = load_columns(root)
-    palette = plt.get_cmap("tab10").colors
-    color = {name: palette[i % len(palette)] for i, name in enumerate([c.label for c in columns] + list(PUBLISHED))}
-    fig, axes = plt.subplots(1, len(SUITES), figsize=(4.0 * len(SUITES), 3.6))
-    for ax, name in zip(axes, SUITES):
-        suite = get_suite(name)
-        for c in columns:
-            s = ours(root, c, suite)
-            if s:
-                ax.plot(list(s.per_count), list(s.per_count.values()), marker="o", lw=2, label=c.label,
-                        color=color[c.label])
-        for p, s in published(suite).items():
-            ax.plot(list(s.per_count), list(s.per_count.values()), ls="--", lw=1, label=published_label(p),
-                    color=color[p])
-        ax.set_title(suite.title)
-        ax.set_xlabel("agents")
+    metrics = suite.metrics
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for algo in algorithms:
+            pts = sorted((r.group, r.estimate) for r in rows
+                         if r.algorithm == algo and r.metric == metric and r.group != ALL)
+            if not pts:
+                continue
+            xs = [p[0] for p in pts]
+            mean = [p[1].mean for p in pts]
+            lo = [p[1].lo if not math.isnan(p[1].lo) else p[1].mean for p in pts]
+            hi = [p[1].hi if not math.isnan(p[1].hi) else p[1].mean for p in pts]
+            ax.plot(xs, mean, marker="o", markersize=3, label=(labels or {}).get(algo, algo))
+            ax.fill_between(xs, lo, hi, alpha=0.2)
+        ax.set_xlabel("number of agents" if suite.lifelong else "corridor length L")
+        ax.set_ylabel(metric)
+        if not suite.lifelong:
+            ax.set_xscale("log")
+        if metric in ("CSR", "ISR"):
+            ax.set_ylim(-0.05, 1.05)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("average throughput")
-    legend = {}  # every method once, in drawing order, whichever panel has it
-    for ax in axes:
-        for handle, label in zip(*ax.get_legend_handles_labels()):
-            legend.setdefault(label, handle)
-    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=len(legend), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.savefig(path, dpi=100)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(suite.title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
 
 
-@dataclass(frozen=True)
-class BenchRow:
-    """One row of the README's benchmark table."""
-
-    what: str
-    measured: str
-    target: str
-    command: str
-    machine: str
-
-
-def bench_row(root: Path, source: Path) -> BenchRow:
-    """The row of a benchmark's result file or of a Bottleneck evaluation folder (`source`, relative to `root`)."""
-    path = root / source
-    if path.is_dir():
-        return evaluation_row(root, source)
-    record = json.loads(path.read_text())
-    if record.get("format") != BENCH_FORMAT:
-        raise ValueError(f"{source}: not a benchmark result file (format {record.get('format')!r}, "
-                         f"expected {BENCH_FORMAT!r}); write it with the benchmark's --out")
-    machine = record["machine"]
-    return BenchRow(record["title"], record["summary"], record["target"], record["command"],
-                    machine["note"] or f"load average {machine['load_average_before']} before, "
-                                       f"{machine['load_average_after']} after, {machine['cpu_cores']} cores")
-
-
-def evaluation_row(root: Path, folder: Path) -> BenchRow:
-    """A Bottleneck evaluation's row: CSR with its interval, the lengths below CSR 1, mean SoC."""
-    how = json.loads((root / folder / "how.json").read_text())
-    suite = get_suite(json.loads((root / folder / "run.json").read_text())["suite"])
-    if suite.lifelong:
-        raise ValueError(f"{folder}: a lifelong evaluation; its results belong in {RESULTS}")
-    records = load_records(root / folder / "episodes.jsonl")
-    rows = {(r.group, r.metric): r for r in aggregate(suite, records)}
-    lengths = sorted(g for g, m in rows if m == "CSR" and g != ALL)
-    below = [f"L={g} ({rows[g, 'CSR'].estimate.mean:.2f})" for g in lengths if rows[g, "CSR"].estimate.mean < 1]
-    csr = rows[ALL, "CSR"].estimate
-    measured = (f"**CSR {csr.mean:.3f}** {interval(csr)}: 1.00 at every L"
-                + (f" but {', '.join(below)}" if below else "")
-                + f"; SoC {rows[ALL, 'SoC'].estimate.mean:.1f}; {len(records)} episodes, "
-                f"L={lengths[0]}..{lengths[-1]}")
-    return BenchRow(how["title"], measured, how["target"], how["command"], how["machine"])
-
-
-def bench_block(root: Path = ROOT) -> str:
-    """The README's benchmark table: one row per entry of BENCH_ROWS, with the command and file behind it."""
-    lines = [BENCH_BEGIN, "| what | measured | target / reference | how (command; machine; file) |",
-             "|---|---|---|---|"]
-    for source in BENCH_ROWS:
-        row = BenchRow(*(text.replace("|", "\\|") for text in astuple(bench_row(root, source))))  # GFM cells
-        lines.append(f"| {row.what} | {row.measured} | {row.target} | `{row.command}`; machine: {row.machine}; "
-                     f"[`{source}`]({source}) |")
-    lines.append(BENCH_END)
-    return "\n".join(lines)
-
-
-def replace_block(text: str, block: str) -> str:
-    """`text` with the part between the block's first and last line (its markers, included) replaced by `block`."""
-    lines = block.splitlines()
-    begin, end = lines[0], lines[-1]
-    start, stop = text.find(begin), text.find(end)
-    if start < 0 or stop < start:
-        raise ValueError(f"README.md has no {begin} ... {end} block to rebuild")
-    return text[:start] + block + text[stop + len(end):]
-
-
-def rebuilt_readme(text: str, root: Path = ROOT) -> str:
-    """README.md's text with both tables rebuilt from the result files."""
-    return replace_block(replace_block(text, readme_block(root)), bench_block(root))
-
-
-def stale(root: Path = ROOT) -> list[str]:
-    """The committed files whose tables differ from what their result files give."""
-    readme = (root / "README.md").read_text()
-    out = []
-    if rebuilt_readme(readme, root) != readme:
-        out.append("README.md")
-    page = root / RESULTS / "README.md"
-    if not page.is_file() or page.read_text() != per_count_page(root):
-        out.append(str(RESULTS / "README.md"))
+def write_reports(suite: Suite, ours: list[dict], others: list[dict], out_dir: Path, note: str = "",
+                  matched: dict[str, tuple[int, int]] | None = None) -> dict[str, Path]:
+    """summary.md, summary.csv and plot.png in `out_dir`; `others` are restricted to our episodes and the
+    note says how many of ours each compared algorithm matched (`matched`: `match_counts(ours, others)`)."""
+    ours_n = len({episode_key(r) for r in ours})
+    matched = matched or {}
+    if matched:
+        note += "; compared: " + ", ".join(f"{name} matched {m} of our {ours_n} episodes ({n} in its file)"
+                                         for name, (m, n) in matched.items())
+    rows, algorithms = comparison(suite, ours, others)
+    out = {"csv": write_csv(rows, suite, out_dir / "summary.csv")}
+    (out_dir / "summary.md").write_text(markdown(rows, suite, algorithms, note))
+    out["markdown"] = out_dir / "summary.md"
+    if rows:
+        labels = {name: f"{name} ({m}/{ours_n} matched)" for name, (m, _) in matched.items()}
+        out["plot"] = plot(rows, suite, algorithms, out_dir / "plot.png", labels)
     return out
-
-
-def add_subparser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("report", help="rebuild the README's and docs' results tables from docs/results",
-                              description=__doc__.split("\n\n")[0])
-    p.add_argument("--check", action="store_true", help="only compare: exit 1 if a table differs from its files")
-    p.set_defaults(func=run_report)
-
-
-def run_report(args: argparse.Namespace) -> int:
-    if args.check:
-        bad = stale()
-        for name in bad:
-            print(f"{name}: differs from its result files; run `srmt report`", file=sys.stderr)
-        return 1 if bad else 0
-    readme = ROOT / "README.md"
-    readme.write_text(rebuilt_readme(readme.read_text()))
-    (ROOT / RESULTS / "README.md").write_text(per_count_page())
-    figure(ROOT / FIGURE)
-    print(f"rebuilt README.md, {RESULTS / 'README.md'} and {FIGURE}")
-    return 0

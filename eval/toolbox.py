@@ -34,11 +34,11 @@ import yaml
 
 from envs.config import EnvConfig
 from envs.pogema_backend import PogemaBatchedEnv
-from eval.cli import TOOLBOX_ALGORITHMS
+from eval.toolbox_names import TOOLBOX_ALGORITHMS
 from eval.evaluate import check_agent_fits
 from eval.runner import AgentSpec
 from eval.suites import EvalError, Suite
-from maps.files import DIRECTORY, check_output
+from common.outputs import DIRECTORY, check_output
 from maps.registry import default_registry
 
 try:
@@ -210,7 +210,7 @@ def check_agents_fit(entries: dict, dynamics: Sequence[str], source: str) -> Non
 
 def run_config(config: dict, out_dir: str | Path | None = None) -> list[dict]:
     """Run pogema-toolbox's evaluator on `config`; ALGO.json raw files go to `out_dir` when given (checked
-    before the evaluator starts: maps.files.check_output)."""
+    before the evaluator starts: common.outputs.check_output)."""
     from pogema_toolbox.evaluator import evaluation
 
     if out_dir:

@@ -9,7 +9,7 @@ from maps import generate
 from maps.bottleneck import (TRAIN_EPISODE_LENGTH, episode_length_for_test,
                              parse_bottleneck_length, sample_starts_goals)
 from maps.errors import MapError
-from maps.files import DIRECTORY, PNG, OutputKind, OutputPathError, check_output
+from common.outputs import DIRECTORY, PNG, OutputKind, OutputPathError, check_output
 from maps.grid import free_cells, parse_grid
 from maps.preview import render_ascii, render_png
 from maps.registry import ENV_VAR, MapRegistry, default_registry

@@ -1,4 +1,4 @@
-"""From a policy's logits to a ranking of its actions, the input of a collision shield (envs/pibt.py).
+"""From a policy's logits to a ranking of its actions, the input of a collision shield (planners/pibt.py).
 
 >>> import torch
 >>> action_preferences(torch.tensor([[0.0, 2.0, 1.0, -1.0, 0.5]])).tolist()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from maps.registry import BENCHMARK_DIR as SHIPPED_BENCHMARK
-from envs.device import limit_threads
+from common.device import limit_threads
 
 limit_threads(1)
 
@@ -35,9 +35,9 @@ def no_spawn(monkeypatch):
 def no_plot(monkeypatch):
     """evaluate() without drawing plot.png (most of a tiny evaluation's time), for tests that do not read
     it; tests/test_eval_evaluate.py checks the plot where it pins a report."""
-    import eval.report
+    import eval.tables
 
-    monkeypatch.setattr(eval.report, "plot", lambda rows, suite, algorithms, path, labels=None: path)
+    monkeypatch.setattr(eval.tables, "plot", lambda rows, suite, algorithms, path, labels=None: path)
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,10 +3,10 @@ import numpy as np
 import torch
 
 from agents.pibt import PIBTAgent
-from envs.pibt import pibt_actions, update_priorities
+from planners.pibt import pibt_actions, update_priorities
 from envs.config import EnvConfig
 from envs.observation import MOVES
-from envs.pathfinding import bfs_distances_many
+from planners.pathfinding import bfs_distances_many
 from envs.pogema_backend import PogemaBatchedEnv
 
 STEP = MOVES.numpy()  # action code -> (d_row, d_col)

@@ -1,4 +1,4 @@
-"""Bad and edge-case input: every output path is checked before any work starts (maps.files.check_output),
+"""Bad and edge-case input: every output path is checked before any work starts (common.outputs.check_output),
 and every numeric option of the benchmarks has a bound. The table of cases is docs/bad_input.md."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from cli.main import build_parser
 from cli.main import main as srmt
-from maps.files import DIRECTORY, PNG, OutputPathError, check_output, output_problem
+from common.outputs import DIRECTORY, PNG, OutputPathError, check_output, output_problem
 from srmt.checkpoint import save_policy
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy

@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks import bench_interventions
 from eval.evaluate import evaluate
-from eval.report import ALL, aggregate
+from eval.tables import ALL, aggregate
 from eval.runner import AgentSpec
 from eval.suites import get_suite
 

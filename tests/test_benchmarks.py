@@ -110,7 +110,7 @@ def test_a_result_file_holds_the_figures_the_command_and_the_machine(tmp_path, m
 
 
 def test_a_bad_result_path_fails_before_the_benchmark_runs(tmp_path):
-    from maps.files import OutputPathError
+    from common.outputs import OutputPathError
 
     with pytest.raises(OutputPathError, match="--out .*: it is a directory"):
         Result.begin(argparse.Namespace(bench="eval", out=str(tmp_path), note=""))

@@ -17,6 +17,7 @@ from eval.cluster import ENGINES
 from srmt.checkpoint import save_policy
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
+from render import cli as render_cli
 
 pytestmark = pytest.mark.usefixtures("no_plot")  # no test here reads plot.png
 
@@ -32,19 +33,22 @@ def test_parsers_register_with_the_srmt_entry_point():
     parser = argparse.ArgumentParser(prog="srmt")
     sub = parser.add_subparsers(dest="command")
     cli.add_subparser(sub)
+    render_cli.add_subparser(sub)
     benchmarks.add_subparsers(sub.add_parser("bench").add_subparsers(dest="bench"))
     args = parser.parse_args(["eval", "random", "--algo", "astar", "--agents", "8", "16", "--seeds", "0",
                               "--workers", "3", "--compare", "a.json", "b.json"])
     assert (args.suite, args.algo, args.agents, args.seeds, args.workers) == ("random", "astar", [8, 16], [0], 3)
     assert args.compare == ["a.json", "b.json"] and args.func is cli.run_eval
     args = parser.parse_args(["render", "--map", "bottleneck-9", "--agents", "2", "--path-channel"])
-    assert args.func is cli.run_render and args.path_channel
+    assert args.func is render_cli.run_render and args.path_channel
     assert parser.parse_args(["bench", "eval", "--quick"]).quick
 
 
 def _subparsers() -> dict[str, argparse.ArgumentParser]:
     parser = argparse.ArgumentParser(prog="srmt")
-    cli.add_subparser(parser.add_subparsers(dest="command"))
+    commands = parser.add_subparsers(dest="command")
+    cli.add_subparser(commands)
+    render_cli.add_subparser(commands)
     (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     return sub.choices
 

@@ -11,7 +11,7 @@ distributed = pytest.importorskip("distributed", reason="the cluster extra is no
 from eval import cluster as cluster_module  # noqa: E402
 from eval.cluster import DaskEngine  # noqa: E402
 from eval.evaluate import evaluate  # noqa: E402
-from eval.report import episode_key  # noqa: E402
+from eval.tables import episode_key  # noqa: E402
 from eval.results import load_records  # noqa: E402
 from eval.runner import AgentSpec, make_chunks  # noqa: E402
 from eval.suites import EvalError, get_suite  # noqa: E402

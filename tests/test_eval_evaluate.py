@@ -57,7 +57,7 @@ def test_bottleneck_records_are_pinned_and_in_raw_format(tmp_path):
     csv_lines = (out / "summary.csv").read_text().splitlines()
     assert csv_lines[0] == "suite,algorithm,group_by,group,metric,n,mean,ci95_low,ci95_high"
     assert "bottleneck,AStar,corridor_length,3,SoC,2,71.5,0,420.915" in csv_lines
-    # one panel per metric (CSR, ISR, SoC) of 4.2 x 3.4 inches at 120 dpi (eval/report.py plot), not blank
+    # one panel per metric (CSR, ISR, SoC) of 4.2 x 3.4 inches at 120 dpi (eval/tables.py plot), not blank
     image = matplotlib.image.imread(out / "plot.png")
     assert image.shape == (408, 3 * 504, 4) and (image[..., :3] < 0.5).any()
 
@@ -95,7 +95,7 @@ def test_results_of_another_agent_are_not_mixed(tmp_path, no_plot):
 def test_output_directory_not_writable(tmp_path):
     blocker = tmp_path / "file.txt"
     blocker.write_text("x")
-    from maps.files import OutputPathError
+    from common.outputs import OutputPathError
 
     with pytest.raises(OutputPathError, match="--out .*file.txt/out: .*file.txt is a file, so nothing can be "
                                               "created under it; pass a path in a directory"):

@@ -8,7 +8,7 @@ import yaml
 from agents import GreedyAgent
 from cli.main import main as srmt
 from eval.evaluate import evaluate
-from eval.report import match_counts
+from eval.tables import match_counts
 from eval.results import compare_paths, label_compared, load_records, published_files
 from eval.suites import EvalError, get_suite
 from maps.registry import BENCHMARK_DIR, load_collection

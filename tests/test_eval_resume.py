@@ -9,7 +9,7 @@ import yaml
 from agents import GreedyAgent
 from agents.pretrained import default_policy_path
 from eval.evaluate import evaluate, evaluate_checkpoints
-from eval.report import aggregate
+from eval.tables import aggregate
 from eval.results import make_record, to_json
 from eval.runner import AgentSpec
 from eval.suites import Episode, EvalError, get_suite

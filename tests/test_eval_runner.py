@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from envs.config import EnvConfig, OnTarget, resolve_config
-from envs.device import limit_threads
+from common.device import limit_threads
 from envs.pogema_backend import PogemaBatchedEnv
 from eval.runner import eval_reward, start_task
 from eval.suites import EvalError

@@ -90,7 +90,7 @@ def test_a_policy_that_does_not_fit_the_config_is_refused_as_srmt_eval_does(conf
 
 
 def test_toolbox_out_is_checked_before_the_evaluator_runs(config_file, tmp_path):
-    from maps.files import OutputPathError
+    from common.outputs import OutputPathError
 
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(OutputPathError, match="--out .*notes.txt: it exists and is not a directory"):

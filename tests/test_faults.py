@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from eval.report import episode_key
+from eval.tables import episode_key
 from eval.results import load_records
 from eval.suites import get_suite
 from srmt.checkpoint import load_policy

@@ -1,8 +1,10 @@
-"""The direction of dependencies between the packages (DESIGN.md), checked over every module's imports.
+"""The direction of dependencies between the packages (DESIGN.md, docs/architecture.md), checked over every
+module's imports, and no import cycle between modules.
 
-`maps <- envs`, `srmt` stands alone, `agents <- envs, srmt`, `train <- envs, srmt`,
-`eval <- envs, agents`; every package may use `maps` below it; `cli` (the console script) and `benchmarks` sit on top.
-Function-level imports count too.
+`common` (the ground floor) imports nothing of the project; `maps <- common`; `srmt` (pure torch) stands
+alone but for `common`; `planners <- common`; `envs <- maps, planners`; `agents <- envs, srmt, planners`;
+`train <- envs, srmt, planners`; `eval <- envs, agents`; `render <- eval`; `benchmarks` and `cli` (the
+console script) sit on top, `cli` above `benchmarks`. Function-level imports count too.
 """
 import ast
 from pathlib import Path
@@ -10,16 +12,33 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-ALLOWED = {
-    "maps": set(),
-    "srmt": set(),
-    "envs": {"maps"},
-    "agents": {"envs", "srmt", "maps"},
-    "train": {"envs", "srmt", "maps"},
-    "eval": {"envs", "agents", "maps"},
-    "cli": {"maps", "srmt", "envs", "agents", "train", "eval", "benchmarks"},
-    "benchmarks": {"maps", "srmt", "envs", "agents", "train", "eval", "cli"},
+_BELOW = {
+    "common": set(),
+    "maps": {"common"},
+    "srmt": {"common"},
+    "planners": {"common"},
+    "envs": {"maps", "planners"},
+    "agents": {"envs", "srmt", "planners"},
+    "train": {"envs", "srmt", "planners"},
+    "eval": {"envs", "agents"},
+    "render": {"eval"},
+    "benchmarks": {"render", "train"},
+    "cli": {"benchmarks"},
 }
+
+
+def _closure(package: str) -> set[str]:
+    """Every package `package` may import: those right below it and everything below them."""
+    seen, todo = set(), list(_BELOW[package])
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(_BELOW[name])
+    return seen
+
+
+ALLOWED = {package: _closure(package) for package in _BELOW}
 
 
 def project_imports(path: Path) -> list[tuple[int, str]]:
@@ -50,3 +69,50 @@ def test_the_checker_sees_imports_inside_functions(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("import os\nfrom maps import grid\n\ndef f():\n    from eval.cli import main\n    import train.run\n")
     assert project_imports(module) == [(2, "maps"), (5, "eval"), (6, "train")]
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Project module -> the project modules it imports (`from pkg import mod` counts as pkg.mod)."""
+    paths = [p for package in ALLOWED for p in sorted((ROOT / package).rglob("*.py"))]
+    names = {_module_name(p) for p in paths}
+    graph: dict[str, set[str]] = {}
+    for path in paths:
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                targets = [f"{node.module}.{alias.name}" for alias in node.names] + [node.module]
+            else:
+                continue
+            for target in targets:
+                while target and target not in names:
+                    target = target.rpartition(".")[0]
+                if target:
+                    edges.add(target)
+        name = _module_name(path)
+        graph[name] = edges - {name} - {n for n in names if name.startswith(n + ".")}  # a package's own __init__
+    return graph
+
+
+def test_no_import_cycle_between_modules():
+    graph, state, cycles = module_graph(), {}, []
+
+    def visit(node, stack):
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                cycles.append(" -> ".join(stack[stack.index(nxt):] + [nxt]))
+            elif nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert cycles == []

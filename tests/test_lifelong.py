@@ -9,7 +9,7 @@ import torch
 
 from envs.config import EnvConfig, resolve_config
 from envs.errors import EnvConfigError
-from eval.cli import _spec
+from eval.cli import agent_spec
 from eval.evaluate import evaluate
 from eval.runner import AgentSpec
 from eval.suites import SUITES, EvalError
@@ -128,16 +128,16 @@ def test_lifelong_policy_runs_on_the_validation_suite(tmp_path, no_plot):
 def test_without_checkpoint_the_shipped_policy_that_fits_is_named(capsys):
     import argparse
 
-    from eval.cli import _agent_args
+    from eval.cli import agent_args
 
     parser = argparse.ArgumentParser()
-    _agent_args(parser)
+    agent_args(parser)
     args = parser.parse_args([])  # srmt eval's agent options, all at their defaults
-    assert _spec(args, lifelong=True).policy_path.name == "lifelong_srmt.pt"
+    assert agent_spec(args, lifelong=True).policy_path.name == "lifelong_srmt.pt"
     args.shield = "pibt"
-    assert _spec(args, lifelong=True).policy_path.name == "lifelong_srmt_shield.pt"
+    assert agent_spec(args, lifelong=True).policy_path.name == "lifelong_srmt_shield.pt"
     assert "shipped lifelong policy" in capsys.readouterr().err
-    assert _spec(args, lifelong=False).policy_path.name == "bottleneck_srmt.pt"
+    assert agent_spec(args, lifelong=False).policy_path.name == "bottleneck_srmt.pt"
     assert "shipped Bottleneck policy" in capsys.readouterr().err
     assert AgentSpec("greedy").policy_path is None
 

@@ -5,9 +5,9 @@ from PIL import Image
 
 from agents import GreedyAgent, SRMTAgent, make_agent
 from cli.main import main as eval_cli
-from eval.drawing import Disc, Line
-from eval.frames import FOCUS, LAYERS, AttentionView, FrameDrawer, level, shade
-from eval.render import play_episode, render, render_config
+from render.drawing import Disc, Line
+from render.frames import FOCUS, LAYERS, AttentionView, FrameDrawer, level, shade
+from render.play import play_episode, render, render_config
 from eval.suites import EvalError
 from srmt import ModelConfig, SRMTPolicy
 

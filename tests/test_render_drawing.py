@@ -1,9 +1,9 @@
-"""eval/drawing.py: one drawing description painted by PIL and written as an animated SVG."""
+"""render/drawing.py: one drawing description painted by PIL and written as an animated SVG."""
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from eval.drawing import Disc, Label, Line, Rect, blend, gif_palette, raster, write_svg
+from render.drawing import Disc, Label, Line, Rect, blend, gif_palette, raster, write_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 WHITE, RED, BLUE = (255, 255, 255), (200, 0, 0), (0, 0, 200)

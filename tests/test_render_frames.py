@@ -1,13 +1,13 @@
-"""The look of rendered frames (eval/frames.py): agent colours, goals, the header, attention drawing."""
+"""The look of rendered frames (render/frames.py): agent colours, goals, the header, attention drawing."""
 import numpy as np
 import pytest
 
 from envs.task import Task
-from eval.drawing import Label, Line, Rect
-from eval.frames import (FOCUS, LAYERS, LINK, MAX_COLORS, MAX_GOAL_LINES, MIN_LINK, NUMBER_CELL, AttentionView,
+from render.drawing import Label, Line, Rect
+from render.frames import (FOCUS, LAYERS, LINK, MAX_COLORS, MAX_GOAL_LINES, MIN_LINK, NUMBER_CELL, AttentionView,
                          FrameDrawer, agent_palette, level, light, shade)
 from eval.suites import EvalError
-from eval.trajectory import Trajectory
+from render.trajectory import Trajectory
 
 GOAL_LINE_LAYER, GOAL_LAYER, LINK_LAYER, HEADER_LAYER = (LAYERS.index(name) for name in
                                                           ("goal lines", "goals", "links", "header"))

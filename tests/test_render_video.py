@@ -13,10 +13,10 @@ from agents import AStarAgent, GreedyAgent
 from cli.main import main as eval_cli
 from envs.config import EnvConfig
 from envs.errors import EnvConfigError
-from eval.frames import OBSTACLE, FrameDrawer
-from eval.render import play_episode, render, render_config
+from render.frames import OBSTACLE, FrameDrawer
+from render.play import play_episode, render, render_config
 from eval.suites import EvalError
-from maps.files import OutputPathError
+from common.outputs import OutputPathError
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -1,4 +1,4 @@
-"""`srmt report` (eval/tables.py): the README's lifelong and benchmark tables and the per agent count page
+"""`srmt report` (eval/report.py): the README's lifelong and benchmark tables and the per agent count page
 are what the committed result files give; the published means are the POGEMA benchmark paper's."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from eval.suites import get_suite
-from eval.tables import (BENCH, BENCH_FORMAT, BENCH_ROWS, END, RESULTS, ROOT, bench_block, bench_row, per_count_page,
+from eval.report import (BENCH, BENCH_FORMAT, BENCH_ROWS, END, RESULTS, ROOT, bench_block, bench_row, per_count_page,
                          published, readme_block, replace_block, stale)
 
 # the POGEMA benchmark paper's table of lifelong results, typed by hand
@@ -120,9 +120,9 @@ def test_every_bench_row_has_its_file_and_every_result_file_a_row():
 
 
 def test_bench_block_has_a_row_per_file_naming_its_command_and_file(tmp_path, monkeypatch):
-    import eval.tables
+    import eval.report
 
     (tmp_path / "r.json").write_text(json.dumps(_bench_record("Speed (a|b)", "**7.50x**")))
-    monkeypatch.setattr(eval.tables, "BENCH_ROWS", (Path("r.json"),))
+    monkeypatch.setattr(eval.report, "BENCH_ROWS", (Path("r.json"),))
     assert bench_block(tmp_path).splitlines()[3] == (
         "| Speed (a\\|b) | **7.50x** | >= 5x | `srmt bench x --out f.json`; machine: loaded: tests; [`r.json`](r.json) |")

@@ -5,8 +5,8 @@ import torch
 
 from envs.config import EnvConfig
 from envs.errors import EnvConfigError
-from envs.pibt import DistanceCache
-from envs.pathfinding import (FieldBudgetError, FieldSlots, bfs_distances_many, packed_successor_codes,
+from planners.pibt import DistanceCache
+from planners.pathfinding import (FieldBudgetError, FieldSlots, bfs_distances_many, packed_successor_codes,
                               successor_codes)
 from envs.torch_backend import TorchBatchedEnv
 from envs.torch_backend.successors import pack_steps
@@ -127,5 +127,5 @@ def test_pibt_distances_within_a_three_table_budget_equal_the_bfs():
         rows, cols = rng.integers(0, 7, (3, 5)), rng.integers(0, 9, (3, 5))
         expected = bfs_distances_many(obstacles, goals)[np.arange(3)[:, None], rows, cols]
         np.testing.assert_array_equal(cache.at(obstacles, goals, rows, cols), expected)
-    with pytest.raises(FieldBudgetError, match=r"4 fields are needed at once .*raise envs\.pibt\.CACHE_BYTES"):
+    with pytest.raises(FieldBudgetError, match=r"4 fields are needed at once .*raise planners\.pibt\.CACHE_BYTES"):
         cache.at(obstacles, free[:4], np.zeros((4, 5), dtype=int), np.zeros((4, 5), dtype=int))

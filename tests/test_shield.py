@@ -8,7 +8,7 @@ from agents import AgentError, SRMTAgent, make_agent
 from cli.main import main
 from envs.config import EnvConfig
 from envs.observation import MOVES
-from envs.pibt import PIBTPlanner, distance_preferences, shielded_actions
+from planners.pibt import PIBTPlanner, distance_preferences, shielded_actions
 from envs.pogema_backend import PogemaBatchedEnv
 from envs.task import task_for_seed
 from srmt.config import ModelConfig

@@ -8,7 +8,7 @@ from envs.config import EnvConfig, resolve_config
 from envs.errors import EnvConfigError
 from envs.pogema_backend import PogemaBatchedEnv, make_pogema
 from envs.task import Task, task_for_seed
-from envs.device import resolve_device
+from common.device import resolve_device
 from envs.torch_backend import TorchBatchedEnv
 from envs.torch_backend.lifelong import TaskCells
 from maps.synthetic import maze_grid, random_grid

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from envs.observation import Observer
-from envs.pathfinding import bfs_distances, bfs_distances_many, successor_codes
+from planners.pathfinding import bfs_distances, bfs_distances_many, successor_codes
 from envs.torch_backend.successors import SuccessorTable, pack_steps
 from envs.torch_backend.observe import TableObserver
 

@@ -12,7 +12,7 @@ from envs.config import EnvConfig
 from envs.errors import EnvConfigError
 from srmt.config import ModelConfig
 from train.checks import check_config, prepare_experiment
-from maps.files import OutputPathError
+from common.outputs import OutputPathError
 from train.config import CONFIG_FILE, MANAGED_SF, TrainConfigError, build_config, parse_overrides, sf_options, sf_parser
 from train.run import sf_config
 from maps.synthetic import maze_grid
@@ -140,7 +140,7 @@ def test_unknown_device_and_backend(tmp_path, no_spawn):
 
 
 def test_experiment_dir_not_writable(tmp_path, no_spawn):
-    """maps.files.check_output, as for every other output directory."""
+    """common.outputs.check_output, as for every other output directory."""
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     with pytest.raises(OutputPathError, match=re.escape(f"--experiment {blocker}/exp: {blocker} is a file, so "
@@ -259,7 +259,7 @@ def test_lifelong_preset_generates_its_mazes(tmp_path):
 
 def test_mazes_are_seeded_connected_and_not_the_benchmark():
     assert maze_grid(1_000_000, 6) == maze_grid(1_000_000, 6) != maze_grid(1_000_001, 6)
-    from envs.pathfinding import bfs_distances
+    from planners.pathfinding import bfs_distances
     from maps.grid import parse_grid
 
     for name, grid in training_mazes(6).items():

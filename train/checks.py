@@ -13,11 +13,11 @@ from typing import Any, Iterator
 
 import torch
 
-from envs.actions import NUM_ACTIONS
+from common.actions import NUM_ACTIONS
 from envs.backends import BACKENDS
 from envs.config import resolve_config
-from envs.options import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, Range
-from maps.files import DIRECTORY, check_output
+from common.options import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, Range
+from common.outputs import DIRECTORY, check_output
 from srmt.config import SAVED_VERSION, ModelConfig
 from train.config import CONFIG_FILE, TrainConfig, TrainConfigError, sf_options, sf_value
 from train.export import latest_checkpoint
@@ -164,7 +164,7 @@ def prepare_experiment(cfg: TrainConfig, saved: dict[str, Any] | None, command: 
         on settings changed since the saved config (empty for a fresh run).
 
     Raises:
-        OutputPathError: the directory cannot be created or written (maps.files.check_output).
+        OutputPathError: the directory cannot be created or written (common.outputs.check_output).
         TrainConfigError: not a srmt experiment, or a checkpoint that the new config cannot continue.
         EnvConfigError: the environment config (maps, agents, reward ...) is invalid.
     """

@@ -16,9 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-from envs.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
-from envs.pibt import SHIELDS
-from maps.files import DIRECTORY, check_output
+from common.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
+from planners.pibt import SHIELDS
+from common.outputs import DIRECTORY, check_output
 from train.presets import BOTTLENECK_REWARDS, PRESETS
 
 HELP = """\
@@ -120,7 +120,7 @@ def _imitate(args: argparse.Namespace) -> int:
 
 def imitation_outputs(out: str) -> Path:
     """The policy file `srmt imitate --out` names, after checking it and the folders written beside it
-    (training maps, snapshots); maps.files.OutputPathError names what cannot be written and the fix."""
+    (training maps, snapshots); common.outputs.OutputPathError names what cannot be written and the fix."""
     from train.export import POLICY_OUTPUT
     from train.imitation import SNAPSHOTS
 

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import torch
 
-from maps.files import OutputKind
+from common.outputs import OutputKind
 from srmt.checkpoint import CheckpointError, non_finite, read_policy_file, save_policy
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
@@ -44,7 +44,7 @@ def is_policy_file(path: Path) -> bool:
 
 
 POLICY_OUTPUT = OutputKind("srmt policy file (.pt)", (".pt",), recognises=is_policy_file, stem="policy")
-"""A policy file as a command's output (maps.files.check_output)."""
+"""A policy file as a command's output (common.outputs.check_output)."""
 
 
 def recommendations(on_target: str, init_meta: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Imitation warm-start: behaviour cloning of the PIBT planner before APPO (`srmt imitate`).
 
 The lifelong presets' environments run in the torch backend; at every step the
-expert (envs.pibt.PIBTPlanner: centralised, full observability) names an
+expert (planners.pibt.PIBTPlanner: centralised, full observability) names an
 action for every agent, and the policy (decentralised, its own observation
 window and the shared memory) learns to predict it:
 
@@ -44,8 +44,8 @@ import torch
 import torch.nn.functional as F
 
 from envs.config import EnvConfig
-from envs.options import Range
-from envs.pibt import PIBTPlanner
+from common.options import Range
+from planners.pibt import PIBTPlanner
 from envs.torch_backend import TorchBatchedEnv
 from srmt.checkpoint import save_policy
 from srmt.config import ModelConfig
@@ -84,7 +84,7 @@ class ImitationConfig:
     final_expert_share: float = 0.5
     """probability that an env executes the expert's actions, reached at the end of the budget"""
     shield: bool = False
-    """the policy's own actions go through the PIBT collision shield (envs/pibt.py) in the rollouts"""
+    """the policy's own actions go through the PIBT collision shield (planners/pibt.py) in the rollouts"""
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from envs.batched import BatchedEnv
 from envs.config import EnvConfig
-from envs.pathfinding import FieldBudgetError
+from planners.pathfinding import FieldBudgetError
 from envs.rewards import step_rewards
 from envs.task import Task
 from envs.torch_backend.dynamics import resolve_moves

@@ -1,4 +1,4 @@
-"""The torch backend's path rule on its device: successor codes (envs/pathfinding.py) of many
+"""The torch backend's path rule on its device: successor codes (planners/pathfinding.py) of many
 (map, goal) fields, several steps packed per entry, so that one lookup advances a walk several cells.
 
 Memory policy: one field is a canvas of int16 (a 256x256 map with r = 5: 141 KB). While every
@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from envs.actions import ACTION_STEPS
-from envs.pathfinding import FieldBudgetError, FieldSlots, packed_successor_codes
+from common.actions import ACTION_STEPS
+from planners.pathfinding import FieldBudgetError, FieldSlots, packed_successor_codes
 
 FIELD_BUDGET_BYTES = 4 << 30
 """Default byte budget of a `SuccessorTable`'s fields (4 GiB: 30,000 fields of a 256x256 map, r = 5)."""

@@ -1,4 +1,4 @@
-"""The look of a rendered episode: a Trajectory -> one drawing description (eval.drawing) per frame.
+"""The look of a rendered episode: a Trajectory -> one drawing description (render.drawing) per frame.
 
 Every agent has its own colour (`agent_palette`: farthest-point picks among saturated hues; the
 first `MAX_COLORS` agents all differ, beyond that colours repeat and, up to `MAX_GOAL_LINES`
@@ -25,10 +25,10 @@ from functools import cached_property, lru_cache
 import numpy as np
 from PIL import Image
 
-from envs.pathfinding import bfs_distances, follow_codes, successor_codes
-from eval.drawing import Color, Disc, Label, Line, Rect, Scene, Shape, blend, colors_of, gif_palette, raster
+from planners.pathfinding import bfs_distances, follow_codes, successor_codes
+from render.drawing import Color, Disc, Label, Line, Rect, Scene, Shape, blend, colors_of, gif_palette, raster
 from eval.suites import EvalError
-from eval.trajectory import Trajectory
+from render.trajectory import Trajectory
 
 FREE = (250, 250, 250)
 OBSTACLE = (70, 80, 90)
@@ -139,7 +139,7 @@ class FrameDrawer:
                  attention: AttentionView | None = None):
         if attention is not None and not traj.attention:
             raise ValueError("attention drawing needs a trajectory played with attention recorded "
-                             "(eval.render.play_episode(..., attention=True))")
+                             "(render.play.play_episode(..., attention=True))")
         if attention is not None:
             attention.check(traj.num_agents)
         self.traj, self.path_channel, self.attention = traj, path_channel, attention
@@ -185,7 +185,7 @@ class FrameDrawer:
 
     def _path(self, start: np.ndarray, goal: np.ndarray) -> list[tuple[int, int]]:
         key = (int(goal[0]), int(goal[1]))
-        if key not in self._codes:  # the path rule's table for this goal (envs/pathfinding.py)
+        if key not in self._codes:  # the path rule's table for this goal (planners/pathfinding.py)
             obstacles = self.traj.obstacles
             self._codes[key] = successor_codes(obstacles, bfs_distances(obstacles, key)[None])[0]
         return follow_codes(self._codes[key], (int(start[0]), int(start[1])))

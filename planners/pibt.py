@@ -37,13 +37,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from envs.actions import ACTION_STEPS, STAY
-from envs.pathfinding import UNREACHABLE, FieldSlots, bfs_distances_many
+from common.actions import ACTION_STEPS, STAY
+from planners.pathfinding import UNREACHABLE, FieldSlots, bfs_distances_many
 
 CANDIDATE_ACTIONS = np.array([1, 2, 3, 4, STAY])
 """The candidate actions in their tie-break order: up, down, left, right, stay."""
 CANDIDATE_STEPS = np.array(ACTION_STEPS)[CANDIDATE_ACTIONS]
-"""(d_row, d_col) of each candidate (envs/actions.py)."""
+"""(d_row, d_col) of each candidate (common/actions.py)."""
 CANDIDATE_SLOT = np.argsort(CANDIDATE_ACTIONS)
 """action code -> its index in CANDIDATE_ACTIONS."""
 SHIELDS = ("pibt",)
@@ -149,7 +149,7 @@ def update_priorities(priorities: np.ndarray, at_goal: np.ndarray, tie_breakers:
 
 class DistanceCache:
     """Distance tables to goal cells, per map, computed on first use; at most CACHE_BYTES per map
-    (envs.pathfinding.FieldSlots: the least recently used tables not asked for now are evicted)."""
+    (planners.pathfinding.FieldSlots: the least recently used tables not asked for now are evicted)."""
 
     def __init__(self, budget_bytes: int = CACHE_BYTES) -> None:
         self.budget_bytes = budget_bytes
@@ -163,7 +163,7 @@ class DistanceCache:
             item = np.dtype(dtype).itemsize
             capacity = min(self.budget_bytes // (obstacles.size * item), obstacles.size)   # a table per cell at most
             self._maps[key] = (FieldSlots(obstacles.size, capacity, obstacles.size * item,
-                                          "raise envs.pibt.CACHE_BYTES or use fewer agents"),
+                                          "raise planners.pibt.CACHE_BYTES or use fewer agents"),
                                np.zeros((capacity, obstacles.size), dtype=dtype))    # calloc: memory once written
         slots, store = self._maps[key]
         flat = goals[:, 0] * obstacles.shape[1] + goals[:, 1]

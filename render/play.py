@@ -1,15 +1,15 @@
-"""`srmt render`: play one episode and write it as MP4, GIF and SVG, all of one look (eval/frames.py).
+"""`srmt render`: play one episode and write it as MP4, GIF and SVG, all of one look (render/frames.py).
 
 The episode runs on the pogema backend (one env, the agent acting as in
-evaluation) and is recorded as a Trajectory (eval/trajectory.py); drawing
+evaluation) and is recorded as a Trajectory (render/trajectory.py); drawing
 stays separate from playing. Each frame is one drawing description
-(eval/drawing.py) painted with PIL for the videos and written as SVG elements
+(render/drawing.py) painted with PIL for the videos and written as SVG elements
 for the SVG animation. MP4 goes through imageio-ffmpeg (H.264, yuv420p), GIF
 through PIL with a palette of exactly the colours the frames use.
 
 With `attention=True` the SRMT agent records, at every step, who read whose
 memory in the shared pool and each agent's attention over its own tokens
-(agents.SRMTAgent.record_attention); the frames draw it (eval.frames.AttentionView).
+(agents.SRMTAgent.record_attention); the frames draw it (render.frames.AttentionView).
 """
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ from PIL import Image
 from agents import Agent, AgentError, SRMTAgent
 from envs.config import EnvConfig
 from envs.pogema_backend import PogemaBatchedEnv
-from eval import drawing
-from eval.frames import BACKGROUND, AttentionView, FrameDrawer
+from render import drawing
+from render.frames import BACKGROUND, AttentionView, FrameDrawer
 from eval.runner import eval_reward, start_task
 from eval.suites import EvalError, suite_of_map
-from eval.trajectory import Trajectory
-from maps.files import DIRECTORY, check_output
+from render.trajectory import Trajectory
+from common.outputs import DIRECTORY, check_output
 
 
 def render_config(map_name: str, num_agents: int, *, maps_dir: str | None = None, obs_radius: int = 2,
@@ -135,14 +135,14 @@ def write_videos(drawer: FrameDrawer, mp4: Path | None, gif: Path | None, fps: i
 
 
 def write_svg(drawer: FrameDrawer, path: Path, fps: int = 6) -> None:
-    """Every frame as one looping SVG animation (eval.drawing.write_svg); without SMIL: the last frame."""
+    """Every frame as one looping SVG animation (render.drawing.write_svg); without SMIL: the last frame."""
     drawing.write_svg(drawer.scenes, drawer.size, BACKGROUND, fps, path)
 
 
 def render(agent: Agent, config: EnvConfig, seed: int, out_dir: Path, *, path_channel: bool = False,
            fps: int = 6, svg: bool = True, mp4: bool = True, gif: bool = True, progress: bool = True,
            attention: AttentionView | None = None) -> dict[str, Path]:
-    """Play one episode and write its animations into `out_dir` (checked first: maps.files.check_output);
+    """Play one episode and write its animations into `out_dir` (checked first: common.outputs.check_output);
     returns {kind: path}. `attention`: draw the agent's attention (an SRMT policy with a shared pool;
     EvalError before anything is played otherwise)."""
     out_dir = check_output(out_dir, "--out", DIRECTORY)

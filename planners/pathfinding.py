@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.actions import STEP_ORDER
+from common.actions import STEP_ORDER
 
 UNREACHABLE = -1
 
