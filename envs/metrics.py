@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from envs.config import is_lifelong
 
 METRICS = {
     "finish": ("CSR", "ISR", "SoC", "makespan", "ep_length"),
@@ -50,7 +51,7 @@ class EpisodeMetrics:
     def summary(self, step: Tensor) -> dict[str, Tensor]:
         """Metrics (E,) float of each env as if its episode ended after `step` steps."""
         length = step.float()
-        if self.on_target == "restart":
+        if is_lifelong(self.on_target):
             return {"avg_throughput": self.goals_reached.float() / self.max_steps, "ep_length": length}
         arrived = self.arrival > 0
         cost = torch.where(arrived, self.arrival.float(), length[:, None])
@@ -96,4 +97,4 @@ class AgentsDensity:
 
 def agents_density(on_target: str, num_envs: int, num_agents: int) -> AgentsDensity | None:
     """The density tracker of an evaluation of `on_target` episodes: restart (lifelong) only, None otherwise."""
-    return AgentsDensity(num_envs, num_agents) if on_target == "restart" else None
+    return AgentsDensity(num_envs, num_agents) if is_lifelong(on_target) else None

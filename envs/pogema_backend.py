@@ -28,7 +28,7 @@ from pogema.envs import Pogema, PogemaCoopFinish, PogemaLifeLong
 from torch import Tensor
 
 from envs.batched import BatchedEnv
-from envs.config import EnvConfig, ResolvedEnv
+from envs.config import EnvConfig, ResolvedEnv, is_lifelong
 from common.device import resolve_device
 from envs.observation import Observer
 from envs.rewards import step_rewards
@@ -111,7 +111,7 @@ class PogemaBatchedEnv(BatchedEnv):
         self.positions[envs] = torch.tensor([g.positions_xy for g in grids]) - r
         if self.config.on_target == "finish":
             self.active[envs] = torch.tensor([list(g.is_active.values()) for g in grids])
-        if self.config.on_target == "restart" or bool((self.steps[envs] == 0).any()):
+        if is_lifelong(self.config.on_target) or bool((self.steps[envs] == 0).any()):
             goals = torch.tensor([g.finishes_xy for g in grids]) - r
             changed = (goals != self.goals[envs]).any(dim=2).any(dim=1) | (self.steps[envs] == 0)
             self.goals[envs] = goals

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.config import ResolvedEnv
+from envs.config import ResolvedEnv, is_lifelong
 from maps.bottleneck import parse_bottleneck_length, sample_starts_goals
 
 Cell = tuple[int, int]
@@ -27,7 +27,7 @@ def task_for_seed(resolved: ResolvedEnv, map_index: int, seed: int) -> Task:
     if cfg.starts is not None:
         return Task(map_index, seed, cfg.starts, cfg.goals)
     length = parse_bottleneck_length(resolved.maps[map_index].name)
-    if length is not None and cfg.num_agents == 2 and cfg.on_target != "restart":
+    if length is not None and cfg.num_agents == 2 and not is_lifelong(cfg.on_target):
         starts, goals = sample_starts_goals(length, seed)
         return Task(map_index, seed, tuple(map(tuple, starts)), tuple(map(tuple, goals)))
     return Task(map_index, seed)

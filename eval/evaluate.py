@@ -27,6 +27,7 @@ from eval.runner import AgentSpec, make_chunks, run_chunks
 from eval.suites import BENCHMARK_URL, Episode, EvalError, Suite, get_suite
 from maps.errors import MapError
 from maps.registry import BENCHMARK_DIR, ENV_VAR, MapRegistry, default_registry, load_collection
+from envs.config import is_lifelong
 
 
 @dataclass
@@ -147,8 +148,8 @@ def check_agent_fits(suite: Suite, agent: Agent) -> None:
     on_target = trained.get("on_target")
     fix = ("omit --checkpoint to use the shipped policy that fits, or pass a policy trained with "
            f"--preset {'lifelong-cpu' if suite.lifelong else 'bottleneck'}")
-    if on_target is not None and (on_target == "restart") != suite.lifelong:
-        kind = "lifelong (on_target=restart)" if on_target == "restart" else f"Bottleneck-style (on_target={on_target})"
+    if on_target is not None and is_lifelong(on_target) != suite.lifelong:
+        kind = "lifelong (on_target=restart)" if is_lifelong(on_target) else f"Bottleneck-style (on_target={on_target})"
         raise EvalError(f"the policy was trained for {kind} episodes; suite {suite.name!r} is "
                         f"{'lifelong (restart)' if suite.lifelong else 'finish-mode (agents leave at their goal)'}: {fix}")
     if suite.lifelong and agent.obs_radius is not None and agent.obs_radius != suite.default_obs_radius:

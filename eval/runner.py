@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from agents import Agent, default_policy_path, make_agent
-from envs.config import EnvConfig, resolve_config
+from envs.config import EnvConfig, resolve_config, is_lifelong
 from envs.metrics import AgentsDensity, agents_density
 from envs.backends import BACKENDS, make_backend
 from envs.batched import BatchedEnv
@@ -106,7 +106,7 @@ def env_config(suite: Suite, episodes: Sequence[Episode], obs_radius: int, maps_
 def eval_reward(on_target: str) -> str:
     """The reward scheme of an evaluation env: episodes are scored by their metrics, so any scheme that
     fits `on_target` does (envs.config): lifelong for restart, sparse otherwise."""
-    return "lifelong" if on_target == "restart" else "sparse"
+    return "lifelong" if is_lifelong(on_target) else "sparse"
 
 
 def start_task(env: BatchedEnv, e: int, map_index: int, seed: int) -> Task:

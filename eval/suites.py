@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from envs.config import CollisionSystem, OnTarget
+from envs.config import CollisionSystem, OnTarget, is_lifelong
 from maps.bottleneck import TEST_LENGTHS, episode_length_for_test, map_name, parse_bottleneck_length
 from maps.lifelong import VALIDATION_MAPS, VALIDATION_PREFIX, lifelong_map_names
 from maps.synthetic import scale_map_names
@@ -77,7 +77,7 @@ class Suite:
 
     @property
     def lifelong(self) -> bool:
-        return self.on_target == "restart"
+        return is_lifelong(self.on_target)
 
     @property
     def only_map(self) -> str | None:

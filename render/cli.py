@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import get_args
 
 from common.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
-from envs.config import CollisionSystem, OnTarget
+from envs.config import CollisionSystem, OnTarget, is_lifelong
 from eval.cli import MAPS_HELP, agent_args, agent_spec
 from eval.evaluate import describe_agent
 
@@ -54,7 +54,7 @@ def run_render(args: argparse.Namespace) -> int:
     if not args.attention and (args.focus is not None or args.links is not None):
         raise EvalError("--focus and --links choose what --attention draws: add --attention")
     suite = suite_of_map(args.map)
-    lifelong = args.on_target == "restart" if args.on_target else bool(suite and suite.lifelong)
+    lifelong = is_lifelong(args.on_target) if args.on_target else bool(suite and suite.lifelong)
     agent = agent_spec(args, lifelong).build()
     if describe_agent(agent):
         print(describe_agent(agent), file=sys.stderr)

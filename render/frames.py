@@ -29,6 +29,7 @@ from planners.pathfinding import bfs_distances, follow_codes, successor_codes
 from render.drawing import Color, Disc, Label, Line, Rect, Scene, Shape, blend, colors_of, gif_palette, raster
 from eval.suites import EvalError
 from render.trajectory import Trajectory
+from envs.config import is_lifelong
 
 FREE = (250, 250, 250)
 OBSTACLE = (70, 80, 90)
@@ -267,7 +268,7 @@ class FrameDrawer:
         traj, n = self.traj, self.traj.num_agents
         text = f"step {t}/{traj.steps}"
         reached = int(self._reached[t])
-        if traj.on_target == "restart":
+        if is_lifelong(traj.on_target):
             throughput = f"{reached / t:.2f}" if t else "-"
             text += f"   goals reached {reached}   throughput {throughput}"
         elif traj.on_target == "finish":

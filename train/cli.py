@@ -20,6 +20,7 @@ from common.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
 from planners.pibt import SHIELDS
 from common.outputs import DIRECTORY, check_output
 from train.presets import BOTTLENECK_REWARDS, PRESETS
+from envs.config import is_lifelong
 
 HELP = """\
 Train an SRMT policy with sample-factory (APPO) on POGEMA maps.
@@ -92,7 +93,7 @@ def _imitate(args: argparse.Namespace) -> int:
     sections = preset_sections(args.preset)
     model = ModelConfig.from_dict({**sections["model"], **dict(model_field(item) for item in args.model)})
     env = EnvConfig.from_dict(sections["env"])
-    if env.on_target != "restart":
+    if not is_lifelong(env.on_target):
         raise ValueError(f"--preset {args.preset} is not lifelong (on_target={env.on_target}); PIBT imitation "
                          "is for the lifelong presets: lifelong-cpu, lifelong")
     settings = ImitationConfig(samples=args.samples, seconds=args.seconds, envs=args.envs, rollout=args.rollout,

@@ -25,6 +25,7 @@ from srmt.checkpoint import CheckpointError, non_finite, read_policy_file, save_
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
 from train.sf_compat import SAFE_GLOBALS
+from envs.config import is_lifelong
 
 POLICY_FILE = "policy.pt"
 POLICY_PREFIX = "policy."
@@ -56,7 +57,7 @@ def recommendations(on_target: str, init_meta: Mapping[str, Any] | None = None) 
     >>> recommendations("finish", {"decoding": "sample", "shield": "pibt", "env_steps": 5})
     {'decoding': 'sample'}
     """
-    own = {"decoding": "sample" if on_target == "restart" else "argmax"}
+    own = {"decoding": "sample" if is_lifelong(on_target) else "argmax"}
     return {**own, **{key: value for key, value in (init_meta or {}).items() if key in INHERITED and value}}
 
 

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from envs.batched import BatchedEnv
-from envs.config import EnvConfig
+from envs.config import EnvConfig, is_lifelong
 from planners.pathfinding import FieldBudgetError
 from envs.rewards import step_rewards
 from envs.task import Task
@@ -90,7 +90,7 @@ class TorchBatchedEnv(BatchedEnv):
         cells = [self._cells.starts_goals(task) for task in tasks]
         maps = np.array([task.map_index for task in tasks])
         starts, goals = np.stack([c[0] for c in cells]), np.stack([c[1] for c in cells])    # (k, A, 2)
-        if self.config.on_target == "restart":
+        if is_lifelong(self.config.on_target):
             seqs = [self._cells.goal_sequences(t, s, g) for t, (s, g) in zip(tasks, cells)]
             all_goals = np.concatenate([np.concatenate(s) for s in seqs])
             all_maps = np.concatenate([np.full(sum(len(x) for x in s), m) for s, m in zip(seqs, maps)])
@@ -113,7 +113,7 @@ class TorchBatchedEnv(BatchedEnv):
         self._metrics.reset(idx)
         self.positions[idx] = torch.from_numpy(starts).to(dev)
         self.goals[idx] = torch.from_numpy(goals).to(dev)
-        if self.config.on_target == "restart":
+        if is_lifelong(self.config.on_target):
             self._load_sequences(idx, map_t, seqs)
         if self._bounded:
             self._ensure_current_goals()
@@ -222,10 +222,10 @@ class TorchBatchedEnv(BatchedEnv):
         self._cell = cell = torch.where(moved, target, cell)
         self.steps += 1 if live is None else live
         on_goal = cell == self._goal_cell if live is None else (cell == self._goal_cell) & live[:, None]
-        reached = on_goal if cfg.on_target == "restart" else on_goal & was_active
+        reached = on_goal if is_lifelong(cfg.on_target) else on_goal & was_active
         if cfg.on_target == "finish":
             self.active &= ~on_goal
-        elif cfg.on_target == "restart":
+        elif is_lifelong(cfg.on_target):
             self._next_goals(on_goal)
         rewards = step_rewards(cfg.reward, reached, cell == self._next_cell, moved, was_active)
         self._metrics.record(self.steps, reached, on_goal)
