@@ -116,3 +116,14 @@ def test_no_import_cycle_between_modules():
         if node not in state:
             visit(node, [node])
     assert cycles == []
+
+
+def test_every_package_is_installed_and_doctested():
+    """pyproject.toml names every package of the layering: installed (packages.find) and doctested (testpaths)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    installed = {name.rstrip("*") for name in project["tool"]["setuptools"]["packages"]["find"]["include"]}
+    doctested = set(project["tool"]["pytest"]["ini_options"]["testpaths"]) - {"tests"}
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests"}
+    assert installed == doctested == packages == set(ALLOWED)
