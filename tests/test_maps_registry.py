@@ -171,21 +171,22 @@ def test_collection_name_clash(tmp_path):
         MapRegistry(tmp_path)
 
 
-def test_load_collection_errors(tmp_path):
+def test_a_missing_collection_file_is_named(tmp_path):
     with pytest.raises(MapsDirError, match=r"map collection .*missing.yaml does not exist"):
         load_collection(tmp_path / "missing.yaml")
-    with pytest.raises(MalformedMapError, match=r"bad.yaml: invalid YAML: "):
-        load_collection(write(tmp_path / "bad.yaml", "a: [\n"))
-    with pytest.raises(MalformedMapError, match=r"must be a non-empty mapping of name -> grid string, got list"):
-        load_collection(write(tmp_path / "list.yaml", "- '...'\n"))
-    with pytest.raises(MalformedMapError, match=r"got NoneType"):
-        load_collection(write(tmp_path / "empty.yaml", ""))
-    with pytest.raises(MalformedMapError, match=r"map 'a' must be a grid string .*got int"):
-        load_collection(write(tmp_path / "int.yaml", "a: 3\n"))
-    with pytest.raises(MalformedMapError, match=r"map name 12 is not a non-empty string; quote it"):
-        load_collection(write(tmp_path / "key.yaml", "12: '..'\n"))
-    with pytest.raises(MalformedMapError, match=r"dup.yaml: key 'a' is defined twice \(line 2\); rename or remove one"):
-        load_collection(write(tmp_path / "dup.yaml", "a: '..'\na: '.#'\n"))
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("bad.yaml", "a: [\n", r"bad.yaml: invalid YAML: "),
+    ("list.yaml", "- '...'\n", r"must be a non-empty mapping of name -> grid string, got list"),
+    ("empty.yaml", "", r"got NoneType"),
+    ("int.yaml", "a: 3\n", r"map 'a' must be a grid string .*got int"),
+    ("key.yaml", "12: '..'\n", r"map name 12 is not a non-empty string; quote it"),
+    ("dup.yaml", "a: '..'\na: '.#'\n", r"dup.yaml: key 'a' is defined twice \(line 2\); rename or remove one"),
+])
+def test_malformed_collection_files_are_refused_with_the_reason(tmp_path, name, text, message):
+    with pytest.raises(MalformedMapError, match=message):
+        load_collection(write(tmp_path / name, text))
 
 
 def test_load_collection_returns_canonical_grids(tmp_path):
