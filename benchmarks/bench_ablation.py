@@ -1,0 +1,444 @@
+"""Does the shared memory help? The SRMT paper's ablation on the Bottleneck, with intervals over seeds.
+
+A cell is a model variant, optionally with a memory mode and a test-time memory
+intervention: `srmt`, `gru`, `srmt,memory=stored`, `srmt,intervention=zero-pool`.
+For every (reward scheme, seed, cell), in that order (every cell gets a seed
+before any cell gets the next), one run:
+
+1. `srmt train --preset bottleneck --reward R --variant V [--memory M] --seed S
+   --train_for_env_steps BUDGET` into WORK/runs/KEY/train (one budget for all);
+2. its exported policy greedily on eval's full `bottleneck` suite (corridor
+   lengths L = 3..50 and 100..1000, 10 seeds each, episodes of 2L+100 steps),
+   with the cell's memory intervention;
+3. WORK/results/KEY.json, written when the run ends: CSR / ISR / SoC per
+   corridor length and the training's CSR curve.
+
+Env steps to CSR 0.9 come from the training's own episode statistics: the first
+`metrics/CSR` point of the experiment's TensorBoard summary (sample-factory's
+mean over the last 100 training episodes, sampled actions, on the training
+corridors) at or above 0.9.
+
+A run whose result file exists is never trained or evaluated again; an
+interrupted training resumes from its newest checkpoint (the budget is env
+steps, so it still ends at the budget). Runs go one at a time, over `--parallel
+K` local processes, or over a dask cluster (`--engine dask --scheduler ADDR`:
+workers need srmt installed and WORK at the same path). `--out FILE.json` writes
+the summary (per cell: means and 95% t intervals over seeds) and FILE.png (CSR
+against corridor length, one curve per cell, one panel per reward scheme).
+
+    srmt bench ablation --work /work/ablation --budget 1.5e6 --out docs/results/ablation/summary.json
+    srmt bench ablation --work /work/ablation --budget 1.5e6 --summary-only --out summary.json
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as futures
+import dataclasses
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from benchmarks.options import (ROUNDS, WORKERS, Result, add_overrides, add_ranged, add_result_options, overrides,
+                                train_command)
+from common.options import Range
+from common.outputs import DIRECTORY, check_output
+from eval.cluster import ENGINES
+from eval.stats import mean_ci
+from maps.bottleneck import TEST_LENGTHS, parse_bottleneck_length
+from srmt.config import MEMORY_MODES, VARIANTS, ModelConfig
+from srmt.interventions import INTERVENTIONS
+from train.presets import BOTTLENECK_REWARDS
+
+BUDGET = Range(0, 1e10, lo_open=True, integer=True)
+"""Env (agent) steps of every training run."""
+TARGET_CSR = 0.9
+SHORT = tuple(L for L in TEST_LENGTHS if L <= 50)
+"""The test corridors up to the training lengths' range (L = 3..50); the rest (100..1000) are `long`."""
+DEFAULT_CELLS = ("srmt", "rmt", "attention", "empty", "gru", "srmt,memory=stored")
+DEFAULT_REWARDS = ("sparse", "directional")
+METRICS = ("CSR", "ISR", "SoC")
+
+
+class AblationError(ValueError):
+    """A cell, reward scheme or option that cannot run; the message names it and the fix."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """A model variant, its memory mode (None: the preset's) and a test-time memory intervention."""
+
+    variant: str
+    memory: str | None = None
+    intervention: str = "none"
+
+    @property
+    def name(self) -> str:
+        """The cell as typed: `srmt,memory=stored`."""
+        extra = ([f"memory={self.memory}"] if self.memory else []) + (
+            [f"intervention={self.intervention}"] if self.intervention != "none" else [])
+        return ",".join([self.variant, *extra])
+
+    @property
+    def slug(self) -> str:
+        """The cell in file names: `srmt.memory-stored`."""
+        return self.name.replace(",", ".").replace("=", "-")
+
+
+def parse_cell(text: str) -> Cell:
+    """`VARIANT[,memory=MODE][,intervention=NAME]` -> Cell; AblationError naming the cell if it cannot run."""
+    variant, *parts = text.split(",")
+    fields: dict[str, str] = {}
+    for part in parts:
+        key, eq, value = part.partition("=")
+        if key not in ("memory", "intervention") or not eq or key in fields:
+            raise AblationError(f"cell {text!r}: {part!r} is not memory=MODE or intervention=NAME (each once); "
+                                "write e.g. srmt,memory=stored or srmt,intervention=zero-pool")
+        fields[key] = value
+    if variant not in VARIANTS:
+        raise AblationError(f"cell {text!r}: unknown variant {variant!r}; choose one of {list(VARIANTS)}")
+    memory, intervention = fields.get("memory"), fields.get("intervention", "none")
+    config = ModelConfig(variant=variant)
+    if memory is not None:
+        if memory not in MEMORY_MODES:
+            raise AblationError(f"cell {text!r}: unknown memory mode {memory!r}; choose one of {list(MEMORY_MODES)}")
+        if not (config.uses_memory or variant == "gru"):
+            raise AblationError(f"cell {text!r}: variant {variant!r} carries no memory, so memory={memory} "
+                                "changes nothing; drop it or use srmt, rmt or gru")
+    if intervention not in INTERVENTIONS:
+        raise AblationError(f"cell {text!r}: unknown memory intervention {intervention!r}; "
+                            f"choose one of {list(INTERVENTIONS)}")
+    if intervention != "none" and not config.uses_pool:
+        raise AblationError(f"cell {text!r}: variant {variant!r} reads no shared pool, so "
+                            f"intervention={intervention} has nothing to replace; only srmt has one")
+    return Cell(variant, memory, intervention)
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One training and evaluation of the ablation."""
+
+    reward: str
+    cell: Cell
+    seed: int
+
+    @property
+    def key(self) -> str:
+        """`sparse-srmt.memory-stored-seed0`: the run's directory and result file name."""
+        return f"{self.reward}-{self.cell.slug}-seed{self.seed}"
+
+
+def plan(cells: Sequence[str], rewards: Sequence[str], seeds: int) -> list[Run]:
+    """Every run, checked before any work, in training order: reward schemes, then seeds, then cells."""
+    parsed = [parse_cell(text) for text in cells]
+    for reward in rewards:
+        if reward not in BOTTLENECK_REWARDS:
+            raise AblationError(f"reward scheme {reward!r} (every cell of it) does not exist; choose from "
+                                f"{list(BOTTLENECK_REWARDS)}")
+    names = [c.name for c in parsed]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated or len(set(rewards)) != len(rewards):
+        raise AblationError(f"cells {repeated} or reward schemes {list(rewards)} given twice; give each once")
+    if seeds < 1:
+        raise AblationError(f"--seeds {seeds}: every cell needs at least 1 seed")
+    return [Run(reward, cell, seed) for reward in rewards for seed in range(seeds) for cell in parsed]
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """Everything a worker process needs for one run (picklable)."""
+
+    run: Run
+    budget: int
+    work: str
+    train_options: tuple[str, ...] = ()
+    eval_workers: int = 1
+    backend: str = "torch"
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.work) / "runs" / self.run.key
+
+    def train_command(self) -> list[str]:
+        """The run's `srmt train` command line (a child process of this Python)."""
+        r = self.run
+        memory = ["--memory", r.cell.memory] if r.cell.memory else []
+        return train_command("--preset", "bottleneck", "--reward", r.reward, "--variant", r.cell.variant, *memory,
+                             "--seed", str(r.seed), "--experiment", str(self.run_dir / "train"),
+                             "--train_for_env_steps", str(self.budget), *self.train_options)
+
+
+def train(job: Job) -> Path:
+    """Run (or resume) the training; its experiment directory. RuntimeError naming the log if it fails."""
+    job.run_dir.mkdir(parents=True, exist_ok=True)
+    log = job.run_dir / "train-terminal.log"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    with open(log, "a") as out:
+        code = subprocess.run(job.train_command(), stdout=out, stderr=subprocess.STDOUT, env=env).returncode
+    if code != 0:
+        raise RuntimeError(f"training {job.run.key} exited with code {code}; see {log} and "
+                           f"{job.run_dir / 'train' / 'train.log'}")
+    return job.run_dir / "train"
+
+
+def csr_curve(experiment: Path) -> list[tuple[int, float]]:
+    """(env steps, logged training CSR) points of an experiment's TensorBoard summary, in step order."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    points: dict[int, float] = {}
+    for events in sorted((experiment / ".summary").rglob("events.out.tfevents.*")):
+        acc = EventAccumulator(str(events), size_guidance={"scalars": 0})
+        acc.Reload()
+        if "metrics/CSR" in acc.Tags()["scalars"]:
+            points.update({int(e.step): float(e.value) for e in acc.Scalars("metrics/CSR")})
+    return sorted(points.items())
+
+
+def steps_to(curve: Sequence[Sequence[float]], target: float = TARGET_CSR) -> int | None:
+    """The first env steps of `curve` ((steps, CSR) points) whose CSR is >= target; None if never."""
+    return next((int(steps) for steps, csr in curve if csr >= target), None)
+
+
+def evaluate_policy(job: Job, policy: Path) -> dict[int, dict[str, float]]:
+    """Corridor length -> mean CSR / ISR / SoC of `policy` (greedy) on the full bottleneck suite."""
+    from eval.evaluate import evaluate
+    from eval.runner import AgentSpec
+
+    spec = AgentSpec(checkpoint=str(policy), sample=False, memory_intervention=job.run.cell.intervention)
+    result = evaluate("bottleneck", spec=spec, out_dir=job.run_dir / "eval", workers=job.eval_workers,
+                      backend=job.backend, progress=False)
+    return per_length(result.records)
+
+
+def per_length(records: Iterable[dict]) -> dict[int, dict[str, float]]:
+    """Corridor length -> the mean of each of METRICS over the episode records of that length."""
+    grouped: dict[int, list[dict]] = {}
+    for record in records:
+        grouped.setdefault(parse_bottleneck_length(record["env_grid_search"]["map_name"]), []).append(record)
+    return {L: {m: sum(r["metrics"][m] for r in recs) / len(recs) for m in METRICS} | {"episodes": len(recs)}
+            for L, recs in sorted(grouped.items())}
+
+
+def run_one(job: Job) -> dict:
+    """Train (or resume) and evaluate one run; its result record (the caller writes it)."""
+    import time
+
+    from srmt.checkpoint import load_policy
+
+    started = time.time()
+    experiment = train(job)
+    trained = time.time()
+    policy = experiment / "policy.pt"
+    lengths = evaluate_policy(job, policy)
+    curve = csr_curve(experiment)
+    meta = load_policy(policy).meta
+    return dict(key=job.run.key, reward=job.run.reward, cell=job.run.cell.name, variant=job.run.cell.variant,
+                memory=job.run.cell.memory, intervention=job.run.cell.intervention, seed=job.run.seed,
+                budget=job.budget, env_steps=meta.get("env_steps"), train_wall_seconds=meta.get("wall_seconds"),
+                command=job.train_command()[2:], steps_to_csr90=steps_to(curve),
+                training_csr_curve=[[s, round(c, 4)] for s, c in curve],
+                per_length={str(L): {k: round(v, 4) for k, v in m.items()} for L, m in lengths.items()},
+                seconds=dict(train=round(trained - started, 1), evaluate=round(time.time() - trained, 1)))
+
+
+def result_path(work: Path, run: Run) -> Path:
+    return work / "results" / f"{run.key}.json"
+
+
+def write_result(work: Path, record: dict) -> Path:
+    """Write a run's record atomically (a half-written file never counts as a finished run)."""
+    path = work / "results" / f"{record['key']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def execute(jobs: Sequence[Job], done: Callable[[dict], None], parallel: int, scheduler: str | None) -> None:
+    """Run `jobs` inline (parallel 1), over `parallel` local processes, or on the dask cluster at `scheduler`;
+    call `done(record)` here as each run ends."""
+    if scheduler is not None:
+        from distributed import as_completed
+
+        from eval.cluster import DaskEngine
+
+        engine = DaskEngine(scheduler)
+        try:
+            pending = [engine.client.submit(run_one, job, pure=False, key=f"srmt-ablation-{job.run.key}")
+                       for job in jobs]
+            for future in as_completed(pending, loop=engine.client.loop):
+                done(future.result())
+        finally:
+            engine.close()
+    elif parallel == 1:
+        for job in jobs:
+            done(run_one(job))
+    else:
+        with futures.ProcessPoolExecutor(parallel, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for future in futures.as_completed([pool.submit(run_one, job) for job in jobs]):
+                done(future.result())
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cells", nargs="+", default=list(DEFAULT_CELLS),
+                        help="VARIANT[,memory=MODE][,intervention=NAME] (default: %(default)s)")
+    parser.add_argument("--rewards", nargs="+", default=list(DEFAULT_REWARDS),
+                        help=f"reward schemes, of {list(BOTTLENECK_REWARDS)} (default: %(default)s)")
+    add_ranged(parser, "--seeds", ROUNDS, 5, "training seeds per cell (0..N-1)")
+    add_ranged(parser, "--budget", BUDGET, 1_500_000, "env (agent) steps of every training run")
+    parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "srmt-ablation"),
+                        help="runs and per-run results (default: %(default)s); rerunning resumes")
+    add_ranged(parser, "--parallel", WORKERS, 1, "runs at a time on this machine (each training uses 2 processes)")
+    parser.add_argument("--engine", choices=ENGINES, default="local")
+    parser.add_argument("--scheduler", help="dask scheduler address (--engine dask)")
+    add_ranged(parser, "--eval-workers", WORKERS, 1, "evaluation processes of each run")
+    parser.add_argument("--summary-only", action="store_true",
+                        help="train nothing: summarise the finished runs of WORK into --out")
+    add_overrides(parser, "learning_rate=3e-4")
+    add_result_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    runs = plan(args.cells, args.rewards, args.seeds)
+    if (args.engine == "dask") != (args.scheduler is not None):
+        raise AblationError("--engine dask and --scheduler ADDRESS go together")
+    if args.engine == "dask" and args.parallel != 1:
+        raise AblationError("--parallel is for the local engine; the dask cluster's workers set the parallelism")
+    extra = tuple(overrides(args.set))
+    result = Result.begin(args)
+    work = check_output(args.work, "--work", DIRECTORY).resolve()
+    jobs = [Job(r, args.budget, str(work), extra, args.eval_workers) for r in runs]
+    records = {r.key: json.loads(result_path(work, r).read_text()) for r in runs if result_path(work, r).is_file()}
+    stale = [k for k, rec in records.items() if rec["budget"] != args.budget]
+    if stale:
+        raise AblationError(f"--budget {args.budget:g}: the finished runs {stale[:3]}... of {work} used another "
+                            "budget; give theirs or another --work")
+    todo = [j for j in jobs if j.run.key not in records]
+    print(f"{len(runs)} runs planned, {len(records)} finished in {work}, "
+          f"{0 if args.summary_only else len(todo)} to run; budget {args.budget:,} env steps each", flush=True)
+
+    def done(record: dict) -> None:
+        records[record["key"]] = record
+        path = write_result(work, record)
+        print(f"{record['key']}: {run_line(record)} -> {path}", flush=True)
+
+    try:
+        if not args.summary_only and todo:
+            execute(todo, done, args.parallel, args.scheduler)
+    finally:  # also on Ctrl-C / SIGTERM: the summary of the runs finished so far
+        finished = [records[r.key] for r in runs if r.key in records]
+        cells = summarise(finished)
+        for line in summary_lines(cells):
+            print(line)
+        if result.out is not None:
+            title = (f"Ablation on the Bottleneck: {len(finished)} of {len(runs)} runs "
+                     f"({len(args.cells)} cells x {len(args.rewards)} reward schemes x {args.seeds} seeds), "
+                     f"{args.budget:,} env steps of `srmt train --preset bottleneck` each (the paper: 2e7), "
+                     "greedy on the full test set (L = 3..50, 100..1000 x 10 seeds)")
+            result.save(title, "; ".join(summary_lines(cells)),
+                        dict(budget=args.budget, cells=args.cells, rewards=args.rewards, seeds=args.seeds,
+                             planned=len(runs), finished=len(finished), steps_to_csr90_source=
+                             "first logged training CSR (metrics/CSR: last 100 training episodes, sampled) >= 0.9",
+                             summary=cells, runs=[r["key"] for r in finished]),
+                        "SRMT at least every ablation (the paper: above them under sparse rewards)")
+            if finished:
+                plot(cells, args.rewards, result.out.with_suffix(".png"))
+    return 0
+
+
+def run_line(record: dict) -> str:
+    """One run's headline: CSR over the test set, steps to the target."""
+    lengths = record["per_length"].values()
+    csr = sum(m["CSR"] for m in lengths) / len(lengths)
+    reached = record["steps_to_csr90"]
+    return (f"test CSR {csr:.3f}, training CSR {TARGET_CSR} "
+            f"{'at ' + format(reached, ',') + ' env steps' if reached is not None else 'not reached'}")
+
+
+def estimate(values: Sequence[float]) -> dict[str, float | None]:
+    """Mean and 95% t interval over seeds, rounded; None where undefined (fewer than 2 values)."""
+    e = mean_ci(values)
+    return {k: None if math.isnan(v) else round(v, 4) for k, v in e._asdict().items()}
+
+
+def summarise(records: Sequence[dict]) -> list[dict]:
+    """Per (reward, cell), in first-seen order: the number of seeds, the mean and 95% t interval over seeds of
+    each run's CSR / ISR / SoC (means over the run's corridor lengths; CSR also over L <= 50 and L >= 100) and of
+    the env steps to training CSR 0.9 (runs that reached it; `reached` of `runs`), and the mean CSR per length."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for record in records:
+        groups.setdefault((record["reward"], record["cell"]), []).append(record)
+    cells = []
+    for (reward, cell), recs in groups.items():
+        def over(metric: str, keep: Callable[[int], bool] = lambda L: True) -> list[float]:
+            values = []
+            for rec in recs:
+                chosen = [m[metric] for L, m in rec["per_length"].items() if keep(int(L))]
+                values.append(sum(chosen) / len(chosen))
+            return values
+
+        reached = [rec["steps_to_csr90"] for rec in recs if rec["steps_to_csr90"] is not None]
+        lengths = sorted({int(L) for rec in recs for L in rec["per_length"]})
+        cells.append(dict(reward=reward, cell=cell, runs=len(recs), seeds=sorted(rec["seed"] for rec in recs),
+                          **{m: estimate(over(m)) for m in METRICS},
+                          CSR_short=estimate(over("CSR", lambda L: L in SHORT)),
+                          CSR_long=estimate(over("CSR", lambda L: L not in SHORT)),
+                          steps_to_csr90=dict(reached=len(reached), **estimate(reached)),
+                          per_length_csr={str(L): round(sum(rec["per_length"][str(L)]["CSR"] for rec in recs
+                                                            if str(L) in rec["per_length"]) /
+                                                        sum(str(L) in rec["per_length"] for rec in recs), 4)
+                                          for L in lengths}))
+    return cells
+
+
+def _fmt(e: dict, digits: int = 3) -> str:
+    if e["mean"] is None:
+        return "-"
+    if e["lo"] is None:
+        return f"{e['mean']:.{digits}f}"
+    return f"{e['mean']:.{digits}f} [{e['lo']:.{digits}f}, {e['hi']:.{digits}f}]"
+
+
+def summary_lines(cells: Sequence[dict]) -> list[str]:
+    """One line per cell: CSR, ISR, SoC with 95% intervals over seeds, env steps to training CSR 0.9."""
+    lines = []
+    for c in cells:
+        s = c["steps_to_csr90"]
+        reached = (f"{s['reached']}/{c['runs']} reached, mean {s['mean'] / 1e6:.2f}M" if s["reached"]
+                   else f"0/{c['runs']} reached")
+        lines.append(f"{c['reward']} {c['cell']} ({c['runs']} seeds): CSR {_fmt(c['CSR'])}, ISR {_fmt(c['ISR'])}, "
+                     f"SoC {_fmt(c['SoC'], 1)}; training CSR {TARGET_CSR}: {reached}")
+    return lines
+
+
+def plot(cells: Sequence[dict], rewards: Sequence[str], path: Path) -> None:
+    """CSR against corridor length (log axis), one curve per cell (mean over seeds), one panel per reward."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [r for r in rewards if any(c["reward"] == r for c in cells)]
+    fig, axes = plt.subplots(1, len(shown), figsize=(5.5 * len(shown), 4), squeeze=False, sharey=True)
+    for ax, reward in zip(axes[0], shown):
+        for c in (c for c in cells if c["reward"] == reward):
+            lengths = sorted(int(L) for L in c["per_length_csr"])
+            ax.plot(lengths, [c["per_length_csr"][str(L)] for L in lengths], marker=".", markersize=3,
+                    label=f"{c['cell']} ({c['runs']} seeds)")
+        ax.set_xscale("log")
+        ax.set_title(f"{reward} reward")
+        ax.set_xlabel("corridor length L")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("CSR (mean over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"figure written to {path}")
