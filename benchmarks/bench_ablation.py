@@ -1,7 +1,8 @@
 """Does the shared memory help? The SRMT paper's ablation on the Bottleneck, with intervals over seeds.
 
-A cell is a model variant, optionally with a memory mode and a test-time memory
-intervention: `srmt`, `gru`, `srmt,memory=stored`, `srmt,intervention=zero-pool`.
+A cell is a model variant, optionally with a memory mode, a self-attention mask
+and a test-time memory intervention: `srmt`, `gru`, `srmt,memory=stored`,
+`srmt,mask=full`, `srmt,intervention=zero-pool`.
 For every (reward scheme, seed, cell), in that order (every cell gets a seed
 before any cell gets the next), one run:
 
@@ -51,16 +52,16 @@ from common.outputs import DIRECTORY, check_output
 from eval.cluster import ENGINES
 from eval.stats import mean_ci
 from maps.bottleneck import TEST_LENGTHS, parse_bottleneck_length
-from srmt.config import MEMORY_MODES, VARIANTS, ModelConfig
+from srmt.config import ATTENTION_MASKS, MEMORY_MODES, VARIANTS, ModelConfig
 from srmt.interventions import INTERVENTIONS
-from train.presets import BOTTLENECK_REWARDS
+from envs.config import NON_LIFELONG_REWARDS as BOTTLENECK_REWARDS
 
 BUDGET = Range(0, 1e10, lo_open=True, integer=True)
 """Env (agent) steps of every training run."""
 TARGET_CSR = 0.9
 SHORT = tuple(L for L in TEST_LENGTHS if L <= 50)
 """The test corridors up to the training lengths' range (L = 3..50); the rest (100..1000) are `long`."""
-DEFAULT_CELLS = ("srmt", "rmt", "attention", "empty", "gru", "srmt,memory=stored")
+DEFAULT_CELLS = ("srmt", "rmt", "attention", "empty", "gru", "srmt,memory=stored", "srmt,mask=full")
 DEFAULT_REWARDS = ("sparse", "directional")
 METRICS = ("CSR", "ISR", "SoC")
 
@@ -71,16 +72,18 @@ class AblationError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
-    """A model variant, its memory mode (None: the preset's) and a test-time memory intervention."""
+    """A model variant, its memory mode and self-attention mask (None: the preset's) and a test-time memory
+    intervention."""
 
     variant: str
     memory: str | None = None
     intervention: str = "none"
+    mask: str | None = None
 
     @property
     def name(self) -> str:
         """The cell as typed: `srmt,memory=stored`."""
-        extra = ([f"memory={self.memory}"] if self.memory else []) + (
+        extra = ([f"memory={self.memory}"] if self.memory else []) + ([f"mask={self.mask}"] if self.mask else []) + (
             [f"intervention={self.intervention}"] if self.intervention != "none" else [])
         return ",".join([self.variant, *extra])
 
@@ -91,18 +94,19 @@ class Cell:
 
 
 def parse_cell(text: str) -> Cell:
-    """`VARIANT[,memory=MODE][,intervention=NAME]` -> Cell; AblationError naming the cell if it cannot run."""
+    """`VARIANT[,memory=MODE][,mask=MASK][,intervention=NAME]` -> Cell; AblationError naming the cell if it
+    cannot run."""
     variant, *parts = text.split(",")
     fields: dict[str, str] = {}
     for part in parts:
         key, eq, value = part.partition("=")
-        if key not in ("memory", "intervention") or not eq or key in fields:
-            raise AblationError(f"cell {text!r}: {part!r} is not memory=MODE or intervention=NAME (each once); "
-                                "write e.g. srmt,memory=stored or srmt,intervention=zero-pool")
+        if key not in ("memory", "mask", "intervention") or not eq or key in fields:
+            raise AblationError(f"cell {text!r}: {part!r} is not memory=MODE, mask=MASK or intervention=NAME "
+                                "(each once); write e.g. srmt,memory=stored or srmt,intervention=zero-pool")
         fields[key] = value
     if variant not in VARIANTS:
         raise AblationError(f"cell {text!r}: unknown variant {variant!r}; choose one of {list(VARIANTS)}")
-    memory, intervention = fields.get("memory"), fields.get("intervention", "none")
+    memory, mask, intervention = fields.get("memory"), fields.get("mask"), fields.get("intervention", "none")
     config = ModelConfig(variant=variant)
     if memory is not None:
         if memory not in MEMORY_MODES:
@@ -110,13 +114,19 @@ def parse_cell(text: str) -> Cell:
         if not (config.uses_memory or variant == "gru"):
             raise AblationError(f"cell {text!r}: variant {variant!r} carries no memory, so memory={memory} "
                                 "changes nothing; drop it or use srmt, rmt or gru")
+    if mask is not None:
+        if mask not in ATTENTION_MASKS:
+            raise AblationError(f"cell {text!r}: unknown mask {mask!r}; choose one of {list(ATTENTION_MASKS)}")
+        if not config.uses_attention:
+            raise AblationError(f"cell {text!r}: variant {variant!r} has no self-attention, so mask={mask} "
+                                "changes nothing; use srmt, rmt or attention")
     if intervention not in INTERVENTIONS:
         raise AblationError(f"cell {text!r}: unknown memory intervention {intervention!r}; "
                             f"choose one of {list(INTERVENTIONS)}")
     if intervention != "none" and not config.uses_pool:
         raise AblationError(f"cell {text!r}: variant {variant!r} reads no shared pool, so "
                             f"intervention={intervention} has nothing to replace; only srmt has one")
-    return Cell(variant, memory, intervention)
+    return Cell(variant, memory, intervention, mask)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,8 +178,9 @@ class Job:
         """The run's `srmt train` command line (a child process of this Python)."""
         r = self.run
         memory = ["--memory", r.cell.memory] if r.cell.memory else []
+        mask = ["--attention_mask", r.cell.mask] if r.cell.mask else []
         return train_command("--preset", "bottleneck", "--reward", r.reward, "--variant", r.cell.variant, *memory,
-                             "--seed", str(r.seed), "--experiment", str(self.run_dir / "train"),
+                             *mask, "--seed", str(r.seed), "--experiment", str(self.run_dir / "train"),
                              "--train_for_env_steps", str(self.budget), *self.train_options)
 
 
@@ -237,8 +248,9 @@ def run_one(job: Job) -> dict:
     lengths = evaluate_policy(job, policy)
     curve = csr_curve(experiment)
     meta = load_policy(policy).meta
-    return dict(key=job.run.key, reward=job.run.reward, cell=job.run.cell.name, variant=job.run.cell.variant,
-                memory=job.run.cell.memory, intervention=job.run.cell.intervention, seed=job.run.seed,
+    cell = job.run.cell
+    return dict(key=job.run.key, reward=job.run.reward, cell=cell.name, variant=cell.variant, memory=cell.memory,
+                mask=cell.mask, intervention=cell.intervention, seed=job.run.seed,
                 budget=job.budget, env_steps=meta.get("env_steps"), train_wall_seconds=meta.get("wall_seconds"),
                 command=job.train_command()[2:], steps_to_csr90=steps_to(curve),
                 training_csr_curve=[[s, round(c, 4)] for s, c in curve],
@@ -287,7 +299,7 @@ def execute(jobs: Sequence[Job], done: Callable[[dict], None], parallel: int, sc
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cells", nargs="+", default=list(DEFAULT_CELLS),
-                        help="VARIANT[,memory=MODE][,intervention=NAME] (default: %(default)s)")
+                        help="VARIANT[,memory=MODE][,mask=MASK][,intervention=NAME] (default: %(default)s)")
     parser.add_argument("--rewards", nargs="+", default=list(DEFAULT_REWARDS),
                         help=f"reward schemes, of {list(BOTTLENECK_REWARDS)} (default: %(default)s)")
     add_ranged(parser, "--seeds", ROUNDS, 5, "training seeds per cell (0..N-1)")

@@ -48,7 +48,9 @@ def test_cells_parse_and_name_their_files():
     (["srmt,intervention=erase"], ["sparse"], 1, "unknown memory intervention 'erase'"),
     (["lstm"], ["sparse"], 1, "cell 'lstm': unknown variant 'lstm'"),
     (["srmt,memory=forgetful"], ["sparse"], 1, "unknown memory mode 'forgetful'"),
-    (["srmt,mask=full"], ["sparse"], 1, "'mask=full' is not memory=MODE"),
+    (["srmt,pool=local"], ["sparse"], 1, "'pool=local' is not memory=MODE"),
+    (["gru,mask=full"], ["sparse"], 1, "cell 'gru,mask=full': variant 'gru' has no self-attention"),
+    (["srmt,mask=diagonal"], ["sparse"], 1, "unknown mask 'diagonal'"),
     (["srmt"], ["sparse", "sparser"], 1, "reward scheme 'sparser'"),
     (["srmt", "srmt"], ["sparse"], 1, "given twice"),
     (["srmt"], ["sparse"], 0, "--seeds 0"),
@@ -66,10 +68,12 @@ def test_plan_interleaves_seeds_within_a_reward_scheme():
 
 
 def test_train_command_is_the_preset_with_the_cell_and_the_budget(tmp_path):
-    job = ab.Job(ab.Run("sparse", ab.parse_cell("srmt,memory=stored"), 2), 150_000, str(tmp_path), ("--lr", "1"))
+    cell = ab.parse_cell("srmt,mask=full,memory=stored")
+    assert (cell.name, cell.slug) == ("srmt,memory=stored,mask=full", "srmt.memory-stored.mask-full")
+    job = ab.Job(ab.Run("sparse", cell, 2), 150_000, str(tmp_path), ("--lr", "1"))
     assert job.train_command()[1:] == [
         "-m", "cli.main", "train", "--preset", "bottleneck", "--reward", "sparse", "--variant", "srmt",
-        "--memory", "stored", "--seed", "2", "--experiment", str(tmp_path / "runs" / job.run.key / "train"),
+        "--memory", "stored", "--attention_mask", "full", "--seed", "2", "--experiment", str(tmp_path / "runs" / job.run.key / "train"),
         "--train_for_env_steps", "150000", "--lr", "1"]
 
 
