@@ -29,6 +29,12 @@ tasks.
 it on every environment of a batched env (true positions and goals, distance
 tables cached per map and goal). `agents.pibt.PIBTAgent` is the evaluation
 baseline built on it, `train/imitation.py` the expert it plays for imitation.
+
+The planning runs compiled (planners/pibt_jit.py: `shielded_actions`, and
+`PIBTPlanner`'s ranking straight from the distance tables); the plain Python
+functions here (`shielded_actions_reference`, `candidate_cells` +
+`DistanceCache.at` + `rank_by_distance`) are their specification, and
+tests/test_planner_jit.py checks that both choose identical moves.
 """
 from __future__ import annotations
 
@@ -39,6 +45,7 @@ import numpy as np
 
 from common.actions import ACTION_STEPS, STAY
 from planners.pathfinding import UNREACHABLE, FieldSlots, bfs_distances_many
+from planners.pibt_jit import distance_ranking, plan_moves
 
 CANDIDATE_ACTIONS = np.array([1, 2, 3, 4, STAY])
 """The candidate actions in their tie-break order: up, down, left, right, stay."""
@@ -75,8 +82,18 @@ def rank_by_distance(d: np.ndarray, cells: int, rng: np.random.Generator | None 
     d = np.asarray(d, dtype=np.int64)
     key = np.where(d >= 0, d, cells)                                                 # unreachable: last
     key[:, 4] = np.where(d[:, 4] >= 0, key[:, 4], cells - 1)        # goal out of reach: wait unless pushed
-    tie = rng.random(key.shape) if rng is not None else np.broadcast_to(np.arange(5), key.shape)
-    return CANDIDATE_ACTIONS[np.lexsort((tie, key))]
+    return CANDIDATE_ACTIONS[np.lexsort((_ties(len(d), rng), key))]
+
+
+def _ties(agents: int, rng: np.random.Generator | None) -> np.ndarray:
+    """The second key of the ranking, (agents, 5): uniform draws from `rng`, or the candidates' order."""
+    shape = (agents, len(CANDIDATE_ACTIONS))
+    return rng.random(shape) if rng is not None else np.broadcast_to(np.arange(shape[1], dtype=float), shape)
+
+
+def _order(priorities: np.ndarray) -> np.ndarray:
+    """Agents in planning order: highest priority first, stable among equals."""
+    return np.argsort(-np.asarray(priorities), kind="stable")
 
 
 def candidate_cells(obstacles: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -91,7 +108,7 @@ def candidate_cells(obstacles: np.ndarray, positions: np.ndarray) -> tuple[np.nd
 def shielded_actions(obstacles: np.ndarray, positions: np.ndarray, preferences: np.ndarray,
                      priorities: np.ndarray) -> np.ndarray:
     """PIBT's priority inheritance and backtracking over given preference orders: (A,) int64 actions
-    free of vertex and swap conflicts (module docstring).
+    free of vertex and swap conflicts (module docstring), compiled (planners.pibt_jit.plan_moves).
 
     Args:
         obstacles: (R, C) bool, True = obstacle.
@@ -100,6 +117,12 @@ def shielded_actions(obstacles: np.ndarray, positions: np.ndarray, preferences: 
             (distance_preferences: PIBT itself; a policy's action ranking: the collision shield).
         priorities: (A,) float, higher plans first (stable order among equals).
     """
+    return plan_moves(obstacles, positions, preferences, _order(priorities))
+
+
+def shielded_actions_reference(obstacles: np.ndarray, positions: np.ndarray, preferences: np.ndarray,
+                               priorities: np.ndarray) -> np.ndarray:
+    """`shielded_actions` in plain Python, a recursion per agent: its specification (same arguments)."""
     cols = obstacles.shape[1]
     n = len(positions)
     r, c, free = candidate_cells(obstacles, positions)
@@ -129,7 +152,7 @@ def shielded_actions(obstacles: np.ndarray, positions: np.ndarray, preferences: 
         return False
 
     sys.setrecursionlimit(max(sys.getrecursionlimit(), n + 100))  # inheritance chains are at most n deep
-    for i in np.argsort(-np.asarray(priorities), kind="stable").tolist():
+    for i in _order(priorities).tolist():
         if action[i] is None:
             plan(i, -1)
     return np.array(action, dtype=np.int64)
@@ -180,6 +203,15 @@ class DistanceCache:
         store, slot = self._fields(obstacles, np.array(goals, dtype=np.int64).reshape(-1, 2))
         return _as_distances(store[slot]).reshape(len(slot), *obstacles.shape)
 
+    def ranking(self, obstacles: np.ndarray, positions: np.ndarray, goals: np.ndarray,
+                rng: np.random.Generator | None = None) -> np.ndarray:
+        """`distance_preferences` of agents at `positions` (A, 2) heading to `goals` (A, 2), compiled, read
+        from the stored tables (the same order as `rank_by_distance` of `at`'s distances, the same draws)."""
+        store, slot = self._fields(obstacles, np.asarray(goals, dtype=np.int64).reshape(-1, 2))
+        unreachable = np.iinfo(np.uint16).max if store.dtype == np.uint16 else UNREACHABLE
+        return distance_ranking(obstacles, positions, CANDIDATE_ACTIONS, store.reshape(-1), slot * obstacles.size,
+                                unreachable, _ties(len(slot), rng))
+
     def at(self, obstacles: np.ndarray, goals: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Distances (A, K) int32 from cells (rows, cols) (A, K) to each agent's goal (A, 2) (-1: unreachable),
         without stacking whole tables."""
@@ -197,9 +229,12 @@ def _as_distances(stored: np.ndarray) -> np.ndarray:
 
 class PIBTPlanner:
     """PIBT for all environments of a batched env (envs.pogema_backend / envs.torch_backend): dynamic
-    priorities per environment, tie-breakers and tie-breaking from the caller's per-env streams."""
+    priorities per environment, tie-breakers and tie-breaking from the caller's per-env streams.
 
-    def __init__(self) -> None:
+    `reference=True` plans with the plain Python reference (the same moves, tens of times slower)."""
+
+    def __init__(self, reference: bool = False) -> None:
+        self.reference = reference
         self.distances = DistanceCache()
         self._ties = np.zeros((0, 0))                        # (E, A) unique tie-breakers in [0, 1)
         self._priorities = np.zeros((0, 0))                  # (E, A)
@@ -240,11 +275,16 @@ class PIBTPlanner:
                 continue
             obstacles = env.resolved.maps[env.tasks[e].map_index].obstacles
             rows = e * num_agents + live
-            if preferences is None:
-                r, c, _ = candidate_cells(obstacles, positions[e, live])
-                order = rank_by_distance(self.distances.at(obstacles, goals[e, live], r, c), obstacles.size,
-                                         rngs[e])
-            else:
-                order = preferences[rows]
-            actions[rows] = shielded_actions(obstacles, positions[e, live], order, self._priorities[e, live])
+            order = preferences[rows] if preferences is not None else self._ranking(
+                obstacles, positions[e, live], goals[e, live], rngs[e])
+            plan = shielded_actions_reference if self.reference else shielded_actions
+            actions[rows] = plan(obstacles, positions[e, live], order, self._priorities[e, live])
         return actions
+
+    def _ranking(self, obstacles: np.ndarray, positions: np.ndarray, goals: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
+        """PIBT's own preference order from the cached tables, by the fast path or the reference."""
+        if not self.reference:
+            return self.distances.ranking(obstacles, positions, goals, rng)
+        r, c, _ = candidate_cells(obstacles, positions)
+        return rank_by_distance(self.distances.at(obstacles, goals, r, c), obstacles.size, rng)

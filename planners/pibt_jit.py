@@ -1,0 +1,173 @@
+"""PIBT's per-step planning compiled with numba: the fast path behind planners/pibt.py.
+
+Two kernels on flat int arrays, each choosing exactly what its plain reference in planners/pibt.py chooses
+(tests/test_planner_jit.py checks them move for move):
+
+- `distance_ranking`: every agent's candidate actions ranked by the distance of their cells to its goal,
+  read straight from DistanceCache's store (the reference: `candidate_cells` + `DistanceCache.at` +
+  `rank_by_distance`, the same tie-break keys);
+- `plan_moves`: priority inheritance with backtracking over given preference orders (the reference:
+  `shielded_actions_reference`'s recursion), here an explicit stack of (agent, parent's cell, next
+  candidate) frames.
+
+The occupancy and reservation grids (R*C cells) are kept between calls per grid size and only the cells a
+call touched are cleared after it, so a step costs O(A), not O(R*C). Kernels hold the GIL (numba's
+default), so threads never share a grid mid-call. Compiled code is cached beside this file
+(`__pycache__/`), so only the first process after a change pays the compile (a few seconds).
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from common.actions import ACTION_STEPS, STAY
+
+STEPS = np.array(ACTION_STEPS, dtype=np.int64)
+"""(d_row, d_col) of action codes 0..4 (common/actions.py)."""
+UNPLANNED = -1
+"""An agent's action before it plans."""
+
+_grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+"""cells -> (occupant (int32, -1: none), reserved (uint8, 0)), both all clear between calls."""
+
+
+def _scratch(cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """The clear occupancy and reservation grids of a map of `cells` cells."""
+    if cells not in _grids:
+        _grids[cells] = (np.full(cells, -1, dtype=np.int32), np.zeros(cells, dtype=np.uint8))
+    return _grids[cells]
+
+
+def _check(obstacles: np.ndarray, positions: np.ndarray) -> None:
+    """ValueError unless every position lies on the grid (a kernel would read outside its arrays)."""
+    if len(positions) and (positions.min() < 0 or (positions >= np.array(obstacles.shape)).any()):
+        raise ValueError(f"positions must lie on the {obstacles.shape[0]}x{obstacles.shape[1]} grid, got rows "
+                         f"{positions[:, 0].min()}..{positions[:, 0].max()} and columns "
+                         f"{positions[:, 1].min()}..{positions[:, 1].max()}; pass (row, col) cells of the map")
+
+
+def plan_moves(obstacles: np.ndarray, positions: np.ndarray, preferences: np.ndarray,
+               order: np.ndarray) -> np.ndarray:
+    """(A,) int64 conflict-free actions: agents plan in `order` (A,) (highest priority first), each over its
+    `preferences` row (A, K) of action codes 0..4; planners.pibt.shielded_actions' arguments otherwise."""
+    positions = np.ascontiguousarray(positions, dtype=np.int64).reshape(-1, 2)
+    preferences = np.ascontiguousarray(preferences, dtype=np.int64)
+    _check(obstacles, positions)
+    if preferences.size and (preferences.min() < 0 or preferences.max() >= len(STEPS)):
+        raise ValueError(f"preferences must be action codes 0..{len(STEPS) - 1}, got values "
+                         f"{preferences.min()}..{preferences.max()}; rank the actions of common/actions.py")
+    occupant, reserved = _scratch(obstacles.size)
+    return _plan(np.ascontiguousarray(obstacles, dtype=np.uint8).reshape(-1), obstacles.shape[0],
+                 obstacles.shape[1], positions, preferences, np.ascontiguousarray(order, dtype=np.int64),
+                 STEPS, occupant, reserved)
+
+
+def distance_ranking(obstacles: np.ndarray, positions: np.ndarray, candidates: np.ndarray, store: np.ndarray,
+                     offsets: np.ndarray, unreachable: int, ties: np.ndarray) -> np.ndarray:
+    """(A, K) action codes: `candidates` (K,) ranked per agent by distance to its goal (ascending), then by
+    `ties` (A, K), then in `candidates` order; the last candidate is the agent's own cell (its key when the
+    goal is out of reach: cells - 1, before unreachable moves at cells).
+
+    Args:
+        obstacles: (R, C) bool, True = obstacle.
+        positions: (A, 2) int (row, col) on the grid.
+        candidates: (K,) action codes; a candidate cell off the grid reads the distance of cell (0, 0).
+        store: flat distance tables; agent i's distance to cell f is store[offsets[i] + f].
+        unreachable: the stored value of an unreachable cell.
+        ties: (A, K) float, the second key.
+    """
+    positions = np.ascontiguousarray(positions, dtype=np.int64).reshape(-1, 2)
+    _check(obstacles, positions)
+    return _rank(obstacles.shape[0], obstacles.shape[1], positions, STEPS[np.asarray(candidates, dtype=np.int64)],
+                 np.asarray(candidates, dtype=np.int64), store, np.ascontiguousarray(offsets, dtype=np.int64),
+                 unreachable, np.ascontiguousarray(ties, dtype=np.float64))
+
+
+@numba.njit(cache=True)
+def _rank(rows, cols, positions, steps, codes, store, offsets, unreachable, ties):  # pragma: no cover (compiled)
+    """distance_ranking's kernel: per agent, key each candidate and insertion-sort (stable) by (key, tie)."""
+    n, k = len(positions), len(codes)
+    cells = rows * cols
+    out = np.empty((n, k), dtype=np.int64)
+    key = np.empty(k, dtype=np.int64)
+    index = np.empty(k, dtype=np.int64)
+    for i in range(n):
+        for j in range(k):
+            r, c = positions[i, 0] + steps[j, 0], positions[i, 1] + steps[j, 1]
+            if r < 0 or r >= rows or c < 0 or c >= cols:
+                r, c = 0, 0
+            d = np.int64(store[offsets[i] + r * cols + c])
+            if d == unreachable or d < 0:            # the reference's d < 0 after _as_distances
+                d = cells - 1 if j == k - 1 else cells
+            key[j] = d
+            index[j] = j
+            m = j                                    # insert j after every candidate that does not sort after it
+            while m > 0 and (key[index[m - 1]] > d or (key[index[m - 1]] == d and ties[i, index[m - 1]] > ties[i, j])):
+                index[m] = index[m - 1]
+                m -= 1
+            index[m] = j
+        for j in range(k):
+            out[i, j] = codes[index[j]]
+    return out
+
+
+@numba.njit(cache=True)
+def _plan(blocked, rows, cols, positions, preferences, order, steps, occupant, reserved):  # pragma: no cover
+    """plan_moves' kernel: `occupant` and `reserved` come in clear and are left clear."""
+    n, width = preferences.shape
+    here = np.empty(n, dtype=np.int64)
+    cand = np.empty((n, width), dtype=np.int64)      # usable candidate cells in preference order
+    code = np.empty((n, width), dtype=np.int64)
+    count = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        here[i] = positions[i, 0] * cols + positions[i, 1]
+        occupant[here[i]] = i                        # shared cells: the last agent, as a dict would keep
+        for j in range(width):
+            a = preferences[i, j]
+            r, c = positions[i, 0] + steps[a, 0], positions[i, 1] + steps[a, 1]
+            if 0 <= r < rows and 0 <= c < cols and not blocked[r * cols + c]:
+                cand[i, count[i]] = r * cols + c
+                code[i, count[i]] = a
+                count[i] += 1
+    action = np.full(n, UNPLANNED, dtype=np.int64)
+    agent = np.empty(n, dtype=np.int64)              # the stack: inheritance chains are at most n deep
+    parent = np.empty(n, dtype=np.int64)
+    nxt = np.empty(n, dtype=np.int64)
+    for root in order:
+        if action[root] != UNPLANNED:
+            continue
+        top = 0
+        agent[0], parent[0], nxt[0] = root, -1, 0
+        while top >= 0:                              # each pass: the top frame tries its next candidates
+            i = agent[top]
+            pushed = False
+            done = False
+            while nxt[top] < count[i]:
+                cell = cand[i, nxt[top]]
+                a = code[i, nxt[top]]
+                nxt[top] += 1
+                if reserved[cell] or cell == parent[top]:
+                    continue
+                reserved[cell] = 1
+                action[i] = a
+                k = occupant[cell]
+                if k >= 0 and action[k] == UNPLANNED:  # k must make room: it plans now, i as its parent
+                    top += 1
+                    agent[top], parent[top], nxt[top] = k, here[i], 0
+                    pushed = True
+                else:
+                    done = True
+                break
+            if pushed:
+                continue
+            if done:                                  # a success is the whole chain's success
+                break
+            reserved[here[i]] = 1                     # every candidate failed: stay (the cell stays taken),
+            action[i] = STAY                          # and the parent tries its next candidate
+            top -= 1
+    for i in range(n):                                # clear what this call touched
+        occupant[here[i]] = -1
+        reserved[here[i]] = 0
+        for j in range(count[i]):
+            reserved[cand[i, j]] = 0
+    return action
