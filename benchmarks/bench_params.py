@@ -8,14 +8,14 @@ from __future__ import annotations
 import argparse
 
 from benchmarks.options import Result, add_result_options
-from srmt.config import PRESETS, VARIANTS, ModelConfig
+from srmt.config import MODEL_SIZES, VARIANTS, ModelConfig
 from srmt.model import SRMTPolicy
 from srmt.params import count_parameters
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """--preset and --variant (`srmt params` and this benchmark)."""
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="bottleneck",
+    parser.add_argument("--preset", choices=sorted(MODEL_SIZES), default="bottleneck",
                         help="model sizes (default: bottleneck)")
     parser.add_argument("--variant", choices=VARIANTS, default="srmt",
                         help="core / ablation (default: srmt)")

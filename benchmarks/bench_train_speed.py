@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     """Print frames/s, peak memory and settings; exit code 0 if both targets are met."""
     result = Result.begin(args)
     options = overrides(args.set)
-    from train.config import build_config
+    from train.overrides import build_config
     from train.run import describe
 
     with tempfile.TemporaryDirectory() as probe:  # a config to describe, never an experiment

@@ -35,6 +35,8 @@ RewardScheme = Literal["directional", "sparse", "dense", "directional-negative",
 LIFELONG_REWARDS = ("lifelong", "directional")
 """Reward schemes of on_target='restart' (+1 per goal, optionally with the `directional` shaping
 along the path channel); the other modes take every scheme but `lifelong`."""
+NON_LIFELONG_REWARDS: tuple[str, ...] = tuple(r for r in get_args(RewardScheme) if r != "lifelong")
+"""Reward schemes of the other on_target modes: the SRMT paper's five Bottleneck schemes (envs/rewards.py)."""
 Cell = tuple[int, int]
 
 
@@ -128,6 +130,10 @@ def _choices(field: str, value, allowed_type) -> str | None:
     return None
 
 
+MAP_SOURCES = ("grid", "map_pattern", "map_name")
+"""How an env names its maps, in the order `_resolve_maps` reads them (the first one set wins)."""
+
+
 def _resolve_maps(cfg: EnvConfig) -> tuple[MapSpec, ...]:
     if cfg.grid is not None:
         return (MapSpec("custom", cfg.grid, parse_grid(cfg.grid, name="grid")),)
@@ -179,8 +185,7 @@ def resolve_config(cfg: EnvConfig) -> ResolvedEnv:
         problems.append(f"max_episode_steps={cfg.max_episode_steps!r} must be an integer >= 1")
     if not isinstance(cfg.seed, int) or cfg.seed < 0:
         problems.append(f"seed={cfg.seed!r} must be an integer >= 0")
-    fitting = LIFELONG_REWARDS if is_lifelong(cfg.on_target) else tuple(
-        r for r in get_args(RewardScheme) if r != "lifelong")
+    fitting = LIFELONG_REWARDS if is_lifelong(cfg.on_target) else NON_LIFELONG_REWARDS
     if cfg.reward in get_args(RewardScheme) and cfg.reward not in fitting:
         problems.append(f"reward={cfg.reward!r} does not fit on_target={cfg.on_target!r}: "
                         f"use one of {list(fitting)}")

@@ -140,10 +140,10 @@ class ModelConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> ModelConfig:
-        """The published sizes (`bottleneck`, `lifelong`) with optional field overrides."""
-        if name not in PRESETS:
-            raise ValueError(f"preset={name!r} is not one of {tuple(PRESETS)}")
-        return cls.from_dict({**PRESETS[name], **overrides})
+        """A published model size (MODEL_SIZES) with optional field overrides."""
+        if name not in MODEL_SIZES:
+            raise ValueError(f"preset={name!r} is not one of {tuple(MODEL_SIZES)}")
+        return cls.from_dict({**MODEL_SIZES[name], **overrides})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of all fields (JSON-serialisable)."""
@@ -173,9 +173,10 @@ def upgrade_saved(values: dict[str, Any], version: int) -> dict[str, Any]:
         raise ValueError(f"model config format version {version!r} is not one of 1..{SAVED_VERSION}")
     return {"memory": "stored", **values} if version == 1 else dict(values)
 
-PRESETS: dict[str, dict[str, Any]] = {
+MODEL_SIZES: dict[str, dict[str, Any]] = {
     "bottleneck": dict(hidden=16, heads=4, blocks=1, resnet_blocks=1, filters=8,
                        obs_radius=2, history=8, memory="learned"),
     "lifelong": dict(hidden=512, heads=8, blocks=1, resnet_blocks=8, filters=64,
                      obs_radius=5, history=8, memory="learned"),
 }
+"""Model sizes by name (`ModelConfig.preset`); the training recipes are train/presets.py TRAINING_PRESETS."""

@@ -26,8 +26,8 @@ How each one is checked:
    is given twice. Inline spans get checks 1-2 only: they are often fragments.
 
 `srmt train` passes its arguments through unparsed (train/cli.py `_PassThroughParser`) to
-train/config.py: its options are checked against the override keys train/config.py resolves
-(`_resolve_key`: run / env / model / sample-factory fields) plus `--verbose`, the one flag
+train/overrides.py: its options are checked against the override keys train/overrides.py resolves
+(`resolve_key`: run / env / model / sample-factory fields) plus `--verbose`, the one flag
 train/run.py takes itself; `--preset` must name a preset, and a concrete command must also pass
 `parse_overrides` (every option has a value, none is given twice).
 """
@@ -175,21 +175,22 @@ def _flags(tokens: list[str]) -> list[tuple[str, str | None]]:
 
 
 def _train_problems(tokens: list[str], concrete: bool) -> list[str]:
-    from train.config import TrainConfigError, _resolve_key, parse_overrides
-    from train.presets import PRESETS
+    from train.config import TrainConfigError
+    from train.overrides import parse_overrides, resolve_key
+    from train.presets import TRAINING_PRESETS
 
     problems = []
     for flag, value in _flags(tokens):
         if flag in TRAIN_FLAGS or flag in ("--help",):
             continue
         key = flag[2:].replace("-", "_")
-        _, error = _resolve_key(key)
+        _, error = resolve_key(key)
         if error:
             problems.append(error)
         if key in ("preset", "run.preset") and value is not None and not _is_placeholder(value) \
                 and not any(m in value for m in SYNOPSIS_MARKS):
-            if value not in PRESETS:
-                problems.append(f"--preset {value}: no such preset; choose from {sorted(PRESETS)}")
+            if value not in TRAINING_PRESETS:
+                problems.append(f"--preset {value}: no such preset; choose from {sorted(TRAINING_PRESETS)}")
     if concrete and not problems:
         try:
             parse_overrides([t for t in tokens if t not in TRAIN_FLAGS])

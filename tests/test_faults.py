@@ -16,7 +16,7 @@ from eval.tables import episode_key
 from eval.results import load_records
 from eval.suites import get_suite
 from srmt.checkpoint import load_policy
-from train.export import checkpoint_dir, latest_checkpoint, read_sf_checkpoint
+from train.bridge.checkpoints import checkpoint_dir, latest_checkpoint, read_checkpoint
 from conftest import finish, srmt, wait_for
 
 pytestmark = pytest.mark.slow
@@ -49,7 +49,7 @@ def test_killed_training_process_ends_the_run(tmp_path, which, pattern):
     code, output, seconds = finish(proc, LIMIT)
     assert code != 0 and seconds < LIMIT
     assert re.search(r"Training failed: training process \d+ died", output), output[-2000:]
-    assert read_sf_checkpoint(latest_checkpoint(exp))["env_steps"] >= _steps(saved)  # nothing lost
+    assert read_checkpoint(latest_checkpoint(exp))["env_steps"] >= _steps(saved)  # nothing lost
     load_policy(exp / "policy.pt")
 
 
@@ -91,7 +91,7 @@ def test_truncated_and_nan_checkpoints_are_skipped_on_resume(tmp_path):
     paths = _checkpoints(exp)
     assert len(paths) == 3, paths  # keep_checkpoints
     intact, nan, truncated = paths
-    state = read_sf_checkpoint(nan)
+    state = read_checkpoint(nan)
     state["model"] = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
                       for k, v in state["model"].items()}
     torch.save(state, nan)

@@ -19,7 +19,7 @@ from maps.registry import default_registry
 from srmt.checkpoint import save_policy
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
-from train.config import build_config
+from train.overrides import build_config
 from train.mazes import training_maps
 
 LIFELONG_CFG = ModelConfig.preset("lifelong", hidden=16, heads=4, filters=4, resnet_blocks=0)

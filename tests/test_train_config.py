@@ -11,10 +11,13 @@ import train.run
 from envs.config import EnvConfig
 from envs.errors import EnvConfigError
 from srmt.config import ModelConfig
+from train.bridge.options import sf_parser
 from train.checks import check_config, prepare_experiment
 from common.outputs import OutputPathError
-from train.config import CONFIG_FILE, MANAGED_SF, TrainConfigError, build_config, parse_overrides, sf_options, sf_parser
-from train.run import sf_config
+from train.config import TrainConfigError
+from train.managed import MANAGED_SF, settable_sf_options, sf_config
+from train.overrides import build_config, parse_overrides
+from train.saved_config import CONFIG_FILE
 from maps.synthetic import maze_grid
 from train.mazes import training_mazes
 from train.presets import BOTTLENECK_TRAIN_PATTERN
@@ -95,7 +98,7 @@ def test_managed_options_reach_sample_factory(tmp_path):
     parser = sf_parser()
     known = {action.dest for action in parser._actions}
     for name, option in MANAGED_SF.items():
-        assert name in known and name not in sf_options(), name
+        assert name in known and name not in settable_sf_options(), name
         value = option.value_for(cfg)
         assert getattr(ns, name, None) == (parser.get_default(name) if value is None else value), name
     assert (ns.env, ns.experiment, ns.train_dir, ns.num_envs_per_worker) == ("srmt", "exp", str(tmp_path), 2)
@@ -296,6 +299,13 @@ def test_cli_help_lists_the_scheme(capsys):
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert "--SECTION.FIELD" in out and "directional | sparse" in out and "max_train_seconds" in out
+    # the lists come from where they are defined (train/presets.py, srmt/config.py, train/config.py)
+    assert "usage: srmt train [--preset bottleneck|lifelong-cpu|lifelong]" in out
+    assert "--preset NAME             bottleneck (16 training corridors, 2 agents)\n" in out
+    assert "--variant NAME            srmt | rmt | attention | empty | gru\n" in out
+    assert "--device cpu|cuda         where the learner and inference run\n" in out
+    assert "bottleneck: directional | sparse | dense | directional-negative | moving-negative; " \
+           "lifelong: lifelong | directional\n" in out
 
 
 def test_cli_bench_options():
@@ -347,8 +357,21 @@ def test_map_name_on_the_command_line_replaces_the_presets_pattern(tmp_path, no_
     assert cfg.env.map_pattern is not None  # the preset's own maps when none is named
 
 
+def test_map_sources_are_read_in_the_order_envs_config_states():
+    """envs.config.MAP_SOURCES (the one statement of the order, which build_config imports): with a source
+    and every later one set, the env's maps come from that source."""
+    from envs.config import MAP_SOURCES, resolve_config
+
+    given = {"grid": "....\n....", "map_pattern": "bottleneck-3", "map_name": "bottleneck-5"}
+    expected = {"grid": "custom", "map_pattern": "bottleneck-3", "map_name": "bottleneck-5"}
+    assert set(MAP_SOURCES) == set(given)
+    for i, source in enumerate(MAP_SOURCES):
+        env = EnvConfig(**{s: None for s in MAP_SOURCES[:i]}, **{s: given[s] for s in MAP_SOURCES[i:]})
+        assert [spec.name for spec in resolve_config(env).maps] == [expected[source]]
+
+
 def test_imitate_model_fields_are_typed_like_train_overrides():
-    from train.config import model_field
+    from train.overrides import model_field
 
     assert model_field("hidden=64") == ("hidden", 64)
     assert model_field("memory=stored") == ("memory", "stored")

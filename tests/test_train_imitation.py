@@ -10,13 +10,14 @@ from envs.config import EnvConfig
 from srmt.checkpoint import CheckpointError, load_policy, save_policy
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
+import train.warm_start
+from train.bridge.adaptations import load_checkpoint
+from train.bridge.checkpoints import write_initial_checkpoint
+from train.checks import prepare_experiment
 from train.config import TrainConfigError
 from train.imitation import ImitationConfig, discounted_returns, imitate
-from train.run import sf_config
-from train.config import build_config
-from train.checks import prepare_experiment
-from train.warm_start import write_initial_checkpoint
-from train.sf_compat import load_checkpoint
+from train.managed import sf_config
+from train.overrides import build_config
 
 GRID = "........\n..#..#..\n........\n.#....#.\n........\n..#..#..\n........"
 ENV = EnvConfig(map_name=None, grid=GRID, num_agents=6, obs_radius=2, on_target="restart",
@@ -119,7 +120,7 @@ def test_warm_start_checkpoint_holds_the_policy_and_a_fresh_optimizer(tmp_path):
     init = save_policy(tmp_path / "init.pt", SRMTPolicy(MODEL), MODEL, ENV.to_dict(), {})
     cfg, saved = build_config(["--experiment", str(tmp_path / "exp"), "--init_policy", str(init), *TINY])
     cfg, _ = prepare_experiment(cfg, saved, [])
-    path = write_initial_checkpoint(sf_config(cfg), cfg.run.experiment_dir, init)
+    path = write_initial_checkpoint(sf_config(cfg), cfg.run.experiment_dir, load_policy(init).model)
     state = load_checkpoint([str(path)], "cpu")  # what sample-factory's learner reads
     assert (state["train_step"], state["env_steps"], state["optimizer"]["state"]) == (0, 0, {})
     weights = load_policy(init).model.state_dict()
@@ -189,7 +190,7 @@ def test_a_refused_warm_start_leaves_nothing_behind(tmp_path, no_spawn, monkeypa
     def refuse(*args):
         raise CheckpointError("refused")
 
-    monkeypatch.setattr(train.run, "write_initial_checkpoint", refuse)
+    monkeypatch.setattr(train.warm_start, "write_initial_checkpoint", refuse)
     empty = tmp_path / "empty"
     empty.mkdir()
     for exp in (fresh, empty):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from train.config import build_config
-from train.run import sf_config
-from train.sf_env import make_sf_env
-from train.sf_model import make_actor_critic
+from train.bridge.actor_critic import make_actor_critic
+from train.bridge.env import make_sf_env
+from train.managed import sf_config
+from train.overrides import build_config
 
 
 def test_local_pool_learner_replays_acting(tmp_path):

@@ -19,13 +19,13 @@ from envs.pogema_backend import PogemaBatchedEnv
 from envs.task import TaskSampler
 from sample_factory.algo.sampling.batched_sampling import BatchedVectorEnvRunner
 from srmt.checkpoint import load_policy
-from train.config import build_config
 from train.export import export_policy, policy_state_dict
-from train.run import sf_config
+from train.managed import sf_config
+from train.overrides import build_config
 from envs.backends import BACKENDS, make_backend
-from train.sf_env import SFBatchedEnv, env_device, make_sf_env
-from train.sf_model import SRMTActorCritic, make_actor_critic
-from train.sf_settings import SRMTSettings
+from train.bridge.actor_critic import SRMTActorCritic, make_actor_critic
+from train.bridge.env import SFBatchedEnv, env_device, make_sf_env
+from train.bridge.settings import SRMTSettings
 
 ENV = EnvConfig(map_name=None, map_pattern="bottleneck-(3|4|8)", max_episode_steps=24)
 

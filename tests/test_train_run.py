@@ -20,7 +20,7 @@ import torch
 from envs.config import EnvConfig
 from envs.pogema_backend import PogemaBatchedEnv
 from srmt.checkpoint import load_policy
-from train.export import latest_checkpoint, read_sf_checkpoint
+from train.bridge.checkpoints import latest_checkpoint, read_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -194,7 +194,7 @@ def test_sigkill_then_same_command_resumes(tmp_path):
                        (exp / "train.log").read_text())
     assert loaded and int(loaded.group(2)) >= killed_at > 0
     assert "Stopping training: wall-clock budget of 14 s spent" in again.stderr
-    final = read_sf_checkpoint(latest_checkpoint(exp))
+    final = read_checkpoint(latest_checkpoint(exp))
     assert final["env_steps"] > killed_at
     assert load_policy(exp / "policy.pt").meta["env_steps"] == final["env_steps"]
 
@@ -222,7 +222,7 @@ def test_ctrl_c_in_a_background_process_saves_then_stops(tmp_path):
 
 
 def test_parallel_mode_stops_at_train_for_env_steps(tmp_path):
-    """Learner / inference / rollout processes are spawned: the sf_compat patches must reach them."""
+    """Learner / inference / rollout processes are spawned: the adaptations must reach them."""
     exp = tmp_path / "exp"
     args = ["--experiment", str(exp), *TINY_SHAPE, "--serial_mode", "false", "--async_rl", "true",
             "--num_workers", "1", "--train_for_env_steps", "4096", "--max_train_seconds", "60"]

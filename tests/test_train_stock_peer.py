@@ -6,8 +6,8 @@ from sample_factory.model.actor_critic import ActorCriticSharedWeights, create_a
 from sample_factory.model.encoder import ResnetEncoder
 from sample_factory.model.model_utils import get_rnn_size
 
-from train.config import build_config
-from train.sf_env import make_sf_env
+from train.bridge.env import make_sf_env
+from train.overrides import build_config
 from train.stock_peer import stock_sf_config
 
 

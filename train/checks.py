@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,14 +17,13 @@ from envs.backends import BACKENDS
 from envs.config import resolve_config
 from common.options import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, Range
 from common.outputs import DIRECTORY, check_output
-from srmt.config import SAVED_VERSION, ModelConfig
-from train.config import CONFIG_FILE, TrainConfig, TrainConfigError, sf_options, sf_value
-from train.export import latest_checkpoint
+from srmt.config import ModelConfig
+from train.bridge.checkpoints import latest_checkpoint
+from train.config import DEVICES, TrainConfig, TrainConfigError
+from train.managed import settable_sf_options, sf_value
 from train.mazes import with_training_maps
+from train.saved_config import CONFIG_FILE, save_config
 from train.warm_start import load_init_policy
-
-DEVICES = ("cpu", "cuda")
-
 
 UNIT = Range(0, 1)
 SF_RANGES: dict[str, Range] = {
@@ -52,7 +50,7 @@ def range_problems(cfg: TrainConfig) -> list[str]:
     """Every numeric option outside its range (field, value and the allowed range)."""
     problems = [RUN_RANGES[k].problem(k, getattr(cfg.run, k)) for k in RUN_RANGES]
     problems += [ENV_RANGES[k].problem(k, getattr(cfg.env, k)) for k in ENV_RANGES]
-    for name, option in sf_options().items():
+    for name, option in settable_sf_options().items():
         if name in SF_RANGES:
             problems.append(SF_RANGES[name].problem(f"sf.{name}", sf_value(cfg, name)))
         elif option.convert is float and name in cfg.sf:
@@ -138,7 +136,7 @@ def resume_differences(saved: dict[str, Any], cfg: TrainConfig) -> tuple[list[st
     incompatible, other = [], []
     for section in ("run", "env", "model", "sf"):
         old_section, new_section = saved.get(section, {}), new[section]
-        if section == "model":  # fields added since the save take their defaults (train.config.saved_config
+        if section == "model":  # fields added since the save take their defaults (train/saved_config.py
             old_section = ModelConfig.from_dict(old_section).to_dict()  # upgraded the older formats)
         for key in sorted(set(old_section) | set(new_section)):
             old, value = old_section.get(key), new_section.get(key)
@@ -225,9 +223,5 @@ def _prepare(cfg: TrainConfig, saved: dict[str, Any] | None, command: list[str],
     env = with_training_maps(cfg.env, exp / "maps")
     resolve_config(env)  # EnvConfigError with every problem of the env
     cfg = TrainConfig(cfg.run, env, cfg.model, cfg.sf)
-    record = {"format_version": SAVED_VERSION, "config": cfg.to_dict(), "command": ["srmt", "train", *command]}
-    path = exp / CONFIG_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    os.replace(tmp, path)
+    save_config(exp, cfg, command)
     return cfg, notes

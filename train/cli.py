@@ -1,7 +1,7 @@
 """`srmt train` and `srmt imitate` (`srmt bench train` is benchmarks/bench_train_speed.py).
 
 `srmt train` takes no argparse options of its own: every `--KEY VALUE` goes
-to train/config.py, which resolves it against the run / env / model /
+to train/overrides.py, which resolves it against the run / env / model /
 sample-factory fields and rejects unknown keys (argparse would need every
 sample-factory flag declared twice); `--verbose` is the one flag train/run.py
 takes itself. `srmt imitate` is an ordinary argparse command: PIBT imitation
@@ -13,28 +13,26 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import textwrap
 import time
 from pathlib import Path
 
 from common.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
 from planners.pibt import SHIELDS
 from common.outputs import DIRECTORY, check_output
-from train.presets import BOTTLENECK_REWARDS, PRESETS
-from envs.config import is_lifelong
+from train.presets import TRAINING_PRESETS
+from envs.config import LIFELONG_REWARDS, NON_LIFELONG_REWARDS, is_lifelong
 
 HELP = """\
 Train an SRMT policy with sample-factory (APPO) on POGEMA maps.
 
-usage: srmt train [--preset bottleneck|lifelong-cpu|lifelong] [--KEY VALUE | --KEY=VALUE ...]
+usage: srmt train [--preset {preset_names}] [--KEY VALUE | --KEY=VALUE ...]
 
 common options:
-  --preset NAME             bottleneck (16 training corridors, 2 agents)
-                            | lifelong-cpu (lifelong MAPF sized for 2 CPU cores: 64 agents, hidden 32,
-                              generated wall mazes and random maps, torch backend, 2-hour budget)
-                            | lifelong (the paper's size: hidden 512, 64 agents on mazes; for a GPU)
-  --reward SCHEME           bottleneck: {rewards}; lifelong: lifelong | directional
-  --variant NAME            srmt | rmt | attention | empty | gru
-  --device cpu|cuda         where the learner and inference run
+  --preset NAME             {presets}
+  --reward SCHEME           bottleneck: {rewards}; lifelong: {lifelong_rewards}
+  --variant NAME            {variants}
+  --device {devices:<16} where the learner and inference run
   --backend NAME            batched env backend: {backends}
   --experiment DIR          experiment directory (default experiments/<preset>); an existing one is resumed
   --train_for_env_steps N   stop after N env (agent) steps
@@ -57,14 +55,27 @@ Full reference: docs/training.md
 
 def _help_text() -> str:
     from envs.backends import BACKENDS
-    from train.config import RunConfig
+    from srmt.config import VARIANTS
+    from train.config import DEVICES, RunConfig
 
     run_fields = ", ".join(f.name for f in dataclasses.fields(RunConfig))
-    return HELP.format(rewards=" | ".join(BOTTLENECK_REWARDS), run=run_fields, backends=" | ".join(BACKENDS))
+    return HELP.format(preset_names="|".join(TRAINING_PRESETS), presets=_preset_lines(),
+                       rewards=" | ".join(NON_LIFELONG_REWARDS), lifelong_rewards=" | ".join(LIFELONG_REWARDS),
+                       variants=" | ".join(VARIANTS), devices="|".join(DEVICES), run=run_fields,
+                       backends=" | ".join(BACKENDS))
+
+
+def _preset_lines(column: int = 28, width: int = 104) -> str:
+    """The presets and their summaries (train/presets.py), one per line, wrapped under the help's column."""
+    lines = []
+    for i, (name, preset) in enumerate(TRAINING_PRESETS.items()):
+        wrapped = textwrap.wrap(f"{name} ({preset['summary']})", width - column - 2)
+        lines += [("| " if i else "") + wrapped[0], *("  " + line for line in wrapped[1:])]
+    return ("\n" + " " * column).join(lines)
 
 
 class _PassThroughParser(argparse.ArgumentParser):
-    """Hands every argument after `train` to train/config.py unparsed (`-h` prints the help)."""
+    """Hands every argument after `train` to train/overrides.py unparsed (`-h` prints the help)."""
 
     def parse_known_args(self, args=None, namespace=None):
         args = list(args or [])
@@ -86,7 +97,8 @@ def _run(args: argparse.Namespace) -> int:
 def _imitate(args: argparse.Namespace) -> int:
     from envs.config import EnvConfig
     from srmt.config import ModelConfig
-    from train.config import model_field, preset_sections
+    from train.overrides import model_field
+    from train.presets import preset_sections
     from train.imitation import ImitationConfig, imitate
     from train.mazes import with_training_maps
 
@@ -133,7 +145,7 @@ def imitation_outputs(out: str) -> Path:
 
 def add_subparser(subparsers) -> None:
     """Register `srmt train` and `srmt imitate` (see cli/main.py)."""
-    parser = subparsers.add_parser("train", help="train a policy (presets: " + ", ".join(PRESETS) + ")",
+    parser = subparsers.add_parser("train", help="train a policy (presets: " + ", ".join(TRAINING_PRESETS) + ")",
                                    add_help=False)
     parser.__class__ = _PassThroughParser
     from train.imitation import SAMPLES, SECONDS, ImitationConfig
@@ -142,7 +154,7 @@ def add_subparser(subparsers) -> None:
     p = subparsers.add_parser("imitate", help="behaviour cloning of the PIBT planner (APPO warm start)",
                               description="Train a policy to imitate PIBT on a lifelong preset's environments "
                                           "(train/imitation.py); start APPO from it with --init_policy.")
-    p.add_argument("--preset", default="lifelong-cpu", choices=[n for n in PRESETS if n != "bottleneck"])
+    p.add_argument("--preset", default="lifelong-cpu", choices=[n for n in TRAINING_PRESETS if n != "bottleneck"])
     p.add_argument("--out", required=True, metavar="FILE", help="policy file to write")
     p.add_argument("--samples", type=SAMPLES.argtype("--samples"), default=d.samples,
                    help=f"budget in agent-steps of expert labels (default {d.samples:,}; {SAMPLES.describe()})")

@@ -1,6 +1,6 @@
 """sample-factory training checkpoints -> the project's policy file (srmt.checkpoint).
 
-The actor-critic (train/sf_model.py) holds the SRMTPolicy under `policy.`, so
+The actor-critic (train/bridge/actor_critic.py) holds the SRMTPolicy under `policy.`, so
 the conversion strips that prefix; everything else in the model state
 (sample-factory's observation / returns normalisers) is not part of the
 policy and is dropped, after checking that nothing unexpected is there.
@@ -13,7 +13,6 @@ corridors, docs/training.md) and "argmax" for Bottleneck training. A warm-start 
 """
 from __future__ import annotations
 
-import glob
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,11 +20,11 @@ from typing import Any, Mapping
 import torch
 
 from common.outputs import OutputKind
-from srmt.checkpoint import CheckpointError, non_finite, read_policy_file, save_policy
+from envs.config import is_lifelong
+from srmt.checkpoint import CheckpointError, read_policy_file, save_policy
 from srmt.config import ModelConfig
 from srmt.model import SRMTPolicy
-from train.sf_compat import SAFE_GLOBALS
-from envs.config import is_lifelong
+from train.bridge.checkpoints import read_checkpoint
 
 POLICY_FILE = "policy.pt"
 POLICY_PREFIX = "policy."
@@ -61,71 +60,6 @@ def recommendations(on_target: str, init_meta: Mapping[str, Any] | None = None) 
     return {**own, **{key: value for key, value in (init_meta or {}).items() if key in INHERITED and value}}
 
 
-def checkpoint_dir(experiment_dir: str | Path) -> Path:
-    """Where sample-factory writes the checkpoints of policy 0."""
-    return Path(experiment_dir) / "checkpoint_p0"
-
-
-def checkpoint_paths(experiment_dir: str | Path) -> list[Path]:
-    """The regular checkpoints of an experiment, oldest first (names sort by train step)."""
-    return [Path(p) for p in sorted(glob.glob(str(checkpoint_dir(experiment_dir) / "checkpoint_*.pth")))]
-
-
-def latest_checkpoint(experiment_dir: str | Path) -> Path | None:
-    """The newest regular checkpoint of an experiment, or None."""
-    paths = checkpoint_paths(experiment_dir)
-    return paths[-1] if paths else None
-
-
-DAMAGED_DIR = "damaged"
-"""Sub-folder of checkpoint_p0 where checkpoints that cannot be resumed are moved (never deleted)."""
-
-
-def checkpoint_problem(path: Path) -> str | None:
-    """Why a sample-factory checkpoint cannot be resumed (unreadable, incomplete, non-finite), or None."""
-    try:
-        checkpoint = read_sf_checkpoint(path)
-    except Exception as err:  # noqa: BLE001 - any reading failure makes it unusable
-        return f"unreadable ({type(err).__name__}: {str(err).splitlines()[0][:160]})"
-    if not isinstance(checkpoint, dict) or not {"model", "env_steps", "train_step"} <= set(checkpoint):
-        return "incomplete: no model / env_steps / train_step"
-    bad = non_finite(checkpoint["model"])
-    return f"non-finite weights in {bad[:3]}" if bad else None
-
-
-def set_aside_damaged(experiment_dir: str | Path) -> list[tuple[Path, str]]:
-    """Move the checkpoints newer than the newest intact one into checkpoint_p0/damaged/, so that
-    sample-factory resumes from the newest intact one; returns (new path, reason) of each moved.
-
-    Raises:
-        ValueError: there are checkpoints but none is intact (nothing is moved).
-    """
-    damaged = []
-    for path in reversed(checkpoint_paths(experiment_dir)):
-        reason = checkpoint_problem(path)
-        if reason is None:
-            break
-        damaged.append((path, reason))
-    else:
-        if damaged:
-            listing = "; ".join(f"{p.name}: {r}" for p, r in damaged)
-            raise ValueError(f"no intact checkpoint to resume in {checkpoint_dir(experiment_dir)} ({listing}); "
-                             "start over with a new --experiment directory (or move checkpoint_p0 away)")
-    moved = []
-    for path, reason in damaged:
-        target = path.parent / DAMAGED_DIR / path.name
-        target.parent.mkdir(exist_ok=True)
-        os.replace(path, target)
-        moved.append((target, reason))
-    return moved
-
-
-def read_sf_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A sample-factory checkpoint dict (weights_only, numpy scalars allowed)."""
-    with torch.serialization.safe_globals(SAFE_GLOBALS):
-        return torch.load(path, map_location="cpu", weights_only=True)
-
-
 def policy_state_dict(sf_model_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The SRMTPolicy state dict inside an actor-critic state dict.
 
@@ -150,7 +84,7 @@ def export_policy(checkpoint: str | Path, out_path: str | Path, model_config: Mo
 
     `meta` gets the checkpoint's env_steps / train_step and file name added.
     """
-    sf_checkpoint = read_sf_checkpoint(checkpoint)
+    sf_checkpoint = read_checkpoint(checkpoint)
     policy = SRMTPolicy(model_config)
     policy.load_state_dict(policy_state_dict(sf_checkpoint["model"]), strict=True)
     meta = {**(meta or {}), "env_steps": int(sf_checkpoint["env_steps"]),

@@ -1,12 +1,13 @@
 """Training presets: the published APPO setups of SRMT ("SRMT: Shared Memory for Multi-agent Lifelong
 Pathfinding", Sagirova et al., 2025, and its reference code), sized for this project's CPU budget.
 
-A preset is four sections of defaults, each overridable on the command line
-(see train/config.py and docs/training.md):
+A preset is a one-line summary (`srmt train --help` shows it) and four
+sections of defaults, each overridable on the command line (train/config.py,
+train/overrides.py and docs/training.md):
 
 - `run`: this project's own training options (backend, device, budget, ...);
 - `env`: fields of `envs.config.EnvConfig`;
-- `model`: a `ModelConfig.preset` name plus field overrides;
+- `model`: `size`, a model size of srmt/config.py MODEL_SIZES (`ModelConfig.preset`), plus field overrides;
 - `sf`: sample-factory 2.1.1 options (its own flag names).
 
 The published values: Adam, rollout 8, PPO clip 0.2, value coefficient 0.5,
@@ -23,12 +24,10 @@ from __future__ import annotations
 from typing import Any
 
 from maps.bottleneck import TRAIN_EPISODE_LENGTH, TRAIN_LENGTHS, map_name
+from srmt.config import ModelConfig
 
 BOTTLENECK_TRAIN_PATTERN = "(" + "|".join(map_name(length) for length in TRAIN_LENGTHS) + ")"
 """Regex over map names selecting the paper's 16 training corridors (maps/bottleneck.py TRAIN_LENGTHS)."""
-
-BOTTLENECK_REWARDS = ("directional", "sparse", "dense", "directional-negative", "moving-negative")
-"""Reward schemes the bottleneck preset trains with: the paper's five (table in envs/rewards.py)."""
 
 LIFELONG_MAP_PATTERN = "train-maze-.*"
 """Names of the maze maps the lifelong preset generates (train/mazes.py)."""
@@ -50,8 +49,9 @@ APPO: dict[str, Any] = dict(
 LIFELONG_APPO: dict[str, Any] = dict(APPO, gamma=0.9756, exploration_loss_coeff=0.023)
 """The paper's lifelong discount and entropy coefficient (both lifelong presets)."""
 
-PRESETS: dict[str, dict[str, Any]] = {
+TRAINING_PRESETS: dict[str, dict[str, Any]] = {
     "bottleneck": {
+        "summary": "16 training corridors, 2 agents",
         "run": dict(
             envs_per_batch=128,             # E pogema envs x 2 agents in one batched env object
             train_for_env_steps=20_000_000,  # paper: 2e7 env (agent) steps
@@ -61,26 +61,16 @@ PRESETS: dict[str, dict[str, Any]] = {
             collision_system="block_both", on_target="finish",
             max_episode_steps=TRAIN_EPISODE_LENGTH, reward="directional",
         ),
-        "model": dict(preset="bottleneck"),
+        "model": dict(size="bottleneck"),
         "sf": dict(
             APPO, learning_rate=1.3e-4, lr_schedule="kl_adaptive_epoch", gamma=0.9716,
             exploration_loss_coeff=0.0156, save_every_sec=60,
         ),
     },
-    "lifelong": {
-        "run": dict(
-            envs_per_batch=2,               # 2 maze envs x 64 agents = 128 rows per env object
-            train_for_env_steps=1_000_000_000,  # paper: 1e9
-        ),
-        "env": dict(
-            map_name=None, map_pattern=LIFELONG_MAP_PATTERN, num_agents=64, obs_radius=5,
-            collision_system="soft", on_target="restart", max_episode_steps=512, reward="lifelong",
-        ),
-        "model": dict(preset="lifelong"),
-        "sf": dict(LIFELONG_APPO, learning_rate=2.2e-4, lr_schedule="constant", num_workers=2),
-    },
     "lifelong-cpu": {
         # Sized for 2 CPU cores by measurement (docs/training.md, "Lifelong on CPU").
+        "summary": "lifelong MAPF sized for 2 CPU cores: 64 agents, hidden 32, generated wall mazes and random "
+                   "maps, torch backend, 2-hour budget",
         "run": dict(
             backend="torch",                # the torch-native env: ~20x pogema's agent-steps/s
             envs_per_batch=8,               # 8 envs x 64 agents = 512 rows per env object
@@ -94,11 +84,38 @@ PRESETS: dict[str, dict[str, Any]] = {
             collision_system="soft", on_target="restart", max_episode_steps=256,
             reward="directional",           # +0.005 per step along the path channel, +1 per goal
         ),
-        "model": dict(preset="lifelong", hidden=32, heads=4, filters=8, resnet_blocks=1),
+        "model": dict(size="lifelong", hidden=32, heads=4, filters=8, resnet_blocks=1),
         "sf": dict(
             LIFELONG_APPO,
             learning_rate=3e-4,             # start of the KL-adaptive schedule that worked for bottleneck
             lr_schedule="kl_adaptive_epoch",
         ),
     },
+    "lifelong": {
+        "summary": "the paper's size: hidden 512, 64 agents on mazes; for a GPU",
+        "run": dict(
+            envs_per_batch=2,               # 2 maze envs x 64 agents = 128 rows per env object
+            train_for_env_steps=1_000_000_000,  # paper: 1e9
+        ),
+        "env": dict(
+            map_name=None, map_pattern=LIFELONG_MAP_PATTERN, num_agents=64, obs_radius=5,
+            collision_system="soft", on_target="restart", max_episode_steps=512, reward="lifelong",
+        ),
+        "model": dict(size="lifelong"),
+        "sf": dict(LIFELONG_APPO, learning_rate=2.2e-4, lr_schedule="constant", num_workers=2),
+    },
 }
+"""Training recipes by name (`srmt train --preset`); model sizes are srmt/config.py MODEL_SIZES."""
+
+
+def preset_sections(preset: str) -> dict[str, dict[str, Any]]:
+    """The run / env / model / sf sections of a training preset, model fields resolved."""
+    table = TRAINING_PRESETS[preset]
+    model = dict(table["model"])
+    model_size = model.pop("size")
+    return {
+        "run": {**table["run"], "preset": preset},
+        "env": dict(table["env"]),
+        "model": ModelConfig.preset(model_size, **model).to_dict(),
+        "sf": dict(table["sf"]),
+    }

@@ -25,9 +25,8 @@ from collections import deque
 from pathlib import Path
 from typing import IO, Callable
 
-from sample_factory.utils.utils import log
-
-from train.sf_env import METRICS_PREFIX
+from train.bridge.env import METRICS_PREFIX
+from train.bridge.runner import log
 
 LOG_FILE = "train.log"
 """The terminal output of the training processes, in the experiment directory."""

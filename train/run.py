@@ -1,25 +1,29 @@
 """One training run: the checked config -> sample-factory's runner, with stop, resume and export.
 
 `train(argv)` is `srmt train ARGV`:
-1. build and check the config, prepare the experiment directory (all
-   before any process is spawned; bad input raises ValueError);
-2. translate it into sample-factory's config, register env and model;
-3. run sample-factory's serial or parallel runner, with a 1-second timer
-   in its event loop that stops training (saving a checkpoint first) on
-   Ctrl-C or when the wall-clock budget is spent, and exports `policy.pt`
-   whenever a new checkpoint appears;
+1. build and check the config, set damaged checkpoints aside, prepare the
+   experiment directory and write a warm start's checkpoint (all before any
+   process is spawned; bad input raises ValueError);
+2. install the sample-factory adaptations, translate the config into
+   sample-factory's (train/managed.py) and register env and model
+   (train/bridge/: the memory's way from the env to the learner is on its
+   first page);
+3. run sample-factory's serial or parallel runner with `TrainingControl` in
+   its event loop: every second it stops training (saving a checkpoint first)
+   on Ctrl-C or when the wall-clock budget is spent, watches for failed
+   processes, exports `policy.pt` whenever a new checkpoint appears and
+   redraws the progress line;
 4. export the final checkpoint.
 
 The terminal shows one progress line while sample-factory's output goes to
 EXPERIMENT/train.log (train/progress.py); `--verbose` shows that log live.
 
 Resume: sample-factory loads the newest checkpoint of the experiment
-(`restart_behavior=resume`); train/config.py makes the saved config the base
-of the overrides, so running the same command again continues the run.
+(`restart_behavior=resume`); the saved config is the base of the overrides
+(train/saved_config.py), so running the same command again continues the run.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import signal
 import sys
@@ -28,84 +32,92 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from sample_factory.algo.runners.runner_parallel import ParallelRunner
-from sample_factory.algo.runners.runner_serial import SerialRunner
-from sample_factory.algo.utils.misc import ExperimentStatus
-from sample_factory.cfg.arguments import parse_full_cfg
-from sample_factory.utils.utils import log
-from signal_slot.signal_slot import EventLoopObject, Timer
 
 from srmt.checkpoint import read_policy_file
+from train.bridge.adaptations import install_adaptations
+from train.bridge.checkpoints import latest_checkpoint, set_aside_damaged
+from train.bridge.registration import register
+from train.bridge.runner import SUCCESS, RunnerControl, log, make_runner, run_runner, runner_progress
 from train.checks import check_config, prepare_experiment, removed_on_refusal
-from train.config import MANAGED_SF, TrainConfig, build_config, sf_parser, sf_value
-from train.export import POLICY_FILE, export_policy, latest_checkpoint, recommendations, set_aside_damaged
+from train.config import TrainConfig
+from train.export import POLICY_FILE, export_policy, recommendations
+from train.managed import sf_config, sf_value
+from train.overrides import build_config
 from train.progress import Display
-from train.sf_compat import runner_progress
-from train.sf_model import register
-from train.sf_settings import SRMTSettings
-from train.warm_start import load_init_policy, write_initial_checkpoint
+from train.warm_start import warm_start
 
 
-def sf_config(cfg: TrainConfig) -> argparse.Namespace:
-    """sample-factory's config namespace for `cfg`: its options, the ones srmt train manages (MANAGED_SF),
-    and the settings the bridge reads (train/sf_settings.py)."""
-    managed = {name: option.value_for(cfg) for name, option in MANAGED_SF.items()}
-    options = {**cfg.sf, "seed": cfg.env.seed, **managed}  # env.seed and sf.seed are one setting (LINKED)
-    ns = parse_full_cfg(sf_parser(), [f"--{k}={v}" for k, v in options.items() if v is not None])
-    SRMTSettings(cfg.env, cfg.model, cfg.run.envs_per_batch, cfg.run.backend).attach(ns)
-    return ns
+def train(argv: list[str]) -> int:
+    """`srmt train ARGV`: check everything, then train. Bad input raises ValueError before any spawn.
+    `--verbose` (not a config option) shows sample-factory's log live instead of the progress line."""
+    verbose = "--verbose" in argv
+    argv = [a for a in argv if a != "--verbose"]
+    cfg, saved = build_config(argv)
+    check_config(cfg)
+    for path, reason in set_aside_damaged(cfg.run.experiment_dir):  # before any process starts
+        print(f"Skipped checkpoint {path.name} ({reason}); moved to {path.parent}", file=sys.stderr)
+    with removed_on_refusal(cfg.run.experiment_dir):  # a refused run leaves nothing behind
+        cfg, notes = prepare_experiment(cfg, saved, argv)
+        if cfg.run.init_policy and latest_checkpoint(cfg.run.experiment_dir) is None:
+            warm_start(cfg)
+    if saved is not None:
+        print(f"Resuming {cfg.run.experiment_dir}" + ("; changed since the saved config: " + "; ".join(notes)
+                                                      if notes else ""), file=sys.stderr)
+    return run_training(cfg, argv, verbose)
 
 
-def _cmdline(process: psutil.Process) -> list[str]:
+def run_training(cfg: TrainConfig, command: list[str], verbose: bool = False) -> int:
+    """Run sample-factory on a checked, prepared config; returns the exit code."""
+    started = time.time()
+    display = Display(cfg.run.experiment_dir, verbose, cfg.run.train_for_env_steps, cfg.run.max_train_seconds,
+                      started)
+    with display:
+        return _run(cfg, command, started, display)
+
+
+def _run(cfg: TrainConfig, command: list[str], started: float, display: Display) -> int:
+    install_adaptations()  # this process allocates the buffers; spawned ones install through register()
+    ns = sf_config(cfg)
+    register()
+    runner = make_runner(ns)
+    control = TrainingControl(runner, cfg, command, started, display)
+    # A process started in the background inherits SIGINT ignored: install ours regardless; SIGTERM alike.
+    previous = {s: signal.signal(s, control.on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return process.cmdline()
-    except psutil.Error:
-        return []
-
-
-def _descendants(process: psutil.Process) -> list[psutil.Process]:
-    try:
-        return process.children(recursive=True)
-    except psutil.Error:
-        return []
-
-
-def _alive(process: psutil.Process) -> bool:
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def recommended(cfg: TrainConfig) -> dict[str, Any]:
-    """What the run's exported policies recommend: their decoding, train/export.py `recommendations`."""
-    init_meta = read_policy_file(cfg.run.init_policy)["meta"] if cfg.run.init_policy else None
-    return recommendations(cfg.env.on_target, init_meta)
+        status = run_runner(runner)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    control.export_new()
+    if control.exported is None:
+        display.note("No checkpoint was written: nothing exported", warning=True)
+    else:
+        display.note("Policy: %s", cfg.run.experiment_dir / POLICY_FILE)
+    if status != SUCCESS:
+        display.note("Training failed (sample-factory status %d): the error is above and in %s",
+                     status, display.log_path, warning=True)
+        return status or 1
+    return 128 + control.signal if control.signal is not None else 0
 
 
 class TrainingFailed(RuntimeError):
     """A training process failed (a traceback, or it died); every process was stopped."""
 
 
-class TrainingControl(EventLoopObject):
+class TrainingControl(RunnerControl):
     """Lives in the runner's event loop: stops training on Ctrl-C / SIGTERM or budget, exports new
     checkpoints, shows progress, and is the watchdog: a traceback in any training process or a child
     process that died ends the whole run within seconds (TrainingFailed, non-zero exit)."""
 
     def __init__(self, runner, cfg: TrainConfig, command: list[str], started: float, display: Display):
-        EventLoopObject.__init__(self, runner.event_loop, object_id="srmt_training_control")
-        self.runner = runner
+        RunnerControl.__init__(self, runner, "srmt_training_control", started, cfg.run.max_train_seconds)
         self.cfg = cfg
         self.command = command
-        self.started = started
         self.display = display
         self.signal: int | None = None
-        self.stopping = False
         self.exported: Path | None = None
         self.recommended = recommended(cfg)
         self.children: list[psutil.Process] = []
-        self.timer = Timer(runner.event_loop, 1.0)
-        self.timer.timeout.connect(self.tick)
 
     # -- signals
     def on_signal(self, signum, frame) -> None:
@@ -117,14 +129,12 @@ class TrainingControl(EventLoopObject):
                           warning=True)
 
     def tick(self) -> None:
-        if not self.stopping and not self.runner.stopped:  # processes end on purpose once stopping (pinned)
+        if not self.stopping and not self.runner.stopped:  # processes end on purpose once stopping
             self.watch()
-        budget = self.cfg.run.max_train_seconds
-        if not self.stopping and (self.signal is not None or (budget and time.time() - self.started > budget)):
-            reason = "interrupted" if self.signal is not None else f"wall-clock budget of {budget:g} s spent"
+        if not self.stopping and (self.signal is not None or self.budget_spent()):
+            reason = "interrupted" if self.signal is not None else f"wall-clock budget of {self.budget:g} s spent"
             self.display.note("Stopping training: %s", reason)
-            self.stopping = True
-            self.runner._stop_training()  # saves a checkpoint, then stops every component
+            self.stop_training()
         self.display.progress(*runner_progress(self.runner))
         self.export_new()
 
@@ -174,68 +184,31 @@ class TrainingControl(EventLoopObject):
         return out
 
 
-def run_training(cfg: TrainConfig, command: list[str], verbose: bool = False) -> int:
-    """Run sample-factory on a checked, prepared config; returns the exit code."""
-    started = time.time()
-    display = Display(cfg.run.experiment_dir, verbose, cfg.run.train_for_env_steps, cfg.run.max_train_seconds,
-                      started)
-    with display:
-        return _run(cfg, command, started, display)
+def recommended(cfg: TrainConfig) -> dict[str, Any]:
+    """What the run's exported policies recommend: their decoding, train/export.py `recommendations`."""
+    init_meta = read_policy_file(cfg.run.init_policy)["meta"] if cfg.run.init_policy else None
+    return recommendations(cfg.env.on_target, init_meta)
 
 
-def _run(cfg: TrainConfig, command: list[str], started: float, display: Display) -> int:
-    ns = sf_config(cfg)
-    register()
-    runner = (SerialRunner if ns.serial_mode else ParallelRunner)(ns)
-    control = TrainingControl(runner, cfg, command, started, display)
-    # A process started in the background inherits SIGINT ignored: install ours regardless; SIGTERM alike.
-    previous = {s: signal.signal(s, control.on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+def _cmdline(process: psutil.Process) -> list[str]:
     try:
-        status = runner.init()
-        if status == ExperimentStatus.SUCCESS:
-            status = runner.run()
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    control.export_new()
-    if control.exported is None:
-        display.note("No checkpoint was written: nothing exported", warning=True)
-    else:
-        display.note("Policy: %s", cfg.run.experiment_dir / POLICY_FILE)
-    if status != ExperimentStatus.SUCCESS:
-        display.note("Training failed (sample-factory status %d): the error is above and in %s",
-                     int(status), display.log_path, warning=True)
-        return int(status) or 1
-    return 128 + control.signal if control.signal is not None else 0
+        return process.cmdline()
+    except psutil.Error:
+        return []
 
 
-def train(argv: list[str]) -> int:
-    """`srmt train ARGV`: check everything, then train. Bad input raises ValueError before any spawn.
-    `--verbose` (not a config option) shows sample-factory's log live instead of the progress line."""
-    verbose = "--verbose" in argv
-    argv = [a for a in argv if a != "--verbose"]
-    cfg, saved = build_config(argv)
-    check_config(cfg)
-    for path, reason in set_aside_damaged(cfg.run.experiment_dir):  # before any process starts
-        print(f"Skipped checkpoint {path.name} ({reason}); moved to {path.parent}", file=sys.stderr)
-    with removed_on_refusal(cfg.run.experiment_dir):  # a refused run leaves nothing behind
-        cfg, notes = prepare_experiment(cfg, saved, argv)
-        if cfg.run.init_policy and latest_checkpoint(cfg.run.experiment_dir) is None:
-            warm_start(cfg)
-    if saved is not None:
-        print(f"Resuming {cfg.run.experiment_dir}" + ("; changed since the saved config: " + "; ".join(notes)
-                                                      if notes else ""), file=sys.stderr)
-    return run_training(cfg, argv, verbose)
+def _descendants(process: psutil.Process) -> list[psutil.Process]:
+    try:
+        return process.children(recursive=True)
+    except psutil.Error:
+        return []
 
 
-def warm_start(cfg: TrainConfig) -> Path:
-    """Write the step-0 checkpoint of a fresh experiment from --init_policy and say so."""
-    path = write_initial_checkpoint(sf_config(cfg), cfg.run.experiment_dir, cfg.run.init_policy)
-    memory = load_init_policy(cfg.run.init_policy, cfg.model).model_config.memory
-    modes = f" (trained in memory mode {memory!r}; this run trains in {cfg.model.memory!r})" \
-        if memory != cfg.model.memory else ""
-    print(f"Warm start: {path.name} holds the weights of {cfg.run.init_policy}{modes}", file=sys.stderr)
-    return path
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def describe(cfg: TrainConfig) -> dict[str, Any]:

@@ -18,16 +18,14 @@ import argparse
 import sys
 import time
 
-from sample_factory.algo.runners.runner_parallel import ParallelRunner
-from sample_factory.algo.runners.runner_serial import SerialRunner
-from sample_factory.algo.utils.misc import ExperimentStatus
-from signal_slot.signal_slot import EventLoopObject, Timer
-
+from train.bridge.adaptations import install_adaptations
+from train.bridge.registration import register_sf_env
+from train.bridge.runner import SUCCESS, RunnerControl, make_runner, run_runner
+from train.bridge.settings import SRMTSettings
 from train.checks import check_config, prepare_experiment
-from train.config import TrainConfig, build_config, sf_value
-from train.run import sf_config
-from train.sf_env import register_sf_env
-from train.sf_settings import SRMTSettings
+from train.config import TrainConfig
+from train.managed import sf_config, sf_value
+from train.overrides import build_config
 
 
 def stock_sf_config(cfg: TrainConfig) -> argparse.Namespace:
@@ -42,34 +40,18 @@ def stock_sf_config(cfg: TrainConfig) -> argparse.Namespace:
     return ns
 
 
-class _Budget(EventLoopObject):
-    """Stops the runner (a checkpoint first, as at train_for_env_steps) once the wall-clock budget is spent."""
-
-    def __init__(self, runner, seconds: float):
-        EventLoopObject.__init__(self, runner.event_loop, object_id="srmt_stock_budget")
-        self.runner, self.deadline = runner, time.time() + seconds
-        self.timer = Timer(runner.event_loop, 1.0)
-        self.timer.timeout.connect(self.tick)
-
-    def tick(self) -> None:
-        if time.time() > self.deadline and not self.runner.stopped:
-            self.runner._stop_training()  # pinned in train/sf_compat.py
-
-
 def main(argv: list[str]) -> int:
     """Train the stock model with `srmt train` options (no resume of an SRMT experiment)."""
     cfg, _ = build_config(argv)
     check_config(cfg)
     cfg, _ = prepare_experiment(cfg, None, argv)
+    install_adaptations()  # in this process, as for srmt train (spawned processes keep sample-factory's own)
     ns = stock_sf_config(cfg)
     register_sf_env()  # sample-factory's own actor-critic: ours is not registered
-    runner = (SerialRunner if ns.serial_mode else ParallelRunner)(ns)
-    if cfg.run.max_train_seconds:
-        _Budget(runner, cfg.run.max_train_seconds)
-    status = runner.init()
-    if status == ExperimentStatus.SUCCESS:
-        status = runner.run()
-    return 0 if status == ExperimentStatus.SUCCESS else int(status) or 1
+    runner = make_runner(ns)
+    RunnerControl(runner, "srmt_stock_budget", time.time(), cfg.run.max_train_seconds)  # stops at the budget
+    status = run_runner(runner)
+    return 0 if status == SUCCESS else status or 1
 
 
 if __name__ == "__main__":

@@ -2,11 +2,10 @@
 
 sample-factory resumes from the newest checkpoint of an experiment, so starting
 APPO from trained weights (e.g. `srmt imitate`'s behaviour-cloned policy) is
-writing a step-0 checkpoint before the runner starts: the actor-critic built by
-the registered factory with the policy's weights, and the optimizer state that
-sample-factory's learner would create (Adam with the run's settings, no
-moments yet). Only a fresh experiment is warm-started: one that holds a
-checkpoint resumes from it and `--init_policy` is refused.
+writing a step-0 checkpoint before the runner starts
+(train/bridge/checkpoints.py `write_initial_checkpoint`). Only a fresh
+experiment is warm-started: one that holds a checkpoint resumes from it and
+`--init_policy` is refused (train/checks.py).
 
 The memory mode may differ between the file and the run: every mode has the
 same weights, and the run's mode applies from its first step (e.g. the shipped
@@ -15,20 +14,14 @@ lifelong policy, trained with memory 'stored', warm-starts the default
 """
 from __future__ import annotations
 
-import argparse
+import sys
 from pathlib import Path
 
-import gymnasium
-import torch
-
-from envs.backends import make_backend
 from srmt.checkpoint import LoadedPolicy, load_policy
 from srmt.config import ModelConfig
-from train.export import checkpoint_dir
-from train.sf_model import make_actor_critic
-from train.sf_settings import SRMTSettings
-
-INIT_CHECKPOINT = "checkpoint_000000000_0.pth"
+from train.bridge.checkpoints import write_initial_checkpoint
+from train.config import TrainConfig
+from train.managed import sf_config
 
 
 def load_init_policy(policy_path: str | Path, model: ModelConfig) -> LoadedPolicy:
@@ -40,23 +33,16 @@ def load_init_policy(policy_path: str | Path, model: ModelConfig) -> LoadedPolic
     return load_policy(policy_path, expect={k: v for k, v in model.to_dict().items() if k != "memory"})
 
 
-def write_initial_checkpoint(ns: argparse.Namespace, experiment_dir: Path, policy_path: str | Path) -> Path:
-    """Write `experiment_dir`'s step-0 sample-factory checkpoint holding `policy_path`'s weights
-    (with sample-factory's Adam, which train/checks.py requires of a warm start).
+def warm_start(cfg: TrainConfig) -> Path:
+    """Write the step-0 checkpoint of a fresh experiment from --init_policy and say so.
 
     Raises:
         srmt.checkpoint.CheckpointError: the file is not a policy file or its model is not the run's.
     """
-    settings = SRMTSettings.of(ns)
-    loaded = load_init_policy(policy_path, settings.model)
-    probe = make_backend(settings.backend, settings.env, 1)
-    actor_critic = make_actor_critic(ns, gymnasium.spaces.Dict(obs=probe.observation_space), probe.action_space)
-    actor_critic.policy.load_state_dict(loaded.model.state_dict())
-    optimizer = torch.optim.Adam(actor_critic.parameters(), lr=ns.learning_rate,
-                                 betas=(ns.adam_beta1, ns.adam_beta2), eps=ns.adam_eps)
-    path = checkpoint_dir(experiment_dir) / INIT_CHECKPOINT
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"train_step": 0, "env_steps": 0, "best_performance": -1e9,
-                "model": actor_critic.state_dict(), "optimizer": optimizer.state_dict(),
-                "curr_lr": ns.learning_rate}, path)
+    loaded = load_init_policy(cfg.run.init_policy, cfg.model)
+    path = write_initial_checkpoint(sf_config(cfg), cfg.run.experiment_dir, loaded.model)
+    memory = loaded.model_config.memory
+    modes = f" (trained in memory mode {memory!r}; this run trains in {cfg.model.memory!r})" \
+        if memory != cfg.model.memory else ""
+    print(f"Warm start: {path.name} holds the weights of {cfg.run.init_policy}{modes}", file=sys.stderr)
     return path

@@ -1,19 +1,18 @@
 """The batched environment as sample-factory sees it (backends by name: envs/backends.py).
 
-One env object is the whole E x A batch of a rollout worker split
-(`--batched_sampling=True`, `num_envs_per_worker == worker_num_splits`): its
-rows are the backend's rows (row = e*A + a), so sample-factory's per-row
-buffers, `rnn_states` included, keep the agent-major layout the SRMT core
-pools by.
+One env object is the whole E x A batch of a rollout worker split: its rows
+are the backend's rows (row = e*A + a), so sample-factory's per-row buffers,
+`rnn_states` included, keep the agent-major layout the SRMT core pools by
+(the memory's whole way: train/bridge/__init__.py).
 
 Episode metrics: the backends report `infos["metrics"][name]` per row, NaN on
-rows whose env did not end. sample-factory's batched runner
-(`BatchedVectorEnvRunner._process_env_step`) reads a dict of per-row tensors
-at the rows that are done this step, and all A rows of an env are done
-exactly when that env ended; so the reported rows are never NaN. This wrapper
-checks that equality on every step with an ended env, forwards only the
-metrics (the per-env `ended` mask has E entries and would be dropped with a
-warning), and sends nothing on steps where no env ended.
+rows whose env did not end. sample-factory's batched runner reads a dict of
+per-row tensors at the rows that are done this step, and all A rows of an env
+are done exactly when that env ended; so the reported rows are never NaN
+(tests/test_train_model.py runs sample-factory's own reading on this env).
+This wrapper checks that equality on every step with an ended env, forwards
+only the metrics (the per-env `ended` mask has E entries and would be dropped
+with a warning), and sends nothing on steps where no env ended.
 """
 from __future__ import annotations
 
@@ -24,7 +23,7 @@ import numpy as np
 import torch
 
 from envs.backends import make_backend
-from train.sf_settings import SRMTSettings
+from train.bridge.settings import SRMTSettings
 
 ENV_NAME = "srmt"
 """The name the env is registered under in sample-factory."""
@@ -34,7 +33,7 @@ METRICS_PREFIX = "metrics"
 
 def env_device(cfg: Any) -> str:
     """'cuda' when sample-factory samples on the GPU (env_gpu_observations with actor_worker_gpus,
-    set by train/config.py MANAGED_SF for --device cuda --backend torch; each rollout worker then sees
+    set by train/managed.py MANAGED_SF for --device cuda --backend torch; each rollout worker then sees
     its one GPU as the current device), else 'cpu'."""
     return "cuda" if cfg.env_gpu_observations and cfg.actor_worker_gpus else "cpu"
 
@@ -108,12 +107,3 @@ def make_sf_env(full_env_name: str, cfg: Any, env_config: Any = None, render_mod
     backend = make_backend(settings.backend, settings.env, num_envs, device=env_device(cfg))
     return SFBatchedEnv(backend, seed=settings.env.seed + env_id * num_envs,
                         cells=settings.model is not None and settings.model.local_pool)
-
-
-def register_sf_env() -> None:
-    """Register the batched env with sample-factory under ENV_NAME (idempotent)."""
-    from sample_factory.algo.utils.context import global_env_registry
-    from sample_factory.envs.env_utils import register_env
-
-    if global_env_registry().get(ENV_NAME) is not make_sf_env:
-        register_env(ENV_NAME, make_sf_env)

@@ -1,12 +1,11 @@
 """The settings the sample-factory bridge reads besides sample-factory's own options, as one typed object.
 
-train/run.py `sf_config` attaches them to sample-factory's config namespace
+train/managed.py `sf_config` attaches them to sample-factory's config namespace
 under one attribute, `srmt`, as a plain dict: sample-factory pickles that
 namespace into every process it spawns and json-dumps it into the
-experiment's config.json (`Runner._save_cfg`, pinned in train/sf_compat.py).
-The env factory (train/sf_env.py), the actor-critic (train/sf_model.py),
-`get_rnn_size` (train/sf_compat.py) and the warm start read them back with
-`SRMTSettings.of(cfg)`.
+experiment's config.json. The env factory (env.py), the actor-critic
+(actor_critic.py), `get_rnn_size` (adaptations.py) and the warm start
+(checkpoints.py) read them back with `SRMTSettings.of(cfg)`.
 """
 from __future__ import annotations
 
@@ -24,7 +23,7 @@ SETTINGS_KEY = "srmt"
 @dataclass(frozen=True)
 class SRMTSettings:
     """What the bridge (env factory, actor-critic, get_rnn_size, warm start) needs besides
-    sample-factory's own options; train/run.py `sf_config` attaches it."""
+    sample-factory's own options; train/managed.py `sf_config` attaches it."""
 
     env: EnvConfig
     model: ModelConfig | None

@@ -1,4 +1,4 @@
-"""The SRMT policy as a sample-factory actor-critic, and the registration of env and model.
+"""The SRMT policy as a sample-factory actor-critic.
 
 `SRMTActorCritic` holds one `SRMTPolicy` under the attribute `policy`, so a
 sample-factory checkpoint's model weights are the SRMTPolicy's own state dict
@@ -6,27 +6,11 @@ with the prefix "policy." (train/export.py strips it): no name mapping, no
 sample-factory layers (its critic_linear / action_parameterization and its
 orthogonal re-initialisation are not used; the SRMT init is kept).
 
-Acting vs learning: which pass a call is follows from the entry point
-sample-factory uses (train/sf_compat.py CALLERS, checked against its source),
-never from train() / eval():
-
-- acting: the inference worker calls `forward(obs, rnn_states)`: one step of
-  whole environments in row order (E*A rows, several workers' blocks
-  concatenated whole), memories pooled per environment (`step_core`,
-  `learner=False`);
-- the learner's bootstrap value at T+1: `_prepare_batch` calls
-  `forward(..., values_only=True)`: one step, pooled per environment, except
-  memory='stored', whose learner recomputes each row alone from its stored
-  state, which holds the pool it acted with (`step_core`, `learner=True`);
-- the learner's losses: `_calculate_losses` calls `forward_core`. memory='stored':
-  each row alone, as above. memory='rebuilt' / 'learned': the minibatch is
-  whole trajectories of whole environments, trajectory-major (the batcher
-  copies whole sampling blocks, `_prepare_batch` flattens [trajectory, step],
-  minibatches are contiguous slices: pinned in train/sf_compat.py, and
-  train/checks.py requires sf.batch_size to be a multiple of A*rollout and no
-  shuffled minibatches); `forward_core` reshapes it to (E, A, T) and runs
-  `srmt.rollout.unroll`. `check_env_grouped` fails loudly if the rows ever
-  stop being whole environments.
+Which pass a call is (acting, the learner's bootstrap value, the learner's
+losses) follows from the entry point sample-factory uses, never from
+train() / eval(): `forward` acts, `forward(..., values_only=True)` and
+`forward_core` are the learner's. The package's first page
+(train/bridge/__init__.py) follows the memory through each of them.
 
 A local pool (pool='local') reads the agents' map cells: the env adds them to
 the observations (`cells`), `forward_head` appends them to the encoder's
@@ -42,17 +26,12 @@ from typing import Any
 import torch
 
 from sample_factory.algo.utils.action_distributions import get_action_distribution
-from sample_factory.algo.utils.context import global_model_factory
 from sample_factory.algo.utils.tensor_dict import TensorDict
 from sample_factory.model.actor_critic import ActorCritic
 from sample_factory.model.model_utils import model_device
 from srmt.model import SRMTPolicy
 from srmt.rollout import unroll
-from train import sf_compat
-from train.sf_env import register_sf_env
-from train.sf_settings import SRMTSettings
-
-sf_compat.install()  # every process that unpickles the factories below imports this module first
+from train.bridge.settings import SRMTSettings
 
 
 class SRMTActorCritic(ActorCritic):
@@ -102,7 +81,8 @@ class SRMTActorCritic(ActorCritic):
         """The learner's pass over a minibatch (its only caller: `Learner._calculate_losses`).
         memory='stored': each row alone from its stored state (`step_core`). 'rebuilt' / 'learned':
         whole trajectories of whole environments, trajectory-major (row = (e*A + a)*T + t), by
-        `srmt.rollout.unroll`."""
+        `srmt.rollout.unroll` (`check_env_grouped` fails loudly if the rows ever stop being whole
+        environments)."""
         if self.model_config.memory == "stored":
             return self.step_core(head_output, rnn_states, learner=True)
         A, T = self.num_agents, self.rollout
@@ -129,7 +109,7 @@ class SRMTActorCritic(ActorCritic):
 
     def forward(self, normalized_obs_dict, rnn_states, values_only: bool = False) -> TensorDict:
         """Acting (the inference worker) or, `values_only`, the learner's bootstrap value at T+1
-        (`Learner._prepare_batch`): sample-factory calls it nowhere else (train/sf_compat.py CALLERS)."""
+        (`Learner._prepare_batch`): sample-factory calls it nowhere else (pins.py CALLERS)."""
         x = self.forward_head(normalized_obs_dict)
         x, new_rnn_states = self.step_core(x, rnn_states, learner=values_only)
         result = self.forward_tail(x, values_only, sample_actions=True)
@@ -142,7 +122,7 @@ def check_env_grouped(steps_seen: torch.Tensor) -> None:
 
     Raises:
         RuntimeError: they do not, so the rows are not whole environments in order (the batch layout
-            that memory='rebuilt' / 'learned' relies on, pinned in train/sf_compat.py, has changed).
+            that memory='rebuilt' / 'learned' relies on, pinned in pins.py, has changed).
     """
     if not bool((steps_seen == steps_seen[:, :1]).all()):
         raise RuntimeError("learner minibatch rows are not whole environments in agent order (steps_seen "
@@ -151,11 +131,5 @@ def check_env_grouped(steps_seen: torch.Tensor) -> None:
 
 
 def make_actor_critic(cfg: Any, obs_space: Any, action_space: Any) -> SRMTActorCritic:
-    """sample-factory actor-critic factory (module-level so that it pickles)."""
+    """The actor-critic of a run's config."""
     return SRMTActorCritic(cfg, obs_space, action_space)
-
-
-def register() -> None:
-    """Register the env and the actor-critic with sample-factory (idempotent)."""
-    register_sf_env()
-    global_model_factory().register_actor_critic_factory(make_actor_critic)
