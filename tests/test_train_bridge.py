@@ -11,7 +11,6 @@ import json
 import subprocess
 import sys
 import types
-from collections import deque
 from pathlib import Path
 
 import numpy as np

@@ -23,7 +23,7 @@ starts (train/run.py, train/stock_peer.py: the main process, which allocates
 the rollout buffers) and in every process sample-factory spawns: it pickles
 its registered factories into each one, and the SRMT actor-critic factory
 calls it as it is unpickled there, before any of sample-factory's code runs
-in that process (actor_critic.py `RegisteredFactory`). `installed()` says
+in that process (registration.py `RegisteredFactory`). `installed()` says
 whether it ran (tests/test_train_bridge.py, in a fresh interpreter).
 pins.py holds the source hash of each replaced original.
 """

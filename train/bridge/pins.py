@@ -2,7 +2,7 @@
 
 sample-factory's version is pinned (pyproject.toml); these hashes say which
 functions to re-read when it changes: `check_pinned()` names every one whose
-source differs (tests/test_train_bridge.py runs it, one test per pin). A
+source differs, and tests/test_train_bridge.py has one test per pin. A
 function is pinned when the bridge replaces it (adaptations.py), calls it, or
 writes what it reads, or when a rule the memory's way rests on (the package's
 first page) lives in it and no test run would notice a change. Who calls the
