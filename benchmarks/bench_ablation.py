@@ -236,7 +236,8 @@ def per_length(records: Iterable[dict]) -> dict[int, dict[str, float]]:
 
 
 def run_one(job: Job) -> dict:
-    """Train (or resume) and evaluate one run; its result record (the caller writes it)."""
+    """Train (or resume) and evaluate one run; its result record (the caller writes it). `seconds.train` is
+    this call's training time (for a resumed run, only its last part)."""
     import time
 
     from srmt.checkpoint import load_policy
@@ -251,7 +252,7 @@ def run_one(job: Job) -> dict:
     cell = job.run.cell
     return dict(key=job.run.key, reward=job.run.reward, cell=cell.name, variant=cell.variant, memory=cell.memory,
                 mask=cell.mask, intervention=cell.intervention, seed=job.run.seed,
-                budget=job.budget, env_steps=meta.get("env_steps"), train_wall_seconds=meta.get("wall_seconds"),
+                budget=job.budget, env_steps=meta.get("env_steps"),
                 command=job.train_command()[2:], steps_to_csr90=steps_to(curve),
                 training_csr_curve=[[s, round(c, 4)] for s, c in curve],
                 per_length={str(L): {k: round(v, 4) for k, v in m.items()} for L, m in lengths.items()},
