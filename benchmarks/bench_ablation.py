@@ -24,8 +24,9 @@ interrupted training resumes from its newest checkpoint (the budget is env
 steps, so it still ends at the budget). Runs go one at a time, over `--parallel
 K` local processes, or over a dask cluster (`--engine dask --scheduler ADDR`:
 workers need srmt installed and WORK at the same path). `--out FILE.json` writes
-the summary (per cell: means and 95% t intervals over seeds) and FILE.png (CSR
-against corridor length, one curve per cell, one panel per reward scheme).
+the summary (per cell: means and 95% t intervals over seeds), the same as a
+table in FILE.md, and FILE.png (CSR against corridor length, one curve per
+cell, one panel per reward scheme).
 
     srmt bench ablation --work /work/ablation --budget 1.5e6 --out docs/results/ablation/summary.json
     srmt bench ablation --work /work/ablation --budget 1.5e6 --summary-only --out summary.json
@@ -362,6 +363,7 @@ def run(args: argparse.Namespace) -> int:
                         "SRMT at least every ablation (the paper: above them under sparse rewards)")
             if finished:
                 plot(cells, args.rewards, result.out.with_suffix(".png"))
+                result.out.with_suffix(".md").write_text(table(cells, title))
     return 0
 
 
@@ -428,6 +430,18 @@ def summary_lines(cells: Sequence[dict]) -> list[str]:
         lines.append(f"{c['reward']} {c['cell']} ({c['runs']} seeds): CSR {_fmt(c['CSR'])}, ISR {_fmt(c['ISR'])}, "
                      f"SoC {_fmt(c['SoC'], 1)}; training CSR {TARGET_CSR}: {reached}")
     return lines
+
+
+def table(cells: Sequence[dict], title: str) -> str:
+    """The summary as a markdown table (one row per cell; intervals: 95% t over seeds)."""
+    lines = [f"# {title}", "", "| reward | cell | seeds | CSR | CSR L <= 50 | CSR L >= 100 | ISR | SoC | "
+             f"env steps to training CSR {TARGET_CSR} |", "|---|---|---|---|---|---|---|---|---|"]
+    for c in cells:
+        s = c["steps_to_csr90"]
+        steps = f"{s['reached']}/{c['runs']}" + (f": {_fmt(s, 0)}" if s["reached"] else "")
+        lines.append(f"| {c['reward']} | {c['cell']} | {c['runs']} | {_fmt(c['CSR'])} | {_fmt(c['CSR_short'])} | "
+                     f"{_fmt(c['CSR_long'])} | {_fmt(c['ISR'])} | {_fmt(c['SoC'], 1)} | {steps} |")
+    return "\n".join(lines) + "\n"
 
 
 def plot(cells: Sequence[dict], rewards: Sequence[str], path: Path) -> None:

@@ -157,3 +157,6 @@ def test_out_writes_the_summary_and_the_figure(tmp_path, fake_runs):
         ("sparse", "srmt", 2), ("sparse", "gru", 2), ("dense", "srmt", 2), ("dense", "gru", 2)]
     assert "8 of 8 runs" in saved["title"] and "sparse srmt (2 seeds): CSR 0.500" in saved["summary"]
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    rows = out.with_suffix(".md").read_text().splitlines()
+    assert rows[4] == ("| sparse | srmt | 2 | 0.500 [0.500, 0.500] | 1.000 [1.000, 1.000] | 0.000 [0.000, 0.000] | "
+                       "0.750 [0.750, 0.750] | 155.0 [155.0, 155.0] | 2/2: 1500 [-4853, 7853] |")
