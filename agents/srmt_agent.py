@@ -143,7 +143,8 @@ class SRMTAgent(EpisodeStreams):
         dev = resolve_device(device)
         loaded = load_policy(path, device=dev, expect=expect)
         model = loaded.model if not pool else with_pool(loaded.model, pool)
-        name = name or str(loaded.meta.get("algorithm", "SRMT"))
+        variant = "" if loaded.model.cfg.variant == "srmt" else f"-{loaded.model.cfg.variant}"  # e.g. SRMT-empty
+        name = name or str(loaded.meta.get("algorithm", "SRMT")) + variant
         if model.cfg != loaded.model.cfg:  # the pool overridden: the records say so
             cfg = model.cfg
             name += f"-local-k{cfg.pool_neighbours}-r{cfg.pool_radius}" if cfg.local_pool else "-global"

@@ -39,6 +39,7 @@ from agents import SRMTAgent, default_policy_path
 from agents.base import BatchedEnvView
 from benchmarks.options import ROOT, STEPS, Result, add_backend, add_ranged, add_result_options
 from common.options import Range
+from eval.evaluate import check_agent_fits
 from eval.runner import make_chunks, run_chunks
 from eval.suites import Episode, Suite, get_suite
 from common.outputs import PNG, check_output
@@ -287,6 +288,13 @@ def run(args: argparse.Namespace) -> int:
     limit_threads(1)
     plan = _plan(args)
     agents = {path: SRMTAgent.from_checkpoint(path) for path in {path for path, _, _ in plan.values()}}
+    for name, (path, suite, _) in plan.items():  # every policy records attention and fits its runs' suite
+        try:
+            agents[path].record_attention = True
+            check_agent_fits(suite, agents[path])
+        except ValueError as err:
+            flag = "--bottleneck-checkpoint" if suite.name == "bottleneck" else "--lifelong-checkpoint"
+            raise ValueError(f"{flag} {path} (run {name!r}): {err}") from err
     runs = {}
     for name, (path, suite, episodes) in plan.items():
         runs[name] = tally_attention(agents[path], suite, episodes, args.backend).summary()

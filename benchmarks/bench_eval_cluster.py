@@ -25,7 +25,7 @@ from pathlib import Path
 from benchmarks.options import ROUNDS, Result, add_backend, add_ranged, add_result_options
 from eval.evaluate import evaluate
 from eval.tables import episode_key
-from eval.runner import AgentSpec
+from agents.spec import AgentSpec
 
 
 def _metrics(records: list[dict]) -> dict:
@@ -40,7 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from distributed import LocalCluster
+    try:
+        from distributed import LocalCluster
+    except ImportError as err:
+        raise ValueError(f"srmt bench cluster needs dask.distributed ({err}): pip install -e \".[cluster]\"") from err
 
     result = Result.begin(args)
 

@@ -78,15 +78,28 @@ def _time(tree: Path, args: argparse.Namespace) -> dict:
     return timed
 
 
+def check_inputs(args: argparse.Namespace) -> None:
+    """The policy file loads and the baseline names a commit of this repository (ValueError naming the
+    option), before any worktree is made."""
+    from srmt.checkpoint import load_policy
+
+    load_policy(args.checkpoint)
+    found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{args.baseline}^{{commit}}"], cwd=ROOT,
+                           capture_output=True, text=True)
+    if found.returncode != 0:
+        raise ValueError(f"--baseline {args.baseline}: not a commit of this repository ({ROOT}); pass a commit "
+                         f"hash, tag or branch, e.g. {BASELINE}")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_inputs(args)
     result = Result.begin(args)
     with tempfile.TemporaryDirectory(prefix="srmt-bench-hooks-") as tmp:
         baseline = Path(tmp) / "baseline"
         made = subprocess.run(["git", "worktree", "add", "--detach", str(baseline), args.baseline], cwd=ROOT,
                               capture_output=True, text=True)
         if made.returncode != 0:
-            raise SystemExit(f"--baseline {args.baseline}: cannot check it out ({made.stderr.strip()}); pass a "
-                             "commit of this repository")
+            raise SystemExit(f"--baseline {args.baseline}: cannot check it out ({made.stderr.strip()})")
         try:
             trees = {"this checkout": ROOT, f"baseline {args.baseline}": baseline}
             runs: dict[str, list[dict]] = {name: [] for name in trees}

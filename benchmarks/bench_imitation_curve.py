@@ -19,12 +19,14 @@ from pathlib import Path
 from benchmarks.bench_lifelong_learning import SUITE, score
 from benchmarks.options import WORKERS, Result, add_ranged, add_result_options
 from envs.config import EnvConfig
-from eval.runner import AgentSpec
+from agents.spec import AgentSpec
+from eval.evaluate import check_agent_fits
+from eval.suites import get_suite
 from maps.lifelong import VALIDATION_PREFIX
 from srmt.checkpoint import load_policy
 from train.imitation import SNAPSHOTS, expert_accuracy
 
-SHIELDS = {"none": None, "pibt": "pibt"}
+SHIELDS = (None, "pibt")
 """The curve's columns: the policy without a shield and with the PIBT shield."""
 
 
@@ -50,6 +52,23 @@ def throughput(spec: AgentSpec, out: Path, workers: int) -> float:
     return score(spec, out, quick=False, workers=workers, backend="torch")["throughput"]
 
 
+def column(shield: str | None) -> str:
+    """A column's key in the curve: throughput_none, throughput_pibt."""
+    return f"throughput_{shield or 'none'}"
+
+
+def check_points(points: list[tuple[int, Path]]) -> None:
+    """Every snapshot and the final policy fit the validation suite (a lifelong policy of radius 5) and take
+    the shield: ValueError naming the file, before PIBT or any evaluation runs."""
+    suite = get_suite(SUITE)
+    for _, path in points:
+        for shield in SHIELDS:
+            try:
+                check_agent_fits(suite, AgentSpec(algo="srmt", checkpoint=str(path), shield=shield).build())
+            except ValueError as err:
+                raise ValueError(f"{path}: {err}") from err
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("policy", help="the final policy file of an `srmt imitate` run (--out)")
     parser.add_argument("--agents", type=int, default=32, choices=(16, 32, 64),
@@ -61,19 +80,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     policy = Path(args.policy)
     if not policy.is_file():
-        raise FileNotFoundError(f"{policy} is not a policy file; pass the --out of an `srmt imitate` run")
+        raise ValueError(f"POLICY {policy} is not a file; pass the --out of an `srmt imitate` run")
+    points = snapshots(policy)  # CheckpointError for a file that is not a policy
+    check_points(points)
     result = Result.begin(args)
     work = Path(tempfile.mkdtemp(prefix="srmt-imitation-curve-"))
     pibt = throughput(AgentSpec(algo="pibt"), work / "pibt", args.workers)
     print(f"PIBT on {SUITE}: {pibt:.3f}", flush=True)
     print("| samples | held-out accuracy | throughput | shielded | x PIBT | shielded x PIBT |\n|---|---|---|---|---|---|")
     curve = []
-    for samples, path in snapshots(policy):
+    for samples, path in points:
         row = dict(samples=samples, file=str(path),
                    accuracy=expert_accuracy(load_policy(path).model, held_out_env(args.agents)))
-        for name, shield in SHIELDS.items():
+        for shield in SHIELDS:
             spec = AgentSpec(algo="srmt", checkpoint=str(path), shield=shield)
-            row[f"throughput_{name}"] = throughput(spec, work / f"{samples}-{name}", args.workers)
+            row[column(shield)] = throughput(spec, work / f"{samples}-{shield or 'none'}", args.workers)
         curve.append(row)
         print(f"| {samples:,} | {row['accuracy']:.3f} | {row['throughput_none']:.3f} | {row['throughput_pibt']:.3f} "
               f"| {row['throughput_none'] / pibt:.2f} | {row['throughput_pibt'] / pibt:.2f} |", flush=True)

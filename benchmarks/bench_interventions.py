@@ -31,11 +31,13 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents import INTERVENTIONS, default_policy_path
-from benchmarks.options import EPISODES, ROOT, WORKERS, Result, add_backend, add_note, add_ranged
-from eval.evaluate import describe_agent, evaluate
+from agents import Agent, INTERVENTIONS, default_policy_path
+from agents.spec import AgentSpec
+from benchmarks.options import (EPISODES, ROOT, WORKERS, Result, add_backend, add_note, add_ranged, check_unique_names,
+                                partial_title)
+from envs.config import is_lifelong
+from eval.evaluate import EvalPlan, describe_agent, prepare
 from eval.tables import ALL, aggregate, episode_key
-from eval.runner import AgentSpec
 from eval.stats import mean_ci
 from eval.suites import Suite, get_suite
 from common.outputs import DIRECTORY, check_output
@@ -55,6 +57,11 @@ class Row:
     def name(self) -> str:
         """Its folder name and label, e.g. 'lifelong_srmt_shield+pibt'."""
         return self.policy.stem + (f"+{self.shield}" if self.shield else "")
+
+    @property
+    def option(self) -> str:
+        """The option that named it: '--policies FILE' or '--shielded FILE'."""
+        return f"--{'shielded' if self.shield else 'policies'} {self.policy}"
 
     def spec(self, intervention: str) -> AgentSpec:
         return AgentSpec(checkpoint=str(self.policy), shield=self.shield, memory_intervention=intervention)
@@ -93,8 +100,12 @@ def interventions(chosen: list[str]) -> list[str]:
 def suite_of(spec: AgentSpec) -> tuple[Suite, dict]:
     """The suite a policy is scored on (validation for lifelong policies, bottleneck otherwise) and what
     the table says about the policy: memory mode, decoding, shield, how it was trained."""
-    agent = spec.build()
-    lifelong = agent.env_config.get("on_target") == "restart"
+    return suite_of_agent(spec.build())
+
+
+def suite_of_agent(agent: Agent) -> tuple[Suite, dict]:
+    """`suite_of` for an agent built already."""
+    lifelong = is_lifelong(agent.env_config.get("on_target", "finish"))
     meta = agent.meta
     trained = meta.get("training_commands") or meta.get("training_command") or meta.get("command")
     return get_suite("validation" if lifelong else "bottleneck"), dict(
@@ -130,13 +141,35 @@ def _number(x: float) -> float | None:
     return None if math.isnan(x) else x
 
 
-def measure(row: Row, suite: Suite, about: dict, columns: list[str], args: argparse.Namespace) -> dict:
-    """Evaluate one row on `suite` under every intervention of `columns` ('none' first); its figures,
-    relative ones included (intervened / none)."""
-    runs, baseline = {}, {}
+def plan_row(row: Row, columns: list[str], args: argparse.Namespace) -> tuple[Suite, dict, dict[str, EvalPlan]]:
+    """The row's suite, what the table says about it, and one checked evaluation per intervention of
+    `columns` (nothing run or written yet); ValueError naming the row's option when one cannot run."""
+    try:
+        agent = row.spec("none").build()
+    except ValueError as err:
+        raise ValueError(f"{row.option}: {err}") from err
+    suite, about = suite_of_agent(agent)
+    pool_less = [name for name in columns if name != "none"] if not agent.cfg.uses_pool else []
+    if pool_less:
+        raise ValueError(f"{row.option}: --interventions {' '.join(pool_less)} replace the shared pool, but this "
+                         f"policy is of variant {agent.cfg.variant!r}, which has none: drop it from "
+                         f"{row.option.split()[0]}, or pass --interventions none")
+    plans = {}
     for name in columns:
-        result = evaluate(suite.name, spec=row.spec(name), out_dir=Path(args.work) / row.name / name, quick=args.quick,
-                          episodes=args.episodes, workers=args.workers, backend=args.backend, progress=False)
+        try:
+            plans[name] = prepare(suite.name, spec=row.spec(name), out_dir=Path(args.work) / row.name / name,
+                                  quick=args.quick, episodes=args.episodes, workers=args.workers,
+                                  backend=args.backend, progress=False)
+        except ValueError as err:
+            raise ValueError(f"{row.option}, intervention {name}: {err}") from err
+    return suite, about, plans
+
+
+def measure(row: Row, suite: Suite, about: dict, plans: dict[str, EvalPlan]) -> dict:
+    """Run one row's evaluations ('none' first); its figures, relative ones included (intervened / none)."""
+    runs, baseline = {}, {}
+    for name, plan in plans.items():
+        result = plan.run()
         if name == "none":
             baseline = {episode_key(r): _outcome(r) for r in result.records}
         runs[name] = score(suite, result.records) | paired(suite, result.records, baseline)
@@ -198,23 +231,26 @@ def markdown(table: list[dict], columns: list[str], title: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     out = check_output(args.out, "--out", DIRECTORY)
+    check_output(args.work, "--work", DIRECTORY)
     result = Result.begin(args, out / "interventions.json")
     rows = [Row(p) for p in args.policies] + [Row(p, "pibt") for p in args.shielded]
-    checked = [(row, *suite_of(row.spec("none"))) for row in rows]  # every file loads before any episode runs
+    check_unique_names({row.option: row.name for row in rows})
     columns = interventions(args.interventions)
+    checked = [(row, *plan_row(row, columns, args)) for row in rows]  # every row x column checked before any run
     table = []
     try:
-        for row, suite, about in checked:
-            table.append(measure(row, suite, about, columns, args))
+        for row, suite, about, plans in checked:
+            table.append(measure(row, suite, about, plans))
             for name, figures in table[-1]["runs"].items():  # small per-run files: figures per group, manifest
                 path = out / "evaluations" / row.name / f"{name}.json"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(figures, indent=1) + "\n")
-    finally:  # also on Ctrl-C / SIGTERM: the rows finished so far
+    finally:  # also on Ctrl-C / SIGTERM: the rows finished so far, the title saying so
         if table:
             subset = " (--quick)" if args.quick else ""
             subset += f" (--episodes {args.episodes})" if args.episodes else ""
-            title = (f"Memory interventions{subset}: Bottleneck CSR / validation throughput, {args.backend} backend")
+            title = partial_title(f"Memory interventions{subset}: Bottleneck CSR / validation throughput, "
+                                  f"{args.backend} backend", len(table), len(rows), "rows")
             text = markdown(table, columns, title)
             (out / "interventions.md").write_text(text)
             brief = [{k: v for k, v in t.items() if k != "runs"}

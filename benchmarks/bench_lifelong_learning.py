@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 
 from benchmarks.options import (MINUTES, SAVE_EVERY, WORKERS, Result, add_experiment, add_overrides, add_ranged,
-                                add_result_options, experiment_root, overrides, train_command)
+                                add_result_options, check_training_exit, experiment_root, overrides, train_command)
 from eval.evaluate import evaluate
-from eval.runner import AgentSpec
+from agents.spec import AgentSpec
 from train.snapshots import snapshot_wall_minutes, train_with_snapshots
 
 SUITE = "validation"
@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         print("training:", " ".join(command[2:]), flush=True)
         started = time.time()
         code = train_with_snapshots(command, exp, snapshots, root / "train.log")
+        check_training_exit(code, root / "train.log")
         print(f"training exited with code {code} after {(time.time() - started) / 60:.1f} min "
               f"(log: {root / 'train.log'})", flush=True)
     paths = sorted(snapshots.glob("policy-*.pt"))

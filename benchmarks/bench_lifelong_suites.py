@@ -16,12 +16,12 @@ write the suites finished so far to OUT/suites.json.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from benchmarks.options import WORKERS, Result, add_backend, add_note, add_ranged
-from eval.evaluate import evaluate
+from agents import ALGORITHMS
+from agents.spec import AgentSpec
+from benchmarks.options import WORKERS, Result, add_backend, add_note, add_ranged, partial_title
+from eval.evaluate import EvalPlan, prepare
 from eval.tables import ALL, aggregate
-from eval.runner import AgentSpec
 from eval.suites import get_suite
 from eval.report import PUBLISHED, published, published_label
 from common.outputs import DIRECTORY, check_output
@@ -31,9 +31,10 @@ SUITES = ("random", "mazes", "warehouse", "movingai", "puzzles")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", help="policy file (default: the shipped lifelong policy)")
-    parser.add_argument("--algo", default="srmt", help="srmt (default) or a baseline: pibt, astar, greedy, random")
+    parser.add_argument("--algo", default="srmt", choices=ALGORITHMS,
+                        help="srmt (default) or a baseline: pibt, astar, greedy, random")
     parser.add_argument("--decoding", choices=("policy", "sample", "argmax"), default="policy",
-                        help="policy: the file's recommended decoding (default)")
+                        help="policy: the file's recommended decoding (default); SRMT only")
     parser.add_argument("--suites", nargs="+", default=list(SUITES), choices=SUITES)
     parser.add_argument("--maps-dir", help="directory whose NN-name/maps.yaml files replace the shipped suites")
     add_backend(parser)
@@ -48,13 +49,17 @@ def run(args: argparse.Namespace) -> int:
     result = Result.begin(args, out / "suites.json")
     sample = {"policy": None, "sample": True, "argmax": False}[args.decoding]
     spec = AgentSpec(algo=args.algo, checkpoint=args.checkpoint, sample=sample, lifelong=True)
+    suites = list(dict.fromkeys(args.suites))
+    plans = {name: prepare(name, spec=spec, maps_dir=args.maps_dir, out_dir=out / name, workers=args.workers,
+                           backend=args.backend) for name in suites}  # every suite checked before any runs
     table = {}
     try:
-        for name in args.suites:
-            table[name] = run_suite(name, spec, out / name, args)
+        for name, plan in plans.items():
+            table[name] = run_suite(name, plan)
     finally:  # also on Ctrl-C / SIGTERM: the suites finished so far
         if table:
-            result.save(f"The lifelong suites in full, {args.algo} ({args.decoding} decoding), {args.backend} backend",
+            result.save(partial_title(f"The lifelong suites in full, {args.algo} ({args.decoding} decoding), "
+                                      f"{args.backend} backend", len(table), len(suites), "suites"),
                         ", ".join(f"{get_suite(name).title} {row['throughput']:.3f}" for name, row in table.items()),
                         table, "the published means (eval.report.published)")
     print("\n| suite | " + f"{args.algo} (measured) | " + " | ".join(map(published_label, PUBLISHED)) + " |")
@@ -66,10 +71,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_suite(name: str, spec: AgentSpec, out: Path, args: argparse.Namespace) -> dict:
-    """Evaluate one suite in full (resuming from `out`); print and return its mean throughput and speed."""
-    result = evaluate(name, spec=spec, maps_dir=args.maps_dir, out_dir=out, workers=args.workers,
-                      backend=args.backend)
+def run_suite(name: str, plan: EvalPlan) -> dict:
+    """Evaluate one suite in full (resuming from its results folder); print and return its mean throughput
+    and speed."""
+    result = plan.run()
     records = result.records
     (score,) = [row.estimate.mean for row in aggregate(get_suite(name), records) if row.group == ALL]
     speed = (f"{result.seconds:.0f} s, {result.speed[0]:.2f} episodes/s, {result.speed[1]:,.0f} agent-steps/s"

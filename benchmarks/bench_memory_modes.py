@@ -29,9 +29,9 @@ from pathlib import Path
 from benchmarks.bench_lifelong_learning import score
 from benchmarks.bench_train_learning import TARGET_CSR, corridor_metrics
 from benchmarks.options import (EVAL_SEEDS, MINUTES, SAVE_EVERY, Result, add_experiment, add_ranged,
-                                add_result_options, experiment_root, train_command)
+                                add_result_options, check_training_exit, experiment_root, train_command)
 from common.options import Range
-from eval.runner import AgentSpec
+from agents.spec import AgentSpec
 from maps.bottleneck import map_name
 from train.snapshots import snapshot_wall_minutes, train_with_snapshots
 
@@ -76,6 +76,7 @@ def train_run(root: Path, task: str, memory: str, mask: str, seed: int, args: ar
         shutil.rmtree(run_dir)
     print(f"training {run_dir.name}: {minutes:g} min", flush=True)
     code = train_with_snapshots(command, exp, run_dir / "snapshots", run_dir / "train.log")
+    check_training_exit(code, run_dir / "train.log")
     if code != 0:
         raise SystemExit(f"training {run_dir.name} failed with code {code}; see {run_dir / 'train.log'}")
     (run_dir / "finished").write_text("")

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agents import default_policy_path
+from agents.spec import AgentSpec
 from benchmarks.bench_interventions import score
-from benchmarks.options import EPISODES, WORKERS, Result, add_backend, add_note, add_ranged
+from benchmarks.options import (EPISODES, WORKERS, Result, add_backend, add_note, add_ranged, check_unique_names,
+                                partial_title)
 from common.options import Range
-from eval.evaluate import evaluate
-from eval.runner import AgentSpec
+from eval.evaluate import EvalPlan, prepare
 from eval.suites import get_suite
 from common.outputs import DIRECTORY, check_output
 
@@ -43,6 +44,11 @@ class Row:
     @property
     def name(self) -> str:
         return self.policy.stem + ("" if self.local is None else f"+local-k{self.local[0]}-r{self.local[1]}")
+
+    @property
+    def option(self) -> str:
+        """The option that named it: '--policies FILE' or '--local FILE'."""
+        return f"--{'policies' if self.local is None else 'local'} {self.policy}"
 
     def spec(self) -> AgentSpec:
         pool = () if self.local is None else (("pool", "local"), ("pool_neighbours", self.local[0]),
@@ -76,15 +82,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def columns(args: argparse.Namespace) -> list[tuple[str, int, int | None]]:
-    """(suite, agents, episodes) per column: the largest agent count of each suite, then the scale suite."""
-    cols = [(name, max(e.num_agents for e in get_suite(name).episodes()), args.episodes) for name in args.suites]
+    """(suite, agents, episodes) per column: the largest agent count of each suite, then the scale suite;
+    ValueError when there is nothing to measure or --scale-agents is not a count of the scale suite."""
+    cols = [(name, max(e.num_agents for e in get_suite(name).episodes()), args.episodes)
+            for name in dict.fromkeys(args.suites)]
     if args.scale_agents:
-        scale = get_suite("scale")
-        if args.scale_agents not in {e.num_agents for e in scale.episodes()}:
-            raise SystemExit(f"--scale-agents {args.scale_agents} is not an agent count of the scale suite "
-                             f"{sorted({e.num_agents for e in scale.episodes()})}")
+        counts = sorted({e.num_agents for e in get_suite("scale").episodes()})
+        if args.scale_agents not in counts:
+            raise ValueError(f"--scale-agents {args.scale_agents} is not an agent count of the scale suite {counts}; "
+                             "pass one of them, or 0 to leave the scale column out")
         cols.append(("scale", args.scale_agents, None))
+    if not cols:
+        raise ValueError("nothing to measure: --suites names no suite and --scale-agents is 0; name a suite "
+                         f"({' '.join(SUITES)}) or an agent count of the scale suite")
     return cols
+
+
+def plan_row(row: Row, cols: list[tuple[str, int, int | None]], args: argparse.Namespace) -> dict[str, EvalPlan]:
+    """One checked evaluation per column for `row` (nothing run or written yet); ValueError naming the row's
+    option when one cannot run."""
+    try:
+        agent = AgentSpec(checkpoint=str(row.policy), sample=True, lifelong=True).build()
+    except ValueError as err:
+        raise ValueError(f"{row.option}: {err}") from err
+    if row.local is not None and not agent.cfg.uses_pool:
+        raise ValueError(f"{row.option}: this policy is of variant {agent.cfg.variant!r}, which has no shared pool "
+                         "to read locally (only variant 'srmt' has one): drop it from --local")
+    plans = {}
+    for suite, agents, episodes in cols:
+        try:
+            plans[suite] = prepare(suite, spec=row.spec(), out_dir=Path(args.work) / row.name / suite, agents=[agents],
+                                   episodes=episodes, workers=args.workers, backend=args.backend, progress=False,
+                                   compare=())
+        except ValueError as err:
+            raise ValueError(f"{row.option}, suite {suite}: {err}") from err
+    return plans
 
 
 def markdown(table: list[dict], cols: list[tuple[str, int, int | None]], title: str) -> str:
@@ -101,27 +133,28 @@ def markdown(table: list[dict], cols: list[tuple[str, int, int | None]], title: 
 
 def run(args: argparse.Namespace) -> int:
     out = check_output(args.out, "--out", DIRECTORY)
+    check_output(args.work, "--work", DIRECTORY)
     result = Result.begin(args, out / "pools.json")
-    rows = [Row(p) for p in args.policies] + [Row(p, (args.neighbours, args.radius)) for p in args.local]
-    for row in rows:  # every file loads (and takes the pool) before any episode runs
-        row.spec().build()
     cols = columns(args)
+    rows = [Row(p) for p in args.policies] + [Row(p, (args.neighbours, args.radius)) for p in args.local]
+    check_unique_names({row.option: row.name for row in rows})
+    plans = [(row, plan_row(row, cols, args)) for row in rows]  # every row x column checked before any run
     table = []
     try:
-        for row in rows:
+        for row, row_plans in plans:
             cells = {}
             table.append(dict(row=row.name, policy=str(row.policy), local=row.local, cells=cells))
-            for suite, agents, episodes in cols:
-                evaluated = evaluate(suite, spec=row.spec(), out_dir=Path(args.work) / row.name / suite,
-                                     agents=[agents], episodes=episodes, workers=args.workers,
-                                     backend=args.backend, progress=False, compare=())
+            for suite, agents, _ in cols:
+                evaluated = row_plans[suite].run()
                 cells[suite] = {k: v for k, v in score(get_suite(suite), evaluated.records).items() if k != "groups"}
                 cells[suite]["agents"] = agents
                 print(f"{row.name} {suite} A={agents}: throughput {cells[suite]['mean']:.3f} over "
                       f"{cells[suite]['episodes']} episodes", flush=True)
-    finally:  # also on Ctrl-C: the cells finished so far
+    finally:  # also on Ctrl-C: the cells finished so far, the title saying so
         if table:
-            title = f"Global vs local shared pool: mean throughput at the largest agent counts ({args.backend} backend)"
+            done = sum(len(t["cells"]) for t in table)
+            title = partial_title("Global vs local shared pool: mean throughput at the largest agent counts "
+                                  f"({args.backend} backend)", done, len(rows) * len(cols), "cells")
             text = markdown(table, cols, title)
             out.mkdir(parents=True, exist_ok=True)
             (out / "pools.md").write_text(text)

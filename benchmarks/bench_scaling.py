@@ -46,6 +46,10 @@ EPISODE_AGENTS = Range(0, 65536, integer=True)
 THREADS = Range(1, 256, integer=True)
 EPISODE_MAP = "scale-warehouse-256"
 PARTS = ("env", "policy", "eval", "pibt")
+TARGET_RATIO = 2.0
+"""Target: the local-pool phases' cost per agent-step at 16,384 agents at most 2x their cost at 256."""
+TARGET_EPISODE_S = 300
+"""Target: the whole 4,096-agent episode in at most 5 minutes."""
 
 
 def map_for(agents: int) -> str:
@@ -81,18 +85,51 @@ def _phase(steps: int, agents: int, run) -> dict:
             "us_per_agent_step": round(1e6 * seconds / (agents * steps), 2), "rss_peak_gb": round(rss.peak / GB, 3)}
 
 
+def env_config(agents: int):
+    """The one lifelong environment an agent count runs in (`map_for`)."""
+    from envs.config import EnvConfig
+
+    return EnvConfig(map_name=map_for(agents), num_agents=agents, obs_radius=5, collision_system="soft",
+                     on_target="restart", max_episode_steps=256, reward="lifelong")
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    """Every agent count fits its map, and the whole episode's fits the scale suite's map (EnvConfigError /
+    EvalError naming the count and the map's room), before any phase runs."""
+    from envs.config import resolve_config
+
+    for agents in sorted(set(args.agents)):
+        try:
+            resolve_config(env_config(agents))
+        except ValueError as err:
+            raise ValueError(f"--agents {agents}: {err}") from err
+    if args.episode_agents:
+        whole_episode_plan(args.episode_agents, tempfile.gettempdir())
+
+
+def whole_episode_plan(agents: int, out: str):
+    """The checked `srmt eval scale` episode of `--episode-agents` (eval.evaluate.prepare: nothing written)."""
+    from agents.spec import AgentSpec
+    from eval.evaluate import prepare
+
+    spec = AgentSpec(algo="srmt", lifelong=True, pool=(("pool", "local"),))
+    try:
+        return prepare("scale", spec=spec, maps=EPISODE_MAP, agents=[agents], seeds=[0], workers=1,
+                       backend="torch", out_dir=out, progress=False, compare=())
+    except ValueError as err:
+        raise ValueError(f"--episode-agents {agents}: {err}") from err
+
+
 def measure(agents: int, steps: int, pools: list[str], parts: list[str], global_max: int, threads: int) -> dict:
     """Every phase at one agent count (module docstring), in this process."""
     from agents.pibt import PIBTAgent
     from agents.srmt_agent import SRMTAgent
     from agents import default_policy_path
-    from envs.config import EnvConfig
     from envs.torch_backend import TorchBatchedEnv
 
     torch.set_num_threads(threads)
-    name = map_for(agents)
-    config = EnvConfig(map_name=name, num_agents=agents, obs_radius=5, collision_system="soft",
-                       on_target="restart", max_episode_steps=256, reward="lifelong")
+    config = env_config(agents)
+    name = config.map_name
     env = TorchBatchedEnv(config, 1, auto_reset=False)
     out = {"agents": agents, "map": name}
     with PeakRSS() as rss:
@@ -133,19 +170,24 @@ def measure(agents: int, steps: int, pools: list[str], parts: list[str], global_
 
 def whole_episode(agents: int, threads: int) -> dict:
     """One `srmt eval scale` episode: SRMT with the local pool, torch backend, all 256 steps, timed."""
-    from eval.evaluate import evaluate
-    from eval.runner import AgentSpec
-
     torch.set_num_threads(threads)
-    spec = AgentSpec(algo="srmt", lifelong=True, pool=(("pool", "local"),))
     with tempfile.TemporaryDirectory() as out, PeakRSS() as rss:
         started = time.perf_counter()
-        result = evaluate("scale", spec=spec, maps=EPISODE_MAP, agents=[agents], seeds=[0], workers=1,
-                          backend="torch", out_dir=out, progress=False, compare=())
+        result = whole_episode_plan(agents, out).run()
         seconds = time.perf_counter() - started
     record = result.records[0]
     return {"agents": agents, "map": EPISODE_MAP, "steps": 256, "seconds": round(seconds, 1),
             "avg_throughput": record["metrics"].get("avg_throughput"), "rss_peak_gb": round(rss.peak / GB, 3)}
+
+
+def missed_targets(table: dict[str, dict[int, float]], episode: dict | None) -> list[str]:
+    """The targets this run measured and missed (the exit code is 1 when there is one)."""
+    missed = [f"{key} at 16384 agents: {by_agents[16384]}x the cost at 256 (target <= {TARGET_RATIO:g}x)"
+              for key, by_agents in table.items()
+              if key.endswith("-local") and min(by_agents) == 256 and by_agents.get(16384, 0) > TARGET_RATIO]
+    if episode and episode["agents"] == 4096 and episode["seconds"] > TARGET_EPISODE_S:
+        missed.append(f"the 4,096-agent episode took {episode['seconds']} s (target <= {TARGET_EPISODE_S} s)")
+    return missed
 
 
 def _in_fresh_process(fn, *args) -> dict:
@@ -185,6 +227,7 @@ def plot(cases: list[dict], path: str) -> None:
 def run(args: argparse.Namespace) -> int:
     result = Result.begin(args)
     plot_path = check_output(args.plot, "--plot", PNG) if args.plot else None
+    check_inputs(args)
     cases = []
     for agents in sorted(args.agents):
         case = _in_fresh_process(measure, agents, args.steps, args.pools, args.parts, args.global_max, args.threads)
@@ -208,4 +251,7 @@ def run(args: argparse.Namespace) -> int:
                 {"cases": cases, "ratios": table, "episode": episode},
                 target="local-pool cost per agent-step at 16,384 agents <= 2x at 256; a 4,096-agent 256-step "
                        "episode with SRMT in <= 300 s")
-    return 0
+    missed = missed_targets(table, episode)
+    for line in missed:
+        print(f"target missed: {line}")
+    return 1 if missed else 0

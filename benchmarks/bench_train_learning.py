@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from benchmarks.options import (EVAL_SEEDS, MINUTES, SAVE_EVERY, Result, add_experiment, add_overrides, add_ranged,
-                                add_result_options, experiment_root, overrides, train_command)
+                                add_result_options, check_training_exit, experiment_root, overrides, train_command)
 from eval.evaluate import evaluate
-from eval.runner import AgentSpec
+from agents.spec import AgentSpec
 from maps.bottleneck import TRAIN_LENGTHS, map_name, parse_bottleneck_length
 from train.snapshots import snapshot_wall_minutes, train_with_snapshots
 
@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     print("training:", " ".join(command[2:]), flush=True)
     started = time.time()
     code = train_with_snapshots(command, exp, snapshots, exp.parent / f"train-{args.reward}.log")
+    check_training_exit(code, exp.parent / f"train-{args.reward}.log")
     print(f"training exited with code {code} after {(time.time() - started) / 60:.1f} min", flush=True)
 
     from srmt.checkpoint import load_policy

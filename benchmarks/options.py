@@ -117,6 +117,39 @@ def add_backend(parser: argparse.ArgumentParser, default: str = "torch") -> None
                         help=f"env backend of the evaluation (default {default})")
 
 
+def check_unique_names(names: dict[str, str]) -> None:
+    """ValueError when two inputs (by the option that gave them) would share a results folder `name`."""
+    seen: dict[str, str] = {}
+    for option, name in names.items():
+        if name in seen:
+            raise ValueError(f"{seen[name]} and {option} would share the results folder {name!r} (same file "
+                             "name): give one of them under another name")
+        seen[name] = option
+
+
+def partial_title(title: str, done: int, total: int, what: str) -> str:
+    """`title`, saying '(partial: 2 of 3 rows; the run was stopped)' when not every part was measured.
+
+    >>> partial_title("Pools", 1, 2, "rows")
+    'Pools (partial: 1 of 2 rows; the run was stopped)'
+    """
+    return title if done == total else f"{title} (partial: {done} of {total} {what}; the run was stopped)"
+
+
+BAD_INPUT = 2
+"""The exit code of a command that refused its input (cli/main.py)."""
+
+
+def check_training_exit(code: int, log: Path) -> None:
+    """ValueError when the training child refused its options (exit code 2: checked before it trained),
+    quoting its last log line: the benchmark's own input (--set, ...) was bad, and it exits 2 too."""
+    if code != BAD_INPUT:
+        return
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()] if log.is_file() else []
+    raise ValueError(f"srmt train refused the training options: {lines[-1] if lines else f'see {log}'}; fix the "
+                     "option it names (e.g. a --set KEY=VALUE)")
+
+
 def train_command(*options: str) -> list[str]:
     """`srmt train OPTIONS` as a child process of this Python."""
     return [sys.executable, "-m", "cli.main", "train", *options]

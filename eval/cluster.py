@@ -20,6 +20,7 @@ import ctypes
 import dataclasses
 import hashlib
 import os
+import socket
 import tempfile
 import uuid
 from pathlib import Path
@@ -27,7 +28,8 @@ from typing import Callable, Sequence
 
 from agents import Agent
 from common.device import limit_threads
-from eval.runner import AgentSpec, Chunk, run_chunk
+from agents.spec import AgentSpec
+from eval.runner import Chunk, run_chunk
 from eval.suites import EvalError
 
 CONNECT_TIMEOUT_S = 10
@@ -75,6 +77,37 @@ def run_chunk_task(spec: AgentSpec, policy: bytes | None, digest: str | None, ch
     return records
 
 
+def _unreachable(address: str, err: BaseException) -> EvalError:
+    return EvalError(f"cannot reach the dask scheduler at {address!r} within {CONNECT_TIMEOUT_S} s ({err}); "
+                     f"start one with `dask scheduler` and workers with `dask worker {address}`, or fix --scheduler")
+
+
+def _distributed_missing(err: ImportError) -> EvalError:
+    return EvalError(f"--engine dask needs dask.distributed ({err}): pip install -e \".[cluster]\"")
+
+
+def check_scheduler(address: str) -> None:
+    """EvalError for a --scheduler that is not a dask address (PROTOCOL://HOST:PORT, e.g. tcp://10.0.0.5:8786)
+    or where nothing listens (one TCP connection, at most CONNECT_TIMEOUT_S): checked before any work, and
+    without making a dask client, which would wait for its own timeouts (again on exit)."""
+    try:
+        from distributed.comm import parse_address, parse_host_port
+    except ImportError as err:
+        raise _distributed_missing(err) from err
+    try:
+        protocol, location = parse_address(address)
+        host, port = parse_host_port(location) if protocol in ("tcp", "tls") else (None, None)
+    except ValueError as err:
+        raise EvalError(f"--scheduler {address!r} is not a dask scheduler address ({err}); pass one like "
+                        "tcp://10.0.0.5:8786") from err
+    if host is None:  # another protocol (inproc, ucx): the client checks it
+        return
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as err:
+        raise _unreachable(address, err) from err
+
+
 class DaskEngine:
     """A connection to a dask scheduler that runs chunks of episodes on its workers."""
 
@@ -82,13 +115,11 @@ class DaskEngine:
         try:
             from distributed import Client
         except ImportError as err:
-            raise EvalError("--engine dask needs dask.distributed: pip install -e \".[cluster]\"") from err
+            raise _distributed_missing(err) from err
         try:
             self.client = Client(address, timeout=f"{CONNECT_TIMEOUT_S}s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as err:
-            raise EvalError(f"cannot reach the dask scheduler at {address!r} within {CONNECT_TIMEOUT_S} s ({err}); "
-                            f"start one with `dask scheduler` and workers with `dask worker {address}`, "
-                            "or fix --scheduler") from err
+            raise _unreachable(address, err) from err
         self.address = address
 
     def workers(self) -> int:

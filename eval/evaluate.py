@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from agents import Agent
-from eval.cluster import ENGINES, DaskEngine
+from agents import Agent, AgentError
+from agents.spec import AgentSpec
+from eval.cluster import ENGINES, DaskEngine, check_scheduler
 from eval.tables import ALL, aggregate, episode_key, interval, match_counts, restrict, write_reports
 from eval.results import ResultStore, compare_paths, label_compared, load_records, to_json, unique_paths
-from eval.runner import AgentSpec, make_chunks, run_chunks
+from eval.runner import Chunk, make_chunks, run_chunks
 from eval.suites import BENCHMARK_URL, Episode, EvalError, Suite, get_suite
 from maps.errors import MapError
 from maps.registry import BENCHMARK_DIR, ENV_VAR, MapRegistry, default_registry, load_collection
@@ -157,19 +158,25 @@ def check_agent_fits(suite: Suite, agent: Agent) -> None:
                         f"with radius {suite.default_obs_radius}: {fix}")
 
 
-def _connect(engine: str, scheduler: str | None, spec: AgentSpec | None) -> DaskEngine | None:
-    """The dask engine connected to `scheduler`, or None for the local engine; EvalError on bad input."""
+def _check_engine(engine: str, scheduler: str | None, spec: AgentSpec | None) -> None:
+    """EvalError for an engine request that cannot work: an unknown engine, --scheduler without the dask
+    engine or the reverse, a dask run without an AgentSpec, or a scheduler that cannot be reached."""
     if engine not in ENGINES:
         raise EvalError(f"unknown engine {engine!r}; choose one of {list(ENGINES)}")
     if engine == "local":
         if scheduler is not None:
             raise EvalError("--scheduler is for --engine dask")
-        return None
+        return
     if scheduler is None:
         raise EvalError("--engine dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
     if spec is None:
         raise EvalError("--engine dask needs an AgentSpec: the workers build the agent from it")
-    return DaskEngine(scheduler)
+    check_scheduler(scheduler)
+
+
+def _connect(engine: str, scheduler: str | None) -> DaskEngine | None:
+    """The dask engine connected to `scheduler` (checked by `_check_engine`), or None for the local engine."""
+    return DaskEngine(scheduler) if engine == "dask" else None
 
 
 @dataclass(frozen=True)
@@ -224,24 +231,91 @@ def options_of(options: EvalOptions | None, overrides: Mapping[str, Any]) -> Eva
     return dataclasses.replace(options or EvalOptions(), **overrides)
 
 
-def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | None = None,
-             out_dir: str | Path | None = None, options: EvalOptions | None = None, **overrides: Any) -> EvalResult:
-    """Evaluate an agent on a suite (see module docstring).
+@dataclass
+class EvalPlan:
+    """An evaluation request with every input checked and nothing written yet (`prepare`); `run` plays it."""
 
-    Args:
-        suite_name: one of eval.suites.SUITES.
-        spec: recipe of the agent (needed for workers > 1); built here once to validate it.
-        agent: a ready agent instead of `spec` (runs inline, workers ignored).
-        out_dir: results directory (default runs/eval/SUITE-ALGORITHM).
-        options: the episode selection and run options (EvalOptions; default EvalOptions()).
-        overrides: EvalOptions fields as keywords, over `options`, e.g.
-            `evaluate("mazes", spec=spec, agents=[8], workers=1, backend="torch")`.
-    """
+    suite: Suite
+    selected: list[Episode]
+    """the selected episodes, done ones included"""
+    agent: Agent
+    """built here once: for the checks, the description and the inline run"""
+    spec: AgentSpec | None
+    options: EvalOptions
+    store: ResultStore
+    """checked, not opened"""
+    chunks: list[Chunk]
+    """the episodes not done yet, in chunks (each env config validated)"""
+    others: list[dict]
+    compare_note: str
+    description: str
+    """how the agent acts (describe_agent), '' for baselines"""
+
+    @property
+    def todo(self) -> int:
+        return sum(len(chunk.episodes) for chunk in self.chunks)
+
+    def run(self) -> EvalResult:
+        """Play the episodes not done yet, appending each record as it ends, and write the reports."""
+        o, suite, agent = self.options, self.suite, self.agent
+        started = time.perf_counter()
+        cluster = _connect(o.engine, o.scheduler)  # an unreachable scheduler fails before anything is written
+        store = self.store
+        store.open()
+        bar = None
+        if o.progress and self.chunks:
+            from tqdm import tqdm
+            bar = tqdm(total=self.todo, desc=f"{suite.name} {agent.name}", unit="ep", dynamic_ncols=True)
+
+        def emit(record: dict) -> None:
+            store.append(record)
+            if bar is not None:
+                bar.update(1)
+
+        try:
+            if cluster is not None:
+                cluster.run(self.spec, self.chunks, emit)
+            elif self.spec is not None and o.workers > 1:  # each worker process rebuilds the agent from its spec
+                run_chunks(self.spec, self.chunks, emit, workers=o.workers)
+            else:  # the agent built (or given) here runs in this process
+                run_chunks(agent, self.chunks, emit, workers=1)
+        finally:
+            store.close()
+            if cluster is not None:
+                cluster.close()
+            if bar is not None:
+                bar.close()
+
+        wanted = {ep.key for ep in self.selected}
+        ours = {episode_key(r): r for r in store.records if r["algorithm"] == agent.name and episode_key(r) in wanted}
+        ordered = [ours[ep.key] for ep in self.selected if ep.key in ours]
+        files = {"records": store.path, "json": store.export_json(ordered, agent.name)}
+        note = "\n\n".join(filter(None, [self.description, self.compare_note,
+                                           f"{len(ordered)} of {len(self.selected)} selected episodes; agent "
+                                           f"{agent.name}"]))
+        if len(self.selected) != len(suite.episodes()):
+            note += f" (the full suite has {len(suite.episodes())})"
+        compared = match_counts(ordered, self.others)
+        files.update(write_reports(suite, ordered, self.others, store.out_dir, note, compared))
+        return EvalResult(store.out_dir, ordered, ran=self.todo, skipped=len(self.selected) - self.todo,
+                          seconds=time.perf_counter() - started, files=files, compared=compared,
+                          others=restrict(self.others, set(ours)), compare_note=self.compare_note)
+
+
+def prepare(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | None = None,
+            out_dir: str | Path | None = None, options: EvalOptions | None = None, **overrides: Any) -> EvalPlan:
+    """Check an evaluation request (see module docstring) and plan it; nothing is written. Arguments as
+    `evaluate`. The agent is built once here (from `spec` unless `agent` is given), described once, and the
+    episodes not done yet are cut into chunks once."""
     o = options_of(options, overrides)
-    started = time.perf_counter()
     suite = get_suite(suite_name)
     selected = suite.episodes(quick=o.quick, maps=o.maps, agents=o.agents, seeds=o.seeds, limit=o.episodes)
     sources = [(path, load_records(path, suite.only_map)) for path in compare_paths(suite, o.compare)]
+    for path, records in sources:
+        if not records:
+            raise EvalError(f"--compare {path}: the file holds no result records, so there is nothing to compare "
+                            "with; pass a results file with records (JSON list or JSONL), or drop it")
+    _check_engine(o.engine, o.scheduler, spec)
     if agent is None:
         if spec is None:
             raise EvalError("give an agent or an AgentSpec")
@@ -262,90 +336,68 @@ def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | N
         identity["memory_intervention"] = agent.memory_intervention
     if spec is not None and spec.pool:
         identity["pool"] = dict(spec.pool)
+    decoding = _decoding(agent)
     manifest = {"suite": suite.name, "algorithm": agent.name, "agent": identity, "obs_radius": obs_radius,
                 "maps_dir": str(registry.maps_dir) if registry.maps_dir else None,
-                "maps_sha256": maps_fingerprint(grids), "checkpoint": None, "decoding": _decoding(agent),
-                "shield": (agent.shield or "none") if _decoding(agent) else None}
+                "maps_sha256": maps_fingerprint(grids), "checkpoint": None, "decoding": decoding,
+                "shield": (agent.shield or "none") if decoding else None}
     path = spec.policy_path if spec is not None else None
     if path is not None:
         identity["checkpoint_sha256"] = _sha256(path)
         manifest["checkpoint"] = str(path.resolve())
-    limits = {"max_rows": o.max_rows, "backend": o.backend} if o.max_rows else {"backend": o.backend}
-    make_chunks(suite, selected, obs_radius, o.maps_dir, **limits)  # validates every env config before writing
-    cluster = _connect(o.engine, o.scheduler, spec)  # an unreachable scheduler fails before anything is written
-    if cluster is not None:
-        limits["waves"] = 1  # small tasks: the scheduler balances them and results stream back sooner
-
-    store = ResultStore(out, manifest)
+    store = ResultStore(out, manifest)  # reads an earlier run's records; writes nothing yet
     done = {k[1:] for k in store.done_keys() if k[0] == agent.name}
     todo = [ep for ep in selected if ep.key not in done]
-    chunks = make_chunks(suite, todo, obs_radius, o.maps_dir, **limits) if todo else []
-    bar = None
-    if o.progress and todo:
-        from tqdm import tqdm
-        bar = tqdm(total=len(todo), desc=f"{suite.name} {agent.name}", unit="ep", dynamic_ncols=True)
+    limits = {"max_rows": o.max_rows} if o.max_rows else {}
+    if o.engine == "dask":
+        limits["waves"] = 1  # small tasks: the scheduler balances them and results stream back sooner
+    chunks = make_chunks(suite, todo, obs_radius, o.maps_dir, backend=o.backend, **limits)  # validates each config
+    return EvalPlan(suite, selected, agent, spec, o, store, chunks, others, compare_note, describe_agent(agent))
 
-    def emit(record: dict) -> None:
-        store.append(record)
-        if bar is not None:
-            bar.update(1)
 
-    try:
-        if cluster is not None:
-            cluster.run(spec, chunks, emit)
-        elif spec is not None and o.workers > 1:  # each worker process rebuilds the agent from its spec
-            run_chunks(spec, chunks, emit, workers=o.workers)
-        else:  # the agent built (or given) here runs in this process
-            run_chunks(agent, chunks, emit, workers=1)
-    finally:
-        store.close()
-        if cluster is not None:
-            cluster.close()
-        if bar is not None:
-            bar.close()
+def evaluate(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | None = None,
+             out_dir: str | Path | None = None, options: EvalOptions | None = None, **overrides: Any) -> EvalResult:
+    """Evaluate an agent on a suite (see module docstring): `prepare`, then `EvalPlan.run`.
 
-    wanted = {ep.key for ep in selected}
-    ours = {episode_key(r): r for r in store.records if r["algorithm"] == agent.name and episode_key(r) in wanted}
-    ordered = [ours[ep.key] for ep in selected if ep.key in ours]
-    files = {"records": store.path, "json": store.export_json(ordered, agent.name)}
-    note = "\n\n".join(filter(None, [describe_agent(agent), compare_note,
-                                       f"{len(ordered)} of {len(selected)} selected episodes; agent {agent.name}"]))
-    if len(selected) != len(suite.episodes()):
-        note += f" (the full suite has {len(suite.episodes())})"
-    compared = match_counts(ordered, others)
-    files.update(write_reports(suite, ordered, others, out, note, compared))
-    return EvalResult(out, ordered, ran=len(todo), skipped=len(selected) - len(todo),
-                      seconds=time.perf_counter() - started, files=files, compared=compared,
-                      others=restrict(others, set(ours)), compare_note=compare_note)
+    Args:
+        suite_name: one of eval.suites.SUITES.
+        spec: recipe of the agent (needed for workers > 1 and the dask engine); built here once to validate it.
+        agent: a ready agent (runs inline unless `spec` is given too: then the workers build theirs from it).
+        out_dir: results directory (default runs/eval/SUITE-ALGORITHM).
+        options: the episode selection and run options (EvalOptions; default EvalOptions()).
+        overrides: EvalOptions fields as keywords, over `options`, e.g.
+            `evaluate("mazes", spec=spec, agents=[8], workers=1, backend="torch")`.
+    """
+    return prepare(suite_name, spec=spec, agent=agent, out_dir=out_dir, options=options, **overrides).run()
 
 
 def evaluate_checkpoints(suite_name: str, checkpoints: Sequence[str | Path], spec: AgentSpec,
                          out_dir: str | Path, options: EvalOptions | None = None,
                          **overrides: Any) -> list[tuple[Path, EvalResult]]:
     """Evaluate each policy file of `checkpoints` (e.g. every checkpoint of a run: a learning curve) as
-    `spec` with that checkpoint, into OUT/NN-STEM/ (each resumable); writes OUT/checkpoints.md and
+    `spec` with that checkpoint (every other knob of `spec` kept: decoding, shield, memory intervention,
+    pool, seed, device), into OUT/NN-STEM/ (each resumable); writes OUT/checkpoints.md and
     OUT/checkpoints.json (one row per file: env steps from its meta, the suite's main metric).
-    `options` and `overrides` as `evaluate`. A file given twice is evaluated once (said on stderr). Every file is checked
-    before the first episode runs."""
+    `options` and `overrides` as `evaluate`. A file given twice is evaluated once (said on stderr). Every
+    file is checked, with every option, before the first episode runs."""
     suite = get_suite(suite_name)
     options = options_of(options, overrides)
     paths, repeats = unique_paths(checkpoints)
     for path in repeats:
         print(f"{path} is given more than once: evaluated once", file=sys.stderr)
-    specs = [dataclasses.replace(spec, algo="srmt", checkpoint=str(p)) for p in paths]
-    agents = [s.build() for s in specs]  # CheckpointError for any unusable file, before any work
-    for path, agent in zip(paths, agents):
-        try:
-            check_agent_fits(suite, agent)
-        except EvalError as err:
-            raise EvalError(f"{path}: {err}") from err
     out = Path(out_dir)
-    results = [(path, evaluate(suite_name, spec=s, out_dir=out / f"{i:02d}-{path.stem}", options=options))
-               for i, (path, s) in enumerate(zip(paths, specs))]
-    metric = suite.metrics[0]
-    totals = [(path, agent.meta.get("env_steps"),
+    plans = []
+    for i, path in enumerate(paths):
+        try:
+            plans.append(prepare(suite_name, spec=dataclasses.replace(spec, algo="srmt", checkpoint=str(path)),
+                                 out_dir=out / f"{i:02d}-{path.stem}", options=options))
+        except (EvalError, AgentError) as err:
+            raise EvalError(f"{path}: {err}") from err
+    results = [(path, plan.run()) for path, plan in zip(paths, plans)]
+    metric = suite.main_metric
+    totals = [(path, plan.agent.meta.get("env_steps"),
                next(r for r in aggregate(suite, result.records) if r.group == ALL and r.metric == metric))
-              for (path, result), agent in zip(results, agents)]
+              for (path, result), plan in zip(results, plans)]
     rows = [{"checkpoint": str(path), "env_steps": steps, "metric": metric, "mean": total.estimate.mean,
              "lo": total.estimate.lo, "hi": total.estimate.hi, "episodes": total.n} for path, steps, total in totals]
     (out / "checkpoints.json").write_text(to_json(rows, indent=2) + "\n")

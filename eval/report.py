@@ -22,6 +22,13 @@ title, headline figures, target, command, machine; benchmarks/options.py) or an 
 ``srmt report --check`` rebuilds in memory and fails when a committed table differs (tests/test_report.py
 runs it).
 
+`srmt report` works on the checkout it runs in (the current directory, or ``--root DIR``), not on the
+installed package. Every input is read and checked first, with errors naming the file; everything is
+built in memory; every target is checked writable; then the three files are replaced together (temporary
+files, then renames), so a failure leaves all three as they were. A cell whose result file covers only
+part of its suite says so where the figure stands (``0.512 (partial: 100 of 480 episodes)``, not bold),
+and a column with no folder for a suite says ``not run``.
+
 A suite's score is the mean over its agent counts of the per-count mean throughput, as the POGEMA
 benchmark paper reports suites.
 """
@@ -29,25 +36,29 @@ from __future__ import annotations
 
 import argparse
 import functools
+import io
 import json
 import math
+import os
 import sys
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
+from typing import Any
 
-from eval.tables import ALL, aggregate, interval
+from eval.tables import ALL, aggregate, episode_key, interval
 from eval.results import load_records, published_files
-from eval.suites import Suite, get_suite
+from eval.suites import Suite, get_suite, main_metric
 
 ROOT = Path(__file__).resolve().parents[1]
-"""The repository checkout `srmt report` works on (an editable install's source tree)."""
+"""The source tree this module lies in (an editable install's checkout): the tests' committed files.
+`srmt report` itself works on the current directory or --root."""
 RESULTS = Path("docs/results/lifelong")
 FIGURE = Path("docs/media/lifelong-suites.png")
 SUITES = ("mazes", "random", "warehouse", "movingai", "puzzles")
 PUBLISHED = ("MAMBA", "QMIX-tuned", "QPLEX-tuned", "Follower", "MATS-LP", "RHCR")
 """Published methods in table order (file names in NN-suite/published/)."""
 BEGIN, END = "<!-- report:lifelong -->", "<!-- /report:lifelong -->"
-METRIC = "avg_throughput"
+METRIC = main_metric("restart")
 BENCH = Path("docs/results/bench")
 BENCH_BEGIN, BENCH_END = "<!-- report:bench -->", "<!-- /report:bench -->"
 BENCH_ROWS = (BENCH / "train.json", BENCH / "learning.json", Path("docs/results/bottleneck/shipped"),
@@ -56,6 +67,31 @@ BENCH_ROWS = (BENCH / "train.json", BENCH / "learning.json", Path("docs/results/
 """The README benchmark table's rows in order: a benchmark's result file or a Bottleneck evaluation folder."""
 BENCH_FORMAT = "srmt-bench-1"
 """The result files' format (benchmarks/options.py RESULT_FORMAT; tests/test_report.py checks they agree)."""
+
+
+class ReportError(ValueError):
+    """A checkout or result file `srmt report` cannot build its tables from; the message names the file."""
+
+
+def read_json(path: Path) -> Any:
+    """The JSON content of `path`; ReportError naming the file when it is missing or not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ReportError(f"{path}: cannot read it ({err.strerror or err})") from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ReportError(f"{path}: not valid JSON ({err}); restore it from git or rewrite it with the command "
+                          "that made it") from err
+
+
+def fields_of(record: Any, keys: tuple[str, ...], path: Path) -> dict:
+    """The entries `keys` of a JSON object read from `path`; ReportError naming the file and what is missing."""
+    if not isinstance(record, dict):
+        raise ReportError(f"{path}: expected a JSON object, found {type(record).__name__}")
+    missing = [key for key in keys if key not in record]
+    if missing:
+        raise ReportError(f"{path}: missing {', '.join(missing)}")
+    return {key: record[key] for key in keys}
 
 
 @dataclass(frozen=True)
@@ -79,26 +115,58 @@ class Scores:
 
     per_count: dict[int, float]
     episodes: int
+    covered: int | None = None
+    """episodes of the suite the records hold (None: not counted, the published files)"""
+    expected: int | None = None
+    """episodes of the full suite"""
 
     @property
     def suite(self) -> float:
         return sum(self.per_count.values()) / len(self.per_count)
 
+    @property
+    def partial(self) -> bool:
+        return self.covered is not None and self.covered < self.expected
+
+    def partial_note(self) -> str:
+        """'partial: 100 of 480 episodes', or '' for a complete suite."""
+        return f"partial: {self.covered} of {self.expected} episodes" if self.partial else ""
+
 
 def load_columns(root: Path = ROOT) -> list[Column]:
-    return [Column(**c) for c in json.loads((root / RESULTS / "columns.json").read_text())]
+    path = root / RESULTS / "columns.json"
+    entries = read_json(path)
+    if not isinstance(entries, list) or not entries:
+        raise ReportError(f"{path}: expected a list of columns, one object each")
+    keys = tuple(f.name for f in fields(Column))
+    columns = [Column(**fields_of(entry, keys, path)) for entry in entries]
+    for column in columns:
+        if not column.key or Path(column.key).name != column.key:
+            raise ReportError(f"{path}: column key {column.key!r} must be a folder name under {RESULTS}")
+    return columns
 
 
 def scores(suite: Suite, records: list[dict]) -> Scores:
-    """Per agent count means (eval.tables.aggregate) of records of one algorithm."""
+    """Per agent count means (eval.tables.aggregate) of records of one algorithm, and how many of the
+    suite's episodes they cover."""
     rows = [r for r in aggregate(suite, records) if r.metric == METRIC and r.group != ALL]
-    return Scores({int(r.group): r.estimate.mean for r in rows}, len(records))
+    wanted = {ep.key for ep in suite.episodes()}
+    covered = len({episode_key(r) for r in records} & wanted)
+    return Scores({int(r.group): r.estimate.mean for r in rows}, len(records), covered, len(wanted))
 
 
 @functools.lru_cache(maxsize=None)  # the README table, the page and the figure read the same files
 def ours(root: Path, column: Column, suite: Suite) -> Scores | None:
-    path = root / RESULTS / column.key / suite.name / "episodes.jsonl"
-    return scores(suite, load_records(path)) if path.is_file() else None
+    """The column's scores on `suite`; None when it has no folder there (not run); ReportError for a folder
+    without records."""
+    folder = root / RESULTS / column.key / suite.name
+    if not folder.exists():
+        return None
+    records = load_records(folder / "episodes.jsonl")
+    if not records:
+        raise ReportError(f"{folder / 'episodes.jsonl'}: no records; rerun the column's command or remove the "
+                          "folder")
+    return scores(suite, records)
 
 
 @functools.lru_cache(maxsize=None)
@@ -117,25 +185,43 @@ def _num(x: float | None) -> str:
     return "-" if x is None or math.isnan(x) else f"{x:.3f}"
 
 
+def our_cell(s: Scores | None) -> str:
+    """A README cell of ours: the bold suite score, or the score with what it lacks, or 'not run'."""
+    if s is None:
+        return "- (not run)"
+    return f"{_num(s.suite)} ({s.partial_note()})" if s.partial else f"**{_num(s.suite)}**"
+
+
 def readme_block(root: Path = ROOT) -> str:
     """The README's table: one row per suite, our columns then the published methods, with how each
     of our columns was measured."""
     columns = load_columns(root)
     head = [c.label for c in columns] + [published_label(p) for p in PUBLISHED]
     lines = [BEGIN, "| suite | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
+    complete = True
     for name in SUITES:
         suite = get_suite(name)
         mine = [ours(root, c, suite) for c in columns]
+        complete &= all(s is not None and not s.partial for s in mine)
         theirs = published(suite)
-        cells = [f"**{_num(s.suite)}**" if s else "-" for s in mine]
-        cells += [_num(theirs[p].suite) if p in theirs else "-" for p in PUBLISHED]
+        cells = [our_cell(s) for s in mine]
+        cells += [_num(theirs[p].suite) + (f" ({theirs[p].partial_note()})" if theirs[p].partial else "")
+                  if p in theirs else "-" for p in PUBLISHED]
         lines.append(f"| {suite.title} | " + " | ".join(cells) + " |")
-    lines += ["", "How each of our columns was measured (every map, agent count and seed of each suite; files in "
-              f"`{RESULTS}/COLUMN/SUITE/`):", ""]
+    coverage = ("every map, agent count and seed of each suite" if complete else
+                "every map, agent count and seed of each suite, except the cells marked partial or not run")
+    lines += ["", f"How each of our columns was measured ({coverage}; files in `{RESULTS}/COLUMN/SUITE/`):", ""]
     lines += [f"- **{c.label}**: `{c.command}`; {c.decoding} actions, shield {c.shield}; machine: {c.machine}."
               for c in columns]
     lines.append(END)
     return "\n".join(lines)
+
+
+def _episodes(s: Scores | None) -> str:
+    """The page's episode count of a method: '0', '768', or '100 of 480' for a partial result file."""
+    if s is None:
+        return "0"
+    return f"{s.covered} of {s.expected}" if s.partial else str(s.episodes)
 
 
 def per_count_page(root: Path = ROOT) -> str:
@@ -156,14 +242,17 @@ def per_count_page(root: Path = ROOT) -> str:
         for count in suite.agents:
             lines.append(f"| {count} | " + " | ".join(_num(s.per_count.get(count) if s else None)
                                                      for s in methods.values()) + " |")
-        lines.append("| **suite** | " + " | ".join(_num(s.suite if s else None) for s in methods.values()) + " |")
-        lines.append("| episodes | " + " | ".join(str(s.episodes) if s else "0" for s in methods.values()) + " |")
+        lines.append("| **suite** | " + " | ".join(_num(s.suite if s else None) + (" (partial)" if s and s.partial
+                                                                                   else "")
+                                                    for s in methods.values()) + " |")
+        lines.append("| episodes | " + " | ".join(_episodes(s) for s in methods.values()) + " |")
         lines.append("")
     return "\n".join(lines)
 
 
-def figure(path: Path, root: Path = ROOT) -> Path:
-    """One panel per suite: throughput against agent count, ours solid, published dashed."""
+def figure(root: Path = ROOT) -> bytes:
+    """The PNG: one panel per suite, throughput against agent count, ours solid (a partial column labelled
+    so), published dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -178,8 +267,8 @@ def figure(path: Path, root: Path = ROOT) -> Path:
         for c in columns:
             s = ours(root, c, suite)
             if s:
-                ax.plot(list(s.per_count), list(s.per_count.values()), marker="o", lw=2, label=c.label,
-                        color=color[c.label])
+                ax.plot(list(s.per_count), list(s.per_count.values()), marker="o", lw=2,
+                        label=c.label + (" (partial)" if s.partial else ""), color=color[c.label])
         for p, s in published(suite).items():
             ax.plot(list(s.per_count), list(s.per_count.values()), ls="--", lw=1, label=published_label(p),
                     color=color[p])
@@ -193,9 +282,10 @@ def figure(path: Path, root: Path = ROOT) -> Path:
             legend.setdefault(label, handle)
     fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=len(legend), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.savefig(path, dpi=100)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
     plt.close(fig)
-    return path
+    return png.getvalue()
 
 
 @dataclass(frozen=True)
@@ -214,30 +304,39 @@ def bench_row(root: Path, source: Path) -> BenchRow:
     path = root / source
     if path.is_dir():
         return evaluation_row(root, source)
-    record = json.loads(path.read_text())
-    if record.get("format") != BENCH_FORMAT:
-        raise ValueError(f"{source}: not a benchmark result file (format {record.get('format')!r}, "
-                         f"expected {BENCH_FORMAT!r}); write it with the benchmark's --out")
-    machine = record["machine"]
-    return BenchRow(record["title"], record["summary"], record["target"], record["command"],
+    record = read_json(path)
+    if not isinstance(record, dict) or record.get("format") != BENCH_FORMAT:
+        found = record.get("format") if isinstance(record, dict) else None
+        raise ReportError(f"{path}: not a benchmark result file (format {found!r}, expected {BENCH_FORMAT!r}); "
+                          "write it with the benchmark's --out")
+    r = fields_of(record, ("title", "summary", "target", "command", "machine"), path)
+    machine = fields_of(r["machine"], ("note", "load_average_before", "load_average_after", "cpu_cores"), path)
+    return BenchRow(r["title"], r["summary"], r["target"], r["command"],
                     machine["note"] or f"load average {machine['load_average_before']} before, "
                                        f"{machine['load_average_after']} after, {machine['cpu_cores']} cores")
 
 
 def evaluation_row(root: Path, folder: Path) -> BenchRow:
     """A Bottleneck evaluation's row: CSR with its interval, the lengths below CSR 1, mean SoC."""
-    how = json.loads((root / folder / "how.json").read_text())
-    suite = get_suite(json.loads((root / folder / "run.json").read_text())["suite"])
+    how = fields_of(read_json(root / folder / "how.json"), ("title", "target", "command", "machine"),
+                    root / folder / "how.json")
+    suite = get_suite(fields_of(read_json(root / folder / "run.json"), ("suite",), root / folder / "run.json")["suite"])
     if suite.lifelong:
-        raise ValueError(f"{folder}: a lifelong evaluation; its results belong in {RESULTS}")
+        raise ReportError(f"{root / folder}: a lifelong evaluation; its results belong in {RESULTS}")
     records = load_records(root / folder / "episodes.jsonl")
+    if not records:
+        raise ReportError(f"{root / folder / 'episodes.jsonl'}: no records")
+    metric = suite.main_metric
     rows = {(r.group, r.metric): r for r in aggregate(suite, records)}
-    lengths = sorted(g for g, m in rows if m == "CSR" and g != ALL)
-    below = [f"L={g} ({rows[g, 'CSR'].estimate.mean:.2f})" for g in lengths if rows[g, "CSR"].estimate.mean < 1]
-    csr = rows[ALL, "CSR"].estimate
-    measured = (f"**CSR {csr.mean:.3f}** {interval(csr)}: 1.00 at every L"
+    lengths = sorted(g for g, m in rows if m == metric and g != ALL)
+    below = [f"L={g} ({rows[g, metric].estimate.mean:.2f})" for g in lengths if rows[g, metric].estimate.mean < 1]
+    csr = rows[ALL, metric].estimate
+    covered = len({episode_key(r) for r in records} & {ep.key for ep in suite.episodes()})
+    full = len(suite.episodes())
+    episodes = f"{len(records)} episodes" if covered == full else f"partial: {covered} of {full} episodes"
+    measured = (f"**{metric} {csr.mean:.3f}** {interval(csr)}: 1.00 at every L"
                 + (f" but {', '.join(below)}" if below else "")
-                + f"; SoC {rows[ALL, 'SoC'].estimate.mean:.1f}; {len(records)} episodes, "
+                + f"; SoC {rows[ALL, 'SoC'].estimate.mean:.1f}; {episodes}, "
                 f"L={lengths[0]}..{lengths[-1]}")
     return BenchRow(how["title"], measured, how["target"], how["command"], how["machine"])
 
@@ -254,49 +353,98 @@ def bench_block(root: Path = ROOT) -> str:
     return "\n".join(lines)
 
 
-def replace_block(text: str, block: str) -> str:
+def replace_block(text: str, block: str, where: str = "README.md") -> str:
     """`text` with the part between the block's first and last line (its markers, included) replaced by `block`."""
     lines = block.splitlines()
     begin, end = lines[0], lines[-1]
     start, stop = text.find(begin), text.find(end)
     if start < 0 or stop < start:
-        raise ValueError(f"README.md has no {begin} ... {end} block to rebuild")
+        raise ReportError(f"{where} has no {begin} ... {end} block to rebuild; restore the markers")
     return text[:start] + block + text[stop + len(end):]
 
 
 def rebuilt_readme(text: str, root: Path = ROOT) -> str:
     """README.md's text with both tables rebuilt from the result files."""
-    return replace_block(replace_block(text, readme_block(root)), bench_block(root))
+    where = str(root / "README.md")
+    return replace_block(replace_block(text, readme_block(root), where), bench_block(root), where)
+
+
+def pages(root: Path = ROOT) -> dict[Path, str]:
+    """The text pages `srmt report` writes, by path relative to `root`, built from the result files."""
+    readme = root / "README.md"
+    try:
+        text = readme.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ReportError(f"{readme}: cannot read it ({err.strerror or err})") from err
+    return {Path("README.md"): rebuilt_readme(text, root), RESULTS / "README.md": per_count_page(root)}
 
 
 def stale(root: Path = ROOT) -> list[str]:
     """The committed files whose tables differ from what their result files give."""
-    readme = (root / "README.md").read_text()
     out = []
-    if rebuilt_readme(readme, root) != readme:
-        out.append("README.md")
-    page = root / RESULTS / "README.md"
-    if not page.is_file() or page.read_text() != per_count_page(root):
-        out.append(str(RESULTS / "README.md"))
+    for relative, text in pages(root).items():
+        path = root / relative
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            out.append(str(relative))
     return out
+
+
+def checkout(root: str | None) -> Path:
+    """The checkout to work on: `root`, or the current directory; ReportError unless it holds README.md and
+    the lifelong results' columns.json."""
+    path = Path(root or os.getcwd()).resolve()
+    missing = [str(name) for name in (Path("README.md"), RESULTS / "columns.json") if not (path / name).is_file()]
+    if missing:
+        where = f"--root {root}" if root else f"the current directory {path}"
+        raise ReportError(f"{where} is not an srmt checkout (no {' or '.join(missing)}); run srmt report in the "
+                          "repository, or pass --root DIR")
+    return path
+
+
+def write_together(files: dict[Path, bytes]) -> None:
+    """Replace every file of `files` or none: each target is checked writable (an existing file too: one
+    made read-only is not replaced), the contents go to temporary files beside the targets, then each is
+    renamed over its target. ReportError naming the first target that cannot be written; nothing changed."""
+    for path in files:
+        problem = None
+        if not path.parent.is_dir():
+            problem = f"its folder {path.parent} does not exist"
+        elif not os.access(path.parent, os.W_OK):
+            problem = f"its folder {path.parent} is not writable"
+        elif path.exists() and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):
+            problem = "it is read-only"
+        if problem:
+            raise ReportError(f"{path}: {problem}; nothing was written (make it writable and rerun)")
+    temporary = {path: path.with_name(f".{path.name}.report-tmp") for path in files}
+    try:
+        for path, data in files.items():
+            temporary[path].write_bytes(data)
+    except OSError as err:
+        for tmp in temporary.values():
+            tmp.unlink(missing_ok=True)
+        raise ReportError(f"cannot write beside {path} ({err.strerror or err}); nothing was written") from err
+    for path, tmp in temporary.items():
+        os.replace(tmp, path)
 
 
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("report", help="rebuild the README's and docs' results tables from docs/results",
                               description=__doc__.split("\n\n")[0])
     p.add_argument("--check", action="store_true", help="only compare: exit 1 if a table differs from its files")
+    p.add_argument("--root", metavar="DIR",
+                   help="the checkout whose tables are rebuilt (default: the current directory)")
     p.set_defaults(func=run_report)
 
 
 def run_report(args: argparse.Namespace) -> int:
+    root = checkout(args.root)
     if args.check:
-        bad = stale()
+        bad = stale(root)
         for name in bad:
-            print(f"{name}: differs from its result files; run `srmt report`", file=sys.stderr)
+            print(f"{root / name}: differs from its result files; run `srmt report`", file=sys.stderr)
         return 1 if bad else 0
-    readme = ROOT / "README.md"
-    readme.write_text(rebuilt_readme(readme.read_text()))
-    (ROOT / RESULTS / "README.md").write_text(per_count_page())
-    figure(ROOT / FIGURE)
-    print(f"rebuilt README.md, {RESULTS / 'README.md'} and {FIGURE}")
+    files = {root / relative: text.encode("utf-8") for relative, text in pages(root).items()}
+    files[root / FIGURE] = figure(root)
+    write_together(files)
+    print(f"rebuilt {', '.join(str(path.relative_to(root)) for path in files)} in {root}")
     return 0

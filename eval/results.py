@@ -32,7 +32,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from eval.suites import Episode, EvalError, Suite
+from envs.metrics import METRICS
+from eval.suites import REPORTED, Episode, EvalError, Suite
 from common.outputs import DIRECTORY, check_output
 from maps.registry import BENCHMARK_DIR
 
@@ -46,6 +47,10 @@ PUBLISHED = "published"
 """Folder of a benchmark suite (maps/data/pogema-benchmark/NN-suite/) holding its published ALGO.json files."""
 NO_COMPARE = "none"
 """`--compare none`: compare with nothing."""
+RATES = ("avg_throughput", "CSR", "ISR")
+"""Metrics that are rates, written as floats even when integral (1.0); other integral values are ints."""
+METRIC_ORDER = tuple(dict.fromkeys((*REPORTED["restart"], *METRICS["finish"], *METRICS["restart"])))
+"""Order of the metrics in a record: the lifelong main metric, then finish mode's, as the benchmark's files."""
 
 
 def finite(value: Any) -> Any:
@@ -75,11 +80,8 @@ def _plain_number(value: float) -> float | int:
 
 def make_record(algorithm: str, episode: Episode, metrics: dict[str, float], runtime: float) -> dict:
     """A raw-format record; integral metric values (SoC, makespan, ...) are written as ints."""
-    values = {k: _plain_number(v) for k, v in metrics.items() if k not in ("CSR", "ISR", "avg_throughput")}
-    for k in ("CSR", "ISR", "avg_throughput"):
-        if k in metrics:
-            values[k] = float(metrics[k])
-    ordered = {k: values[k] for k in ("avg_throughput", "CSR", "ISR", "SoC", "makespan", "ep_length") if k in values}
+    values = {k: float(v) if k in RATES else _plain_number(v) for k, v in metrics.items()}
+    ordered = {k: values[k] for k in METRIC_ORDER if k in values}
     ordered.update({k: v for k, v in values.items() if k not in ordered})
     ordered["runtime"] = round(float(runtime), 6)
     return {
@@ -213,21 +215,20 @@ def label_compared(sources: Sequence[tuple[Path, list[dict]]], ours: str) -> lis
 
 
 class ResultStore:
-    """episodes.jsonl + run.json in `out_dir`; resumes an earlier run of the same agent and suite."""
+    """episodes.jsonl + run.json in `out_dir`; resumes an earlier run of the same agent and suite.
+
+    Two steps, so that every check comes before any write: making the store checks the directory and an
+    earlier run's manifest and reads its records (nothing is written); `open()` creates the directory,
+    drops a line an interruption cut short, and writes the manifest."""
 
     def __init__(self, out_dir: str | os.PathLike, manifest: dict):
         self.out_dir = Path(out_dir)
         check_output(self.out_dir, "--out", DIRECTORY)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.out_dir / RECORDS_FILE
         self.manifest = {"format": MANIFEST_FORMAT, **manifest}
-        manifest_path = self.out_dir / MANIFEST_FILE
         if self.path.exists() and self.path.stat().st_size > 0:
-            self._check_manifest(manifest_path)
-        self._records = self._load_existing()
-        tmp = manifest_path.with_suffix(".json.tmp")
-        tmp.write_text(to_json(self.manifest, indent=2) + "\n")
-        os.replace(tmp, manifest_path)
+            self._check_manifest(self.out_dir / MANIFEST_FILE)
+        self._records, self._good_bytes, self._end_line = self._read_existing()
         self._file = None
 
     def _check_manifest(self, manifest_path: Path) -> None:
@@ -243,12 +244,14 @@ class ResultStore:
                             f"({'; '.join(diff)}); resuming would mix them: use another --out, or delete "
                             f"{self.out_dir} to start over (nothing was written)")
 
-    def _load_existing(self) -> list[dict]:
+    def _read_existing(self) -> tuple[list[dict], int, bool]:
+        """(records of the file, bytes of its complete lines, whether its last record lacks its newline);
+        a last line cut by an interruption is not a record (its episode runs again)."""
         if not self.path.exists():
-            return []
+            return [], 0, False
         raw = self.path.read_bytes()
         lines = raw.split(b"\n")
-        records, good_bytes = [], 0
+        records, good_bytes, end_line = [], 0, False
         for i, line in enumerate(lines):
             last = i == len(lines) - 1
             if not line.strip():
@@ -260,16 +263,25 @@ class ResultStore:
                 if last:  # a line cut by an interruption: the episode did not finish, run it again
                     break
                 raise EvalError(f"{self.path}:{i + 1} is not a valid record; fix or remove that line") from None
-            if last:  # complete JSON but no newline yet: keep it and end the line
-                with open(self.path, "ab") as f:
-                    f.write(b"\n")
-                good_bytes += 1
+            end_line = last  # complete JSON but no newline yet: keep it, `open` ends the line
             records.append(record)
             good_bytes += len(line) + (0 if last else 1)
-        if good_bytes < len(raw):
+        return records, good_bytes, end_line
+
+    def open(self) -> None:
+        """Create the directory, repair the records file (a cut line dropped, the last line ended) and write
+        the manifest: the store's first writes."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and self._good_bytes < self.path.stat().st_size:
             with open(self.path, "r+b") as f:
-                f.truncate(good_bytes)
-        return records
+                f.truncate(self._good_bytes)
+        if self._end_line:
+            with open(self.path, "ab") as f:
+                f.write(b"\n")
+        manifest_path = self.out_dir / MANIFEST_FILE
+        tmp = manifest_path.with_suffix(".json.tmp")
+        tmp.write_text(to_json(self.manifest, indent=2) + "\n")
+        os.replace(tmp, manifest_path)
 
     @property
     def records(self) -> list[dict]:

@@ -22,10 +22,10 @@ import time
 import traceback
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
-from agents import Agent, default_policy_path, make_agent
+from agents import Agent
+from agents.spec import AgentSpec
 from envs.config import EnvConfig, resolve_config, is_lifelong
 from envs.metrics import AgentsDensity, agents_density
 from envs.backends import BACKENDS, make_backend
@@ -41,39 +41,6 @@ MAX_ENVS = 64
 """Env slots per batched env."""
 WAVES = 4
 """A chunk holds up to WAVES x slots episodes (slots refill from its queue)."""
-
-
-@dataclass(frozen=True)
-class AgentSpec:
-    """A picklable recipe for an agent, built once in each worker (agents.make_agent)."""
-
-    algo: str = "srmt"
-    checkpoint: str | None = None
-    device: str = "cpu"
-    sample: bool | None = None
-    """None: the policy file's recommended decoding"""
-    seed: int = 0
-    batched: bool = True
-    lifelong: bool = False
-    """without a checkpoint: the shipped lifelong policy instead of the Bottleneck one"""
-    shield: str | None = None
-    """None, or "pibt": the policy's ranked actions through the PIBT collision shield"""
-    memory_intervention: str = "none"
-    """what replaces the shared pool the agents read (srmt.interventions)"""
-    pool: tuple[tuple[str, Any], ...] = ()
-    """pool fields of the policy's config overridden on the same weights, e.g. (("pool", "local"),)"""
-
-    def build(self) -> Agent:
-        return make_agent(self.algo, checkpoint=self.checkpoint, device=self.device, sample=self.sample,
-                          seed=self.seed, batched=self.batched, lifelong=self.lifelong, shield=self.shield,
-                          memory_intervention=self.memory_intervention, pool=dict(self.pool))
-
-    @property
-    def policy_path(self) -> Path | None:
-        """The policy file an 'srmt' spec loads (None for baselines)."""
-        if self.algo != "srmt":
-            return None
-        return Path(self.checkpoint) if self.checkpoint else default_policy_path(self.lifelong, self.shield)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from envs.config import CollisionSystem, OnTarget, is_lifelong
+from envs.metrics import METRICS
 from maps.bottleneck import TEST_LENGTHS, episode_length_for_test, map_name, parse_bottleneck_length
 from maps.lifelong import VALIDATION_MAPS, VALIDATION_PREFIX, lifelong_map_names
 from maps.synthetic import scale_map_names
@@ -38,6 +39,23 @@ BENCHMARK_URL = "https://github.com/CognitiveAISystems/pogema-benchmark"
 
 class EvalError(ValueError):
     """Bad evaluation input (suite, filters, maps, output directory); the message says how to fix it."""
+
+
+NOT_REPORTED = ("makespan", "ep_length")
+"""Metrics every record holds that tables leave out."""
+REPORTED: dict[str, tuple[str, ...]] = {mode: tuple(m for m in names if m not in NOT_REPORTED)
+                                        for mode, names in METRICS.items()}
+"""The metrics tables report per on_target mode, the main one first: the env's metrics (envs.metrics.METRICS)
+but makespan and episode length. restart: avg_throughput; finish, nothing: CSR, ISR, SoC."""
+
+
+def main_metric(on_target: str) -> str:
+    """The metric a suite of this dynamics is scored by: avg_throughput (lifelong) or CSR.
+
+    >>> main_metric("restart"), main_metric("finish")
+    ('avg_throughput', 'CSR')
+    """
+    return REPORTED[on_target][0]
 
 
 @dataclass(frozen=True)
@@ -70,14 +88,21 @@ class Suite:
     """None: per map (bottleneck: 2L+100)"""
     on_target: OnTarget
     collision_system: CollisionSystem
-    metrics: tuple[str, ...]
-    """metrics reported in tables (records hold all of the env's metrics)"""
     quick: dict = field(default_factory=dict, hash=False, compare=False)
     """--quick subset: values for maps / agents / seeds"""
 
     @property
     def lifelong(self) -> bool:
         return is_lifelong(self.on_target)
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """Metrics reported in tables, the main one first (REPORTED; records hold all of the env's metrics)."""
+        return REPORTED[self.on_target]
+
+    @property
+    def main_metric(self) -> str:
+        return main_metric(self.on_target)
 
     @property
     def only_map(self) -> str | None:
@@ -143,12 +168,11 @@ def _numbered(prefix: str, count: int, width: int = 3) -> tuple[str, ...]:
 
 _CITIES = ("Berlin_1_256", "Boston_0_256", "London_2_256", "Milan_0_256",
            "Moscow_0_256", "NewYork_1_256", "Paris_1_256", "Paris_2_256")
-_THROUGHPUT = ("avg_throughput",)
-_LIFELONG = dict(on_target="restart", collision_system="soft", metrics=_THROUGHPUT)
+_LIFELONG = dict(on_target="restart", collision_system="soft")
 
 SUITES: dict[str, Suite] = {s.name: s for s in [
     Suite("bottleneck", "Bottleneck", None, tuple(map_name(L) for L in TEST_LENGTHS), (2,), tuple(range(10)),
-          None, "finish", "block_both", ("CSR", "ISR", "SoC"),
+          None, "finish", "block_both",
           quick=dict(maps=tuple(map_name(L) for L in (3, 10, 30, 100)), seeds=(0, 1))),
     Suite("validation", "Lifelong validation", None, lifelong_map_names(VALIDATION_PREFIX, VALIDATION_MAPS),
           (16, 32, 64), (0,), 128, **_LIFELONG,

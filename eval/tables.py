@@ -25,8 +25,11 @@ from eval.suites import Suite
 from maps.bottleneck import parse_bottleneck_length
 
 ALL = "all"
-BOUNDS = {"ISR": (0.0, 1.0), "SoC": (0.0, math.inf), "avg_throughput": (0.0, math.inf)}
-"""Intervals are clipped to the values a metric can take."""
+BOUNDS = {"CSR": (0.0, 1.0), "ISR": (0.0, 1.0), "SoC": (0.0, math.inf), "avg_throughput": (0.0, math.inf)}
+"""The values a metric can take: t intervals are clipped to them (CSR's Wilson interval is inside by
+construction), and plots of a share show [0, 1]."""
+DIGITS = {"CSR": 2, "ISR": 2, "SoC": 1, "avg_throughput": 3}
+"""Decimals of a metric in summary.md (3 for any other)."""
 
 
 def _clip(e: Estimate, lo: float, hi: float) -> Estimate:
@@ -143,7 +146,7 @@ def comparison(suite: Suite, ours: list[dict], others: Iterable[dict]) -> tuple[
 def text_table(rows: list[Row], suite: Suite, algorithms: list[str]) -> str:
     """The suite's main metric per group (rows) and algorithm (columns), aligned for a terminal; the last
     row counts each algorithm's episodes."""
-    metric = suite.metrics[0]
+    metric = suite.main_metric
     index = {(r.algorithm, r.group): r for r in rows if r.metric == metric}
     table = [["agents" if suite.lifelong else "L", *algorithms]]
     for g in _groups(rows):
@@ -170,7 +173,6 @@ def markdown(rows: list[Row], suite: Suite, algorithms: list[str], note: str = "
     """A markdown page: one table, rows = groups, columns = algorithm x metric."""
     index = {(r.algorithm, r.group, r.metric): r for r in rows}
     groups = _groups(rows)
-    digits = {"CSR": 2, "ISR": 2, "SoC": 1, "avg_throughput": 3}
     label = "agents" if suite.lifelong else "L"
     head = [label] + [f"{m} {a}" if len(algorithms) > 1 else m for a in algorithms for m in suite.metrics]
     head += [f"n {a}" if len(algorithms) > 1 else "n" for a in algorithms]
@@ -183,9 +185,9 @@ def markdown(rows: list[Row], suite: Suite, algorithms: list[str], note: str = "
     for g in groups:
         cells = [str(g) if g != ALL else "**all**"]
         for a in algorithms:
-            cells += [_cell(index.get((a, g, m)), digits.get(m, 3)) for m in suite.metrics]
+            cells += [_cell(index.get((a, g, m)), DIGITS.get(m, 3)) for m in suite.metrics]
         for a in algorithms:
-            row = index.get((a, g, suite.metrics[0]))
+            row = index.get((a, g, suite.main_metric))
             cells.append(str(row.n) if row else "0")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -218,7 +220,7 @@ def plot(rows: list[Row], suite: Suite, algorithms: list[str], path: Path,
         ax.set_ylabel(metric)
         if not suite.lifelong:
             ax.set_xscale("log")
-        if metric in ("CSR", "ISR"):
+        if BOUNDS.get(metric) == (0.0, 1.0):
             ax.set_ylim(-0.05, 1.05)
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)

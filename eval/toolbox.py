@@ -6,7 +6,7 @@ adds to its registry:
 
 - algorithms ``SRMT`` (a policy file; default: the shipped lifelong policy)
   and ``PIBT`` (this project's centralised planner), each with a config class
-  (`ToolboxAgentConfig`: checkpoint, sample, shield, seed, device) and a
+  (`ToolboxAgentConfig`: the fields of agents.spec.AgentSpec) and a
   preprocessing wrapper (`MirrorWrapper`) that lets the agent read the env's
   true state through a one-env `PogemaBatchedEnv` mirror, so observations come
   from the same Observer as in `srmt eval`;
@@ -17,17 +17,21 @@ adds to its registry:
 
 `load_config(path)` loads a toolbox YAML config (the benchmark's
 ``NN-suite.yaml`` files are such configs), optionally replaces its
-``algorithms`` section, checks that every algorithm is registered and that
-every agent fits the environment's dynamics (`srmt eval`'s check,
-eval.evaluate.check_agent_fits: e.g. no Bottleneck policy on a lifelong
-config); `run_config` runs the evaluator; `srmt toolbox CONFIG` is the command.
+``algorithms`` section, gives every SRMT entry the command line's agent
+options (an AgentSpec; refused when no entry is SRMT), checks that every
+algorithm is registered and that every agent fits the environment's dynamics
+(`srmt eval`'s check, eval.evaluate.check_agent_fits: e.g. no Bottleneck
+policy on a lifelong config), and names each SRMT entry by its agent
+(`SRMT+pibt-shield`, `SRMT-empty`, ...: the records, table and file name say
+what ran); `run_config` runs the evaluator; `srmt toolbox CONFIG` is the command.
 """
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import gymnasium
 import yaml
@@ -36,7 +40,7 @@ from envs.config import EnvConfig
 from envs.pogema_backend import PogemaBatchedEnv
 from eval.toolbox_names import TOOLBOX_ALGORITHMS
 from eval.evaluate import check_agent_fits
-from eval.runner import AgentSpec
+from agents.spec import AgentSpec
 from eval.suites import EvalError, Suite
 from common.outputs import DIRECTORY, check_output
 from maps.registry import default_registry
@@ -65,6 +69,12 @@ class ToolboxAgentConfig(AlgoBase):
     """SRMT decoding; None: the policy file's recommendation"""
     shield: Optional[str] = None
     """SRMT only: None, or "pibt" (the PIBT collision shield, agents/srmt_agent.py)"""
+    memory_intervention: str = "none"
+    """SRMT only: what replaces the shared pool (srmt.interventions)"""
+    pool: Optional[str] = None
+    """SRMT only: global or local pool on the same weights (None: the policy file's)"""
+    pool_neighbours: Optional[int] = None
+    pool_radius: Optional[int] = None
     lifelong: bool = True
     """SRMT without a checkpoint: the shipped lifelong policy, else the Bottleneck one (load_config sets it
     from the environment's on_target)"""
@@ -129,12 +139,37 @@ class ToolboxAgent:
         return self.agent.act(view.observe(), view).tolist()
 
 
+POOL_ENTRY_FIELDS = ("pool", "pool_neighbours", "pool_radius")
+"""The entry keys of AgentSpec.pool (agents.POOL_FIELDS)."""
+
+
 def agent_spec(algo: str, config: ToolboxAgentConfig) -> AgentSpec:
     """The agent an algorithm entry runs (`algo`: this project's name of it)."""
-    if algo != "srmt" and config.checkpoint is not None:
-        raise EvalError(f"checkpoint is for SRMT, not {config.name}; remove it from the algorithm's entry")
-    return AgentSpec(algo=algo, checkpoint=config.checkpoint, device=config.device, sample=config.sample,
-                     seed=config.seed or 0, lifelong=config.lifelong, shield=config.shield)
+    srmt_keys = [key for key in ("checkpoint", "sample", "shield", *POOL_ENTRY_FIELDS) if getattr(config, key) is not None]
+    if config.memory_intervention != "none":
+        srmt_keys.append("memory_intervention")
+    if algo != "srmt" and srmt_keys:
+        raise EvalError(f"{', '.join(srmt_keys)} {'is' if len(srmt_keys) == 1 else 'are'} for SRMT, not "
+                        f"{config.name}; remove {'it' if len(srmt_keys) == 1 else 'them'} from the algorithm's entry")
+    pool = tuple((key, getattr(config, key)) for key in POOL_ENTRY_FIELDS if getattr(config, key) is not None)
+    return AgentSpec(algo=algo, checkpoint=config.checkpoint, device=config.device if algo == "srmt" else "cpu",
+                     sample=config.sample, seed=config.seed or 0, lifelong=config.lifelong, shield=config.shield,
+                     memory_intervention=config.memory_intervention, pool=pool)
+
+
+def _flag(key: str, value: object) -> str:
+    """The command-line option of an SRMT entry key: ('seed', 3) -> '--agent-seed 3'."""
+    if key == "sample":
+        return "--sample" if value else "--argmax"
+    return f"--{'agent-seed' if key == 'seed' else key.replace('_', '-')} {value}"
+
+
+def entry_options(spec: AgentSpec) -> dict:
+    """The options of `spec` other than AgentSpec's defaults, as the keys of an SRMT entry."""
+    default = AgentSpec()
+    options = {f.name: getattr(spec, f.name) for f in dataclasses.fields(AgentSpec)
+               if f.name not in ("algo", "batched", "lifelong", "pool") and getattr(spec, f.name) != getattr(default, f.name)}
+    return options | dict(spec.pool)
 
 
 def make_benchmark_env(config: Environment) -> gymnasium.Env:
@@ -160,12 +195,14 @@ def register(maps_dir: str | None = None) -> None:
     ToolboxRegistry.register_maps({name: registry.grid(name) for name in registry.names() if name not in known})
 
 
-def load_config(path: str | Path, algorithms: Sequence[str] = (), **agent_options: Any) -> dict:
-    """A toolbox config; `algorithms` (toolbox names) replace its algorithms section, SRMT's entry with
-    `agent_options` (checkpoint, sample, shield; None values left out).
+def load_config(path: str | Path, algorithms: Sequence[str] = (), spec: AgentSpec | None = None) -> dict:
+    """A toolbox config; `algorithms` (toolbox names) replace its algorithms section; every SRMT entry gets
+    the options of `spec` that differ from AgentSpec's defaults (the command line's), and is keyed by its
+    agent's name when its key was the bare algorithm name.
 
     Raises:
-        EvalError: unreadable file, no environment section, or an algorithm that is not registered.
+        EvalError: unreadable file, no environment section, an algorithm that is not registered, SRMT
+            options without an SRMT entry, or an agent that does not fit the environment's dynamics.
     """
     try:
         config = yaml.safe_load(Path(path).read_text())
@@ -176,8 +213,7 @@ def load_config(path: str | Path, algorithms: Sequence[str] = (), **agent_option
                         "(see maps/data/pogema-benchmark/*/NN-suite.yaml)")
     config = copy.deepcopy(config)
     if algorithms:
-        options = {k: v for k, v in agent_options.items() if v is not None}
-        config["algorithms"] = {name: {"name": name, **(options if name == "SRMT" else {})} for name in algorithms}
+        config["algorithms"] = {name: {"name": name} for name in algorithms}
     entries = config.get("algorithms") or {}
     registered = sorted(ToolboxRegistry.get_state()["algorithms"])
     for key, entry in entries.items():
@@ -188,24 +224,40 @@ def load_config(path: str | Path, algorithms: Sequence[str] = (), **agent_option
                             "to replace the config's algorithms")
     if not entries:
         raise EvalError(f"{path} has no algorithms: pass --algo {' '.join(TOOLBOX_ALGORITHMS)}")
-    dynamics = sorted({variant.get("on_target", Environment().on_target)
-                       for _, variant in generate_variants(config["environment"])})
-    for entry in entries.values():
-        if entry["name"] == "SRMT":
-            entry.setdefault("lifelong", dynamics == ["restart"])
-    check_agents_fit(entries, dynamics, Path(path).name)
+    options = entry_options(spec) if spec is not None else {}
+    srmt = [entry for entry in entries.values() if entry["name"] == "SRMT"]
+    if options and not srmt:
+        given = " ".join(_flag(k, v) for k, v in options.items())
+        raise EvalError(f"{given}: {'this option acts' if len(options) == 1 else 'these options act'} on SRMT, "
+                        f"but the run has {', '.join(entries)} only: add SRMT to --algo, or drop "
+                        f"{'it' if len(options) == 1 else 'them'}")
+    on_targets = dynamics(config)
+    for entry in srmt:
+        entry.update(options)
+        entry.setdefault("lifelong", on_targets == ["restart"])
+    names = check_agents_fit(entries, on_targets, Path(path).name)
+    config["algorithms"] = {names.get(key, key) if key == entry["name"] else key: entry for key, entry in entries.items()}
     return config
 
 
-def check_agents_fit(entries: dict, dynamics: Sequence[str], source: str) -> None:
+def dynamics(config: dict) -> list[str]:
+    """The on_target values of a toolbox config's environment variants, sorted."""
+    return sorted({variant.get("on_target", Environment().on_target)
+                   for _, variant in generate_variants(config["environment"])})
+
+
+def check_agents_fit(entries: dict, on_targets: Sequence[str], source: str) -> dict[str, str]:
     """EvalError when an algorithm entry's agent does not fit an on_target of the environment: the check
-    `srmt eval` applies (eval.evaluate.check_agent_fits), against a suite of that dynamics."""
-    for entry in (e for e in entries.values() if e["name"] in TOOLBOX_ALGORITHMS):
+    `srmt eval` applies (eval.evaluate.check_agent_fits), against a suite of that dynamics. Returns the
+    name of every entry's agent, by entry key."""
+    names = {}
+    for key, entry in ((k, e) for k, e in entries.items() if e["name"] in TOOLBOX_ALGORITHMS):
         config = ToolboxRegistry.create_algorithm_config(entry["name"], **entry)
         agent = agent_spec(TOOLBOX_ALGORITHMS[entry["name"]], config).build()
-        for on_target in dynamics:
-            check_agent_fits(Suite(f"toolbox config {source}", source, None, (), (), (), None, on_target, "",
-                                   ()), agent)
+        names[key] = agent.name
+        for on_target in on_targets:
+            check_agent_fits(Suite(f"toolbox config {source}", source, None, (), (), (), None, on_target, ""), agent)
+    return names
 
 
 def run_config(config: dict, out_dir: str | Path | None = None) -> list[dict]:

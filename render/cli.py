@@ -12,7 +12,8 @@ from typing import get_args
 
 from common.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
 from envs.config import CollisionSystem, OnTarget, is_lifelong
-from eval.cli import MAPS_HELP, agent_args, agent_spec
+from agents.options import add_agent_options, spec_from_args
+from eval.cli import MAPS_HELP
 from eval.evaluate import describe_agent
 
 FPS = Range(1, 60, integer=True)
@@ -21,7 +22,7 @@ FPS = Range(1, 60, integer=True)
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     """Register `render`."""
     r = subparsers.add_parser("render", help="play one episode and write SVG, MP4 and GIF animations")
-    agent_args(r)
+    add_agent_options(r)
     r.add_argument("--map", required=True, metavar="NAME", help="map name (see `srmt maps list`)")
     r.add_argument("--agents", type=POSITIVE_INT.argtype("--agents"), default=2, metavar="N", help="number of agents (default 2)")
     r.add_argument("--seed", type=NON_NEGATIVE_INT.argtype("--seed"), default=0, metavar="S", help="task seed (default 0)")
@@ -55,9 +56,10 @@ def run_render(args: argparse.Namespace) -> int:
         raise EvalError("--focus and --links choose what --attention draws: add --attention")
     suite = suite_of_map(args.map)
     lifelong = is_lifelong(args.on_target) if args.on_target else bool(suite and suite.lifelong)
-    agent = agent_spec(args, lifelong).build()
-    if describe_agent(agent):
-        print(describe_agent(agent), file=sys.stderr)
+    agent = spec_from_args(args, lifelong).build()
+    description = describe_agent(agent)
+    if description:
+        print(description, file=sys.stderr)
     if suite is not None and args.on_target is None:
         from eval.evaluate import check_agent_fits
 

@@ -1,5 +1,6 @@
 """srmt bench hooks: both trees act with the same policy on the same observations and must agree."""
 import json
+import subprocess
 
 import pytest
 
@@ -17,6 +18,18 @@ def test_hooks_benchmark_compares_two_trees(tmp_path):
     assert [len(runs) for runs in figures["runs"].values()] == [1, 1]
 
 
-def test_unknown_baseline_is_refused():
-    with pytest.raises(SystemExit, match="--baseline no-such-commit: cannot check it out"):
-        main(["bench", "hooks", "--baseline", "no-such-commit", "--steps", "1", "--rounds", "1"])
+def test_bad_input_is_refused_before_any_worktree_is_made(tmp_path, capsys):
+    """Issue 33, cases 4 and 5: a missing policy file or an unknown commit exits 2 naming it, and no git
+    worktree was made (before: a worktree, then a child's traceback; an unknown commit exited 1)."""
+    from benchmarks.options import ROOT
+
+    def worktrees() -> str:
+        return subprocess.run(["git", "worktree", "list"], cwd=ROOT, capture_output=True, text=True).stdout
+
+    before = worktrees()
+    assert main(["bench", "hooks", "--baseline", "no-such-commit", "--steps", "1", "--rounds", "1"]) == 2
+    assert "error: --baseline no-such-commit: not a commit of this repository" in capsys.readouterr().err
+    missing = tmp_path / "missing.pt"
+    assert main(["bench", "hooks", "--checkpoint", str(missing), "--steps", "1", "--rounds", "1"]) == 2
+    assert f"{missing}" in capsys.readouterr().err
+    assert worktrees() == before

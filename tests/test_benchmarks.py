@@ -73,18 +73,23 @@ def test_interrupted_suites_benchmark_keeps_the_suites_finished(tmp_path, monkey
 
     from benchmarks import bench_lifelong_suites
 
-    def run_suite(name, spec, out, args):
+    def run_suite(name, plan):
         if name == "mazes":
             raise KeyboardInterrupt
         return {"throughput": 1.0}
 
+    prepared = []
+    monkeypatch.setattr(bench_lifelong_suites, "prepare", lambda name, **kw: prepared.append(name) or name)
     monkeypatch.setattr(bench_lifelong_suites, "run_suite", run_suite)
     args = argparse.Namespace(out=str(tmp_path / "suites"), decoding="policy", algo="pibt", checkpoint=None,
-                              suites=["random", "mazes", "puzzles"], backend="torch", bench="suites", note="")
+                              suites=["random", "mazes", "puzzles"], backend="torch", bench="suites", note="",
+                              maps_dir=None, workers=1)
     with pytest.raises(KeyboardInterrupt):
         bench_lifelong_suites.run(args)
+    assert prepared == ["random", "mazes", "puzzles"]  # every suite checked before the first runs
     record = json.loads((tmp_path / "suites" / "suites.json").read_text())
     assert record["figures"] == {"random": {"throughput": 1.0}} and record["summary"] == "Random 1.000"
+    assert record["title"].endswith("(partial: 1 of 3 suites; the run was stopped)")
 
 
 def test_every_benchmark_records_its_result_with_out_and_note():

@@ -9,6 +9,7 @@ import torch
 
 import benchmarks
 from agents import ALGORITHMS, INTERVENTIONS, POOL_KINDS, REGISTRY, SHIELDS
+from agents.options import shield_value
 from cli.main import main as srmt
 from envs.backends import BACKENDS
 from envs.config import CollisionSystem, OnTarget
@@ -55,17 +56,21 @@ def _subparsers() -> dict[str, argparse.ArgumentParser]:
 
 def test_every_choice_list_is_its_definitions_own():
     """Each `choices` of `srmt eval` / `render` / `toolbox` is the tuple (or Literal) that defines the values."""
-    agent = {"algo": ALGORITHMS, "shield": ("none", *SHIELDS), "memory_intervention": INTERVENTIONS,
-             "pool": POOL_KINDS}
+    policy = {"memory_intervention": INTERVENTIONS, "pool": POOL_KINDS}
     expected = {
-        "eval": {**agent, "backend": tuple(BACKENDS), "engine": ENGINES},
-        "render": {**agent, "on_target": get_args(OnTarget), "collision_system": get_args(CollisionSystem),
-                   "formats": ("svg", "mp4", "gif")},
-        "toolbox": {"algo": tuple(cli.TOOLBOX_ALGORITHMS), "shield": ("none", *SHIELDS)},
+        "eval": {"algo": ALGORITHMS, **policy, "backend": tuple(BACKENDS), "engine": ENGINES},
+        "render": {"algo": ALGORITHMS, **policy, "on_target": get_args(OnTarget),
+                   "collision_system": get_args(CollisionSystem), "formats": ("svg", "mp4", "gif")},
+        "toolbox": {"algo": tuple(cli.TOOLBOX_ALGORITHMS), **policy},
     }
     for command, parser in _subparsers().items():
         found = {a.dest: tuple(a.choices) for a in parser._actions if a.choices is not None}
         assert found == expected[command], command
+        (shield,) = [a for a in parser._actions if a.dest == "shield"]  # 'none' becomes None at the parser
+        assert (shield.type, shield.default, shield.metavar) == (shield_value, None, "{none,pibt}"), command
+    assert [shield_value(text) for text in ("none", *SHIELDS)] == [None, *SHIELDS]
+    with pytest.raises(argparse.ArgumentTypeError, match=r"invalid choice: 'cbs' \(choose from none, pibt\)"):
+        shield_value("cbs")
 
 
 def test_the_algo_help_names_every_registered_algorithm():

@@ -6,7 +6,7 @@ pytest.importorskip("pogema_toolbox", reason="the toolbox extra is not installed
 
 from cli.main import main as srmt  # noqa: E402
 from eval.evaluate import evaluate  # noqa: E402
-from eval.runner import AgentSpec  # noqa: E402
+from agents.spec import AgentSpec  # noqa: E402
 from eval.suites import EvalError  # noqa: E402
 from eval.toolbox import load_config, register, run_config  # noqa: E402
 
@@ -55,7 +55,7 @@ def test_unknown_algorithm_and_replacing_the_algorithms(config_file, tmp_path):
     with pytest.raises(EvalError, match=r"algorithm 'RHCR' names 'RHCR', which is not registered with pogema-toolbox "
                                         r"\(registered: .*PIBT, SRMT.*\); pass --algo SRMT PIBT"):
         load_config(bad)
-    config = load_config(bad, ["PIBT"], sample=None)
+    config = load_config(bad, ["PIBT"], spec=AgentSpec())
     assert config["algorithms"] == {"PIBT": {"name": "PIBT"}}
     not_a_config = tmp_path / "x.yaml"
     not_a_config.write_text("a: 1\n")
@@ -81,7 +81,7 @@ def test_a_policy_that_does_not_fit_the_config_is_refused_as_srmt_eval_does(conf
     bottleneck = str(default_policy_path(lifelong=False))
     with pytest.raises(EvalError, match=r"the policy was trained for Bottleneck-style \(on_target=finish\) "
                                         r"episodes; suite 'toolbox config tiny.yaml' is lifelong"):
-        load_config(config_file, ["SRMT"], checkpoint=bottleneck)
+        load_config(config_file, ["SRMT"], spec=AgentSpec(checkpoint=bottleneck))
     assert srmt(["toolbox", str(config_file), "--algo", "SRMT", "--checkpoint", bottleneck]) == 2
     assert "srmt toolbox: error: the policy was trained for Bottleneck-style" in capsys.readouterr().err
     finish = tmp_path / "finish.yaml"
@@ -95,3 +95,21 @@ def test_toolbox_out_is_checked_before_the_evaluator_runs(config_file, tmp_path)
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(OutputPathError, match="--out .*notes.txt: it exists and is not a directory"):
         run_config(load_config(config_file, ["PIBT"]), tmp_path / "notes.txt")
+
+
+def test_srmt_options_reach_the_entry_and_name_it(config_file, capsys):
+    """Issue 33, case 2: --shield (and every agent option) reaches SRMT's entry, and the entry is keyed by its
+    agent's name, so the records, the table and the file name say SRMT+pibt-shield (a later unshielded run
+    writes SRMT.json beside it); SRMT options with PIBT alone are refused, naming them."""
+    config = load_config(config_file, ["SRMT", "PIBT"], spec=AgentSpec(shield="pibt", seed=3))
+    assert list(config["algorithms"]) == ["SRMT+pibt-shield", "PIBT"]
+    assert config["algorithms"]["SRMT+pibt-shield"] == {"name": "SRMT", "shield": "pibt", "seed": 3, "lifelong": True}
+    assert list(load_config(config_file, ["SRMT"], spec=AgentSpec())["algorithms"]) == ["SRMT"]
+    own = load_config(config_file, spec=AgentSpec(memory_intervention="zero-pool"))  # the config's own entries
+    assert list(own["algorithms"]) == ["PIBT", "SRMT-zero-pool"]  # the file keeps them sorted
+    with pytest.raises(EvalError, match=r"^--agent-seed 3 --shield pibt: these options act on SRMT, but the run has "
+                                        r"PIBT only: add SRMT to --algo, or drop them$"):
+        load_config(config_file, ["PIBT"], spec=AgentSpec(shield="pibt", seed=3))
+    assert srmt(["toolbox", str(config_file), "--algo", "PIBT", "--argmax"]) == 2
+    assert capsys.readouterr().err.endswith("error: --argmax: this option acts on SRMT, but the run has PIBT only: "
+                                            "add SRMT to --algo, or drop it\n")

@@ -9,7 +9,7 @@ import torch
 
 from envs.config import EnvConfig, resolve_config
 from envs.errors import EnvConfigError
-from eval.cli import agent_spec
+from agents.options import spec_from_args as agent_spec
 from eval.evaluate import evaluate
 from eval.runner import AgentSpec
 from eval.suites import SUITES, EvalError
@@ -128,7 +128,7 @@ def test_lifelong_policy_runs_on_the_validation_suite(tmp_path, no_plot):
 def test_without_checkpoint_the_shipped_policy_that_fits_is_named(capsys):
     import argparse
 
-    from eval.cli import agent_args
+    from agents.options import add_agent_options as agent_args
 
     parser = argparse.ArgumentParser()
     agent_args(parser)

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main as srmt
 from eval.suites import get_suite
-from eval.report import (BENCH, BENCH_FORMAT, BENCH_ROWS, END, RESULTS, ROOT, bench_block, bench_row, per_count_page,
-                         published, readme_block, replace_block, stale)
+from eval.report import (BEGIN, BENCH, BENCH_BEGIN, BENCH_END, BENCH_FORMAT, BENCH_ROWS, END, FIGURE, RESULTS, ROOT,
+                         ReportError, bench_block, bench_row, per_count_page, published, readme_block, replace_block,
+                         stale)
 
 # the POGEMA benchmark paper's table of lifelong results, typed by hand
 PAPER_MEANS = {
@@ -40,15 +42,20 @@ def test_tables_are_built_from_the_result_files(tmp_path):
     mazes = tmp_path / RESULTS / "mine" / "mazes"
     mazes.mkdir(parents=True)
     # 8 agents: mean of 0.2 and 0.4 = 0.3; 16 agents: 0.9 -> suite score (0.3 + 0.9) / 2 = 0.6
-    records = [_record("m0", 8, 0.2), _record("m1", 8, 0.4), _record("m0", 16, 0.9)]
+    m0, m1 = "validation-mazes-seed-000", "validation-mazes-seed-001"
+    records = [_record(m0, 8, 0.2), _record(m1, 8, 0.4), _record(m0, 16, 0.9)]
     (mazes / "episodes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     block = readme_block(tmp_path)
     mazes_row = next(line for line in block.splitlines() if line.startswith("| Mazes |"))
-    assert mazes_row.startswith("| Mazes | **0.600** | 0.599 |")  # ours, then MAMBA's published mean
-    assert next(line for line in block.splitlines() if line.startswith("| Random |")).startswith("| Random | - |")
+    # ours, partial (3 of the suite's 768 episodes: not bold, said in the cell), then MAMBA's published mean
+    assert mazes_row.startswith("| Mazes | 0.600 (partial: 3 of 768 episodes) | 0.599 |")
+    assert next(line for line in block.splitlines() if line.startswith("| Random |")).startswith(
+        "| Random | - (not run) |")
+    assert "(every map, agent count and seed of each suite, except the cells marked partial or not run;" in block
     assert "`srmt eval SUITE`; sample actions, shield none; machine: idle" in block
     page = per_count_page(tmp_path)
-    assert "| 8 | 0.300 |" in page and "| 16 | 0.900 |" in page and "| episodes | 3 |" in page
+    assert "| 8 | 0.300 |" in page and "| 16 | 0.900 |" in page and "| episodes | 3 of 768 |" in page
+    assert "| **suite** | 0.600 (partial) |" in page
     readme = f"intro\n{block.replace('0.600', '0.700')}\noutro\n"
     fixed = replace_block(readme, block)
     assert fixed == f"intro\n{block}\noutro\n" and fixed.endswith(END + "\noutro\n")
@@ -92,7 +99,7 @@ def test_bench_rows_come_from_result_files_and_evaluation_folders(tmp_path):
     (folder / "episodes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     row = bench_row(tmp_path, Path("shipped"))
     assert row.measured.startswith("**CSR 0.750** [")
-    assert row.measured.endswith(": 1.00 at every L but L=3 (0.50); SoC 25.0; 4 episodes, L=3..8")
+    assert row.measured.endswith(": 1.00 at every L but L=3 (0.50); SoC 25.0; partial: 4 of 580 episodes, L=3..8")
     assert (row.what, row.command, row.machine, row.target) == ("Shipped", "srmt eval bottleneck", "idle", "CSR 1.0")
 
 
@@ -126,3 +133,89 @@ def test_bench_block_has_a_row_per_file_naming_its_command_and_file(tmp_path, mo
     monkeypatch.setattr(eval.report, "BENCH_ROWS", (Path("r.json"),))
     assert bench_block(tmp_path).splitlines()[3] == (
         "| Speed (a\\|b) | **7.50x** | >= 5x | `srmt bench x --out f.json`; machine: loaded: tests; [`r.json`](r.json) |")
+
+
+def _checkout(root: Path, monkeypatch, throughput: float = 0.5) -> Path:
+    """A tiny checkout `srmt report` can rebuild: README.md with both blocks, one column complete on Puzzles
+    (every one of its 480 episodes), one benchmark row; returns it."""
+    import eval.report
+
+    monkeypatch.setattr(eval.report, "BENCH_ROWS", (Path("r.json"),))
+    column = dict(key="mine", label="Mine", decoding="sample", shield="none", command="srmt eval SUITE",
+                  machine="idle")
+    (root / RESULTS).mkdir(parents=True)
+    (root / RESULTS / "columns.json").write_text(json.dumps([column]))
+    (root / RESULTS / "mine" / "puzzles").mkdir(parents=True)
+    records = [_record(ep.map_name, ep.num_agents, throughput) | {"env_grid_search": {
+        "map_name": ep.map_name, "num_agents": ep.num_agents, "seed": ep.seed}} for ep in get_suite("puzzles").episodes()]
+    (root / RESULTS / "mine" / "puzzles" / "episodes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (root / "r.json").write_text(json.dumps(_bench_record("Speed", "**7.50x**")))
+    (root / FIGURE.parent).mkdir(parents=True)
+    (root / "README.md").write_text(f"# x\n\n{BEGIN}\nold\n{END}\n\n{BENCH_BEGIN}\nold\n{BENCH_END}\n")
+    return root
+
+
+def test_report_rebuilds_the_checkout_it_runs_in_not_the_installed_one(tmp_path, monkeypatch, capsys):
+    """Issue 33, case 8: the tables of the current directory (or --root), never the installed tree's."""
+    installed = (ROOT / "README.md").read_text()
+    root = _checkout(tmp_path / "copy", monkeypatch)
+    monkeypatch.chdir(root)
+    assert srmt(["report", "--check"]) == 1
+    assert capsys.readouterr().err.startswith(f"{root / 'README.md'}: differs from its result files")
+    assert srmt(["report"]) == 0
+    readme = (root / "README.md").read_text()
+    assert "| Puzzles | **0.500** |" in readme and "except the cells marked partial or not run;" in readme
+    assert "| Mazes | - (not run) |" in readme and "| Speed | **7.50x** |" in readme
+    assert (root / FIGURE).read_bytes().startswith(b"\x89PNG")
+    assert srmt(["report", "--check"]) == 0
+    monkeypatch.chdir(tmp_path)
+    assert srmt(["report", "--check", "--root", str(root)]) == 0
+    assert (ROOT / "README.md").read_text() == installed
+    assert srmt(["report", "--root", str(tmp_path)]) == 2
+    assert (f"--root {tmp_path} is not an srmt checkout (no README.md or {RESULTS / 'columns.json'})"
+            in capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("damage, named", [
+    (lambda root: (root / RESULTS / "columns.json").write_text('[{"key": "mine"'), "columns.json: not valid JSON"),
+    (lambda root: (root / RESULTS / "columns.json").write_text('[{"key": "mine"}]'),
+     "columns.json: missing label, decoding, shield, command, machine"),
+    (lambda root: (root / RESULTS / "mine" / "puzzles" / "episodes.jsonl").write_text('{"metrics": \n{}\n'),
+     "episodes.jsonl:1: invalid JSON line"),
+    (lambda root: (root / "r.json").write_text(json.dumps({"format": BENCH_FORMAT, "title": "x"})),
+     "r.json: missing summary, target, command, machine"),
+    (lambda root: (root / "r.json").unlink(), "r.json: cannot read it (No such file or directory)"),
+    (lambda root: (root / "README.md").write_text("no markers\n"), "README.md has no <!-- report:lifelong -->"),
+])
+def test_a_damaged_input_is_named_and_nothing_is_written(tmp_path, monkeypatch, capsys, damage, named):
+    root = _checkout(tmp_path, monkeypatch)
+    damage(root)
+    readme = (root / "README.md").read_bytes()
+    assert srmt(["report", "--root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"srmt report: error: {root}") and named in err and "Traceback" not in err
+    assert (root / "README.md").read_bytes() == readme
+    assert not (root / RESULTS / "README.md").exists() and not (root / FIGURE).exists()
+
+
+@pytest.mark.parametrize("lock", ["page", "folder"])
+def test_an_unwritable_target_leaves_every_file_as_it_was(tmp_path, monkeypatch, capsys, lock):
+    """All or none: a read-only results page (or a missing figure folder) is found before README.md is
+    touched (before: README.md rewritten, then a failure on the page)."""
+    root = _checkout(tmp_path, monkeypatch)
+    page = root / RESULTS / "README.md"
+    page.write_text("hand-protected\n")
+    if lock == "page":
+        page.chmod(0o444)
+    else:
+        (root / FIGURE.parent).rmdir()
+    readme = (root / "README.md").read_bytes()
+    assert srmt(["report", "--root", str(root)]) == 2
+    expected = f"{page}: it is read-only" if lock == "page" else f"{root / FIGURE}: its folder"
+    assert expected in capsys.readouterr().err
+    assert (root / "README.md").read_bytes() == readme and page.read_text() == "hand-protected\n"
+    assert not (root / FIGURE).exists() and not list(root.rglob("*.report-tmp"))
+
+
+def test_report_errors_are_bad_input():
+    assert issubclass(ReportError, ValueError)

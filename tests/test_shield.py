@@ -128,7 +128,7 @@ def test_shield_is_refused_for_algorithms_without_an_action_distribution(capsys)
 
 
 def test_shielded_runs_are_named_and_a_shield_trained_policy_says_so(tmp_path, capsys):
-    from eval.cli import describe_agent
+    from eval.evaluate import describe_agent
 
     torch.manual_seed(0)
     trained = SRMTAgent(SRMTPolicy(MODEL), meta={"decoding": "sample", "shield": "pibt"}, sample=True)
