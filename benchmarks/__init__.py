@@ -25,6 +25,7 @@ BENCHMARKS = {
     "interventions": ("bench_interventions", "test-time memory interventions: how much a policy depends on the shared pool"),
     "hooks": ("bench_hooks", "acting speed with the model's hooks off vs the commit before them (same logits)"),
     "pools": ("bench_pools", "global vs local shared pool: throughput at the largest agent counts, same episodes"),
+    "planner": ("bench_planner", "PIBT planning agent-steps/s: compiled vs the plain Python reference, same states"),
     "scaling": ("bench_scaling", "cost per agent-step and peak memory from 256 to 16,384 agents in one env"),
     "ablation": ("bench_ablation", "does the shared memory help? variants x reward schemes x seeds on the Bottleneck"),
 }

@@ -203,6 +203,10 @@ class DistanceCache:
         store, slot = self._fields(obstacles, np.array(goals, dtype=np.int64).reshape(-1, 2))
         return _as_distances(store[slot]).reshape(len(slot), *obstacles.shape)
 
+    def build(self, obstacles: np.ndarray, goals: np.ndarray) -> None:
+        """Compute the missing tables of `goals` (G, 2) now (what an episode's first step does)."""
+        self._fields(obstacles, np.asarray(goals, dtype=np.int64).reshape(-1, 2))
+
     def ranking(self, obstacles: np.ndarray, positions: np.ndarray, goals: np.ndarray,
                 rng: np.random.Generator | None = None) -> np.ndarray:
         """`distance_preferences` of agents at `positions` (A, 2) heading to `goals` (A, 2), compiled, read
@@ -275,16 +279,19 @@ class PIBTPlanner:
                 continue
             obstacles = env.resolved.maps[env.tasks[e].map_index].obstacles
             rows = e * num_agents + live
-            order = preferences[rows] if preferences is not None else self._ranking(
-                obstacles, positions[e, live], goals[e, live], rngs[e])
-            plan = shielded_actions_reference if self.reference else shielded_actions
-            actions[rows] = plan(obstacles, positions[e, live], order, self._priorities[e, live])
+            actions[rows] = self.plan(obstacles, positions[e, live], goals[e, live], self._priorities[e, live],
+                                      rngs[e], None if preferences is None else preferences[rows])
         return actions
 
-    def _ranking(self, obstacles: np.ndarray, positions: np.ndarray, goals: np.ndarray,
-                 rng: np.random.Generator) -> np.ndarray:
-        """PIBT's own preference order from the cached tables, by the fast path or the reference."""
-        if not self.reference:
-            return self.distances.ranking(obstacles, positions, goals, rng)
-        r, c, _ = candidate_cells(obstacles, positions)
-        return rank_by_distance(self.distances.at(obstacles, goals, r, c), obstacles.size, rng)
+    def plan(self, obstacles: np.ndarray, positions: np.ndarray, goals: np.ndarray, priorities: np.ndarray,
+             rng: np.random.Generator | None, preferences: np.ndarray | None = None) -> np.ndarray:
+        """One env's step on plain arrays: (A,) int64 actions of agents at `positions` (A, 2) heading to `goals`
+        (A, 2) with `priorities` (A,); `preferences` (A, 5) or None: PIBT's own distance order from the cached
+        tables, ties drawn from `rng` (None: candidate order). The fast path, or the reference's functions."""
+        if preferences is None and self.reference:
+            r, c, _ = candidate_cells(obstacles, positions)
+            preferences = rank_by_distance(self.distances.at(obstacles, goals, r, c), obstacles.size, rng)
+        elif preferences is None:
+            preferences = self.distances.ranking(obstacles, positions, goals, rng)
+        plan = shielded_actions_reference if self.reference else shielded_actions
+        return plan(obstacles, positions, preferences, priorities)

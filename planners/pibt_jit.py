@@ -38,12 +38,14 @@ def _scratch(cells: int) -> tuple[np.ndarray, np.ndarray]:
     return _grids[cells]
 
 
-def _check(obstacles: np.ndarray, positions: np.ndarray) -> None:
-    """ValueError unless every position lies on the grid (a kernel would read outside its arrays)."""
+def _bad_input(obstacles: np.ndarray, positions: np.ndarray, preferences: np.ndarray | None) -> ValueError:
+    """What a kernel refused (it returns an empty array rather than read outside its arrays)."""
     if len(positions) and (positions.min() < 0 or (positions >= np.array(obstacles.shape)).any()):
-        raise ValueError(f"positions must lie on the {obstacles.shape[0]}x{obstacles.shape[1]} grid, got rows "
-                         f"{positions[:, 0].min()}..{positions[:, 0].max()} and columns "
-                         f"{positions[:, 1].min()}..{positions[:, 1].max()}; pass (row, col) cells of the map")
+        return ValueError(f"positions must lie on the {obstacles.shape[0]}x{obstacles.shape[1]} grid, got rows "
+                          f"{positions[:, 0].min()}..{positions[:, 0].max()} and columns "
+                          f"{positions[:, 1].min()}..{positions[:, 1].max()}; pass (row, col) cells of the map")
+    return ValueError(f"preferences must be action codes 0..{len(STEPS) - 1}, got values {preferences.min()}.."
+                      f"{preferences.max()}; rank the actions of common/actions.py")
 
 
 def plan_moves(obstacles: np.ndarray, positions: np.ndarray, preferences: np.ndarray,
@@ -52,14 +54,12 @@ def plan_moves(obstacles: np.ndarray, positions: np.ndarray, preferences: np.nda
     `preferences` row (A, K) of action codes 0..4; planners.pibt.shielded_actions' arguments otherwise."""
     positions = np.ascontiguousarray(positions, dtype=np.int64).reshape(-1, 2)
     preferences = np.ascontiguousarray(preferences, dtype=np.int64)
-    _check(obstacles, positions)
-    if preferences.size and (preferences.min() < 0 or preferences.max() >= len(STEPS)):
-        raise ValueError(f"preferences must be action codes 0..{len(STEPS) - 1}, got values "
-                         f"{preferences.min()}..{preferences.max()}; rank the actions of common/actions.py")
     occupant, reserved = _scratch(obstacles.size)
-    return _plan(np.ascontiguousarray(obstacles, dtype=np.uint8).reshape(-1), obstacles.shape[0],
-                 obstacles.shape[1], positions, preferences, np.ascontiguousarray(order, dtype=np.int64),
-                 STEPS, occupant, reserved)
+    actions = _plan(np.ascontiguousarray(obstacles, dtype=bool).reshape(-1), obstacles.shape[0], obstacles.shape[1],
+                    positions, preferences, np.ascontiguousarray(order, dtype=np.int64), STEPS, occupant, reserved)
+    if len(actions) != len(positions):
+        raise _bad_input(obstacles, positions, preferences)
+    return actions
 
 
 def distance_ranking(obstacles: np.ndarray, positions: np.ndarray, candidates: np.ndarray, store: np.ndarray,
@@ -71,41 +71,59 @@ def distance_ranking(obstacles: np.ndarray, positions: np.ndarray, candidates: n
     Args:
         obstacles: (R, C) bool, True = obstacle.
         positions: (A, 2) int (row, col) on the grid.
-        candidates: (K,) action codes; a candidate cell off the grid reads the distance of cell (0, 0).
+        candidates: (K,) action codes 0..4; a candidate cell off the grid reads the distance of cell (0, 0).
         store: flat distance tables; agent i's distance to cell f is store[offsets[i] + f].
         unreachable: the stored value of an unreachable cell.
         ties: (A, K) float, the second key.
     """
     positions = np.ascontiguousarray(positions, dtype=np.int64).reshape(-1, 2)
-    _check(obstacles, positions)
-    return _rank(obstacles.shape[0], obstacles.shape[1], positions, STEPS[np.asarray(candidates, dtype=np.int64)],
-                 np.asarray(candidates, dtype=np.int64), store, np.ascontiguousarray(offsets, dtype=np.int64),
-                 unreachable, np.ascontiguousarray(ties, dtype=np.float64))
+    candidates = np.ascontiguousarray(candidates, dtype=np.int64)
+    ranked = _rank(obstacles.shape[0], obstacles.shape[1], positions, STEPS, candidates, store,
+                   np.ascontiguousarray(offsets, dtype=np.int64), unreachable, np.ascontiguousarray(ties, dtype=float))
+    if len(ranked) != len(positions):
+        raise _bad_input(obstacles, positions, candidates)
+    return ranked
+
+
+@numba.njit(cache=True)
+def _valid(rows, cols, positions, codes, actions):  # pragma: no cover (compiled)
+    """Every position on the grid and every code in 0..actions - 1."""
+    for i in range(len(positions)):
+        if not (0 <= positions[i, 0] < rows and 0 <= positions[i, 1] < cols):
+            return False
+    for i in range(codes.shape[0]):
+        for j in range(codes.shape[1]):
+            if not 0 <= codes[i, j] < actions:
+                return False
+    return True
 
 
 @numba.njit(cache=True)
 def _rank(rows, cols, positions, steps, codes, store, offsets, unreachable, ties):  # pragma: no cover (compiled)
-    """distance_ranking's kernel: per agent, key each candidate and insertion-sort (stable) by (key, tie)."""
+    """distance_ranking's kernel: per agent, key each candidate and insertion-sort (stable) by (key, tie);
+    an empty array when a position lies off the grid or a code is not an action."""
     n, k = len(positions), len(codes)
+    if not _valid(rows, cols, positions, codes.reshape(1, -1), len(steps)):
+        return np.empty((0, k), dtype=np.int64)
     cells = rows * cols
     out = np.empty((n, k), dtype=np.int64)
-    key = np.empty(k, dtype=np.int64)
+    key = np.empty(k, dtype=np.int64)                # the agent's candidates sorted so far: key, tie, index
+    tie = np.empty(k, dtype=np.float64)
     index = np.empty(k, dtype=np.int64)
     for i in range(n):
+        row, col, base = positions[i, 0], positions[i, 1], offsets[i]
         for j in range(k):
-            r, c = positions[i, 0] + steps[j, 0], positions[i, 1] + steps[j, 1]
-            if r < 0 or r >= rows or c < 0 or c >= cols:
-                r, c = 0, 0
-            d = np.int64(store[offsets[i] + r * cols + c])
+            r, c = row + steps[codes[j], 0], col + steps[codes[j], 1]
+            inside = 0 <= r < rows and 0 <= c < cols
+            d = np.int64(store[base + (r * cols + c if inside else 0)])
             if d == unreachable or d < 0:            # the reference's d < 0 after _as_distances
                 d = cells - 1 if j == k - 1 else cells
-            key[j] = d
-            index[j] = j
+            t = ties[i, j]
             m = j                                    # insert j after every candidate that does not sort after it
-            while m > 0 and (key[index[m - 1]] > d or (key[index[m - 1]] == d and ties[i, index[m - 1]] > ties[i, j])):
-                index[m] = index[m - 1]
+            while m > 0 and (key[m - 1] > d or (key[m - 1] == d and tie[m - 1] > t)):
+                key[m], tie[m], index[m] = key[m - 1], tie[m - 1], index[m - 1]
                 m -= 1
-            index[m] = j
+            key[m], tie[m], index[m] = d, t, j
         for j in range(k):
             out[i, j] = codes[index[j]]
     return out
@@ -113,8 +131,11 @@ def _rank(rows, cols, positions, steps, codes, store, offsets, unreachable, ties
 
 @numba.njit(cache=True)
 def _plan(blocked, rows, cols, positions, preferences, order, steps, occupant, reserved):  # pragma: no cover
-    """plan_moves' kernel: `occupant` and `reserved` come in clear and are left clear."""
+    """plan_moves' kernel: `occupant` and `reserved` come in clear and are left clear; an empty array when a
+    position lies off the grid or a preference is not an action."""
     n, width = preferences.shape
+    if not _valid(rows, cols, positions, preferences, len(steps)):
+        return np.empty(0, dtype=np.int64)
     here = np.empty(n, dtype=np.int64)
     cand = np.empty((n, width), dtype=np.int64)      # usable candidate cells in preference order
     code = np.empty((n, width), dtype=np.int64)
@@ -171,3 +192,8 @@ def _plan(blocked, rows, cols, positions, preferences, order, steps, occupant, r
         for j in range(count[i]):
             reserved[cand[i, j]] = 0
     return action
+
+
+def from_cache() -> bool:
+    """Whether this process loaded every kernel it ran from the on-disk cache instead of compiling it."""
+    return all(not kernel.stats.cache_misses for kernel in (_plan, _rank))
