@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     out = check_output(args.out, "--out", DIRECTORY)
     result = Result.begin(args, out / "suites.json")
+    if args.algo != "srmt" and (args.decoding != "policy" or args.checkpoint):
+        raise ValueError(f"--decoding and --checkpoint are for --algo srmt (a policy file), not {args.algo!r}: "
+                         "drop them")
     sample = {"policy": None, "sample": True, "argmax": False}[args.decoding]
     spec = AgentSpec(algo=args.algo, checkpoint=args.checkpoint, sample=sample, lifelong=True)
     suites = list(dict.fromkeys(args.suites))

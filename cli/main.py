@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         print("terminated" if isinstance(err, Terminated) else "interrupted", file=sys.stderr)
         return 143 if isinstance(err, Terminated) else 130
     except ValueError as err:  # bad input: config, maps, checkpoints — the message says how to fix it
-        print(f"srmt {args.command}: error: {err}", file=sys.stderr)
+        command = f"bench {args.bench}" if args.command == "bench" else args.command
+        print(f"srmt {command}: error: {err}", file=sys.stderr)
         return 2
 
 

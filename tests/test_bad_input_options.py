@@ -146,6 +146,13 @@ def test_benchmark_bad_input_exits_2_before_any_measurement(tmp_path, capsys):
          f"--work {tmp_path / 'notes.txt'}: it exists and is not a directory"),
         (["bench", "imitation", str(tmp_path / "missing.pt")], f"POLICY {tmp_path / 'missing.pt'} is not a file"),
         (["bench", "imitation", str(default_policy_path())], "the policy was trained for Bottleneck-style"),
+        (["bench", "eval", "--checkpoint", str(LIFELONG)], f"--checkpoint {LIFELONG}: the per-agent reference loop "
+                                                           "needs a memory='stored' policy"),
+        (["bench", "attention", "--quick", "--lifelong-checkpoint", str(policy(tmp_path, "gru"))],
+         f"--lifelong-checkpoint {tmp_path / 'gru.pt'} (run 'validation A=16'): attention to the shared memory needs "
+         "a policy with a pool"),
+        (["bench", "suites", "--algo", "greedy", "--decoding", "argmax", "--out", str(out)],
+         "srmt bench suites: error: --decoding and --checkpoint are for --algo srmt (a policy file), not 'greedy'"),
     ]
     (tmp_path / "notes.txt").write_text("keep")
     for argv, message in cases:
