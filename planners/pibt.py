@@ -165,6 +165,19 @@ def pibt_actions(obstacles: np.ndarray, positions: np.ndarray, dist: np.ndarray,
     return shielded_actions(obstacles, positions, distance_preferences(obstacles, positions, dist, rng), priorities)
 
 
+def put_first(order: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Each row of `order` (A, 5), a permutation of the action codes, with `first[i]` moved to its front and
+    the other four in their order.
+
+    >>> put_first(np.array([[1, 2, 3, 4, 0]]), np.array([3]))
+    array([[3, 1, 2, 4, 0]])
+    """
+    order = np.asarray(order)
+    first = np.asarray(first, dtype=order.dtype)
+    rest = order[order != first[:, None]].reshape(len(order), order.shape[1] - 1)
+    return np.concatenate([first[:, None], rest], axis=1)
+
+
 def update_priorities(priorities: np.ndarray, at_goal: np.ndarray, tie_breakers: np.ndarray) -> np.ndarray:
     """PIBT's dynamic priorities: +1 for agents not at their goal, the agent's tie-breaker for those at it."""
     return np.where(at_goal, tie_breakers, np.asarray(priorities) + 1.0)
@@ -260,11 +273,13 @@ class PIBTPlanner:
             self._last_goals[e] = -1
 
     def actions(self, env: Any, rngs: Sequence[np.random.Generator],
-                preferences: np.ndarray | None = None) -> np.ndarray:
+                preferences: np.ndarray | None = None, first: np.ndarray | None = None) -> np.ndarray:
         """(E*A,) int64 actions for the current state of `env` (0 for frozen envs and inactive agents).
 
         `preferences`: (E*A, 5) action codes per row, most preferred first (a policy's ranking: the
-        collision shield); None: PIBT's own distance order (distance tables, ties from `rngs`).
+        collision shield); None: PIBT's own distance order (distance tables, ties from `rngs`), with
+        `first` (E*A,) action codes, if given, moved to the front (the shield inside the env: each agent's
+        chosen action first, envs/shielded.py).
         """
         num_envs, num_agents = self._ties.shape
         actions = np.zeros(num_envs * num_agents, dtype=np.int64)
@@ -280,11 +295,13 @@ class PIBTPlanner:
             obstacles = env.resolved.maps[env.tasks[e].map_index].obstacles
             rows = e * num_agents + live
             actions[rows] = self.plan(obstacles, positions[e, live], goals[e, live], self._priorities[e, live],
-                                      rngs[e], None if preferences is None else preferences[rows])
+                                      rngs[e], None if preferences is None else preferences[rows],
+                                      None if first is None else first[rows])
         return actions
 
     def plan(self, obstacles: np.ndarray, positions: np.ndarray, goals: np.ndarray, priorities: np.ndarray,
-             rng: np.random.Generator | None, preferences: np.ndarray | None = None) -> np.ndarray:
+             rng: np.random.Generator | None, preferences: np.ndarray | None = None,
+             first: np.ndarray | None = None) -> np.ndarray:
         """One env's step on plain arrays: (A,) int64 actions of agents at `positions` (A, 2) heading to `goals`
         (A, 2) with `priorities` (A,); `preferences` (A, 5) or None: PIBT's own distance order from the cached
         tables, ties drawn from `rng` (None: candidate order). The fast path, or the reference's functions."""
@@ -293,5 +310,7 @@ class PIBTPlanner:
             preferences = rank_by_distance(self.distances.at(obstacles, goals, r, c), obstacles.size, rng)
         elif preferences is None:
             preferences = self.distances.ranking(obstacles, positions, goals, rng)
+        if first is not None:
+            preferences = put_first(preferences, first)
         plan = shielded_actions_reference if self.reference else shielded_actions
         return plan(obstacles, positions, preferences, priorities)
