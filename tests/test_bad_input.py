@@ -145,7 +145,9 @@ def test_an_interrupted_snapshot_training_stops_its_child(tmp_path, monkeypatch)
     import train.snapshots
     from train.snapshots import train_with_snapshots
 
-    child = "import signal, sys, time\nsignal.signal(signal.SIGINT, lambda *a: sys.exit(7))\ntime.sleep(60)\n"
+    ready = tmp_path / "handler-installed"
+    child = ("import pathlib, signal, sys, time\nsignal.signal(signal.SIGINT, lambda *a: sys.exit(7))\n"
+             "pathlib.Path(sys.argv[1]).touch()\ntime.sleep(60)\n")
     started = {}
     real_popen = subprocess.Popen
 
@@ -153,16 +155,17 @@ def test_an_interrupted_snapshot_training_stops_its_child(tmp_path, monkeypatch)
         started["proc"] = real_popen(*args, **kwargs)
         return started["proc"]
 
-    polls = []
+    deadline = time.time() + 60
 
-    def sleep(seconds):  # first poll: give the child time to install its handler; second: Ctrl-C
-        polls.append(seconds)
-        if len(polls) > 1:
+    def sleep(seconds):  # each poll: Ctrl-C once the child says its handler is installed, else wait a bit
+        if ready.is_file():
             raise KeyboardInterrupt
-        time.sleep(1.5)
+        assert time.time() < deadline, "the child never installed its SIGINT handler"
+        time.sleep(0.02)
 
     monkeypatch.setattr(subprocess, "Popen", popen)
     monkeypatch.setattr(train.snapshots, "time", types.SimpleNamespace(time=time.time, sleep=sleep))
     with pytest.raises(KeyboardInterrupt):
-        train_with_snapshots([sys.executable, "-c", child], tmp_path / "exp", tmp_path / "snap", tmp_path / "log")
+        train_with_snapshots([sys.executable, "-c", child, str(ready)], tmp_path / "exp", tmp_path / "snap",
+                             tmp_path / "log")
     assert started["proc"].returncode == 7  # it got SIGINT, ran its handler and was waited for

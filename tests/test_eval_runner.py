@@ -5,16 +5,25 @@ from typing import get_args
 import pytest
 import torch
 
-from envs.config import EnvConfig, OnTarget, resolve_config
+from envs.config import EnvConfig, EnvConfigError, OnTarget, resolve_config
 from common.device import limit_threads
 from envs.pogema_backend import PogemaBatchedEnv
 from eval.runner import eval_reward, start_task
 from eval.suites import EvalError
 
 
+EVAL_REWARDS = {"finish": "sparse", "restart": "lifelong", "nothing": "sparse"}
+
+
 @pytest.mark.parametrize("on_target", get_args(OnTarget))
 def test_the_eval_reward_fits_every_on_target(on_target):
-    resolve_config(EnvConfig(map_name="bottleneck-3", on_target=on_target, reward=eval_reward(on_target)))
+    reward = eval_reward(on_target)
+    assert reward == EVAL_REWARDS[on_target]
+    resolved = resolve_config(EnvConfig(map_name="bottleneck-3", on_target=on_target, reward=reward))
+    assert resolved.config.reward == reward
+    other = "sparse" if reward == "lifelong" else "lifelong"  # the check can fail: the other family is refused
+    with pytest.raises(EnvConfigError, match=f"reward='{other}' does not fit on_target='{on_target}'"):
+        resolve_config(EnvConfig(map_name="bottleneck-3", on_target=on_target, reward=other))
 
 
 def test_start_task_returns_the_task_it_started():

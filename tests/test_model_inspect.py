@@ -119,8 +119,9 @@ def test_each_intervention_changes_what_is_read(memory):
     policy = scramble(SRMTPolicy(ModelConfig.preset("bottleneck", memory=memory)))
     features, state = two_steps(policy)
     plain = run(policy, features, state, "none")
-    for name in ("zero-pool", "own-only", "shuffle-envs"):
-        assert (run(policy, features, state, name) - plain).abs().max() > 1e-3, name
+    # the largest change of an output on these seeded weights (the same for both memories at this step)
+    for name, change in {"zero-pool": 0.6438, "own-only": 0.2971, "shuffle-envs": 0.1071}.items():
+        assert (run(policy, features, state, name) - plain).abs().max().item() == pytest.approx(change, abs=1e-4), name
     # freeze at the step after the episode's first reads the pool as it is
     torch.testing.assert_close(run(policy, features, state, "freeze"), plain, **CLOSE)
 

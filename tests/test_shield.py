@@ -66,10 +66,11 @@ def test_shielded_srmt_moves_are_never_blocked_and_never_conflict(sample):
 
 
 def test_unshielded_srmt_does_collide_on_the_same_episodes():
-    # The check above can fail: the same policy without the shield has moves that pogema blocks.
+    # The check above can fail: the same policy without the shield has moves that pogema blocks, 499 of
+    # the 3 x 12 x 48 = 1,728 moves of these seeded episodes.
     torch.manual_seed(0)
     agent = SRMTAgent(SRMTPolicy(MODEL), sample=True, seed=1)
-    assert sum(_blocked(*step) for step in _episode(agent)) > 0
+    assert sum(_blocked(*step) for step in _episode(agent)) == 499
 
 
 def test_the_shield_with_the_distance_order_is_pibt():
