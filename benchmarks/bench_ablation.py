@@ -354,9 +354,11 @@ def run(args: argparse.Namespace) -> int:
             title = (f"Ablation on the Bottleneck: {len(finished)} of {len(runs)} runs "
                      f"({len(args.cells)} cells x {len(args.rewards)} reward schemes x {args.seeds} seeds), "
                      f"{args.budget:,} env steps of `srmt train --preset bottleneck` each (the paper: 2e7), "
-                     "greedy on the full test set (L = 3..50, 100..1000 x 10 seeds)")
+                     "greedy on the full test set (L = 3..50, 100..1000 x 10 seeds)"
+                     + (f"; training options {' '.join(extra)}" if extra else ""))
             result.save(title, "; ".join(summary_lines(cells)),
                         dict(budget=args.budget, cells=args.cells, rewards=args.rewards, seeds=args.seeds,
+                             train_options=list(extra),
                              planned=len(runs), finished=len(finished), steps_to_csr90_source=
                              "first logged training CSR (metrics/CSR: last 100 training episodes, sampled) >= 0.9",
                              summary=cells, runs=[r["key"] for r in finished]),
