@@ -204,3 +204,22 @@ def test_whole_pogema_episodes_identical_actions_both_paths(on_target, shield, s
             assert_conflict_free(grid(TEXT), before[e][live], moved[live])
         steps, moves = steps + 1, moves + int((actions != 0).sum())
     assert (steps, moves) == steps_moves
+
+
+def test_the_benchmark_times_both_planners_on_the_same_states(tmp_path):
+    """`srmt bench planner` at 64 agents, 2 states x 1 round: both planners, identical moves, the result file."""
+    import json
+
+    from benchmarks import bench_planner
+    from cli.main import main
+
+    case = bench_planner.measure(64, 2, 1)
+    assert case["map"] == "Berlin_1_256_00" and case["identical_moves"] and case["moves_per_state"] > 0
+    assert all(case[p]["agent_steps_per_s"] > 0 and len(case[p]["round_cpu_s"]) == 1 for p in bench_planner.PATHS)
+    assert bench_planner.missed_targets([case]) == []                       # targets apply at 16,384 agents
+    slow = {**case, "agents": 16384, "speedup": 3.0, "fast": {"agent_steps_per_s": 5}}
+    assert len(bench_planner.missed_targets([slow])) == 2
+    out = tmp_path / "planner.json"
+    assert main(["bench", "planner", "--agents", "64", "--steps", "1", "--rounds", "1", "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert [c["agents"] for c in record["figures"]["cases"]] == [64] and "jit_warmup" in record["figures"]
