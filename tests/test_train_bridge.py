@@ -19,6 +19,7 @@ import torch
 
 import sample_factory
 from envs.config import EnvConfig
+from envs.torch_backend import TorchBatchedEnv
 from sample_factory.algo.learning import batcher, learner
 from sample_factory.algo.runners.runner import Runner
 from sample_factory.algo.utils import shared_buffers
@@ -121,6 +122,23 @@ def test_settings_ride_on_the_config_as_one_json_dict():
     assert SRMTSettings.of(cfg) == SETTINGS
     assert SRMTSettings.of(json.loads(json.dumps(cfg_dict(cfg)))) == SETTINGS  # config.json, read back
     assert SRMTSettings.of(_sf_cfg()) is None
+
+
+def test_a_shielded_run_builds_its_envs_through_the_shield():
+    """`srmt train --shield pibt`: the settings carry the shield into every worker, whose env factory wraps
+    the backend in envs.shielded.ShieldedEnv; without it the backend is the env."""
+    from envs.shielded import ShieldedEnv
+    from train.bridge.env import make_sf_env
+
+    for shield, kind in ((None, TorchBatchedEnv), ("pibt", ShieldedEnv)):
+        cfg = _sf_cfg(env_gpu_observations=False, actor_worker_gpus=[])
+        settings = dataclasses.replace(SETTINGS, env=EnvConfig(map_name="bottleneck-3"), shield=shield)
+        settings.attach(cfg)
+        assert SRMTSettings.of(json.loads(json.dumps(cfg_dict(cfg)))) == settings
+        env = make_sf_env("srmt", cfg)
+        assert type(env.env) is kind
+        env.reset()
+        assert env.step(torch.zeros(env.num_agents, dtype=torch.long))[1].shape == (6,)
 
 
 def test_get_rnn_size_carries_the_srmt_state():

@@ -53,6 +53,9 @@ class RunConfig:
     """E: environments in one batched env object (E x num_agents rows)"""
     init_policy: str | None = None
     """policy file whose weights start a new experiment (e.g. from `srmt imitate`); train/warm_start.py"""
+    shield: str | None = None
+    """collision shield inside the env: None, or a name of planners.pibt.SHIELDS ("pibt"): every agent's
+    chosen action goes through it (envs/shielded.py), so APPO optimises the shielded team"""
 
     @property
     def experiment_dir(self) -> Path:

@@ -9,7 +9,8 @@ Every exported policy recommends its decoding (`meta["decoding"]`, read by `srmt
 and `srmt toolbox` when no --sample / --argmax is given): the warm-start file's recommendation when it
 has one, else "sample" for lifelong training (on_target=restart: argmax agents deadlock in one-cell
 corridors, docs/training.md) and "argmax" for Bottleneck training. A warm-start file's `meta["shield"]`
-(its rollouts ran through a collision shield) is not taken over: APPO's rollouts never use one.
+(its rollouts ran through a collision shield) is not taken over: the run records its own (`srmt train
+--shield`, None without), which `srmt eval` reads to say when a policy trained with a shield runs without.
 """
 from __future__ import annotations
 

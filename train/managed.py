@@ -81,5 +81,5 @@ def sf_config(cfg: TrainConfig) -> argparse.Namespace:
     and the settings the bridge reads (train/bridge/settings.py)."""
     managed = {name: option.value_for(cfg) for name, option in MANAGED_SF.items()}
     ns = sf_namespace({**cfg.sf, "seed": cfg.env.seed, **managed})  # env.seed and sf.seed: one setting (LINKED)
-    SRMTSettings(cfg.env, cfg.model, cfg.run.envs_per_batch, cfg.run.backend).attach(ns)
+    SRMTSettings(cfg.env, cfg.model, cfg.run.envs_per_batch, cfg.run.backend, cfg.run.shield).attach(ns)
     return ns

@@ -172,6 +172,7 @@ class TrainingControl(RunnerControl):
             return None
         meta = dict(command="srmt train " + " ".join(self.command), preset=self.cfg.run.preset,
                     reward=self.cfg.env.reward, variant=self.cfg.model.variant, backend=self.cfg.run.backend,
+                    shield=self.cfg.run.shield,
                     wall_seconds=round(time.time() - self.started, 1), sf=dict(self.cfg.sf), **self.recommended)
         out = self.cfg.run.experiment_dir / POLICY_FILE
         try:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from envs.backends import make_backend
+from envs.shielded import ShieldedEnv
 from train.bridge.settings import SRMTSettings
 
 ENV_NAME = "srmt"
@@ -105,5 +106,7 @@ def make_sf_env(full_env_name: str, cfg: Any, env_config: Any = None, render_mod
     num_envs = settings.envs_per_batch
     env_id = 0 if env_config is None else int(env_config["env_id"])
     backend = make_backend(settings.backend, settings.env, num_envs, device=env_device(cfg))
+    if settings.shield:
+        backend = ShieldedEnv(backend, settings.shield)
     return SFBatchedEnv(backend, seed=settings.env.seed + env_id * num_envs,
                         cells=settings.model is not None and settings.model.local_pool)

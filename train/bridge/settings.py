@@ -32,6 +32,8 @@ class SRMTSettings:
     """E: environments in one batched env object"""
     backend: str
     """the batched env backend (envs/backends.py)"""
+    shield: str | None = None
+    """the collision shield the env runs every chosen action through (envs/shielded.py); None: none"""
 
     @property
     def num_agents(self) -> int:
@@ -45,7 +47,8 @@ class SRMTSettings:
     def attach(self, cfg: Any) -> None:
         """Set this as `cfg.srmt`, a plain JSON-able dict (sample-factory json-dumps its config)."""
         setattr(cfg, SETTINGS_KEY, {"env": self.env.to_dict(), "model": self.model and self.model.to_dict(),
-                                    "envs_per_batch": self.envs_per_batch, "backend": self.backend})
+                                    "envs_per_batch": self.envs_per_batch, "backend": self.backend,
+                                    "shield": self.shield})
 
     @classmethod
     def of(cls, cfg: Any) -> SRMTSettings | None:
@@ -55,4 +58,4 @@ class SRMTSettings:
             return None
         model = raw["model"]
         return cls(env=EnvConfig.from_dict(raw["env"]), model=None if model is None else ModelConfig.from_dict(model),
-                   envs_per_batch=int(raw["envs_per_batch"]), backend=raw["backend"])
+                   envs_per_batch=int(raw["envs_per_batch"]), backend=raw["backend"], shield=raw.get("shield"))
