@@ -21,6 +21,8 @@ from eval.evaluate import EvalOptions
 from eval.toolbox_names import TOOLBOX_ALGORITHMS
 from maps.registry import ENV_VAR
 
+LOCAL_WORKERS = EvalOptions().workers
+"""--workers' default (EvalOptions')."""
 MAPS_HELP = (f"extra maps directory (default: ${ENV_VAR}); its NN-name/maps.yaml files replace the shipped "
              "benchmark suites")
 
@@ -44,8 +46,8 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=tuple(BACKENDS), default="pogema",
                    help="batched env: pogema (the reference) or torch (the same dynamics and episodes, "
                         "several times faster; tests/test_eval_backends.py)")
-    p.add_argument("--workers", type=POSITIVE_INT.argtype("--workers"), default=2, metavar="K",
-                   help="worker processes of the local engine (default 2; 1 = inline)")
+    p.add_argument("--workers", type=POSITIVE_INT.argtype("--workers"), default=None, metavar="K",
+                   help=f"worker processes of the local engine (default {LOCAL_WORKERS}; 1 = inline)")
     p.add_argument("--engine", choices=ENGINES, default="local",
                    help="local: worker processes here (default); dask: the workers of a dask cluster "
                         "(--scheduler; extra .[cluster]; docs/evaluation.md)")
@@ -77,9 +79,13 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def eval_options(args: argparse.Namespace) -> EvalOptions:
-    """The episode selection and run options of `srmt eval`'s command line."""
+    """The episode selection and run options of `srmt eval`'s command line; --workers with the dask engine
+    (whose workers are the cluster's) is refused."""
+    if args.engine != "local" and args.workers is not None:
+        raise ValueError(f"--workers sets the local engine's processes; with --engine {args.engine} the cluster's "
+                         "workers run the episodes: drop --workers")
     return EvalOptions(maps_dir=args.maps_dir, quick=args.quick, maps=args.maps, agents=args.agents, seeds=args.seeds,
-                       episodes=args.episodes, workers=args.workers, compare=args.compare,
+                       episodes=args.episodes, workers=args.workers or LOCAL_WORKERS, compare=args.compare,
                        progress=not args.no_progress, backend=args.backend, engine=args.engine,
                        scheduler=args.scheduler)
 
@@ -116,7 +122,9 @@ def run_eval(args: argparse.Namespace) -> int:
         if row.group == ALL:
             e = row.estimate
             ci = "" if math.isnan(e.lo) else f" [{e.lo:.3f}, {e.hi:.3f}]"
-            print(f"  {row.algorithm} {row.metric}: {e.mean:.3f}{ci} over {row.n} episodes")
+            full = len(suite.episodes())
+            of = "" if row.n == full else f" (of the suite's {full})"
+            print(f"  {row.algorithm} {row.metric}: {e.mean:.3f}{ci} over {row.n} episodes{of}")
     for kind, path in result.files.items():
         print(f"  {kind}: {path}")
     return 0

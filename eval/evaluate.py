@@ -22,8 +22,10 @@ from typing import Any, Mapping, Sequence
 from agents import Agent, AgentError
 from agents.spec import AgentSpec
 from eval.cluster import ENGINES, DaskEngine, check_scheduler
-from eval.tables import ALL, aggregate, episode_key, interval, match_counts, restrict, write_reports
-from eval.results import ResultStore, compare_paths, label_compared, load_records, to_json, unique_paths
+from eval.tables import (ALL, REPORT_FILES, aggregate, episode_key, interval, match_counts, restrict,
+                         write_reports)
+from eval.results import (ResultStore, check_replaceable, compare_paths, label_compared, load_records,
+                          replace_files, to_json, unique_paths)
 from eval.runner import Chunk, make_chunks, run_chunks
 from eval.suites import BENCHMARK_URL, Episode, EvalError, Suite, get_suite
 from maps.errors import MapError
@@ -289,14 +291,15 @@ class EvalPlan:
         wanted = {ep.key for ep in self.selected}
         ours = {episode_key(r): r for r in store.records if r["algorithm"] == agent.name and episode_key(r) in wanted}
         ordered = [ours[ep.key] for ep in self.selected if ep.key in ours]
-        files = {"records": store.path, "json": store.export_json(ordered, agent.name)}
+        exported, content = store.export_file(ordered, agent.name)
+        files = {"records": store.path, "json": exported}
         note = "\n\n".join(filter(None, [self.description, self.compare_note,
                                            f"{len(ordered)} of {len(self.selected)} selected episodes; agent "
                                            f"{agent.name}"]))
         if len(self.selected) != len(suite.episodes()):
             note += f" (the full suite has {len(suite.episodes())})"
         compared = match_counts(ordered, self.others)
-        files.update(write_reports(suite, ordered, self.others, store.out_dir, note, compared))
+        files.update(write_reports(suite, ordered, self.others, store.out_dir, note, compared, {exported: content}))
         return EvalResult(store.out_dir, ordered, ran=self.todo, skipped=len(self.selected) - self.todo,
                           seconds=time.perf_counter() - started, files=files, compared=compared,
                           others=restrict(self.others, set(ours)), compare_note=self.compare_note)
@@ -346,6 +349,8 @@ def prepare(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | No
         identity["checkpoint_sha256"] = _sha256(path)
         manifest["checkpoint"] = str(path.resolve())
     store = ResultStore(out, manifest)  # reads an earlier run's records; writes nothing yet
+    reports = [store.export_file([], agent.name)[0], *(out / name for name in REPORT_FILES)]
+    check_replaceable(path for path in reports if path.exists())  # the reports an earlier run left can be replaced
     done = {k[1:] for k in store.done_keys() if k[0] == agent.name}
     todo = [ep for ep in selected if ep.key not in done]
     limits = {"max_rows": o.max_rows} if o.max_rows else {}
@@ -400,10 +405,14 @@ def evaluate_checkpoints(suite_name: str, checkpoints: Sequence[str | Path], spe
               for (path, result), plan in zip(results, plans)]
     rows = [{"checkpoint": str(path), "env_steps": steps, "metric": metric, "mean": total.estimate.mean,
              "lo": total.estimate.lo, "hi": total.estimate.hi, "episodes": total.n} for path, steps, total in totals]
-    (out / "checkpoints.json").write_text(to_json(rows, indent=2) + "\n")
-    lines = [f"# {suite.title}: one row per policy file", "",
-             f"| # | checkpoint | env steps | {metric} (all) | 95% interval | episodes |", "|---|---|---|---|---|---|"]
+    lines = [f"# {suite.title}: one row per policy file", ""]
+    full = len(suite.episodes())
+    if any(total.n < full for _, _, total in totals):
+        lines += [f"Rows over fewer episodes than the suite's {full} cover only the episodes selected.", ""]
+    lines += [f"| # | checkpoint | env steps | {metric} (all) | 95% interval | episodes |", "|---|---|---|---|---|---|"]
     lines += [f"| {i} | {path.name} | {steps if steps is not None else '?'} | {total.estimate.mean:.3f} | "
-              f"{interval(total.estimate)} | {total.n} |" for i, (path, steps, total) in enumerate(totals)]
-    (out / "checkpoints.md").write_text("\n".join(lines) + "\n")
+              f"{interval(total.estimate)} | {total.n if total.n == full else f'{total.n} of {full}'} |"
+              for i, (path, steps, total) in enumerate(totals)]
+    replace_files({out / "checkpoints.json": (to_json(rows, indent=2) + "\n").encode(),
+                   out / "checkpoints.md": ("\n".join(lines) + "\n").encode()})
     return results

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.tables import ALL, aggregate, episode_key, interval
-from eval.results import load_records, published_files
+from eval.results import load_records, published_files, replace_files
 from eval.suites import Suite, get_suite, main_metric
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -401,32 +401,6 @@ def checkout(root: str | None) -> Path:
     return path
 
 
-def write_together(files: dict[Path, bytes]) -> None:
-    """Replace every file of `files` or none: each target is checked writable (an existing file too: one
-    made read-only is not replaced), the contents go to temporary files beside the targets, then each is
-    renamed over its target. ReportError naming the first target that cannot be written; nothing changed."""
-    for path in files:
-        problem = None
-        if not path.parent.is_dir():
-            problem = f"its folder {path.parent} does not exist"
-        elif not os.access(path.parent, os.W_OK):
-            problem = f"its folder {path.parent} is not writable"
-        elif path.exists() and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):
-            problem = "it is read-only"
-        if problem:
-            raise ReportError(f"{path}: {problem}; nothing was written (make it writable and rerun)")
-    temporary = {path: path.with_name(f".{path.name}.report-tmp") for path in files}
-    try:
-        for path, data in files.items():
-            temporary[path].write_bytes(data)
-    except OSError as err:
-        for tmp in temporary.values():
-            tmp.unlink(missing_ok=True)
-        raise ReportError(f"cannot write beside {path} ({err.strerror or err}); nothing was written") from err
-    for path, tmp in temporary.items():
-        os.replace(tmp, path)
-
-
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("report", help="rebuild the README's and docs' results tables from docs/results",
                               description=__doc__.split("\n\n")[0])
@@ -445,6 +419,6 @@ def run_report(args: argparse.Namespace) -> int:
         return 1 if bad else 0
     files = {root / relative: text.encode("utf-8") for relative, text in pages(root).items()}
     files[root / FIGURE] = figure(root)
-    write_together(files)
+    replace_files(files)
     print(f"rebuilt {', '.join(str(path.relative_to(root)) for path in files)} in {root}")
     return 0

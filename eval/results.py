@@ -30,7 +30,7 @@ import math
 import os
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from envs.metrics import METRICS
 from eval.suites import REPORTED, Episode, EvalError, Suite
@@ -305,11 +305,52 @@ class ResultStore:
             self._file.close()
             self._file = None
 
-    def export_json(self, records: Iterable[dict], algorithm: str) -> Path:
-        """Write the records as the benchmark's `ALGO.json` (one JSON list)."""
+    def export_file(self, records: Iterable[dict], algorithm: str) -> tuple[Path, bytes]:
+        """The records as the benchmark's `ALGO.json` (one JSON list): its path in the store and its content,
+        for `replace_files`."""
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in algorithm) or "results"
-        path = self.out_dir / f"{safe}.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(to_json(list(records)))
-        os.replace(tmp, path)
-        return path
+        return self.out_dir / f"{safe}.json", to_json(list(records)).encode()
+
+
+def staging_path(path: Path) -> Path:
+    """Where `replace_files` stages the new content of `path` (beside it, hidden)."""
+    return path.with_name(f".{path.stem}.new{path.suffix}")
+
+
+def check_replaceable(paths: Iterable[Path]) -> None:
+    """EvalError naming the first of `paths` that `replace_files` could not replace: its folder missing or
+    not writable, or the file read-only (no write permission bit, or not writable by this user)."""
+    for path in paths:
+        problem = None
+        if not path.parent.is_dir():
+            problem = f"its folder {path.parent} does not exist"
+        elif not os.access(path.parent, os.W_OK):
+            problem = f"its folder {path.parent} is not writable"
+        elif path.exists() and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):
+            problem = "it is read-only"
+        if problem:
+            raise EvalError(f"{path}: {problem}; nothing was written (make it writable and rerun)")
+
+
+def replace_files(files: Mapping[Path, bytes | Path]) -> None:
+    """Replace every file of `files` or none. A value is the new content, or the staging path
+    (`staging_path`) a writer already wrote it to (left out when that writer wrote nothing). Every target
+    is checked first (its folder writable; an existing file not read-only: one made read-only is not
+    replaced), every content is staged beside its target, then each is renamed over its target.
+
+    Raises:
+        EvalError: a target that cannot be written, naming it; nothing was replaced.
+    """
+    check_replaceable(files)
+    staged = {path: staging_path(path) for path in files}
+    try:
+        for path, content in files.items():
+            if isinstance(content, bytes):
+                staged[path].write_bytes(content)
+    except OSError as err:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+        raise EvalError(f"cannot write beside {path} ({err.strerror or err}); nothing was written") from err
+    for path, tmp in staged.items():
+        if tmp.exists():
+            os.replace(tmp, path)

@@ -14,12 +14,14 @@ out of that metric's estimate.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from eval.results import replace_files, staging_path
 from eval.stats import Estimate, mean_ci, wilson_ci
 from eval.suites import Suite
 from maps.bottleneck import parse_bottleneck_length
@@ -28,6 +30,8 @@ ALL = "all"
 BOUNDS = {"CSR": (0.0, 1.0), "ISR": (0.0, 1.0), "SoC": (0.0, math.inf), "avg_throughput": (0.0, math.inf)}
 """The values a metric can take: t intervals are clipped to them (CSR's Wilson interval is inside by
 construction), and plots of a share show [0, 1]."""
+REPORT_FILES = ("summary.md", "summary.csv", "plot.png")
+"""The reports `write_reports` writes into an evaluation's folder."""
 DIGITS = {"CSR": 2, "ISR": 2, "SoC": 1, "avg_throughput": 3}
 """Decimals of a metric in summary.md (3 for any other)."""
 
@@ -158,15 +162,15 @@ def text_table(rows: list[Row], suite: Suite, algorithms: list[str]) -> str:
     return f"{metric} ('{ALL}': {'mean over agent counts' if suite.lifelong else 'every episode'})\n" + "\n".join(lines)
 
 
-def write_csv(rows: list[Row], suite: Suite, path: Path) -> Path:
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["suite", "algorithm", "group_by", "group", "metric", "n", "mean", "ci95_low", "ci95_high"])
-        group_by = "num_agents" if suite.lifelong else "corridor_length"
-        for r in rows:
-            w.writerow([suite.name, r.algorithm, group_by, r.group, r.metric, r.n,
-                        *(f"{v:.6g}" for v in r.estimate)])
-    return path
+def csv_text(rows: list[Row], suite: Suite) -> str:
+    """summary.csv: one line per row (algorithm x group x metric) with its estimate."""
+    out = io.StringIO(newline="")
+    w = csv.writer(out)
+    w.writerow(["suite", "algorithm", "group_by", "group", "metric", "n", "mean", "ci95_low", "ci95_high"])
+    group_by = "num_agents" if suite.lifelong else "corridor_length"
+    for r in rows:
+        w.writerow([suite.name, r.algorithm, group_by, r.group, r.metric, r.n, *(f"{v:.6g}" for v in r.estimate)])
+    return out.getvalue()
 
 
 def markdown(rows: list[Row], suite: Suite, algorithms: list[str], note: str = "") -> str:
@@ -232,19 +236,23 @@ def plot(rows: list[Row], suite: Suite, algorithms: list[str], path: Path,
 
 
 def write_reports(suite: Suite, ours: list[dict], others: list[dict], out_dir: Path, note: str = "",
-                  matched: dict[str, tuple[int, int]] | None = None) -> dict[str, Path]:
-    """summary.md, summary.csv and plot.png in `out_dir`; `others` are restricted to our episodes and the
-    note says how many of ours each compared algorithm matched (`matched`: `match_counts(ours, others)`)."""
+                  matched: dict[str, tuple[int, int]] | None = None,
+                  also: dict[Path, bytes] | None = None) -> dict[str, Path]:
+    """summary.md, summary.csv and plot.png in `out_dir`, with the files of `also`, all replaced together
+    or none (eval.results.replace_files); `others` are restricted to our episodes and the note says how
+    many of ours each compared algorithm matched (`matched`: `match_counts(ours, others)`)."""
     ours_n = len({episode_key(r) for r in ours})
     matched = matched or {}
     if matched:
         note += "; compared: " + ", ".join(f"{name} matched {m} of our {ours_n} episodes ({n} in its file)"
                                          for name, (m, n) in matched.items())
     rows, algorithms = comparison(suite, ours, others)
-    out = {"csv": write_csv(rows, suite, out_dir / "summary.csv")}
-    (out_dir / "summary.md").write_text(markdown(rows, suite, algorithms, note))
-    out["markdown"] = out_dir / "summary.md"
+    out = {"csv": out_dir / REPORT_FILES[1], "markdown": out_dir / REPORT_FILES[0]}
+    files: dict[Path, bytes | Path] = {**(also or {}), out["csv"]: csv_text(rows, suite).encode(),
+                                       out["markdown"]: markdown(rows, suite, algorithms, note).encode()}
     if rows:
         labels = {name: f"{name} ({m}/{ours_n} matched)" for name, (m, _) in matched.items()}
-        out["plot"] = plot(rows, suite, algorithms, out_dir / "plot.png", labels)
+        out["plot"] = out_dir / REPORT_FILES[2]
+        files[out["plot"]] = plot(rows, suite, algorithms, staging_path(out["plot"]), labels)
+    replace_files(files)
     return out

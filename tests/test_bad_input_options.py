@@ -109,7 +109,7 @@ def test_an_empty_compare_file_is_refused(tmp_path, capsys):
 def test_a_scheduler_that_is_not_an_address_is_refused_at_once(tmp_path, capsys):
     """Case 9: before, the right message came after a 10 s wait, followed by a Client.__del__ traceback."""
     assert srmt(["eval", "puzzles", "--algo", "greedy", "--engine", "dask", "--scheduler", "notanaddress",
-                 "--out", str(tmp_path / "o"), *ONE_PUZZLE]) == 2
+                 "--out", str(tmp_path / "o"), "--agents", "2", "--maps", "puzzle-00"]) == 2
     err = capsys.readouterr().err
     assert err == ("srmt eval: error: --scheduler 'notanaddress' is not a dask scheduler address (missing port number "
                    "in address 'notanaddress'); pass one like tcp://10.0.0.5:8786\n")
@@ -182,3 +182,24 @@ def test_bench_interventions_checks_every_row_before_the_first(tmp_path, capsys)
     assert srmt(["bench", "interventions", "--policies", str(LIFELONG), str(policy(twin, "srmt", name=LIFELONG.name)),
                  "--out", str(out), "--work", str(work)]) == 2
     assert "would share the results folder 'lifelong_srmt'" in capsys.readouterr().err
+
+
+def test_workers_with_the_dask_engine_is_refused(tmp_path, capsys):
+    """Rule (a): --workers does nothing on a cluster (its workers run the episodes): refused, not ignored."""
+    assert srmt(["eval", "puzzles", "--algo", "greedy", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9",
+                 "--workers", "3", "--out", str(tmp_path / "o"), "--agents", "2", "--maps", "puzzle-00"]) == 2
+    assert "--workers sets the local engine's processes; with --engine dask" in capsys.readouterr().err
+
+
+def test_a_report_that_cannot_be_replaced_stops_the_evaluation_before_it_runs(tmp_path, capsys):
+    """Rules (b) and (e): a read-only summary.md left by an earlier run is found before any episode runs
+    (not after the run, with ALGO.json and summary.csv already rewritten)."""
+    out = tmp_path / "o"
+    command = ["eval", "puzzles", "--algo", "greedy", "--out", str(out), "--agents", "2", "--maps", "puzzle-00",
+               "--workers", "1", "--backend", "torch", "--no-progress", "--seeds"]
+    assert srmt([*command, "0"]) == 0
+    records = (out / "episodes.jsonl").read_bytes()
+    (out / "summary.md").chmod(0o444)
+    assert srmt([*command, "1"]) == 2
+    assert f"{out / 'summary.md'}: it is read-only; nothing was written" in capsys.readouterr().err
+    assert (out / "episodes.jsonl").read_bytes() == records

@@ -242,9 +242,12 @@ def test_the_command_line_sets_every_option_but_max_rows():
 
     parser = argparse.ArgumentParser()
     cli.add_subparser(parser.add_subparsers())
-    args = parser.parse_args(["eval", "mazes", "--maps-dir", "m", "--quick", "--maps", "x", "--agents", "8",
-                              "--seeds", "1", "--episodes", "3", "--workers", "1", "--compare", "none",
-                              "--no-progress", "--backend", "torch", "--engine", "dask", "--scheduler", "tcp://h:1"])
+    common = ["eval", "mazes", "--maps-dir", "m", "--quick", "--maps", "x", "--agents", "8", "--seeds", "1",
+              "--episodes", "3", "--compare", "none", "--no-progress", "--backend", "torch"]
     set_here = {f.name for f in dataclasses.fields(EvalOptions) if f.name != "max_rows"}
-    options = cli.eval_options(args)
-    assert {name for name in set_here if getattr(options, name) != getattr(EvalOptions(), name)} == set_here
+    local = cli.eval_options(parser.parse_args([*common, "--workers", "1"]))
+    dask = cli.eval_options(parser.parse_args([*common, "--engine", "dask", "--scheduler", "tcp://h:1"]))
+    assert {name for name in set_here for options in (local, dask)
+            if getattr(options, name) != getattr(EvalOptions(), name)} == set_here
+    with pytest.raises(ValueError, match="--workers sets the local engine's processes"):  # the cluster's business
+        cli.eval_options(parser.parse_args([*common, "--workers", "1", "--engine", "dask", "--scheduler", "tcp://h:1"]))

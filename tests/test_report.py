@@ -214,7 +214,7 @@ def test_an_unwritable_target_leaves_every_file_as_it_was(tmp_path, monkeypatch,
     expected = f"{page}: it is read-only" if lock == "page" else f"{root / FIGURE}: its folder"
     assert expected in capsys.readouterr().err
     assert (root / "README.md").read_bytes() == readme and page.read_text() == "hand-protected\n"
-    assert not (root / FIGURE).exists() and not list(root.rglob("*.report-tmp"))
+    assert not (root / FIGURE).exists() and not list(root.rglob(".*.new.*"))
 
 
 def test_report_errors_are_bad_input():
