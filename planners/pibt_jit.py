@@ -26,6 +26,9 @@ STEPS = np.array(ACTION_STEPS, dtype=np.int64)
 """(d_row, d_col) of action codes 0..4 (common/actions.py)."""
 UNPLANNED = -1
 """An agent's action before it plans."""
+BLOCK = 256
+"""Agents whose distances the ranking loads before sorting them: loads that do not wait on each other's
+values overlap (at 16,384 agents each reads another table of a 2 GB store, a page walk and a miss)."""
 
 _grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 """cells -> (occupant (int32, -1: none), reserved (uint8, 0)), both all clear between calls."""
@@ -107,25 +110,31 @@ def _rank(rows, cols, positions, steps, codes, store, offsets, unreachable, ties
         return np.empty((0, k), dtype=np.int64)
     cells = rows * cols
     out = np.empty((n, k), dtype=np.int64)
+    raw = np.empty((BLOCK, k), dtype=np.int64)       # a block's stored distances
     key = np.empty(k, dtype=np.int64)                # the agent's candidates sorted so far: key, tie, index
     tie = np.empty(k, dtype=np.float64)
     index = np.empty(k, dtype=np.int64)
-    for i in range(n):
-        row, col, base = positions[i, 0], positions[i, 1], offsets[i]
-        for j in range(k):
-            r, c = row + steps[codes[j], 0], col + steps[codes[j], 1]
-            inside = 0 <= r < rows and 0 <= c < cols
-            d = np.int64(store[base + (r * cols + c if inside else 0)])
-            if d == unreachable or d < 0:            # the reference's d < 0 after _as_distances
-                d = cells - 1 if j == k - 1 else cells
-            t = ties[i, j]
-            m = j                                    # insert j after every candidate that does not sort after it
-            while m > 0 and (key[m - 1] > d or (key[m - 1] == d and tie[m - 1] > t)):
-                key[m], tie[m], index[m] = key[m - 1], tie[m - 1], index[m - 1]
-                m -= 1
-            key[m], tie[m], index[m] = d, t, j
-        for j in range(k):
-            out[i, j] = codes[index[j]]
+    for start in range(0, n, BLOCK):
+        stop = min(start + BLOCK, n)
+        for i in range(start, stop):                 # loads without branches on loaded values: they overlap
+            row, col, base = positions[i, 0], positions[i, 1], offsets[i]
+            for j in range(k):
+                r, c = row + steps[codes[j], 0], col + steps[codes[j], 1]
+                inside = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
+                raw[i - start, j] = store[base + (r * cols + c) * inside]
+        for i in range(start, stop):
+            for j in range(k):
+                d = raw[i - start, j]
+                if d == unreachable or d < 0:        # the reference's d < 0 after _as_distances
+                    d = cells - 1 if j == k - 1 else cells
+                t = ties[i, j]
+                m = j                                # insert j after every candidate that does not sort after it
+                while m > 0 and (key[m - 1] > d or (key[m - 1] == d and tie[m - 1] > t)):
+                    key[m], tie[m], index[m] = key[m - 1], tie[m - 1], index[m - 1]
+                    m -= 1
+                key[m], tie[m], index[m] = d, t, j
+            for j in range(k):
+                out[i, j] = codes[index[j]]
     return out
 
 
