@@ -61,7 +61,8 @@ BEGIN, END = "<!-- report:lifelong -->", "<!-- /report:lifelong -->"
 METRIC = main_metric("restart")
 BENCH = Path("docs/results/bench")
 BENCH_BEGIN, BENCH_END = "<!-- report:bench -->", "<!-- /report:bench -->"
-BENCH_ROWS = (BENCH / "train.json", BENCH / "learning.json", Path("docs/results/bottleneck/shipped"),
+BENCH_ROWS = (BENCH / "train.json", BENCH / "train-shield.json", BENCH / "learning.json",
+              Path("docs/results/bottleneck/shipped"),
               BENCH / "eval.json", BENCH / "env.json", BENCH / "cluster.json", BENCH / "params.json",
               BENCH / "memory.json", BENCH / "hooks.json")
 """The README benchmark table's rows in order: a benchmark's result file or a Bottleneck evaluation folder."""
