@@ -1,10 +1,13 @@
-"""Shared test settings and fixtures: one thread per process, the benchmark maps, subprocess helpers."""
+"""Shared test settings and fixtures: one thread per process, the benchmark maps, subprocess helpers, results
+built once per run for every xdist worker."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -69,3 +72,19 @@ def wait_for(predicate, proc: subprocess.Popen, timeout: float = 90) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
             pytest.fail("timed out waiting for the run to progress")
         time.sleep(0.2)
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> Path:
+    """A folder that `build(folder)` fills once per test run however many xdist workers ask for it: the first
+    takes a file lock and builds in the run's common temp dir, the others wait for the lock and reuse it."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    with FileLock(f"{folder}.lock"):
+        if not (folder / ".built").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (folder / ".built").touch()
+    return folder

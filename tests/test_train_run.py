@@ -21,6 +21,7 @@ from envs.config import EnvConfig
 from envs.pogema_backend import PogemaBatchedEnv
 from srmt.checkpoint import load_policy
 from train.bridge.checkpoints import latest_checkpoint, read_checkpoint
+from conftest import built_once
 
 pytestmark = pytest.mark.slow
 
@@ -89,19 +90,21 @@ def _replay_run(exp: Path, *args: str) -> dict:
     """A serial, synchronous run under REPLAY_PROBE: its minibatch records and per-step episode CSRs."""
     out = exp.parent / "probe.json"
     proc = subprocess.run([sys.executable, "-c", REPLAY_PROBE, str(out), "--experiment", str(exp), *TINY,
-                           "--num_batches_per_epoch", "2", "--max_train_seconds", "120", *args], cwd=ROOT,
-                          env=ENV, timeout=200, capture_output=True, text=True)
+                           "--num_batches_per_epoch", "2", "--max_train_seconds", "400", *args], cwd=ROOT,
+                          env=ENV, timeout=500, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(out.read_text())
 
 
 @pytest.fixture(scope="module")
 def learned_run(tmp_path_factory) -> tuple[Path, dict]:
-    """One seeded run of the default memory mode ('learned'), shared by the tests that read it. Long enough
-    for sample-factory to write perf/_fps: it needs two of its 5-second throughput reports, so a run that
-    ends within ~10 s (12,288 steps on an idle machine) has none."""
-    exp = tmp_path_factory.mktemp("learned") / "exp"
-    return exp, _replay_run(exp, "--train_for_env_steps", "30000")
+    """One seeded run of the default memory mode ('learned'), shared by the tests that read it (built once
+    per test run, whichever xdist workers run them). Long enough for sample-factory to write perf/_fps: it
+    needs two of its 5-second throughput reports, so a run that ends within ~10 s (12,288 steps on an idle
+    machine) has none."""
+    folder = built_once(tmp_path_factory, "learned-run", lambda d: _replay_run(d / "exp", "--train_for_env_steps",
+                                                                               "30000"))
+    return folder / "exp", json.loads((folder / "probe.json").read_text())
 
 
 def _check_replay(records: list[dict], iterations: int) -> None:
