@@ -91,11 +91,6 @@ def _ties(agents: int, rng: np.random.Generator | None) -> np.ndarray:
     return rng.random(shape) if rng is not None else np.broadcast_to(np.arange(shape[1], dtype=float), shape)
 
 
-def _order(priorities: np.ndarray) -> np.ndarray:
-    """Agents in planning order: highest priority first, stable among equals."""
-    return np.argsort(-np.asarray(priorities), kind="stable")
-
-
 def candidate_cells(obstacles: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row, col, free) of each agent's CANDIDATE_ACTIONS cells, (A, 5) each; off-grid cells: (0, 0), not free."""
     rows, cols = obstacles.shape
@@ -117,7 +112,7 @@ def shielded_actions(obstacles: np.ndarray, positions: np.ndarray, preferences: 
             (distance_preferences: PIBT itself; a policy's action ranking: the collision shield).
         priorities: (A,) float, higher plans first (stable order among equals).
     """
-    return plan_moves(obstacles, positions, preferences, _order(priorities))
+    return plan_moves(obstacles, positions, preferences, priorities)
 
 
 def shielded_actions_reference(obstacles: np.ndarray, positions: np.ndarray, preferences: np.ndarray,
@@ -152,7 +147,7 @@ def shielded_actions_reference(obstacles: np.ndarray, positions: np.ndarray, pre
         return False
 
     sys.setrecursionlimit(max(sys.getrecursionlimit(), n + 100))  # inheritance chains are at most n deep
-    for i in _order(priorities).tolist():
+    for i in np.argsort(-np.asarray(priorities), kind="stable").tolist():
         if action[i] is None:
             plan(i, -1)
     return np.array(action, dtype=np.int64)

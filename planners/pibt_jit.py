@@ -27,8 +27,9 @@ STEPS = np.array(ACTION_STEPS, dtype=np.int64)
 UNPLANNED = -1
 """An agent's action before it plans."""
 BLOCK = 256
-"""Agents whose distances the ranking loads before sorting them: loads that do not wait on each other's
-values overlap (at 16,384 agents each reads another table of a 2 GB store, a page walk and a miss)."""
+"""Agents whose distances the ranking gathers in one plain loop before sorting them: loads that do not wait
+on each other overlap (at 16,384 agents each agent reads another table of a 2 GB store: a page walk and a
+cache miss each)."""
 
 _grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 """cells -> (occupant (int32, -1: none), reserved (uint8, 0)), both all clear between calls."""
@@ -52,14 +53,15 @@ def _bad_input(obstacles: np.ndarray, positions: np.ndarray, preferences: np.nda
 
 
 def plan_moves(obstacles: np.ndarray, positions: np.ndarray, preferences: np.ndarray,
-               order: np.ndarray) -> np.ndarray:
-    """(A,) int64 conflict-free actions: agents plan in `order` (A,) (highest priority first), each over its
-    `preferences` row (A, K) of action codes 0..4; planners.pibt.shielded_actions' arguments otherwise."""
+               priorities: np.ndarray) -> np.ndarray:
+    """(A,) int64 conflict-free actions: agents plan in decreasing `priorities` (stable among equals), each over
+    its `preferences` row (A, K) of action codes 0..4; planners.pibt.shielded_actions' arguments."""
     positions = np.ascontiguousarray(positions, dtype=np.int64).reshape(-1, 2)
     preferences = np.ascontiguousarray(preferences, dtype=np.int64)
     occupant, reserved = _scratch(obstacles.size)
     actions = _plan(np.ascontiguousarray(obstacles, dtype=bool).reshape(-1), obstacles.shape[0], obstacles.shape[1],
-                    positions, preferences, np.ascontiguousarray(order, dtype=np.int64), STEPS, occupant, reserved)
+                    positions, preferences, np.ascontiguousarray(priorities, dtype=np.float64), STEPS, occupant,
+                    reserved)
     if len(actions) != len(positions):
         raise _bad_input(obstacles, positions, preferences)
     return actions
@@ -102,6 +104,41 @@ def _valid(rows, cols, positions, codes, actions):  # pragma: no cover (compiled
 
 
 @numba.njit(cache=True)
+def _descending(priorities):  # pragma: no cover (compiled)
+    """np.argsort(-priorities, kind="stable") as an LSD radix sort (stable by construction) of the bits of
+    -priorities mapped to unsigned keys in float order: -0.0 as 0.0, NaN last, as numpy sorts them."""
+    n = len(priorities)
+    keys = np.empty(n, dtype=np.uint64)
+    flip, top = np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(1) << np.uint64(63)
+    bits = np.empty(1, dtype=np.float64)
+    for i in range(n):
+        x = -priorities[i]
+        if x != x:
+            keys[i] = flip
+            continue
+        bits[0] = x + 0.0                            # -0.0 -> 0.0
+        b = bits.view(np.uint64)[0]
+        keys[i] = b ^ flip if b & top else b | top
+    order = np.arange(n)
+    spare = np.empty(n, dtype=np.int64)
+    count = np.empty(257, dtype=np.int64)
+    for shift in range(0, 64, 8):
+        count[:] = 0
+        for i in range(n):
+            count[((keys[order[i]] >> np.uint64(shift)) & np.uint64(255)) + 1] += 1
+        if count.max() == n:                         # one digit for all: this pass keeps the order
+            continue
+        for d in range(1, 257):
+            count[d] += count[d - 1]
+        for i in range(n):
+            d = (keys[order[i]] >> np.uint64(shift)) & np.uint64(255)
+            spare[count[d]] = order[i]
+            count[d] += 1
+        order, spare = spare, order
+    return order
+
+
+@numba.njit(cache=True)
 def _rank(rows, cols, positions, steps, codes, store, offsets, unreachable, ties):  # pragma: no cover (compiled)
     """distance_ranking's kernel: per agent, key each candidate and insertion-sort (stable) by (key, tie);
     an empty array when a position lies off the grid or a code is not an action."""
@@ -110,36 +147,41 @@ def _rank(rows, cols, positions, steps, codes, store, offsets, unreachable, ties
         return np.empty((0, k), dtype=np.int64)
     cells = rows * cols
     out = np.empty((n, k), dtype=np.int64)
-    raw = np.empty((BLOCK, k), dtype=np.int64)       # a block's stored distances
+    at = np.empty(BLOCK * k, dtype=np.int64)         # a block's candidate cells in the store, then their distances
+    raw = np.empty(BLOCK * k, dtype=np.int64)
     key = np.empty(k, dtype=np.int64)                # the agent's candidates sorted so far: key, tie, index
     tie = np.empty(k, dtype=np.float64)
     index = np.empty(k, dtype=np.int64)
     for start in range(0, n, BLOCK):
         stop = min(start + BLOCK, n)
-        for i in range(start, stop):                 # loads without branches on loaded values: they overlap
+        t = 0
+        for i in range(start, stop):
             row, col, base = positions[i, 0], positions[i, 1], offsets[i]
             for j in range(k):
                 r, c = row + steps[codes[j], 0], col + steps[codes[j], 1]
                 inside = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
-                raw[i - start, j] = store[base + (r * cols + c) * inside]
+                at[t] = base + (r * cols + c) * inside
+                t += 1
+        for u in range(t):                           # a plain gather: the loads overlap
+            raw[u] = store[at[u]]
         for i in range(start, stop):
             for j in range(k):
-                d = raw[i - start, j]
+                d = raw[(i - start) * k + j]
                 if d == unreachable or d < 0:        # the reference's d < 0 after _as_distances
                     d = cells - 1 if j == k - 1 else cells
-                t = ties[i, j]
+                draw = ties[i, j]
                 m = j                                # insert j after every candidate that does not sort after it
-                while m > 0 and (key[m - 1] > d or (key[m - 1] == d and tie[m - 1] > t)):
+                while m > 0 and (key[m - 1] > d or (key[m - 1] == d and tie[m - 1] > draw)):
                     key[m], tie[m], index[m] = key[m - 1], tie[m - 1], index[m - 1]
                     m -= 1
-                key[m], tie[m], index[m] = d, t, j
+                key[m], tie[m], index[m] = d, draw, j
             for j in range(k):
                 out[i, j] = codes[index[j]]
     return out
 
 
 @numba.njit(cache=True)
-def _plan(blocked, rows, cols, positions, preferences, order, steps, occupant, reserved):  # pragma: no cover
+def _plan(blocked, rows, cols, positions, preferences, priorities, steps, occupant, reserved):  # pragma: no cover
     """plan_moves' kernel: `occupant` and `reserved` come in clear and are left clear; an empty array when a
     position lies off the grid or a preference is not an action."""
     n, width = preferences.shape
@@ -160,6 +202,7 @@ def _plan(blocked, rows, cols, positions, preferences, order, steps, occupant, r
                 code[i, count[i]] = a
                 count[i] += 1
     action = np.full(n, UNPLANNED, dtype=np.int64)
+    order = _descending(priorities)
     agent = np.empty(n, dtype=np.int64)              # the stack: inheritance chains are at most n deep
     parent = np.empty(n, dtype=np.int64)
     nxt = np.empty(n, dtype=np.int64)

@@ -10,7 +10,7 @@ from envs.task import task_for_seed
 from planners.pathfinding import bfs_distances_many
 from planners.pibt import (DistanceCache, PIBTPlanner, candidate_cells, distance_preferences, rank_by_distance,
                            shielded_actions, shielded_actions_reference, update_priorities)
-from planners.pibt_jit import STEPS, distance_ranking, plan_moves
+from planners.pibt_jit import STEPS, _descending, distance_ranking, plan_moves
 
 
 def grid(text: str) -> np.ndarray:
@@ -108,6 +108,17 @@ def test_scripted_worlds_both_paths(text, positions, preferences, priorities, ex
     assert shielded_actions(*args).tolist() == expected
 
 
+def test_the_planning_order_is_numpys_stable_descending_order():
+    # the kernel's radix sort against np.argsort(-p, kind="stable"): ties, -0.0 and 0.0, infinities, NaN last
+    rng = np.random.default_rng(4)
+    special = [0.0, -0.0, 1.0, -1.0, np.nan, np.inf, -np.inf, 0.5, 1e300, -1e-300]
+    for trial in range(300):
+        n = int(rng.integers(0, 300))
+        p = (rng.choice(special, n) if trial % 3 == 0 else rng.integers(0, 4, n).astype(float) if trial % 3 == 1
+             else rng.normal(0, 50, n))
+        assert _descending(p).tolist() == np.argsort(-p, kind="stable").tolist()
+
+
 def test_no_agents():
     args = grid("..."), np.zeros((0, 2), int), np.zeros((0, 5), int), np.zeros(0)
     assert shielded_actions(*args).tolist() == shielded_actions_reference(*args).tolist() == []
@@ -160,9 +171,9 @@ def test_ranking_on_an_int32_store_with_negative_unreachable_cells():
 def test_bad_input_is_refused_before_the_kernel_reads_it():
     obstacles = grid("...")
     with pytest.raises(ValueError, match="positions must lie on the 1x3 grid"):
-        plan_moves(obstacles, np.array([(0, 3)]), np.array([[0, 1, 2, 3, 4]]), np.zeros(1, int))
+        plan_moves(obstacles, np.array([(0, 3)]), np.array([[0, 1, 2, 3, 4]]), np.zeros(1))
     with pytest.raises(ValueError, match="preferences must be action codes 0..4"):
-        plan_moves(obstacles, np.array([(0, 0)]), np.array([[0, 1, 2, 3, 5]]), np.zeros(1, int))
+        plan_moves(obstacles, np.array([(0, 0)]), np.array([[0, 1, 2, 3, 5]]), np.zeros(1))
 
 
 TEXT = "........\n.#..#...\n........\n.##..#..\n........\n...#....\n.#......\n........"
