@@ -30,7 +30,7 @@ class Algorithm:
 REGISTRY: dict[str, Algorithm] = {
     "srmt": Algorithm(SRMTAgent, "an SRMT policy file"),
     "pibt": Algorithm(PIBTAgent, "the centralised PIBT planner, full observability"),
-    "guided-pibt": Algorithm(GuidedPIBTAgent, "centralised PIBT with congestion guidance and a LaCAM livelock escape"),
+    "guided-pibt": Algorithm(GuidedPIBTAgent, "centralised PIBT with congestion guidance and a search that escapes livelocks"),
     "astar": Algorithm(AStarAgent, "pogema's A* per agent"),
     "greedy": Algorithm(GreedyAgent, "batched shortest-path steps"),
     "random": Algorithm(RandomAgent, "uniform random actions"),
