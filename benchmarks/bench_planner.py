@@ -51,12 +51,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_result_options(parser)
 
 
-def world(agents: int) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
-    """(map name, obstacles, starts, goals): A starts and A goals, 2A distinct cells of the largest region."""
+def largest_region(agents: int) -> tuple[str, np.ndarray, np.ndarray]:
+    """(map name, obstacles, flat cells of its largest connected region) of an agent count; ValueError when
+    that region cannot hold a start and a goal per agent."""
     name = map_for(agents)
     obstacles = resolve_config(EnvConfig(map_name=name, num_agents=agents)).maps[0].obstacles
     label, sizes = free_regions(obstacles)
-    region = np.flatnonzero(label.reshape(-1) == int(np.argmax(sizes)))
+    if 2 * agents > max(sizes):
+        raise ValueError(f"--agents {agents}: the largest region of map {name!r} holds {max(sizes) // 2} agents "
+                         f"with distinct start and goal cells; use at most that many")
+    return name, obstacles, np.flatnonzero(label.reshape(-1) == int(np.argmax(sizes)))
+
+
+def world(agents: int) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+    """(map name, obstacles, starts, goals): A starts and A goals, 2A distinct cells of the largest region."""
+    name, obstacles, region = largest_region(agents)
     cells = np.random.default_rng(SEED).choice(region, 2 * agents, replace=False)
     starts, goals = (np.stack(np.divmod(part, obstacles.shape[1]), axis=1) for part in np.split(cells, 2))
     return name, obstacles, starts, goals
@@ -131,6 +140,8 @@ def missed_targets(cases: list[dict]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     result = Result.begin(args)
+    for agents in args.agents:                                                # every count fits its map
+        largest_region(agents)
     warmup = jit_warmup()
     print(f"JIT warm-up: {warmup['seconds']} s ({'loaded from the cache' if warmup['from_cache'] else 'compiled'})")
     cases = []

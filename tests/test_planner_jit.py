@@ -234,3 +234,10 @@ def test_the_benchmark_times_both_planners_on_the_same_states(tmp_path):
     assert main(["bench", "planner", "--agents", "64", "--steps", "1", "--rounds", "1", "--out", str(out)]) == 0
     record = json.loads(out.read_text())
     assert [c["agents"] for c in record["figures"]["cases"]] == [64] and "jit_warmup" in record["figures"]
+
+
+def test_the_benchmark_refuses_an_agent_count_its_map_cannot_hold(capsys):
+    from cli.main import main
+
+    assert main(["bench", "planner", "--agents", "64", "30000"]) == 2
+    assert "has room for 21401 agents" in capsys.readouterr().err
