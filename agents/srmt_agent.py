@@ -41,7 +41,7 @@ from torch import Tensor
 
 from agents.base import AgentError, BatchedEnvView, EpisodeStreams
 from common.device import resolve_device
-from planners.pibt import SHIELDS, PIBTPlanner
+from planners.registry import SHIELDS, make_shield
 from srmt.checkpoint import load_policy
 from srmt.config import POOL_KINDS, ModelConfig
 from srmt.decoding import action_preferences
@@ -106,7 +106,7 @@ class SRMTAgent(EpisodeStreams):
         if shield is not None and shield not in SHIELDS:
             raise AgentError(f"shield={shield!r} is not one of {list(SHIELDS)} (or None: no shield)")
         self.shield = shield
-        self._shield = PIBTPlanner() if shield else None
+        self._shield = make_shield(shield) if shield else None
         if shield:
             self.name = f"{name}+{shield}-shield"
         if memory_intervention not in INTERVENTIONS:

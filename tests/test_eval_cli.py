@@ -67,9 +67,9 @@ def test_every_choice_list_is_its_definitions_own():
         found = {a.dest: tuple(a.choices) for a in parser._actions if a.choices is not None}
         assert found == expected[command], command
         (shield,) = [a for a in parser._actions if a.dest == "shield"]  # 'none' becomes None at the parser
-        assert (shield.type, shield.default, shield.metavar) == (shield_value, None, "{none,pibt}"), command
+        assert (shield.type, shield.default, shield.metavar) == (shield_value, None, "{none,pibt,guided-pibt}"), command
     assert [shield_value(text) for text in ("none", *SHIELDS)] == [None, *SHIELDS]
-    with pytest.raises(argparse.ArgumentTypeError, match=r"invalid choice: 'cbs' \(choose from none, pibt\)"):
+    with pytest.raises(argparse.ArgumentTypeError, match=r"invalid choice: 'cbs' \(choose from none, pibt, guided-pibt\)"):
         shield_value("cbs")
 
 

@@ -111,11 +111,12 @@ def _imitate(args: argparse.Namespace) -> int:
     settings = ImitationConfig(samples=args.samples, seconds=args.seconds, envs=args.envs, rollout=args.rollout,
                                epochs=args.epochs, minibatch_envs=args.minibatch_envs,
                                learning_rate=args.learning_rate, final_expert_share=args.final_expert_share,
-                               shield=args.shield == "pibt", seed=args.seed, gamma=sections["sf"]["gamma"])
+                               shield=args.shield == "pibt", seed=args.seed, gamma=sections["sf"]["gamma"],
+                               expert=args.expert)
     out = imitation_outputs(args.out)
     env = with_training_maps(env, out.parent / "maps")
     cap = f" (at most {args.seconds:.0f} s)" if args.seconds else ""
-    print(f"imitating PIBT for {args.samples:,} samples{cap} on preset {args.preset}'s environments -> {out}",
+    print(f"imitating {args.expert} for {args.samples:,} samples{cap} on preset {args.preset}'s environments -> {out}",
           flush=True)
     started = time.time()
     try:
@@ -148,6 +149,7 @@ def add_subparser(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train a policy (presets: " + ", ".join(TRAINING_PRESETS) + ")",
                                    add_help=False)
     parser.__class__ = _PassThroughParser
+    from planners.registry import EXPERTS
     from train.imitation import SAMPLES, SECONDS, ImitationConfig
 
     d = ImitationConfig()
@@ -167,6 +169,8 @@ def add_subparser(subparsers) -> None:
                    help=f"environments per gradient step, over the whole rollout (default {d.minibatch_envs})")
     p.add_argument("--model", action="append", default=[], metavar="FIELD=VALUE",
                    help="model field over the preset's (srmt.config.ModelConfig), e.g. --model hidden=64 (repeatable)")
+    p.add_argument("--expert", choices=list(EXPERTS), default=d.expert,
+                   help=f"the planner whose actions are learned (planners/registry.py; default {d.expert})")
     p.add_argument("--shield", choices=["none", *SHIELDS], default="none",
                    help="pibt: the policy's own actions in the rollouts go through the PIBT collision shield")
     p.add_argument("--learning-rate", type=Range(0, 1, lo_open=True).argtype("--learning-rate"), default=d.learning_rate, help=f"Adam (default {d.learning_rate})")

@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from envs.config import EnvConfig
 from common.options import Range
 from planners.pibt import PIBTPlanner
+from planners.registry import EXPERTS, expert_label, make_expert
 from envs.torch_backend import TorchBatchedEnv
 from srmt.checkpoint import save_policy
 from srmt.config import ModelConfig
@@ -86,6 +87,8 @@ class ImitationConfig:
     shield: bool = False
     """the policy's own actions go through the PIBT collision shield (planners/pibt.py) in the rollouts"""
     seed: int = 0
+    expert: str = "pibt"
+    """the planner whose actions are learned: a name of planners.registry.EXPERTS"""
 
     def __post_init__(self) -> None:
         problems = [SAMPLES.problem("samples", self.samples)]
@@ -99,6 +102,8 @@ class ImitationConfig:
             problems.append(f"gamma={self.gamma!r} must be in (0, 1]")
         if not 0 <= self.final_expert_share <= 1:
             problems.append(f"final_expert_share={self.final_expert_share!r} must be in [0, 1]")
+        if self.expert not in EXPERTS:
+            problems.append(f"expert={self.expert!r} is not one of the experts: {', '.join(EXPERTS)}")
         problems = [p for p in problems if p]
         if problems:
             raise ValueError("invalid imitation settings: " + "; ".join(problems))
@@ -139,7 +144,7 @@ class Collector:
         self.rngs = [np.random.default_rng([settings.seed, e]) for e in range(self.E)]
         self.shield_rngs = [np.random.default_rng([settings.seed, e, 1]) for e in range(self.E)]
         self.generator = torch.Generator().manual_seed(settings.seed)
-        self.expert, self.shield = PIBTPlanner(), PIBTPlanner()
+        self.expert, self.shield = make_expert(settings.expert), PIBTPlanner()
         self.obs, _ = self.env.reset(seed=settings.seed)
         self.expert.reset(self.E, self.A, self.rngs)
         self.shield.reset(self.E, self.A, self.shield_rngs)
@@ -210,7 +215,7 @@ def imitate(env_cfg: EnvConfig, model_cfg: ModelConfig, settings: ImitationConfi
         save_policy(path, policy, model_cfg, env_cfg.to_dict(),
                     {"algorithm": "SRMT", "command": command, "env_steps": samples, "decoding": "sample",
                      "shield": "pibt" if settings.shield else None,
-                     "imitation": {**stats, "expert": "PIBT", "settings": asdict(settings)}})
+                     "imitation": {**stats, "expert": expert_label(settings.expert), "settings": asdict(settings)}})
 
     def share_at(k: int) -> float:
         """Expert share of rollout k: falls with the budget spent (samples, or the time cap if it comes first)."""
