@@ -40,7 +40,6 @@ import json
 import math
 import multiprocessing
 import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
