@@ -8,7 +8,7 @@ Two kernels on flat int arrays, each choosing exactly what its plain reference i
   `rank_by_distance`, the same tie-break keys);
 - `plan_moves`: priority inheritance with backtracking over given preference orders (the reference:
   `shielded_actions_reference`'s recursion), here an explicit stack of (agent, parent's cell, next
-  candidate) frames.
+  candidate) frames; the planning order, numpy's stable descending argsort, by a radix sort (`_descending`).
 
 The occupancy and reservation grids (R*C cells) are kept between calls per grid size and only the cells a
 call touched are cleared after it, so a step costs O(A), not O(R*C). Kernels hold the GIL (numba's
@@ -42,7 +42,14 @@ def _scratch(cells: int) -> tuple[np.ndarray, np.ndarray]:
     return _grids[cells]
 
 
-def _bad_input(obstacles: np.ndarray, positions: np.ndarray, preferences: np.ndarray | None) -> ValueError:
+def _check_lengths(positions: np.ndarray, **per_agent: np.ndarray) -> None:
+    """ValueError unless every per-agent array has a row per position (a kernel would read past one)."""
+    wrong = {name: len(rows) for name, rows in per_agent.items() if len(rows) != len(positions)}
+    if wrong:
+        raise ValueError(f"{len(positions)} positions but {wrong} rows; pass one row per agent")
+
+
+def _bad_input(obstacles: np.ndarray, positions: np.ndarray, preferences: np.ndarray) -> ValueError:
     """What a kernel refused (it returns an empty array rather than read outside its arrays)."""
     if len(positions) and (positions.min() < 0 or (positions >= np.array(obstacles.shape)).any()):
         return ValueError(f"positions must lie on the {obstacles.shape[0]}x{obstacles.shape[1]} grid, got rows "
@@ -58,6 +65,7 @@ def plan_moves(obstacles: np.ndarray, positions: np.ndarray, preferences: np.nda
     its `preferences` row (A, K) of action codes 0..4; planners.pibt.shielded_actions' arguments."""
     positions = np.ascontiguousarray(positions, dtype=np.int64).reshape(-1, 2)
     preferences = np.ascontiguousarray(preferences, dtype=np.int64)
+    _check_lengths(positions, preferences=preferences, priorities=priorities)
     occupant, reserved = _scratch(obstacles.size)
     actions = _plan(np.ascontiguousarray(obstacles, dtype=bool).reshape(-1), obstacles.shape[0], obstacles.shape[1],
                     positions, preferences, np.ascontiguousarray(priorities, dtype=np.float64), STEPS, occupant,
@@ -83,6 +91,9 @@ def distance_ranking(obstacles: np.ndarray, positions: np.ndarray, candidates: n
     """
     positions = np.ascontiguousarray(positions, dtype=np.int64).reshape(-1, 2)
     candidates = np.ascontiguousarray(candidates, dtype=np.int64)
+    _check_lengths(positions, offsets=offsets, ties=ties)
+    if np.shape(ties)[1:] != candidates.shape:
+        raise ValueError(f"ties {np.shape(ties)} for {len(candidates)} candidates; pass (A, {len(candidates)})")
     ranked = _rank(obstacles.shape[0], obstacles.shape[1], positions, STEPS, candidates, store,
                    np.ascontiguousarray(offsets, dtype=np.int64), unreachable, np.ascontiguousarray(ties, dtype=float))
     if len(ranked) != len(positions):

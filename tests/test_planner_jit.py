@@ -174,6 +174,11 @@ def test_bad_input_is_refused_before_the_kernel_reads_it():
         plan_moves(obstacles, np.array([(0, 3)]), np.array([[0, 1, 2, 3, 4]]), np.zeros(1))
     with pytest.raises(ValueError, match="preferences must be action codes 0..4"):
         plan_moves(obstacles, np.array([(0, 0)]), np.array([[0, 1, 2, 3, 5]]), np.zeros(1))
+    with pytest.raises(ValueError, match=r"1 positions but \{'priorities': 2\} rows"):
+        plan_moves(obstacles, np.array([(0, 0)]), np.array([[0, 1, 2, 3, 4]]), np.zeros(2))
+    with pytest.raises(ValueError, match=r"ties \(1, 4\) for 5 candidates"):
+        distance_ranking(obstacles, np.array([(0, 0)]), np.arange(5), np.zeros(3, np.uint16), np.zeros(1, int), 9,
+                         np.zeros((1, 4)))
 
 
 TEXT = "........\n.#..#...\n........\n.##..#..\n........\n...#....\n.#......\n........"
