@@ -64,7 +64,7 @@ BENCH_BEGIN, BENCH_END = "<!-- report:bench -->", "<!-- /report:bench -->"
 BENCH_ROWS = (BENCH / "train.json", BENCH / "train-shield.json", BENCH / "learning.json",
               Path("docs/results/bottleneck/shipped"),
               BENCH / "eval.json", BENCH / "env.json", BENCH / "cluster.json", BENCH / "params.json",
-              BENCH / "memory.json", BENCH / "hooks.json")
+              BENCH / "memory.json", BENCH / "hooks.json", BENCH / "planner.json")
 """The README benchmark table's rows in order: a benchmark's result file or a Bottleneck evaluation folder."""
 BENCH_FORMAT = "srmt-bench-1"
 """The result files' format (benchmarks/options.py RESULT_FORMAT; tests/test_report.py checks they agree)."""
