@@ -47,6 +47,8 @@ from common.actions import ACTION_STEPS, STAY
 from planners.pathfinding import UNREACHABLE, FieldSlots, bfs_distances_many
 from planners.pibt_jit import distance_ranking, plan_moves
 
+UINT16_MAX = int(np.iinfo(np.uint16).max)
+"""An unreachable cell in a uint16 table."""
 CANDIDATE_ACTIONS = np.array([1, 2, 3, 4, STAY])
 """The candidate actions in their tie-break order: up, down, left, right, stay."""
 CANDIDATE_STEPS = np.array(ACTION_STEPS)[CANDIDATE_ACTIONS]
@@ -60,6 +62,11 @@ CACHE_BYTES = 4 << 30
 256x256 map), beyond which the least recently used tables not needed now are evicted."""
 CHUNK = 256
 """Goals per BFS batch (bounds the BFS's working memory)."""
+BATCH_AGENTS = 4096
+"""PIBTPlanner plans the envs on one map together, in batches of at most this many agents (and at most the
+tables the cache holds at once), so the cost per call is paid once per batch, not once per env."""
+BATCH_CELLS = 1 << 22
+"""... and at most this many cells of their grids in all (the kernel's occupancy and reservation grids)."""
 
 
 def distance_preferences(obstacles: np.ndarray, positions: np.ndarray, dist: np.ndarray,
@@ -82,10 +89,10 @@ def rank_by_distance(d: np.ndarray, cells: int, rng: np.random.Generator | None 
     d = np.asarray(d, dtype=np.int64)
     key = np.where(d >= 0, d, cells)                                                 # unreachable: last
     key[:, 4] = np.where(d[:, 4] >= 0, key[:, 4], cells - 1)        # goal out of reach: wait unless pushed
-    return CANDIDATE_ACTIONS[np.lexsort((_ties(len(d), rng), key))]
+    return CANDIDATE_ACTIONS[np.lexsort((tie_keys(len(d), rng), key))]
 
 
-def _ties(agents: int, rng: np.random.Generator | None) -> np.ndarray:
+def tie_keys(agents: int, rng: np.random.Generator | None) -> np.ndarray:
     """The second key of the ranking, (agents, 5): uniform draws from `rng`, or the candidates' order."""
     shape = (agents, len(CANDIDATE_ACTIONS))
     return rng.random(shape) if rng is not None else np.broadcast_to(np.arange(shape[1], dtype=float), shape)
@@ -190,9 +197,9 @@ class DistanceCache:
         """The store of `obstacles`' tables and the slot of each goal (G, 2), computing missing ones."""
         key = (obstacles.shape, obstacles.tobytes())
         if key not in self._maps:
-            dtype = np.uint16 if (~obstacles).sum() < np.iinfo(np.uint16).max else np.int32   # max: unreachable
+            dtype = np.uint16 if (~obstacles).sum() < UINT16_MAX else np.int32   # max: unreachable
             item = np.dtype(dtype).itemsize
-            capacity = min(self.budget_bytes // (obstacles.size * item), obstacles.size)   # a table per cell at most
+            capacity = self.capacity(obstacles)                                # a table per cell at most
             self._maps[key] = (FieldSlots(obstacles.size, capacity, obstacles.size * item,
                                           "raise planners.pibt.CACHE_BYTES or use fewer agents"),
                                np.zeros((capacity, obstacles.size), dtype=dtype))    # calloc: memory once written
@@ -216,13 +223,19 @@ class DistanceCache:
         self._fields(obstacles, np.asarray(goals, dtype=np.int64).reshape(-1, 2))
 
     def ranking(self, obstacles: np.ndarray, positions: np.ndarray, goals: np.ndarray,
-                rng: np.random.Generator | None = None) -> np.ndarray:
+                ties: np.ndarray) -> np.ndarray:
         """`distance_preferences` of agents at `positions` (A, 2) heading to `goals` (A, 2), compiled, read
-        from the stored tables (the same order as `rank_by_distance` of `at`'s distances, the same draws)."""
+        from the stored tables: the order `rank_by_distance` gives `at`'s distances with the same `ties`
+        (A, 5) (`tie_keys`)."""
         store, slot = self._fields(obstacles, np.asarray(goals, dtype=np.int64).reshape(-1, 2))
-        unreachable = np.iinfo(np.uint16).max if store.dtype == np.uint16 else UNREACHABLE
+        unreachable = UINT16_MAX if store.dtype == np.uint16 else UNREACHABLE
         return distance_ranking(obstacles, positions, CANDIDATE_ACTIONS, store.reshape(-1), slot * obstacles.size,
-                                unreachable, _ties(len(slot), rng))
+                                unreachable, ties)
+
+    def capacity(self, obstacles: np.ndarray) -> int:
+        """How many tables of `obstacles` the cache holds at once."""
+        item = 2 if (~obstacles).sum() < UINT16_MAX else 4
+        return min(self.budget_bytes // (obstacles.size * item), obstacles.size)
 
     def at(self, obstacles: np.ndarray, goals: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Distances (A, K) int32 from cells (rows, cols) (A, K) to each agent's goal (A, 2) (-1: unreachable),
@@ -235,7 +248,7 @@ def _as_distances(stored: np.ndarray) -> np.ndarray:
     """Stored distances as int32 with UNREACHABLE for the dtype's maximum (uint16 stores)."""
     out = stored.astype(np.int32)
     if stored.dtype == np.uint16:
-        out[stored == np.iinfo(np.uint16).max] = UNREACHABLE
+        out[stored == UINT16_MAX] = UNREACHABLE
     return out
 
 
@@ -279,33 +292,74 @@ class PIBTPlanner:
         num_envs, num_agents = self._ties.shape
         actions = np.zeros(num_envs * num_agents, dtype=np.int64)
         positions, goals, active = env.positions.cpu().numpy(), env.goals.cpu().numpy(), env.active.cpu().numpy()
-        for e in (~env.frozen.cpu()).nonzero().flatten().tolist():
-            # In lifelong mode the env hands out a new goal on arrival: a changed goal is an arrival too.
-            at_goal = (positions[e] == goals[e]).all(-1) | (goals[e] != self._last_goals[e]).any(-1)
-            self._priorities[e] = update_priorities(self._priorities[e], at_goal, self._ties[e])
-            self._last_goals[e] = goals[e]
-            live = active[e].nonzero()[0]
-            if live.size == 0:
-                continue
-            obstacles = env.resolved.maps[env.tasks[e].map_index].obstacles
-            rows = e * num_agents + live
-            actions[rows] = self.plan(obstacles, positions[e, live], goals[e, live], self._priorities[e, live],
-                                      rngs[e], None if preferences is None else preferences[rows],
-                                      None if first is None else first[rows])
+        running = ~env.frozen.cpu().numpy()
+        # In lifelong mode the env hands out a new goal on arrival: a changed goal is an arrival too.
+        at_goal = (positions == goals).all(-1) | (goals != self._last_goals).any(-1)
+        self._priorities[running] = update_priorities(self._priorities, at_goal, self._ties)[running]
+        self._last_goals[running] = goals[running]
+        live = active & running[:, None]
+        for batch in self._batches(env, live):
+            agents = [np.flatnonzero(live[e]) for e in batch]
+            rows = np.concatenate([e * num_agents + a for e, a in zip(batch, agents)])
+            pick = (lambda values: None if values is None else values[rows])
+            actions[rows] = self.plan_envs(env.resolved.maps[env.tasks[batch[0]].map_index].obstacles,
+                                           positions.reshape(-1, 2)[rows], goals.reshape(-1, 2)[rows],
+                                           self._priorities.reshape(-1)[rows], [rngs[e] for e in batch],
+                                           [len(a) for a in agents], pick(preferences), pick(first))
         return actions
+
+    def _batches(self, env: Any, live: np.ndarray) -> list[list[int]]:
+        """The envs with live agents, in order, grouped by map into batches planned together (BATCH_AGENTS,
+        BATCH_CELLS, the cache's capacity); one env per batch for the reference."""
+        open_batches: dict[int, list[int]] = {}                 # map index -> the batch being filled
+        limits: dict[int, int] = {}
+        batches = []
+        for e in np.flatnonzero(live.any(1)).tolist():
+            index = env.tasks[e].map_index
+            obstacles = env.resolved.maps[index].obstacles
+            if index not in limits:
+                limits[index] = min(BATCH_AGENTS, self.distances.capacity(obstacles))
+            batch = open_batches.get(index)
+            if (batch is None or self.reference or live[batch + [e]].sum() > limits[index]
+                    or (len(batch) + 1) * obstacles.size > BATCH_CELLS):
+                batch = open_batches[index] = []
+                batches.append(batch)
+            batch.append(e)
+        return batches
 
     def plan(self, obstacles: np.ndarray, positions: np.ndarray, goals: np.ndarray, priorities: np.ndarray,
              rng: np.random.Generator | None, preferences: np.ndarray | None = None,
              first: np.ndarray | None = None) -> np.ndarray:
         """One env's step on plain arrays: (A,) int64 actions of agents at `positions` (A, 2) heading to `goals`
         (A, 2) with `priorities` (A,); `preferences` (A, 5) or None: PIBT's own distance order from the cached
-        tables, ties drawn from `rng` (None: candidate order). The fast path, or the reference's functions."""
-        if preferences is None and self.reference:
-            r, c, _ = candidate_cells(obstacles, positions)
-            preferences = rank_by_distance(self.distances.at(obstacles, goals, r, c), obstacles.size, rng)
-        elif preferences is None:
-            preferences = self.distances.ranking(obstacles, positions, goals, rng)
+        tables, ties drawn from `rng` (None: candidate order), with `first` (A,) moved to the front if given
+        (`actions`). The fast path, or the reference's functions."""
+        return self.plan_envs(obstacles, positions, goals, priorities, [rng], [len(positions)], preferences, first)
+
+    def plan_envs(self, obstacles: np.ndarray, positions: np.ndarray, goals: np.ndarray, priorities: np.ndarray,
+                  rngs: Sequence[np.random.Generator | None], counts: Sequence[int],
+                  preferences: np.ndarray | None = None, first: np.ndarray | None = None) -> np.ndarray:
+        """`plan` for several envs on one map at once: their agents one after the other, `counts[k]` of env k,
+        whose ties come from `rngs[k]`; the same actions as `plan` env by env (no agent meets another env's)."""
+        if self.reference:
+            bounds = np.cumsum(counts)[:-1]
+            split = (lambda rows: [None] * len(counts) if rows is None else np.split(rows, bounds))
+            return np.concatenate([self._plan_reference(obstacles, *env) for env in zip(
+                split(positions), split(goals), split(priorities), split(preferences), split(first), rngs)])
+        if preferences is None:
+            ties = np.concatenate([tie_keys(n, rng) for n, rng in zip(counts, rngs)])
+            preferences = self.distances.ranking(obstacles, positions, goals, ties)
         if first is not None:
             preferences = put_first(preferences, first)
-        plan = shielded_actions_reference if self.reference else shielded_actions
-        return plan(obstacles, positions, preferences, priorities)
+        return plan_moves(obstacles, positions, preferences, priorities, np.repeat(np.arange(len(counts)), counts))
+
+    def _plan_reference(self, obstacles: np.ndarray, positions: np.ndarray, goals: np.ndarray,
+                        priorities: np.ndarray, preferences: np.ndarray | None, first: np.ndarray | None,
+                        rng: np.random.Generator | None) -> np.ndarray:
+        """`plan` by the plain Python reference."""
+        if preferences is None:
+            r, c, _ = candidate_cells(obstacles, positions)
+            preferences = rank_by_distance(self.distances.at(obstacles, goals, r, c), obstacles.size, rng)
+        if first is not None:
+            preferences = put_first(preferences, first)
+        return shielded_actions_reference(obstacles, positions, preferences, priorities)

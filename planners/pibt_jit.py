@@ -59,17 +59,22 @@ def _bad_input(obstacles: np.ndarray, positions: np.ndarray, preferences: np.nda
                       f"{preferences.max()}; rank the actions of common/actions.py")
 
 
-def plan_moves(obstacles: np.ndarray, positions: np.ndarray, preferences: np.ndarray,
-               priorities: np.ndarray) -> np.ndarray:
+def plan_moves(obstacles: np.ndarray, positions: np.ndarray, preferences: np.ndarray, priorities: np.ndarray,
+               layers: np.ndarray | None = None) -> np.ndarray:
     """(A,) int64 conflict-free actions: agents plan in decreasing `priorities` (stable among equals), each over
-    its `preferences` row (A, K) of action codes 0..4; planners.pibt.shielded_actions' arguments."""
+    its `preferences` row (A, K) of action codes 0..4; planners.pibt.shielded_actions' arguments. `layers`
+    (A,) int >= 0: agents of several envs on the same map, planned at once; agents of different layers never
+    meet (None: one env)."""
     positions = np.ascontiguousarray(positions, dtype=np.int64).reshape(-1, 2)
     preferences = np.ascontiguousarray(preferences, dtype=np.int64)
-    _check_lengths(positions, preferences=preferences, priorities=priorities)
-    occupant, reserved = _scratch(obstacles.size)
+    layers = np.zeros(len(positions), dtype=np.int64) if layers is None else np.ascontiguousarray(layers, np.int64)
+    _check_lengths(positions, preferences=preferences, priorities=priorities, layers=layers)
+    if len(layers) and layers.min() < 0:
+        raise ValueError(f"layers must be >= 0, got {layers.min()}; number the envs from 0")
+    occupant, reserved = _scratch(obstacles.size * (int(layers.max()) + 1 if len(layers) else 1))
     actions = _plan(np.ascontiguousarray(obstacles, dtype=bool).reshape(-1), obstacles.shape[0], obstacles.shape[1],
-                    positions, preferences, np.ascontiguousarray(priorities, dtype=np.float64), STEPS, occupant,
-                    reserved)
+                    positions, layers, preferences, np.ascontiguousarray(priorities, dtype=np.float64), STEPS,
+                    occupant, reserved)
     if len(actions) != len(positions):
         raise _bad_input(obstacles, positions, preferences)
     return actions
@@ -192,7 +197,8 @@ def _rank(rows, cols, positions, steps, codes, store, offsets, unreachable, ties
 
 
 @numba.njit(cache=True)
-def _plan(blocked, rows, cols, positions, preferences, priorities, steps, occupant, reserved):  # pragma: no cover
+def _plan(blocked, rows, cols, positions, layers, preferences, priorities, steps, occupant,
+          reserved):  # pragma: no cover (compiled)
     """plan_moves' kernel: `occupant` and `reserved` come in clear and are left clear; an empty array when a
     position lies off the grid or a preference is not an action."""
     n, width = preferences.shape
@@ -203,13 +209,14 @@ def _plan(blocked, rows, cols, positions, preferences, priorities, steps, occupa
     code = np.empty((n, width), dtype=np.int64)
     count = np.zeros(n, dtype=np.int64)
     for i in range(n):
-        here[i] = positions[i, 0] * cols + positions[i, 1]
+        layer = layers[i] * rows * cols              # an env's cells in the grids: its layer
+        here[i] = layer + positions[i, 0] * cols + positions[i, 1]
         occupant[here[i]] = i                        # shared cells: the last agent, as a dict would keep
         for j in range(width):
             a = preferences[i, j]
             r, c = positions[i, 0] + steps[a, 0], positions[i, 1] + steps[a, 1]
             if 0 <= r < rows and 0 <= c < cols and not blocked[r * cols + c]:
-                cand[i, count[i]] = r * cols + c
+                cand[i, count[i]] = layer + r * cols + c
                 code[i, count[i]] = a
                 count[i] += 1
     action = np.full(n, UNPLANNED, dtype=np.int64)

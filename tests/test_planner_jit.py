@@ -9,7 +9,7 @@ from envs.pogema_backend import PogemaBatchedEnv
 from envs.task import task_for_seed
 from planners.pathfinding import bfs_distances_many
 from planners.pibt import (DistanceCache, PIBTPlanner, candidate_cells, distance_preferences, rank_by_distance,
-                           shielded_actions, shielded_actions_reference, update_priorities)
+                           shielded_actions, shielded_actions_reference, tie_keys, update_priorities)
 from planners.pibt_jit import STEPS, _descending, distance_ranking, plan_moves
 
 
@@ -143,7 +143,7 @@ def test_ranking_from_the_tables_is_the_reference_ranking_with_the_same_draws(ti
     positions, goals = free[rng.choice(len(free), 20, replace=False)], free[rng.integers(len(free), size=20)]
     cache = DistanceCache()
     fast_rng, ref_rng = (np.random.default_rng(tie_seed), np.random.default_rng(tie_seed)) if tie_seed else (None,) * 2
-    fast = cache.ranking(obstacles, positions, goals, fast_rng)
+    fast = cache.ranking(obstacles, positions, goals, tie_keys(20, fast_rng))
     r, c, _ = candidate_cells(obstacles, positions)
     assert fast.tolist() == rank_by_distance(cache.at(obstacles, goals, r, c), obstacles.size, ref_rng).tolist()
     if tie_seed:
@@ -194,12 +194,15 @@ def _pogema(on_target: str, seeds: list[int], agents: int = 12) -> PogemaBatched
     return env
 
 
-@pytest.mark.parametrize("on_target, shield, steps_moves", [
-    ("restart", False, (48, 1647)), ("finish", False, (16, 234)), ("restart", True, (48, 1299))])
-def test_whole_pogema_episodes_identical_actions_both_paths(on_target, shield, steps_moves):
+@pytest.mark.parametrize("on_target, shield, steps_moves, batch_agents", [
+    ("restart", False, (48, 1647), 4096), ("finish", False, (16, 234), 4096), ("restart", True, (48, 1299), 4096),
+    ("restart", False, (48, 1647), 20)])                          # 20: batches of one 12-agent env
+def test_whole_pogema_episodes_identical_actions_both_paths(on_target, shield, steps_moves, batch_agents,
+                                                            monkeypatch):
     """PIBT plays three whole pogema episodes (its own ranking, or a random policy ranking through the shield);
     the reference planner, fed the same states and streams, chooses the same actions at every step, and no
     move is ever blocked or in conflict (finish: all 36 agents arrive by step 16)."""
+    monkeypatch.setattr("planners.pibt.BATCH_AGENTS", batch_agents)
     seeds = [0, 1, 2]
     env = _pogema(on_target, seeds)
     fast, reference = PIBTPlanner(), PIBTPlanner(reference=True)
@@ -220,6 +223,31 @@ def test_whole_pogema_episodes_identical_actions_both_paths(on_target, shield, s
             assert_conflict_free(grid(TEXT), before[e][live], moved[live])
         steps, moves = steps + 1, moves + int((actions != 0).sum())
     assert (steps, moves) == steps_moves
+
+
+def test_envs_planned_together_choose_what_each_env_alone_chooses():
+    # three envs on one map, their agents on the same cells (other layers of the grids): one call, the same
+    # actions and the same draws as three calls
+    rng = np.random.default_rng(6)
+    obstacles = rng.random((10, 10)) < 0.2
+    free = np.argwhere(~obstacles)
+    counts = [30, 1, 45]
+    positions = np.concatenate([free[rng.choice(len(free), n, replace=False)] for n in counts])
+    goals = free[rng.choice(len(free), sum(counts))]
+    priorities = rng.integers(0, 3, sum(counts)).astype(float)
+    first = rng.integers(0, 5, sum(counts))
+    planner = PIBTPlanner()
+    for chosen in (None, first):
+        together = planner.plan_envs(obstacles, positions, goals, priorities,
+                                     [np.random.default_rng(s) for s in range(3)], counts, first=chosen)
+        bounds = np.cumsum(counts)[:-1]
+        alone = [planner.plan(obstacles, *rows, np.random.default_rng(s), first=None if chosen is None else f)
+                 for s, (*rows, f) in enumerate(zip(*(np.split(a, bounds) for a in (positions, goals, priorities,
+                                                                                    first))))]
+        assert together.tolist() == np.concatenate(alone).tolist()
+        assert together.tolist() == PIBTPlanner(reference=True).plan_envs(
+            obstacles, positions, goals, priorities, [np.random.default_rng(s) for s in range(3)], counts,
+            first=chosen).tolist()
 
 
 def test_the_benchmark_times_both_planners_on_the_same_states(tmp_path):
