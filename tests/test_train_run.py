@@ -228,8 +228,8 @@ def test_parallel_mode_stops_at_train_for_env_steps(tmp_path):
     """Learner / inference / rollout processes are spawned: the adaptations must reach them."""
     exp = tmp_path / "exp"
     args = ["--experiment", str(exp), *TINY_SHAPE, "--serial_mode", "false", "--async_rl", "true",
-            "--num_workers", "1", "--train_for_env_steps", "4096", "--max_train_seconds", "60"]
-    done = _train(args, timeout=120)
+            "--num_workers", "1", "--train_for_env_steps", "4096", "--max_train_seconds", "300"]
+    done = _train(args, timeout=360)
     assert done.returncode == 0, done.stderr[-3000:]
     steps = _checkpoint_steps(exp)
     assert 4096 < steps < 4096 + 4 * 256
