@@ -1,6 +1,6 @@
 """PIBT planning speed: the compiled planner against its plain Python reference, in one run.
 
-    srmt bench planner [--agents 64 1024 16384] [--steps 16] [--rounds 3]
+    srmt bench planner [--agents 64 1024 16384] [--steps 16] [--rounds 3] [--envs 64 16]
                        [--out docs/results/bench/planner.json]
 
 For each agent count A: one env on the map `benchmarks.bench_scaling.map_for(A)` gives (a 64x64 MovingAI
@@ -12,6 +12,11 @@ untimed. Then, `--rounds` times, each planner plans every state; what is timed i
 priority inheritance with backtracking (no env step, no table built: the tables of all goals are made first
 and shared by both planners). Both planners draw the same ties (a fresh stream per state) and must choose
 identical actions at every state of every round (else the benchmark fails).
+
+`--envs E A` also times the loop over envs: `PIBTPlanner.actions` (each env's priorities, then the envs on
+one map planned together) on E envs of A agents (torch backend, lifelong, the map of A), both planners on
+the same states, `--steps` steps from the same reset per round; the env steps and the tables of new goals
+are untimed.
 
 Printed per A: agent-steps per second of both planners (all rounds together) and their ratio, per CPU
 second of the planning thread (`time.thread_time`: what one core does, however loaded the machine) and by
@@ -27,9 +32,11 @@ import argparse
 import time
 
 import numpy as np
+import torch
 
 from benchmarks.bench_scaling import AGENTS, map_for
 from benchmarks.options import ROUNDS, STEPS, Result, add_ranged, add_result_options
+from common.options import Range
 from envs.config import EnvConfig, resolve_config
 from maps.grid import free_regions
 from planners import pibt_jit
@@ -41,6 +48,7 @@ TARGET_AGENTS = 16384
 TARGET_SPEEDUP = 20
 SEED = 0
 PATHS = ("reference", "fast")
+ENVS_OPTION = Range(0, 16384, integer=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="agent counts, one env each (default 64 1024 16384)")
     add_ranged(parser, "--steps", STEPS, 16, "states planned per round")
     add_ranged(parser, "--rounds", ROUNDS, 3, "rounds: every state planned once per round by each planner")
+    parser.add_argument("--envs", type=ENVS_OPTION.argtype("--envs"), nargs=2, default=[64, 16],
+                        metavar=("E", "A"), help="also E envs of A agents each on one map, planned by "
+                        "PIBTPlanner.actions (the loop over envs); 0 0: not (default 64 16)")
     add_result_options(parser)
 
 
@@ -120,6 +131,42 @@ def measure(agents: int, steps: int, rounds: int) -> dict:
             "wall_speedup": round(sum(wall["reference"]) / sum(wall["fast"]), 1)}
 
 
+def measure_envs(envs: int, agents: int, steps: int, rounds: int) -> dict:
+    """Both planners' `actions` on the same `steps` states of E envs (torch backend, lifelong), `rounds`
+    times from the same reset: the per-env loop, ranking and planning; the env steps (with the fast actions)
+    and the distance tables of new goals are untimed."""
+    from envs.torch_backend import TorchBatchedEnv
+
+    name = map_for(agents)
+    env = TorchBatchedEnv(EnvConfig(map_name=name, num_agents=agents, on_target="restart", reward="lifelong",
+                                    collision_system="soft", obs_radius=5, max_episode_steps=256), envs,
+                          auto_reset=False)
+    obstacles = env.resolved.maps[0].obstacles
+    planners = dict(zip(PATHS, (PIBTPlanner(reference=True), PIBTPlanner())))
+    planners["reference"].distances = planners["fast"].distances
+    cpu = {path: 0.0 for path in PATHS}
+    for _ in range(rounds):
+        env.reset(seed=SEED)
+        streams = {path: [np.random.default_rng([SEED, e]) for e in range(envs)] for path in PATHS}
+        for path, planner in planners.items():
+            planner.reset(envs, agents, streams[path])
+        for _ in range(steps):
+            planners["fast"].distances.build(obstacles, env.goals.numpy().reshape(-1, 2))
+            chosen = {}
+            for path, planner in planners.items():
+                started = time.thread_time()
+                chosen[path] = planner.actions(env, streams[path])
+                cpu[path] += time.thread_time() - started
+            if (chosen["fast"] != chosen["reference"]).any():
+                raise RuntimeError(f"{envs} envs x {agents} agents: the fast planner chose other moves")
+            env.step(torch.from_numpy(chosen["fast"]))
+    rate = {path: envs * agents * steps * rounds / cpu[path] for path in PATHS}
+    return {"envs": envs, "agents": agents, "map": name, "steps": steps, "rounds": rounds, "identical_moves": True,
+            **{path: {"agent_steps_per_s": round(rate[path]), "cpu_s": round(cpu[path], 3),
+                      "us_per_env_step": round(1e6 * cpu[path] / (envs * steps * rounds), 1)} for path in PATHS},
+            "speedup": round(rate["fast"] / rate["reference"], 1)}
+
+
 def jit_warmup() -> dict:
     """The fast planner's first use in this process, on a tiny world: compiling its kernels (or loading them
     from the cache beside planners/pibt_jit.py), timed apart from everything else."""
@@ -140,8 +187,9 @@ def missed_targets(cases: list[dict]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     result = Result.begin(args)
-    for agents in args.agents:                                                # every count fits its map
-        largest_region(agents)
+    for agents in args.agents + args.envs[1:]:                                # every count fits its map
+        if agents:
+            largest_region(agents)
     warmup = jit_warmup()
     print(f"JIT warm-up: {warmup['seconds']} s ({'loaded from the cache' if warmup['from_cache'] else 'compiled'})")
     cases = []
@@ -153,11 +201,17 @@ def run(args: argparse.Namespace) -> int:
               f"CPU second; by the clock {case['reference']['wall_agent_steps_per_s']:,} and "
               f"{case['fast']['wall_agent_steps_per_s']:,} ({case['wall_speedup']}x); identical moves; "
               f"distance tables {case['tables_s']} s (untimed)", flush=True)
+    loop = measure_envs(*args.envs, args.steps, args.rounds) if args.envs[0] and args.envs[1] else None
+    if loop:
+        print(f"{loop['envs']} envs x {loop['agents']} agents on {loop['map']} (PIBTPlanner.actions): reference "
+              f"{loop['reference']['agent_steps_per_s']:,} agent-steps/s ({loop['reference']['us_per_env_step']} us "
+              f"per env), fast {loop['fast']['agent_steps_per_s']:,} ({loop['fast']['us_per_env_step']} us per env), "
+              f"{loop['speedup']}x per CPU second; identical moves", flush=True)
     summary = "; ".join(f"{c['agents']} agents: fast {c['fast']['agent_steps_per_s']:,} agent-steps/s, "
                         f"{c['speedup']}x the reference" for c in cases) + " (per CPU second of the planning thread)"
     result.save(f"PIBT planning only (ranking from cached distance tables + priority inheritance with "
                 f"backtracking), compiled vs plain Python reference, {args.steps} states x {args.rounds} rounds "
-                f"per agent count, 1 thread", summary, {"jit_warmup": warmup, "cases": cases},
+                f"per agent count, 1 thread", summary, {"jit_warmup": warmup, "cases": cases, "envs": loop},
                 target=f">= {TARGET_RATE:,} agent-steps/s at {TARGET_AGENTS:,} agents on one core; "
                        f">= {TARGET_SPEEDUP}x the reference in the same run")
     missed = missed_targets(cases)

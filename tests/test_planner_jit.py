@@ -264,9 +264,12 @@ def test_the_benchmark_times_both_planners_on_the_same_states(tmp_path):
     slow = {**case, "agents": 16384, "speedup": 3.0, "fast": {"agent_steps_per_s": 5}}
     assert len(bench_planner.missed_targets([slow])) == 2
     out = tmp_path / "planner.json"
-    assert main(["bench", "planner", "--agents", "64", "--steps", "1", "--rounds", "1", "--out", str(out)]) == 0
+    assert main(["bench", "planner", "--agents", "64", "--steps", "2", "--rounds", "1", "--envs", "3", "4",
+                 "--out", str(out)]) == 0
     record = json.loads(out.read_text())
     assert [c["agents"] for c in record["figures"]["cases"]] == [64] and "jit_warmup" in record["figures"]
+    loop = record["figures"]["envs"]
+    assert (loop["envs"], loop["agents"], loop["identical_moves"]) == (3, 4, True) and loop["fast"]["cpu_s"] > 0
 
 
 def test_the_benchmark_refuses_an_agent_count_its_map_cannot_hold(capsys):
