@@ -160,3 +160,16 @@ def test_out_writes_the_summary_and_the_figure(tmp_path, fake_runs):
     rows = out.with_suffix(".md").read_text().splitlines()
     assert rows[4] == ("| sparse | srmt | 2 | 0.500 [0.500, 0.500] | 1.000 [1.000, 1.000] | 0.000 [0.000, 0.000] | "
                        "0.750 [0.750, 0.750] | 155.0 [155.0, 155.0] | 2/2: 1500 [-4853, 7853] |")
+
+
+@pytest.mark.slow  # starts a dask cluster (in this process); the faked run_one travels to it pickled
+def test_runs_spread_over_a_dask_cluster_write_the_same_result_files(tmp_path, fake_runs):
+    distributed = pytest.importorskip("distributed")
+    argv = ["ablation", "--cells", "srmt", "empty", "--rewards", "sparse", "--seeds", "2", "--work", str(tmp_path)]
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        assert benchmarks.main([*argv, "--engine", "dask", "--scheduler", cluster.scheduler_address]) == 0
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == [
+        "sparse-empty-seed0.json", "sparse-empty-seed1.json", "sparse-srmt-seed0.json", "sparse-srmt-seed1.json"]
+    assert json.loads((tmp_path / "results" / "sparse-srmt-seed1.json").read_text())["steps_to_csr90"] == 2000
+    assert benchmarks.main([*argv, "--parallel", "2", "--engine", "dask"]) == 2  # refused: --scheduler missing
