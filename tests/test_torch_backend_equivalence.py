@@ -22,6 +22,11 @@ MODES = ["finish", "restart", "nothing"]
 # r <= 5 -> stored path windows, r = 6 -> walked each step
 LAYOUTS = [(1, 8, 8, 12, 2, 24), (2, 12, 10, 40, 6, 40), (3, 10, 12, 30, 1, 30)]
 REWARDS = {"finish": "directional", "nothing": "moving-negative", "restart": "lifelong"}
+COUNTS = {("block_both", "finish"): (4115, 89), ("block_both", "restart"): (4506, 165),
+          ("block_both", "nothing"): (4506, 580), ("soft", "finish"): (3204, 104), ("soft", "restart"): (3559, 178),
+          ("soft", "nothing"): (3559, 584), ("priority", "finish"): (3590, 93), ("priority", "restart"): (3916, 169),
+          ("priority", "nothing"): (3916, 523)}
+"""(blocked moves, goals reached) of each seeded case below: enough conflicts and goals to test the rules."""
 
 
 def config(layout, system: str, mode: str) -> EnvConfig:
@@ -46,9 +51,7 @@ def test_torch_backend_matches_pogema_step_by_step(system, mode):
     assert any(pairwise) and not all(pairwise), "both conflict finders must be exercised"
     assert any(stored) and not all(stored), "both path channel modes must be exercised"
     assert total.env_steps == 3 * 3 * 80
-    # floors, not exact counts: recorded runs give 3204-4506 blocked moves and 89-584 goals per case
-    assert total.blocked >= 1000, f"too few agent conflicts to test the collision system: {total}"
-    assert total.reached >= 50, f"too few goals reached: {total}"
+    assert (total.blocked, total.reached) == COUNTS[system, mode], total
     # every episode here runs to its length (on these crowded maps not all agents arrive in finish mode
     # either): 3 envs x (80 // 24 + 80 // 40 + 80 // 30) = 21 end, in every case
     assert total.episodes == 21, f"auto-resets: {total}"
@@ -58,7 +61,7 @@ def test_bottleneck_episodes_match():
     """The paper's task: 2 agents, finish, block_both, Bottleneck sampler starts/goals."""
     cfg = EnvConfig(map_pattern=r"bottleneck-(3|4|5)", max_episode_steps=30, reward="dense", seed=4)
     stats = lockstep(cfg, num_envs=8, steps=80, seed=5, stay_prob=0.1)
-    assert stats.episodes >= 16  # episodes last at most 30 steps: at least 2 end per env in 80 steps, 8 x 2
+    assert stats.episodes == 16  # episodes last 30 steps here: 2 end per env in 80 steps, 8 x 2
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -86,9 +89,8 @@ def test_marker_maps_match_pogema_in_finish_mode():
     stats = LockstepStats()
     for seed in range(3):
         stats.add(lockstep(marker_config(seed, "finish", SYSTEMS[seed]), num_envs=4, steps=80, seed=seed))
-    # episodes: at most 60 steps long, so at least one ends per env in 80 steps, 3 seeds x 4 envs;
-    # reached: a floor just under the 21 arrivals of a recorded run
-    assert stats.reached >= 20 and stats.episodes >= 12
+    # episodes: 60 steps long here, so one ends per env in 80 steps, 3 seeds x 4 envs
+    assert (stats.blocked, stats.reached, stats.episodes) == (115, 21, 12)
 
 
 @pytest.mark.filterwarnings("ignore:The start point")     # pogema: marker placement ignores components
@@ -115,10 +117,12 @@ def test_marker_maps_match_pogema_itself_in_restart_mode():
                 assert rewards.view(3, -1)[e].tolist() == ref_rewards
             repeats += int(((ours.goals == goals_before).all(dim=2) & (rewards.view(3, -1) > 0)).sum())
             reached += int(rewards.sum())
-    assert reached >= 10 and repeats >= 1, (reached, repeats)
+    assert (reached, repeats) == (19, 1)
 
 
 @pytest.mark.filterwarnings("ignore:The start point")
 def test_marker_maps_match_the_pogema_backend_in_restart_mode():
+    stats = LockstepStats()
     for seed in range(3):
-        lockstep(marker_config(seed, "restart", SYSTEMS[seed]), num_envs=4, steps=80, seed=seed)
+        stats.add(lockstep(marker_config(seed, "restart", SYSTEMS[seed]), num_envs=4, steps=80, seed=seed))
+    assert (stats.blocked, stats.reached, stats.episodes) == (189, 32, 12)
