@@ -218,8 +218,7 @@ class GuidedPIBTPlanner:
         local[pos[group, 0], pos[group, 1]] = False
         tables = self.distances.tables(obstacles, [tuple(g) for g in goal[group]])
         best = 0 if whole else int(self._best[e, live[stuck]])      # ahead: plan to the next goal reached
-        cells = escape_plan(local, pos[group], goal[group], tables, 0, best,
-                            self.search_budget)
+        cells = escape_plan(local, pos[group], goal[group], tables, 0, best, self.search_budget)
         if cells is None:
             self._cooldown[e] = COOLDOWN
             return None
