@@ -6,12 +6,7 @@ only on its task. The switches exist for the ablation (docs/planners.md); `--alg
 """
 from __future__ import annotations
 
-from typing import Sequence
-
-import torch
-from torch import Tensor
-
-from agents.base import BatchedEnvView, EpisodeStreams
+from agents.pibt import PlannerAgent
 from planners.guided_pibt import GuidedPIBTPlanner
 
 
@@ -22,22 +17,8 @@ def variant_name(guidance: bool, escape: bool) -> str:
     return "GuidedPIBT-" + ("guidance" if guidance else "escape" if escape else "off")
 
 
-class GuidedPIBTAgent(EpisodeStreams):
+class GuidedPIBTAgent(PlannerAgent):
     """Centralised guided PIBT with full observability (planners.guided_pibt.GuidedPIBTPlanner)."""
 
     def __init__(self, seed: int = 0, guidance: bool = True, escape: bool = True):
-        super().__init__(seed)
-        self.name, self.obs_radius = variant_name(guidance, escape), None
-        self.planner = GuidedPIBTPlanner(guidance=guidance, escape=escape)
-
-    def reset(self, num_envs: int, num_agents: int, seeds: Sequence[int] | None = None) -> None:
-        super().reset(num_envs, num_agents, seeds)
-        self.planner.reset(num_envs, num_agents, self.rngs)
-
-    def reset_envs(self, envs: Sequence[int], seeds: Sequence[int] | None = None) -> None:
-        super().reset_envs(envs, seeds)
-        self.planner.new_episodes(envs, self.rngs)
-
-    def act(self, obs: Tensor, env: BatchedEnvView) -> Tensor:
-        self.check(env)
-        return torch.from_numpy(self.planner.actions(env, self.rngs))
+        super().__init__(GuidedPIBTPlanner(guidance=guidance, escape=escape), seed, variant_name(guidance, escape))

@@ -35,7 +35,7 @@ import numpy as np
 
 from planners.congestion import Guidance, guided_fallbacks, guided_preferences
 from planners.escape import BUDGET, escape_plan
-from planners.pibt import (CACHE_BYTES, CANDIDATE_ACTIONS, CANDIDATE_SLOT, CANDIDATE_STEPS, DistanceCache,
+from planners.pibt import (tie_breakers, CACHE_BYTES, CANDIDATE_ACTIONS, CANDIDATE_SLOT, CANDIDATE_STEPS, DistanceCache,
                            candidate_cells, rank_by_distance, shielded_actions, update_priorities)
 
 WINDOW = 16
@@ -93,10 +93,8 @@ class GuidedPIBTPlanner:
 
     def new_episodes(self, envs: Sequence[int], rngs: Sequence[np.random.Generator]) -> None:
         """Envs `envs` start an episode: fresh tie-breakers from `rngs[e]`, no history, no plan."""
-        num_agents = self._ties.shape[1]
         for e in envs:
-            self._ties[e] = rngs[e].permutation(num_agents) / num_agents
-            self._priorities[e] = self._ties[e]
+            self._ties[e] = self._priorities[e] = tie_breakers(rngs[e], self._ties.shape[1])
             self._last_goals[e] = -1
             self._history[e].clear()
             self._plans[e] = None

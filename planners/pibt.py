@@ -180,6 +180,11 @@ def put_first(order: np.ndarray, first: np.ndarray) -> np.ndarray:
     return np.concatenate([first[:, None], rest], axis=1)
 
 
+def tie_breakers(rng: np.random.Generator, num_agents: int) -> np.ndarray:
+    """An episode's unique tie-breakers in [0, 1) (also PIBT's first priorities), drawn from `rng`."""
+    return rng.permutation(num_agents) / num_agents
+
+
 def update_priorities(priorities: np.ndarray, at_goal: np.ndarray, tie_breakers: np.ndarray) -> np.ndarray:
     """PIBT's dynamic priorities: +1 for agents not at their goal, the agent's tie-breaker for those at it."""
     return np.where(at_goal, tie_breakers, np.asarray(priorities) + 1.0)
@@ -274,10 +279,8 @@ class PIBTPlanner:
 
     def new_episodes(self, envs: Sequence[int], rngs: Sequence[np.random.Generator]) -> None:
         """Envs `envs` start an episode: fresh tie-breakers drawn from `rngs[e]`."""
-        num_agents = self._ties.shape[1]
         for e in envs:
-            self._ties[e] = rngs[e].permutation(num_agents) / num_agents
-            self._priorities[e] = self._ties[e]
+            self._ties[e] = self._priorities[e] = tie_breakers(rngs[e], self._ties.shape[1])
             self._last_goals[e] = -1
 
     def actions(self, env: Any, rngs: Sequence[np.random.Generator],
