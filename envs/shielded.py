@@ -17,7 +17,8 @@ import torch
 from torch import Tensor
 
 from envs.batched import BatchedEnv
-from planners.pibt import SHIELDS, PIBTPlanner
+from planners.pibt import PIBTPlanner
+from planners.registry import ROLLOUT_SHIELDS
 
 
 class ShieldError(ValueError):
@@ -46,11 +47,11 @@ class ShieldedEnv:
     def __init__(self, env: BatchedEnv, shield: str = "pibt", seed: int | None = None):
         """Args:
             env: the batched env to shield (either backend).
-            shield: one of planners.pibt.SHIELDS.
+            shield: one of planners.registry.ROLLOUT_SHIELDS.
             seed: seed of the tie-breaking streams (default: the env config's seed).
         """
-        if shield not in SHIELDS:
-            raise ShieldError(f"shield={shield!r} is not one of {list(SHIELDS)}")
+        if shield not in ROLLOUT_SHIELDS:
+            raise ShieldError(f"shield={shield!r} is not one of {list(ROLLOUT_SHIELDS)}")
         self.env, self.shield = env, shield
         self._seed = env.config.seed if seed is None else seed
         self._planner = PIBTPlanner()

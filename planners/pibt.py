@@ -55,8 +55,6 @@ CANDIDATE_STEPS = np.array(ACTION_STEPS)[CANDIDATE_ACTIONS]
 """(d_row, d_col) of each candidate (common/actions.py)."""
 CANDIDATE_SLOT = np.argsort(CANDIDATE_ACTIONS)
 """action code -> its index in CANDIDATE_ACTIONS."""
-SHIELDS = ("pibt",)
-"""Collision shields by name (`--shield`): "pibt" runs a policy's action ranking through `shielded_actions`."""
 CACHE_BYTES = 4 << 30
 """DistanceCache's budget per map: 4 GiB of distance tables (uint16 where they fit: 32,768 tables of a
 256x256 map), beyond which the least recently used tables not needed now are evicted."""

@@ -47,6 +47,10 @@ SHIELD_PLANNERS: dict[str, Entry] = {
 """`--shield NAME`: the one-step resolver a policy's ranking goes through."""
 SHIELDS = tuple(SHIELD_PLANNERS)
 """Values of --shield (besides none)."""
+ROLLOUT_SHIELDS = ("pibt",)
+"""The shields that also run inside training rollouts (`srmt train --shield`, envs/shielded.py; `srmt imitate
+--shield`): they take each agent's full ranking (PIBTPlanner's `preferences` / `first`). guided-pibt, which
+re-orders all but the first choice by traffic, serves evaluation only (eval, render, toolbox)."""
 
 
 def _entry(table: dict[str, Entry], kind: str, name: str) -> Entry:

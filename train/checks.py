@@ -24,7 +24,7 @@ from train.managed import settable_sf_options, sf_value
 from train.mazes import with_training_maps
 from train.saved_config import CONFIG_FILE, save_config
 from train.warm_start import load_init_policy
-from planners.pibt import SHIELDS
+from planners.registry import ROLLOUT_SHIELDS
 
 UNIT = Range(0, 1)
 SF_RANGES: dict[str, Range] = {
@@ -71,8 +71,8 @@ def check_config(cfg: TrainConfig) -> None:
         raise TrainConfigError("invalid training config:\n  - " + "\n  - ".join(problems))
     if run.backend not in BACKENDS:
         problems.append(f"backend={run.backend!r} is not one of {sorted(BACKENDS)}")
-    if run.shield is not None and run.shield not in SHIELDS:
-        problems.append(f"shield={run.shield!r} is not one of {list(SHIELDS)}; pass one of them or none")
+    if run.shield is not None and run.shield not in ROLLOUT_SHIELDS:
+        problems.append(f"shield={run.shield!r} is not one of {list(ROLLOUT_SHIELDS)}; pass one of them or none")
     if run.device not in DEVICES:
         problems.append(f"device={run.device!r} is not one of {list(DEVICES)}")
     elif run.device == "cuda" and not torch.cuda.is_available():

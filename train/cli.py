@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from common.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
-from planners.pibt import SHIELDS
+from planners.registry import ROLLOUT_SHIELDS
 from common.outputs import DIRECTORY, check_output
 from train.presets import TRAINING_PRESETS
 from envs.config import LIFELONG_REWARDS, NON_LIFELONG_REWARDS, is_lifelong
@@ -171,7 +171,7 @@ def add_subparser(subparsers) -> None:
                    help="model field over the preset's (srmt.config.ModelConfig), e.g. --model hidden=64 (repeatable)")
     p.add_argument("--expert", choices=list(EXPERTS), default=d.expert,
                    help=f"the planner whose actions are learned (planners/registry.py; default {d.expert})")
-    p.add_argument("--shield", choices=["none", *SHIELDS], default="none",
+    p.add_argument("--shield", choices=["none", *ROLLOUT_SHIELDS], default="none",
                    help="pibt: the policy's own actions in the rollouts go through the PIBT collision shield")
     p.add_argument("--learning-rate", type=Range(0, 1, lo_open=True).argtype("--learning-rate"), default=d.learning_rate, help=f"Adam (default {d.learning_rate})")
     p.add_argument("--final-expert-share", type=Range(0, 1).argtype("--final-expert-share"), default=d.final_expert_share,

@@ -54,7 +54,7 @@ class RunConfig:
     init_policy: str | None = None
     """policy file whose weights start a new experiment (e.g. from `srmt imitate`); train/warm_start.py"""
     shield: str | None = None
-    """collision shield inside the env: None, or a name of planners.pibt.SHIELDS ("pibt"): every agent's
+    """collision shield inside the env: None, or a name of planners.registry.ROLLOUT_SHIELDS ("pibt"): every agent's
     chosen action goes through it (envs/shielded.py), so APPO optimises the shielded team"""
 
     @property
