@@ -269,7 +269,8 @@ def test_the_benchmark_times_both_planners_on_the_same_states(tmp_path):
     record = json.loads(out.read_text())
     assert [c["agents"] for c in record["figures"]["cases"]] == [64] and "jit_warmup" in record["figures"]
     loop = record["figures"]["envs"]
-    assert (loop["envs"], loop["agents"], loop["identical_moves"]) == (3, 4, True) and loop["fast"]["cpu_s"] > 0
+    assert (loop["envs"], loop["agents"], loop["identical_moves"]) == (3, 4, True)
+    assert loop["fast"]["cpu_s"] >= 0 and loop["reference"]["cpu_s"] >= 0   # 2 steps of 3 x 4 agents: can read 0.0
 
 
 def test_the_benchmark_refuses_an_agent_count_its_map_cannot_hold(capsys):
