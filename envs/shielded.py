@@ -28,8 +28,8 @@ class ShieldError(ValueError):
 class ShieldedEnv:
     """A batched env whose `step` runs the actions through a collision shield; everything else is the env's.
 
-    Forwards explicitly (not by attribute magic) what its users read: the row contract's calls and the
-    public state tensors.
+    Forwards the row contract's calls, and through `__getattr__` only the attributes listed in FORWARDED
+    (the public state tensors and sizes its users read); any other name is an AttributeError.
 
     Example:
         >>> from envs.backends import make_backend
@@ -55,6 +55,7 @@ class ShieldedEnv:
         self.env, self.shield = env, shield
         self._seed = env.config.seed if seed is None else seed
         self._planner = PIBTPlanner()
+        self._episodes: list[int] = []                      # per env: episodes started since reset
         self._rngs: list[np.random.Generator] = []
 
     def __getattr__(self, name: str) -> Any:
@@ -72,9 +73,8 @@ class ShieldedEnv:
         obs, info = self.env.reset(seed)
         if seed is not None:
             self._seed = seed
-        self._episodes = [0] * self.num_envs
-        self._rngs = [np.random.default_rng()] * self.num_envs
-        self._streams(list(range(self.num_envs)))
+        self._episodes = [1] * self.num_envs
+        self._rngs = [np.random.default_rng([self._seed, e, 1]) for e in range(self.num_envs)]
         self._planner.reset(self.num_envs, self.num_agents, self._rngs)
         return obs, info
 
@@ -84,7 +84,8 @@ class ShieldedEnv:
         self._planner.new_episodes([e], self._rngs)
 
     def shielded(self, actions: Tensor | np.ndarray) -> np.ndarray:
-        """(N,) int64: the moves the shield executes for the chosen `actions` (N,) in the current state."""
+        """(N,) int64: the moves the shield executes for the chosen `actions` (N,) in the current state. Advances
+        PIBT's priorities by one step, as `step` does (which calls it): not a dry run."""
         chosen = torch.as_tensor(actions).reshape(-1).cpu().numpy().astype(np.int64)
         return self._planner.actions(self.env, self._rngs, first=chosen)
 
