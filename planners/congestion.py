@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planners.pibt import DistanceCache, candidate_cells, rank_by_distance
+from planners.pibt import DistanceCache, candidate_cells, put_first, rank_by_distance
 
 SCALE = 64
 """Costs are ranked as integers: distance x SCALE + round(penalty x SCALE)."""
@@ -122,6 +122,4 @@ def guided_preferences(obstacles: np.ndarray, goals: np.ndarray, cache: Distance
 def guided_fallbacks(policy: np.ndarray, guided: np.ndarray) -> np.ndarray:
     """A policy's ranking (A, 5) with its first choice kept and the other four in the guided order: the
     guided shield (the policy decides; where its choice cannot be executed, traffic decides what follows)."""
-    first = policy[:, :1]
-    rest = guided[guided != first].reshape(len(guided), 4)
-    return np.concatenate([first, rest], axis=1)
+    return put_first(guided, np.asarray(policy)[:, 0])
