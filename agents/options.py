@@ -30,6 +30,12 @@ def shield_value(text: str) -> str | None:
     return text
 
 
+def add_shield_option(parser: argparse.ArgumentParser, help_text: str, default: str | None = None) -> None:
+    """--shield {none,pibt,guided-pibt} (`shield_value`: None for none), with the command's own help."""
+    parser.add_argument("--shield", type=shield_value, default=default, metavar="{" + ",".join((NO_SHIELD, *SHIELDS)) + "}",
+                        help=help_text)
+
+
 def add_decoding_options(parser: argparse.ArgumentParser) -> None:
     """--sample / --argmax (default: the policy file's recommended decoding)."""
     decoding = parser.add_mutually_exclusive_group()
@@ -44,11 +50,10 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
     intervention, pool, agent seed."""
     parser.add_argument("--device", default="cpu", help="torch device of the policy: cpu, cuda, cuda:N (default cpu)")
     add_decoding_options(parser)
-    parser.add_argument("--shield", type=shield_value, default=None, metavar="{" + ",".join((NO_SHIELD, *SHIELDS)) + "}",
-                        help="pibt: execute SRMT's ranked actions through the PIBT collision shield (conflict-free "
-                             "moves; assumes agents exchange intentions with their neighbours; the published SRMT "
-                             "has no shield); guided-pibt: the same with the policy's other choices in guided PIBT's "
-                             "traffic order (docs/shield.md). SRMT only (default none)")
+    add_shield_option(parser, "pibt: execute SRMT's ranked actions through the PIBT collision shield (conflict-free "
+                      "moves; assumes agents exchange intentions with their neighbours; the published SRMT "
+                      "has no shield); guided-pibt: the same with the policy's other choices in guided PIBT's "
+                      "traffic order (docs/shield.md). SRMT only (default none)")
     parser.add_argument("--memory-intervention", choices=INTERVENTIONS, default="none",
                         help="replace the shared pool the agents read, at test time, same weights: zero-pool (zeros), "
                              "own-only (each agent its own memory), shuffle-envs (another environment's agents), "
