@@ -269,10 +269,10 @@ def imitate(env_cfg: EnvConfig, model_cfg: ModelConfig, settings: ImitationConfi
 
 @torch.no_grad()
 def expert_accuracy(policy: SRMTPolicy, env_cfg: EnvConfig, envs: int = 16, rollouts: int = 8,
-                    seed: int = 0) -> float:
-    """Share of agent-steps where the policy's most likely action is PIBT's, PIBT acting on `env_cfg`'s
-    maps for `rollouts` x 8 steps of `envs` environments (held out when the maps are: e.g. `validation`)."""
-    settings = ImitationConfig(envs=envs, seed=seed)
+                    seed: int = 0, expert: str = "pibt") -> float:
+    """Share of agent-steps where the policy's most likely action is the expert's (a name of EXPERTS), the expert
+    acting on `env_cfg`'s maps for `rollouts` x 8 steps of `envs` environments (held out when the maps are)."""
+    settings = ImitationConfig(envs=envs, seed=seed, expert=expert)
     was_training = policy.training
     collector = Collector(env_cfg, policy.eval(), settings)
     hits = total = 0
