@@ -19,6 +19,15 @@ per entry of ``BENCH_ROWS``: a result file a benchmark wrote with ``--out`` (``d
 title, headline figures, target, command, machine; benchmarks/options.py) or an ``srmt eval bottleneck
 --out DIR`` folder, whose ``how.json`` says how it was measured and whose ``episodes.jsonl`` gives the figures.
 
+The "Does the shared memory help?" section (between ``<!-- report:ablation -->`` and
+``<!-- /report:ablation -->``) is the Bottleneck ablation's committed summary
+(``docs/results/ablation/summary.json``, `srmt bench ablation --out`): per reward scheme and cell the seeds
+done, CSR, ISR and SoC with their 95% intervals over seeds, the env steps to training CSR 0.9, and its
+figure; a cell with fewer than ``COMPLETE_SEEDS`` seeds (or than the run planned) is marked incomplete. The
+"Learning curves" section (``<!-- report:curves -->``) has one table per learning-curve result file in
+``docs/results/recipe/`` (`srmt bench lifelong --out`, `srmt bench imitation --out`). A section whose files
+are not there says ``not run``.
+
 ``srmt report --check`` rebuilds in memory and fails when a committed table differs (tests/test_report.py
 runs it).
 
@@ -68,6 +77,15 @@ BENCH_ROWS = (BENCH / "train.json", BENCH / "train-shield.json", BENCH / "learni
 """The README benchmark table's rows in order: a benchmark's result file or a Bottleneck evaluation folder."""
 BENCH_FORMAT = "srmt-bench-1"
 """The result files' format (benchmarks/options.py RESULT_FORMAT; tests/test_report.py checks they agree)."""
+ABLATION = Path("docs/results/ablation/summary.json")
+ABLATION_FIGURE = ABLATION.with_suffix(".png")
+ABLATION_BEGIN, ABLATION_END = "<!-- report:ablation -->", "<!-- /report:ablation -->"
+COMPLETE_SEEDS = 5
+"""Seeds a cell of the ablation needs before its figures are a result (more if the run planned more)."""
+CURVES = Path("docs/results/recipe")
+CURVES_BEGIN, CURVES_END = "<!-- report:curves -->", "<!-- /report:curves -->"
+CURVE_STEPS = {"lifelong": ("env_steps", "env steps"), "imitation": ("samples", "samples")}
+"""The learning-curve benchmarks: each point's training amount, by the key and the name its table gives it."""
 
 
 class ReportError(ValueError):
@@ -311,10 +329,24 @@ def bench_row(root: Path, source: Path) -> BenchRow:
         raise ReportError(f"{path}: not a benchmark result file (format {found!r}, expected {BENCH_FORMAT!r}); "
                           "write it with the benchmark's --out")
     r = fields_of(record, ("title", "summary", "target", "command", "machine"), path)
-    machine = fields_of(r["machine"], ("note", "load_average_before", "load_average_after", "cpu_cores"), path)
-    return BenchRow(r["title"], r["summary"], r["target"], r["command"],
-                    machine["note"] or f"load average {machine['load_average_before']} before, "
-                                       f"{machine['load_average_after']} after, {machine['cpu_cores']} cores")
+    return BenchRow(r["title"], r["summary"], r["target"], r["command"], machine_text(r["machine"], path))
+
+
+def machine_text(machine: Any, path: Path) -> str:
+    """A result file's machine as a table says it: its note, or its load and cores."""
+    m = fields_of(machine, ("note", "load_average_before", "load_average_after", "cpu_cores"), path)
+    return m["note"] or (f"load average {m['load_average_before']} before, {m['load_average_after']} after, "
+                         f"{m['cpu_cores']} cores")
+
+
+def result_file(path: Path, benchmarks: tuple[str, ...]) -> dict:
+    """A result file one of `benchmarks` wrote with --out; ReportError naming the file otherwise."""
+    record = read_json(path)
+    found = record.get("benchmark") if isinstance(record, dict) else None
+    if not isinstance(record, dict) or record.get("format") != BENCH_FORMAT or found not in benchmarks:
+        raise ReportError(f"{path}: not a result file of `srmt bench {' / '.join(benchmarks)} --out` (format "
+                          f"{record.get('format') if isinstance(record, dict) else None!r}, benchmark {found!r})")
+    return record
 
 
 def evaluation_row(root: Path, folder: Path) -> BenchRow:
@@ -354,6 +386,130 @@ def bench_block(root: Path = ROOT) -> str:
     return "\n".join(lines)
 
 
+def _estimate(e: dict, digits: int = 3, scale: float = 1.0, unit: str = "") -> str:
+    """An estimate of the ablation's summary ({mean, lo, hi}, None where undefined): 'mean [lo, hi]', the mean
+    alone without an interval (one seed), '-' without a mean."""
+    if e["mean"] is None:
+        return "-"
+    text = f"{e['mean'] / scale:.{digits}f}{unit}"
+    return text if e["lo"] is None else f"{text} [{e['lo'] / scale:.{digits}f}{unit}, {e['hi'] / scale:.{digits}f}{unit}]"
+
+
+def ablation_block(root: Path = ROOT) -> str:
+    """The README's "Does the shared memory help?" section: the Bottleneck ablation's summary per reward scheme
+    and cell, or 'not run' without its file."""
+    head = [ABLATION_BEGIN, "## Does the shared memory help?", ""]
+    path = root / ABLATION
+    if not path.is_file():
+        return "\n".join(head + [f"Not run: `{ABLATION}` is not there yet (`srmt bench ablation --out {ABLATION}` "
+                                  "writes it).", ABLATION_END])
+    record = result_file(path, ("ablation",))
+    r = fields_of(record, ("title", "target", "command", "date", "machine", "figures"), path)
+    f = fields_of(r["figures"], ("cells", "rewards", "seeds", "planned", "finished", "summary",
+                                 "steps_to_csr90_source"), path)
+    needed = max(COMPLETE_SEEDS, f["seeds"])
+    found = {(c["reward"], c["cell"]): fields_of(c, ("runs", "CSR", "ISR", "SoC", "steps_to_csr90"), path)
+             for c in f["summary"]}
+    planned = [(reward, cell) for reward in f["rewards"] for cell in f["cells"]]
+    complete = sum(found[key]["runs"] >= needed for key in planned if key in found)
+    lines = head + [
+        f"From [`{ABLATION}`]({ABLATION}) (`srmt bench ablation`): {r['title']}.", "",
+        f"**{f['finished']} of {f['planned']} runs done; {complete} of {len(planned)} cells complete.** Every cell "
+        f"is planned with {f['seeds']} seeds; a cell with fewer than {needed} seeds is incomplete (marked so in its "
+        "row), and its figures are not yet a result. CSR, ISR and SoC: means over the cell's seeds of each run's "
+        "mean over the test corridors, with 95% t intervals over seeds (none with one seed). Env steps to CSR 0.9: "
+        f"{f['steps_to_csr90_source']}, in the runs that reached it (k of n). Target: {r['target']}.", ""]
+    for reward in f["rewards"]:
+        lines += [f"### {reward} reward", "", "| cell | seeds | CSR | ISR | SoC | env steps to training CSR 0.9 |",
+                  "|---|---|---|---|---|---|"]
+        for cell in f["cells"]:
+            c = found.get((reward, cell))
+            if c is None:
+                lines.append(f"| {cell} | 0 of {needed} (not run) | - | - | - | - |")
+                continue
+            s = c["steps_to_csr90"]
+            steps = f"{s['reached']} of {c['runs']} reached" + (
+                f": {_estimate(s, 2, 1e6, 'M')}" if s["reached"] else "")
+            seeds = f"{c['runs']} of {needed}" + (" (incomplete)" if c["runs"] < needed else "")
+            lines.append(f"| {cell} | {seeds} | {_estimate(c['CSR'])} | {_estimate(c['ISR'])} | "
+                         f"{_estimate(c['SoC'], 1)} | {steps} |")
+        lines.append("")
+    figure_line = (f"![CSR against corridor length, one curve per cell and reward scheme]({ABLATION_FIGURE})"
+                   if (root / ABLATION_FIGURE).is_file() else f"(no figure: `{ABLATION_FIGURE}` is not there)")
+    lines += [figure_line, "", f"Measured by `{r['command']}` ({r['date']}); machine: "
+                               f"{machine_text(r['machine'], path)}.", ABLATION_END]
+    return "\n".join(lines)
+
+
+def curve_columns(benchmark: str, shield: str | None, point: dict) -> dict[str, tuple[str, ...]]:
+    """A learning curve's columns after the training amount: header -> the keys of a point's figure. `srmt bench
+    lifelong`: each decoding's throughput (under the run's scoring shield); `srmt bench imitation`: the held-out
+    accuracy, then throughput_none and throughput_SHIELD.
+
+    >>> curve_columns("lifelong", "pibt", {"env_steps": 0, "argmax": {"throughput": 1.0}})
+    {'argmax actions, pibt shield': ('argmax', 'throughput')}
+    >>> curve_columns("imitation", "pibt", {"samples": 1, "accuracy": 0.7, "throughput_none": 0.5, "throughput_pibt": 1.2})
+    {'held-out accuracy': ('accuracy',), 'no shield': ('throughput_none',), 'pibt shield': ('throughput_pibt',)}
+    """
+    if benchmark == "lifelong":
+        suffix = f", {shield} shield" if shield else ""
+        return {f"{name} actions{suffix}": (name, "throughput") for name, value in point.items()
+                if isinstance(value, dict) and "throughput" in value}
+    throughputs = [k for k in point if k.startswith("throughput_")]
+    return {"held-out accuracy": ("accuracy",), **{
+        "no shield" if k == "throughput_none" else f"{k.removeprefix('throughput_')} shield": (k,)
+        for k in throughputs}}
+
+
+def curve_table(root: Path, source: Path) -> list[str]:
+    """One learning-curve result file (`source`, relative to `root`) as a README subsection: its stage, what
+    trained, a row per snapshot (wall minutes, samples or env steps, throughput per column), its baselines."""
+    path = root / source
+    record = result_file(path, tuple(CURVE_STEPS))
+    r = fields_of(record, ("benchmark", "title", "command", "date", "machine", "figures"), path)
+    figures = r["figures"]
+    curve = fields_of(figures, ("curve",), path)["curve"]
+    if not isinstance(curve, list) or not curve:
+        raise ReportError(f"{path}: its curve has no points; rerun the command that wrote it")
+    key, steps_name = CURVE_STEPS[r["benchmark"]]
+    columns = curve_columns(r["benchmark"], figures.get("shield"), curve[0])
+    init = ("not recorded" if "init_policy" not in figures else
+            f"`{figures['init_policy']}`" if figures["init_policy"] else "none (new weights)")
+    lines = [f"### {figures.get('stage') or source.stem}", "",
+             f"[`{source}`]({source}) (`srmt bench {r['benchmark']}`): {r['title']}. Initial policy: {init}.", "",
+             f"| wall min | {steps_name} | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]
+    for point in curve:
+        wall, amount = point.get("wall_minutes"), fields_of(point, (key,), path)[key]
+        values = []
+        for keys in columns.values():
+            value = point
+            for k in keys:
+                value = fields_of(value, (k,), path)[k]
+            values.append(_num(value))
+        lines.append(f"| {'-' if wall is None else f'{wall:.1f}'} | {amount:,} | " + " | ".join(values) + " |")
+    baselines = figures.get("baselines") or {}
+    said = ", ".join(f"{name} {_num(b['throughput'])}" for name, b in baselines.items())
+    lines += ["", (f"Baselines on the same episodes: {said}. " if said else "")
+              + f"Measured by `{r['command']}` ({r['date']}); machine: {machine_text(r['machine'], path)}.", ""]
+    return lines
+
+
+def curves_block(root: Path = ROOT) -> str:
+    """The README's "Learning curves" section: a table per result file in docs/results/recipe, or 'not run'."""
+    sources = sorted(path.relative_to(root) for path in (root / CURVES).glob("*.json"))
+    lines = [CURVES_BEGIN, "## Learning curves", ""]
+    if not sources:
+        return "\n".join(lines + [f"Not run: no result files in `{CURVES}/` yet (`srmt bench lifelong --out "
+                                   f"{CURVES}/NAME.json` and `srmt bench imitation POLICY --out {CURVES}/NAME.json` "
+                                   "write them).", CURVES_END])
+    lines += [f"One table per result file in `{CURVES}/`: throughput (mean goals per step) on the held-out "
+              "`validation` suite at every snapshot of a training run, by wall-clock minutes and training "
+              "samples or env steps.", ""]
+    for source in sources:
+        lines += curve_table(root, source)
+    return "\n".join(lines[:-1] + [CURVES_END])
+
+
 def replace_block(text: str, block: str, where: str = "README.md") -> str:
     """`text` with the part between the block's first and last line (its markers, included) replaced by `block`."""
     lines = block.splitlines()
@@ -364,10 +520,15 @@ def replace_block(text: str, block: str, where: str = "README.md") -> str:
     return text[:start] + block + text[stop + len(end):]
 
 
+README_BLOCKS = (readme_block, ablation_block, curves_block, bench_block)
+"""The README's generated parts, each between its marker comments."""
+
+
 def rebuilt_readme(text: str, root: Path = ROOT) -> str:
-    """README.md's text with both tables rebuilt from the result files."""
-    where = str(root / "README.md")
-    return replace_block(replace_block(text, readme_block(root), where), bench_block(root), where)
+    """README.md's text with every generated part rebuilt from the result files."""
+    for block in README_BLOCKS:
+        text = replace_block(text, block(root), str(root / "README.md"))
+    return text
 
 
 def pages(root: Path = ROOT) -> dict[Path, str]:

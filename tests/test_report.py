@@ -9,9 +9,10 @@ import pytest
 
 from cli.main import main as srmt
 from eval.suites import get_suite
-from eval.report import (BEGIN, BENCH, BENCH_BEGIN, BENCH_END, BENCH_FORMAT, BENCH_ROWS, END, FIGURE, RESULTS, ROOT,
-                         ReportError, bench_block, bench_row, per_count_page, published, readme_block, replace_block,
-                         stale)
+from eval.report import (ABLATION, ABLATION_BEGIN, ABLATION_END, ABLATION_FIGURE, BEGIN, BENCH, BENCH_BEGIN, BENCH_END,
+                         BENCH_FORMAT, BENCH_ROWS, CURVES, CURVES_BEGIN, CURVES_END, END, FIGURE, RESULTS, ROOT,
+                         ReportError, ablation_block, bench_block, bench_row, curves_block, per_count_page, published,
+                         readme_block, replace_block, stale)
 
 # the POGEMA benchmark paper's table of lifelong results, typed by hand
 PAPER_MEANS = {
@@ -151,7 +152,8 @@ def _checkout(root: Path, monkeypatch, throughput: float = 0.5) -> Path:
     (root / RESULTS / "mine" / "puzzles" / "episodes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     (root / "r.json").write_text(json.dumps(_bench_record("Speed", "**7.50x**")))
     (root / FIGURE.parent).mkdir(parents=True)
-    (root / "README.md").write_text(f"# x\n\n{BEGIN}\nold\n{END}\n\n{BENCH_BEGIN}\nold\n{BENCH_END}\n")
+    (root / "README.md").write_text(f"# x\n\n{BEGIN}\nold\n{END}\n\n{ABLATION_BEGIN}\nold\n{ABLATION_END}\n\n"
+                                    f"{CURVES_BEGIN}\nold\n{CURVES_END}\n\n{BENCH_BEGIN}\nold\n{BENCH_END}\n")
     return root
 
 
@@ -166,6 +168,8 @@ def test_report_rebuilds_the_checkout_it_runs_in_not_the_installed_one(tmp_path,
     readme = (root / "README.md").read_text()
     assert "| Puzzles | **0.500** |" in readme and "except the cells marked partial or not run;" in readme
     assert "| Mazes | - (not run) |" in readme and "| Speed | **7.50x** |" in readme
+    assert f"{ABLATION_BEGIN}\n## Does the shared memory help?\n\nNot run: " in readme
+    assert f"{CURVES_BEGIN}\n## Learning curves\n\nNot run: " in readme
     assert (root / FIGURE).read_bytes().startswith(b"\x89PNG")
     assert srmt(["report", "--check"]) == 0
     monkeypatch.chdir(tmp_path)
@@ -219,3 +223,110 @@ def test_an_unwritable_target_leaves_every_file_as_it_was(tmp_path, monkeypatch,
 
 def test_report_errors_are_bad_input():
     assert issubclass(ReportError, ValueError)
+
+
+def _estimate(mean, lo=None, hi=None) -> dict:
+    return {"mean": mean, "lo": lo, "hi": hi}
+
+
+def _ablation_record(planned_seeds: int = 5, runs: int = 5) -> dict:
+    """A summary `srmt bench ablation --out` could write: on the sparse reward, srmt with `runs` seeds (3 of which
+    reached training CSR 0.9), empty with one seed (no intervals), gru not run."""
+    srmt_cell = dict(reward="sparse", cell="srmt", runs=runs, seeds=list(range(runs)), CSR=_estimate(0.9, 0.8, 1.0),
+                     ISR=_estimate(0.95, 0.9, 1.0), SoC=_estimate(300.0, 280.0, 320.0),
+                     steps_to_csr90={"reached": 3, **_estimate(630_000, 410_000, 850_000)})
+    empty_cell = dict(reward="sparse", cell="empty", runs=1, seeds=[0], CSR=_estimate(0.5), ISR=_estimate(0.75),
+                      SoC=_estimate(400.0), steps_to_csr90={"reached": 0, **_estimate(None)})
+    figures = dict(budget=1000, cells=["srmt", "empty", "gru"], rewards=["sparse"], seeds=planned_seeds,
+                   planned=3 * planned_seeds, finished=runs + 1, steps_to_csr90_source="first CSR >= 0.9",
+                   summary=[srmt_cell, empty_cell])
+    return _bench_record("Ablation", "srmt ...") | {"benchmark": "ablation", "target": "SRMT first", "figures": figures}
+
+
+def test_the_ablation_section_says_each_cells_seeds_and_intervals(tmp_path):
+    (tmp_path / ABLATION.parent).mkdir(parents=True)
+    (tmp_path / ABLATION).write_text(json.dumps(_ablation_record()))
+    (tmp_path / ABLATION_FIGURE).write_bytes(b"\x89PNG")
+    assert ablation_block(tmp_path) == f"""{ABLATION_BEGIN}
+## Does the shared memory help?
+
+From [`{ABLATION}`]({ABLATION}) (`srmt bench ablation`): Ablation.
+
+**6 of 15 runs done; 1 of 3 cells complete.** Every cell is planned with 5 seeds; a cell with fewer than 5 seeds \
+is incomplete (marked so in its row), and its figures are not yet a result. CSR, ISR and SoC: means over the \
+cell's seeds of each run's mean over the test corridors, with 95% t intervals over seeds (none with one seed). Env \
+steps to CSR 0.9: first CSR >= 0.9, in the runs that reached it (k of n). Target: SRMT first.
+
+### sparse reward
+
+| cell | seeds | CSR | ISR | SoC | env steps to training CSR 0.9 |
+|---|---|---|---|---|---|
+| srmt | 5 of 5 | 0.900 [0.800, 1.000] | 0.950 [0.900, 1.000] | 300.0 [280.0, 320.0] | 3 of 5 reached: 0.63M [0.41M, \
+0.85M] |
+| empty | 1 of 5 (incomplete) | 0.500 | 0.750 | 400.0 | 0 of 1 reached |
+| gru | 0 of 5 (not run) | - | - | - | - |
+
+![CSR against corridor length, one curve per cell and reward scheme]({ABLATION_FIGURE})
+
+Measured by `srmt bench x --out f.json` (2026-01-01T00:00:00+00:00); machine: loaded: tests.
+{ABLATION_END}"""
+
+
+def test_a_cell_with_fewer_than_five_seeds_is_incomplete_even_when_the_run_planned_fewer(tmp_path):
+    (tmp_path / ABLATION.parent).mkdir(parents=True)
+    (tmp_path / ABLATION).write_text(json.dumps(_ablation_record(planned_seeds=3, runs=3)))
+    block = ablation_block(tmp_path)
+    assert "**4 of 9 runs done; 0 of 3 cells complete.** Every cell is planned with 3 seeds; a cell with fewer " \
+           "than 5 seeds is incomplete" in block
+    assert "\n| srmt | 3 of 5 (incomplete) | 0.900 [0.800, 1.000] |" in block
+    assert f"(no figure: `{ABLATION_FIGURE}` is not there)" in block
+
+
+def test_sections_without_their_files_say_not_run(tmp_path):
+    assert ablation_block(tmp_path) == (
+        f"{ABLATION_BEGIN}\n## Does the shared memory help?\n\nNot run: `{ABLATION}` is not there yet (`srmt bench "
+        f"ablation --out {ABLATION}` writes it).\n{ABLATION_END}")
+    assert curves_block(tmp_path) == (
+        f"{CURVES_BEGIN}\n## Learning curves\n\nNot run: no result files in `{CURVES}/` yet (`srmt bench lifelong "
+        f"--out {CURVES}/NAME.json` and `srmt bench imitation POLICY --out {CURVES}/NAME.json` write them).\n"
+        f"{CURVES_END}")
+
+
+def _curve_record(benchmark: str, figures: dict) -> dict:
+    return _bench_record(f"{benchmark} curve", "...") | {"benchmark": benchmark, "figures": figures}
+
+
+def test_learning_curves_have_a_table_per_result_file(tmp_path):
+    (tmp_path / CURVES).mkdir(parents=True)
+    lifelong = dict(stage="appo-shielded", init_policy="bc.pt", training_shield="pibt", shield="pibt",
+                    decodings=["argmax"], baselines={"greedy": {"throughput": 0.5}, "pibt": {"throughput": 1.5}},
+                    curve=[dict(wall_minutes=0.3, env_steps=0, argmax={"throughput": 1.2}),
+                           dict(wall_minutes=2.67, env_steps=700_416, argmax={"throughput": 1.3})])
+    (tmp_path / CURVES / "b-appo.json").write_text(json.dumps(_curve_record("lifelong", lifelong)))
+    old = json.loads((ROOT / "docs/results/imitation/hidden32.json").read_text())  # figures of an older run
+    (tmp_path / CURVES / "a-bc.json").write_text(json.dumps(_curve_record("imitation", old)))
+    block = curves_block(tmp_path)
+    bc = block.index("### a-bc")
+    assert block[bc:block.index("### appo-shielded")].splitlines()[:7] == [
+        "### a-bc", "",
+        f"[`{CURVES}/a-bc.json`]({CURVES}/a-bc.json) (`srmt bench imitation`): imitation curve. Initial policy: "
+        "not recorded.", "",
+        "| wall min | samples | held-out accuracy | no shield | pibt shield |", "|---|---|---|---|---|",
+        "| - | 1,007,616 | 0.704 | 0.381 | 0.922 |"]
+    assert "| - | 10,002,432 | 0.722 | 0.560 | 1.467 |\n\nMeasured by" in block
+    assert block[block.index("### appo-shielded"):] == f"""### appo-shielded
+
+[`{CURVES}/b-appo.json`]({CURVES}/b-appo.json) (`srmt bench lifelong`): lifelong curve. Initial policy: `bc.pt`.
+
+| wall min | env steps | argmax actions, pibt shield |
+|---|---|---|
+| 0.3 | 0 | 1.200 |
+| 2.7 | 700,416 | 1.300 |
+
+Baselines on the same episodes: greedy 0.500, pibt 1.500. Measured by `srmt bench x --out f.json` \
+(2026-01-01T00:00:00+00:00); machine: loaded: tests.
+{CURVES_END}"""
+    (tmp_path / CURVES / "c.json").write_text(json.dumps(_bench_record("Speed", "1x")))
+    with pytest.raises(ReportError, match=r"c.json: not a result file of `srmt bench lifelong / imitation --out` "
+                                          r"\(format 'srmt-bench-1', benchmark 'x'\)"):
+        curves_block(tmp_path)
