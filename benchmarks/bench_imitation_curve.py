@@ -84,12 +84,12 @@ def check_points(points: list[tuple[int, Path]], shield: str | None) -> str:
     suite = get_suite(SUITE)
     experts = {}
     for _, path in points:
-        experts[path] = expert_of(imitation_of(path, load_policy(path)))
         for each in columns(shield):
             try:
                 check_agent_fits(suite, AgentSpec(algo="srmt", checkpoint=str(path), shield=each).build())
             except ValueError as err:
                 raise ValueError(f"{path}: {err}") from err
+        experts[path] = expert_of(imitation_of(path, load_policy(path)))
     final = experts[points[-1][1]]
     other = next((path for path, expert in experts.items() if expert != final), None)
     if other is not None:
