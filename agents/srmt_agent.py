@@ -41,6 +41,7 @@ from torch import Tensor
 
 from agents.base import AgentError, BatchedEnvView, EpisodeStreams
 from common.device import resolve_device
+from envs.config import EnvConfig
 from planners.registry import SHIELDS, make_shield
 from srmt.checkpoint import load_policy
 from srmt.config import POOL_KINDS, ModelConfig
@@ -85,6 +86,9 @@ class SRMTAgent(EpisodeStreams):
         sample: sample actions from the policy instead of taking the argmax.
         seed: agent seed of the sampling streams (one per episode, see agents.base).
         name: algorithm name in result records.
+        env_config: the training env (`EnvConfig.to_dict()`, from the policy file): its `guidance` is the one
+            the agent's observations must have.
+        meta: the policy file's free-form provenance.
         batched: False runs the per-agent reference loop (slow; for checks and benchmarks).
         shield: None (the policy's actions as they are) or "pibt" (the collision shield, module docstring).
         memory_intervention: "none" or what replaces the shared pool (srmt.interventions).
@@ -101,6 +105,9 @@ class SRMTAgent(EpisodeStreams):
         self.name, self.sample, self.batched = name, sample, batched
         self.obs_radius: int | None = self.cfg.obs_radius
         self.env_config = dict(env_config or {})
+        self.guidance: str = self.env_config.get("guidance", EnvConfig.guidance)
+        """what channel 0 of its observations carries (envs.config.PathGuidance): the training env's, so
+        evaluation builds its envs with it; 'path' for policy files from before the option"""
         self.meta = dict(meta or {})
         self.state: Tensor | None = None
         if shield is not None and shield not in SHIELDS:

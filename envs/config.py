@@ -21,6 +21,10 @@ from maps.registry import default_registry
 
 CollisionSystem = Literal["block_both", "soft", "priority"]
 OnTarget = Literal["finish", "restart", "nothing"]
+PathGuidance = Literal["path", "cost-to-go", "congestion-path"]
+"""What channel 0 of the observation carries besides obstacles (-1): the agent's shortest path (+1), its
+normalised cost-to-go on every free cell, or the path with ties broken away from other agents
+(envs/observation.py defines each)."""
 
 
 def is_lifelong(on_target: str | None) -> bool:
@@ -57,6 +61,9 @@ class EnvConfig:
     """Seed of the first episode; later episodes of a batched env derive their seeds from it."""
     obs_radius: int = 2
     """Half-width r of the (2r+1)x(2r+1) egocentric observation window."""
+    guidance: PathGuidance = "path"
+    """Channel 0 besides obstacles: 'path' (the shortest path, +1), 'cost-to-go' (every free cell's normalised
+    distance to the goal in [0, 1]) or 'congestion-path' (the path, ties broken away from other agents)."""
     collision_system: CollisionSystem = "block_both"
     on_target: OnTarget = "finish"
     max_episode_steps: int = 512
@@ -176,6 +183,7 @@ def resolve_config(cfg: EnvConfig) -> ResolvedEnv:
         _choices("collision_system", cfg.collision_system, CollisionSystem),
         _choices("on_target", cfg.on_target, OnTarget),
         _choices("reward", cfg.reward, RewardScheme),
+        _choices("guidance", cfg.guidance, PathGuidance),
     ) if p]
     if not isinstance(cfg.num_agents, int) or cfg.num_agents < 1:
         problems.append(f"num_agents={cfg.num_agents!r} must be an integer >= 1")

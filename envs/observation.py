@@ -1,8 +1,7 @@
 """The SRMT paper's observations (three channels per agent) for E environments x A agents, in torch.
 
 Channels of the (2r+1)x(2r+1) window centred on each agent:
-  0. obstacles as -1, plus +1 on the cells of the agent's shortest path to its
-     goal inside the window (the agent's own cell excluded, the goal included);
+  0. obstacles as -1, plus the guidance (`EnvConfig.guidance`, below);
   1. active agents (the agent itself at the centre);
   2. goals of the *other* active agents.
 Rows of agents that are not active (arrived in `finish` mode) are all zeros.
@@ -13,18 +12,43 @@ of the goal: from the agent, step to the first neighbour (order up, down,
 left, right, pogema's action order) whose distance is one less, until the
 goal is reached or the path leaves the window.
 
+Guidance (what channel 0 adds to the obstacles):
+  path             +1 on the cells of that path inside the window (the agent's
+                   own cell excluded, the goal included): the paper's channel.
+  cost-to-go       every free cell reachable from the goal carries
+                   (d_max - d) / (d_max - d_min), d its BFS distance to the goal
+                   and d_min, d_max the least and largest such distance in the
+                   window (agent's own cell included): 1 on the window's cells
+                   nearest the goal (the goal itself when it is in view), 0 on the
+                   farthest, and 1 where the window shows one distance only; free
+                   cells that cannot reach the goal (and cells off the map) carry
+                   0 (`cost_to_go`). A CostTracer-style input (MATS-LP).
+  congestion-path  +1 on a path walked as above, except that among the
+                   neighbours one step closer the first one (same order) that no
+                   active agent stands on now is taken, and the first closer one
+                   when every closer one is taken (`walk_path` with `occupied`): the
+                   path bends around agents in its way whenever an equally short
+                   way exists, at the cost of one distance lookup per step.
+The next path cell (the `directional` reward's target) is the first cell of the
+walked path: the plain path's for path and cost-to-go, the bent one's for
+congestion-path.
+
 The pogema backend calls `Observer.observe`; the torch backend's
 `TableObserver` computes the same windows from precomputed tables, and
-tests/test_torch_backend_observe.py checks that the two agree. Tests check
-`Observer` itself against an independent BFS.
+tests/test_torch_backend_observe.py and tests/test_guidance.py check that the
+two agree. Tests check `Observer` itself against an independent BFS.
 """
 from __future__ import annotations
+
+from typing import get_args
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from common.actions import ACTION_STEPS
+from envs.config import PathGuidance
+from envs.errors import EnvConfigError
 from planners.pathfinding import DistanceStore
 
 MOVES = torch.tensor(ACTION_STEPS)
@@ -48,11 +72,20 @@ def window_index(base: Tensor, stride: Tensor, rows: Tensor, cols: Tensor, radiu
     return base[:, None, None] + r * stride[:, None, None] + c        # (N, w, w)
 
 
+def check_guidance(guidance: str) -> None:
+    """EnvConfigError unless `guidance` is one of `PathGuidance`."""
+    if guidance not in get_args(PathGuidance):
+        raise EnvConfigError(f"guidance={guidance!r} is not one of {list(get_args(PathGuidance))}")
+
+
 class Observer:
-    """Builds observations and next path cells for E envs x A agents on a fixed set of maps."""
+    """Builds observations and next path cells for E envs x A agents on a fixed set of maps, channel 0
+    with the `guidance` of the module docstring."""
 
     def __init__(self, maps: list[np.ndarray], radius: int, num_envs: int, num_agents: int,
-                 device: torch.device | str = "cpu"):
+                 device: torch.device | str = "cpu", guidance: str = "path"):
+        check_guidance(guidance)
+        self.guidance = guidance
         self.radius, self.pad = radius, radius + 1
         self.num_envs, self.num_agents = num_envs, num_agents
         self.device = torch.device(device)
@@ -119,19 +152,40 @@ class Observer:
 
         field = torch.from_numpy(self._field_offset).to(self.device)
         dist = self._distance_buffer()[window_index(field, stride, pos[:, 0], pos[:, 1], r + 1)]
-        path, first = walk_path(dist, r)
+        occupied = None
+        if self.guidance == "congestion-path":
+            occupied = occupancy[window_index(env_base, stride, pos[:, 0], pos[:, 1], r + 1)] > 0
+        path, first = walk_path(dist, r, occupied)
+        guide = cost_to_go(dist[:, 1:-1, 1:-1]) if self.guidance == "cost-to-go" else path.float()
 
-        obs = torch.stack([path.float() - obstacle_win, agents_win, others_goals], dim=1)
+        obs = torch.stack([guide - obstacle_win, agents_win, others_goals], dim=1)
         obs *= act[:, None, None, None]
         next_cell = torch.where(first[:, :1] >= 0, first + pos - p - (r + 1), torch.full_like(first, -1))
         return obs, next_cell.reshape(E, A, 2)
 
 
-def walk_path(dist: Tensor, radius: int) -> tuple[Tensor, Tensor]:
+def cost_to_go(dist: Tensor) -> Tensor:
+    """The cost-to-go guidance of windows of distances (N, w, w) int (-1 unreachable): (N, w, w) float32,
+    (s - (d - d_min)) / s with s = max(d_max - d_min, 1) on cells with d >= 0 (d_min, d_max over those of
+    the window), 0 elsewhere: (d_max - d) / (d_max - d_min), or 1 where the window shows one distance only.
+
+    >>> cost_to_go(torch.tensor([[[2, 3], [-1, 4]], [[-1, 7], [-1, -1]]])).tolist()
+    [[[1.0, 0.5], [0.0, 0.0]], [[0.0, 1.0], [0.0, 0.0]]]
+    """
+    reach = dist >= 0
+    d_min = torch.where(reach, dist, torch.iinfo(dist.dtype).max).amin(dim=(1, 2), keepdim=True)   # (N, 1, 1)
+    d_max = torch.where(reach, dist, -1).amax(dim=(1, 2), keepdim=True)
+    span = (d_max - d_min).clamp(min=1)
+    return torch.where(reach, (span + d_min - dist).float() / span.float(), 0.0)
+
+
+def walk_path(dist: Tensor, radius: int, occupied: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Follow a distance field from the centre of each window.
 
     Args:
         dist: (N, w+2, w+2) int distances to the goal (-1 unreachable), window of radius r+1.
+        occupied: None (the path rule: the first neighbour one step closer), or (N, w+2, w+2) bool cells an
+            agent stands on (congestion-path: the first closer neighbour not occupied, else the first closer).
     Returns:
         path: (N, w, w) bool cells of the path inside the radius-r window.
         first: (N, 2) window coordinates of the first path cell, -1 if the agent is
@@ -149,7 +203,12 @@ def walk_path(dist: Tensor, radius: int) -> tuple[Tensor, Tensor]:
     for step in range((2 * radius + 1) ** 2):
         nb = (cur[:, None, :] + steps).clamp_(0, size - 1)                  # (N, 4, 2)
         nb_dist = dist[rows[:, None], nb[..., 0], nb[..., 1]]               # (N, 4)
-        choice = (nb_dist == (d - 1)[:, None]).float().argmax(dim=1)        # first neighbour one step closer
+        closer = nb_dist == (d - 1)[:, None]                                # (N, 4)
+        if occupied is None:
+            choice = closer.float().argmax(dim=1)                           # first neighbour one step closer
+        else:                                                               # first free closer, else first closer
+            free = ~occupied[rows[:, None], nb[..., 0], nb[..., 1]]
+            choice = (closer.float() + (closer & free).float()).argmax(dim=1)
         cur = nb[rows, choice]
         if step == 0:
             first = torch.where(alive[:, None], cur, first)

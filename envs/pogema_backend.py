@@ -100,7 +100,7 @@ class PogemaBatchedEnv(BatchedEnv):
                              "backend (--backend torch) to step environments on a GPU")
         super().__init__(config, num_envs, "cpu", task_source, auto_reset)
         self._observer = Observer([m.obstacles for m in self.resolved.maps], self.config.obs_radius,
-                                  num_envs, self.num_agents)
+                                  num_envs, self.num_agents, guidance=self.config.guidance)
         self._envs: list[Pogema | None] = [None] * num_envs
         self._next_cell = torch.full((num_envs, self.num_agents, 2), -1, dtype=torch.long)
 

@@ -30,7 +30,7 @@ from eval.runner import Chunk, make_chunks, run_chunks
 from eval.suites import BENCHMARK_URL, Episode, EvalError, Suite, get_suite
 from maps.errors import MapError
 from maps.registry import BENCHMARK_DIR, ENV_VAR, MapRegistry, default_registry, load_collection
-from envs.config import is_lifelong
+from envs.config import EnvConfig, is_lifelong
 
 
 @dataclass
@@ -356,7 +356,8 @@ def prepare(suite_name: str, *, spec: AgentSpec | None = None, agent: Agent | No
     limits = {"max_rows": o.max_rows} if o.max_rows else {}
     if o.engine == "dask":
         limits["waves"] = 1  # small tasks: the scheduler balances them and results stream back sooner
-    chunks = make_chunks(suite, todo, obs_radius, o.maps_dir, backend=o.backend, **limits)  # validates each config
+    chunks = make_chunks(suite, todo, obs_radius, o.maps_dir, backend=o.backend,  # validates each config
+                         guidance=getattr(agent, "guidance", EnvConfig.guidance), **limits)
     return EvalPlan(suite, selected, agent, spec, o, store, chunks, others, compare_note, describe_agent(agent))
 
 

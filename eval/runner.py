@@ -58,12 +58,14 @@ class Chunk:
         return sum(ep.num_agents * ep.max_episode_steps for ep in self.episodes)
 
 
-def env_config(suite: Suite, episodes: Sequence[Episode], obs_radius: int, maps_dir: str | None) -> EnvConfig:
-    """The EnvConfig of a group of episodes (same agent count and length) of `suite`."""
+def env_config(suite: Suite, episodes: Sequence[Episode], obs_radius: int, maps_dir: str | None,
+               guidance: str = EnvConfig.guidance) -> EnvConfig:
+    """The EnvConfig of a group of episodes (same agent count and length) of `suite`, observed with `guidance`
+    (the policy's: `SRMTAgent.guidance`)."""
     names = sorted({ep.map_name for ep in episodes})
     return EnvConfig(
         map_name=None, map_pattern="(?:" + "|".join(re.escape(n) for n in names) + ")", maps_dir=maps_dir,
-        num_agents=episodes[0].num_agents, seed=0, obs_radius=obs_radius,
+        num_agents=episodes[0].num_agents, seed=0, obs_radius=obs_radius, guidance=guidance,
         collision_system=suite.collision_system, on_target=suite.on_target,
         max_episode_steps=episodes[0].max_episode_steps,
         reward=eval_reward(suite.on_target),
@@ -93,7 +95,7 @@ def start_task(env: BatchedEnv, e: int, map_index: int, seed: int) -> Task:
 
 def make_chunks(suite: Suite, episodes: Sequence[Episode], obs_radius: int, maps_dir: str | None,
                 max_rows: int = MAX_ROWS, max_envs: int = MAX_ENVS, backend: str = "pogema",
-                waves: int = WAVES) -> list[Chunk]:
+                waves: int = WAVES, guidance: str = EnvConfig.guidance) -> list[Chunk]:
     """Split episodes into chunks of up to `waves` x slots episodes, validating every env config
     (EnvConfigError on bad input) and the backend (EvalError).
 
@@ -109,7 +111,7 @@ def make_chunks(suite: Suite, episodes: Sequence[Episode], obs_radius: int, maps
         size = math.ceil(len(group) / pieces)
         for i in range(0, len(group), size):
             part = tuple(group[i:i + size])
-            config = env_config(suite, part, obs_radius, maps_dir)
+            config = env_config(suite, part, obs_radius, maps_dir, guidance)
             resolve_config(config)  # fail here, in the parent, not in a worker
             chunks.append(Chunk(config, part, min(slots, len(part)), backend))
     return sorted(chunks, key=lambda c: -c.cost)

@@ -134,6 +134,10 @@ class ToolboxAgent:
                 raise EvalError(f"the policy sees a radius-{self.agent.obs_radius} window but the toolbox config "
                                 f"sets obs_radius {radius}; set obs_radius: {self.agent.obs_radius} in its "
                                 "environment section")
+            guidance = getattr(self.agent, "guidance", view.config.guidance)
+            if guidance != view.config.guidance:
+                raise EvalError(f"the policy observes with guidance {guidance!r}; the toolbox mirror observes with "
+                                f"{view.config.guidance!r}: evaluate this policy with `srmt eval`")
             self._view = view
             self.agent.reset(1, view.num_agents, [view.tasks[0].seed])
         return self.agent.act(view.observe(), view).tolist()

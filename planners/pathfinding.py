@@ -10,7 +10,8 @@ turns fields into the path rule itself (which neighbour the path takes from
 each cell) and `follow_codes` walks it (the renderer). `packed_successor_codes`
 is the torch backend's fast path to the same rule, several steps packed per
 cell (envs/torch_backend/successors.py), straight from one BFS without
-distances. Both many-goal functions run `_frontier_bfs`: O(goals x free cells)
+distances (`canvas_fields` keeps them too, for the cost-to-go and
+congestion-path observations). Both many-goal functions run `_frontier_bfs`: O(goals x free cells)
 (docs/scale.md has the reset times it gives on 256x256 maps). `FieldSlots` is
 the memory policy of many such fields under a byte budget (the torch backend's
 path fields, PIBT's distance tables).
@@ -180,13 +181,20 @@ def packed_successor_codes(obstacles: np.ndarray, goals: np.ndarray, steps: int,
     """The path rule of goals (G, 2) on a map placed at (pad, pad) of a `shape` canvas (pad >= 1,
     nothing free outside the map): (G, shape[0] * shape[1]) int16, `steps` successor codes per
     cell packed in base 5 (digit k: the code after k steps; see `successor_codes`)."""
+    return canvas_fields(obstacles, goals, steps, pad, shape, distances=False)[0]
+
+
+def canvas_fields(obstacles: np.ndarray, goals: np.ndarray, steps: int, pad: int, shape: tuple[int, int],
+                  distances: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """`packed_successor_codes` and, if `distances`, the BFS distances (G, shape[0] * shape[1]) int32
+    (UNREACHABLE outside the map, on obstacles and on cut-off cells) from the same one BFS."""
     if pad < 1:
         raise ValueError(f"pad={pad} must be >= 1 (the canvas needs a ring of non-free cells)")
     rows, cols = obstacles.shape
     goals = np.asarray(goals, dtype=np.int64).reshape(-1, 2)
     free = np.zeros(shape, dtype=bool)
     free[pad:pad + rows, pad:pad + cols] = ~obstacles
-    return _frontier_bfs(free, (goals[:, 0] + pad) * shape[1] + goals[:, 1] + pad, steps, distances=False)[0]
+    return _frontier_bfs(free, (goals[:, 0] + pad) * shape[1] + goals[:, 1] + pad, steps, distances)
 
 
 def successor_codes(obstacles: np.ndarray, dist: np.ndarray) -> np.ndarray:

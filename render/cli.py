@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import get_args
 
 from common.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
-from envs.config import CollisionSystem, OnTarget, is_lifelong
+from envs.config import CollisionSystem, EnvConfig, OnTarget, is_lifelong
 from agents.options import add_agent_options, spec_from_args
 from eval.cli import MAPS_HELP
 from eval.evaluate import describe_agent
@@ -67,7 +67,7 @@ def run_render(args: argparse.Namespace) -> int:
     radius = agent.obs_radius or (suite.default_obs_radius if suite else 2)
     config = render_config(args.map, args.agents, maps_dir=args.maps_dir, obs_radius=radius,
                            on_target=args.on_target, collision_system=args.collision_system,
-                           max_steps=args.max_steps)
+                           max_steps=args.max_steps).replace(guidance=getattr(agent, "guidance", EnvConfig.guidance))
     attention = None
     if args.attention:  # AttentionView's defaults for what is not given
         attention = AttentionView(**{k: v for k, v in (("focus", args.focus), ("links", args.links)) if v is not None})

@@ -22,11 +22,12 @@ def random_state(rng, maps, num_envs, num_agents, shared_goals):
     return map_of_env, torch.from_numpy(pos), torch.from_numpy(goals), active
 
 
-def observe_both(maps, radius, state, pairwise=None, path_windows=None):
+def observe_both(maps, radius, state, pairwise=None, path_windows=None, guidance="path"):
+    """(TableObserver's, Observer's) observations and next cells (as canvas cells) of one state."""
     map_of_env, pos, goals, active = state
     num_envs, num_agents = active.shape
-    ref = Observer(maps, radius, num_envs, num_agents)
-    fast = TableObserver(maps, radius, num_envs, num_agents, path_windows=path_windows)
+    ref = Observer(maps, radius, num_envs, num_agents, guidance=guidance)
+    fast = TableObserver(maps, radius, num_envs, num_agents, path_windows=path_windows, guidance=guidance)
     if pairwise is not None:
         fast.pairwise = pairwise
     for e, m in enumerate(map_of_env):

@@ -16,12 +16,13 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import get_args
 
 from common.options import NON_NEGATIVE_INT, POSITIVE_INT, Range
 from planners.registry import ROLLOUT_SHIELDS
 from common.outputs import DIRECTORY, check_output
 from train.presets import TRAINING_PRESETS
-from envs.config import LIFELONG_REWARDS, NON_LIFELONG_REWARDS, is_lifelong
+from envs.config import LIFELONG_REWARDS, NON_LIFELONG_REWARDS, PathGuidance, is_lifelong
 
 HELP = """\
 Train an SRMT policy with sample-factory (APPO) on POGEMA maps.
@@ -105,6 +106,8 @@ def _imitate(args: argparse.Namespace) -> int:
     sections = preset_sections(args.preset)
     model = ModelConfig.from_dict({**sections["model"], **dict(model_field(item) for item in args.model)})
     env = EnvConfig.from_dict(sections["env"])
+    if args.guidance is not None:
+        env = env.replace(guidance=args.guidance)
     if not is_lifelong(env.on_target):
         raise ValueError(f"--preset {args.preset} is not lifelong (on_target={env.on_target}); PIBT imitation "
                          "is for the lifelong presets: lifelong-cpu, lifelong")
@@ -169,6 +172,9 @@ def add_subparser(subparsers) -> None:
                    help=f"environments per gradient step, over the whole rollout (default {d.minibatch_envs})")
     p.add_argument("--model", action="append", default=[], metavar="FIELD=VALUE",
                    help="model field over the preset's (srmt.config.ModelConfig), e.g. --model hidden=64 (repeatable)")
+    p.add_argument("--guidance", choices=get_args(PathGuidance), default=None,
+                   help="what observation channel 0 carries besides obstacles (envs/observation.py); the policy "
+                        "file records it and `srmt eval` observes with it (default: the preset's)")
     p.add_argument("--expert", choices=list(EXPERTS), default=d.expert,
                    help=f"the planner whose actions are learned (planners/registry.py; default {d.expert})")
     p.add_argument("--shield", choices=["none", *ROLLOUT_SHIELDS], default="none",

@@ -56,13 +56,15 @@ class TorchBatchedEnv(BatchedEnv):
         cfg = self.config
         self._cells = TaskCells(self.resolved.maps, self.num_agents, cfg.max_episode_steps, cfg.obs_radius)
         self._observer = TableObserver([m.obstacles for m in self.resolved.maps], cfg.obs_radius, num_envs,
-                                       self.num_agents, self.device, field_budget_bytes=field_budget_bytes)
+                                       self.num_agents, self.device, field_budget_bytes=field_budget_bytes,
+                                       guidance=cfg.guidance)
         table = self._observer.table
         self._bounded = table.bounded                         # fields of current goals only, made as they come
         if self._bounded and self.num_rows > table.capacity:
             raise FieldBudgetError(
                 f"{num_envs} env(s) x {self.num_agents} agents may hold {self.num_rows} distinct goals at once, "
-                f"whose path fields (one {table.canvas_shape[0]}x{table.canvas_shape[1]} int16 canvas each, "
+                f"whose path fields (one {table.canvas_shape[0]}x{table.canvas_shape[1]} "
+                f"{'int16' if table.distances is None else 'int16 + int32'} canvas each, "
                 f"{table.field_bytes:,} bytes, for obs_radius={cfg.obs_radius}) need "
                 f"{self.num_rows * table.field_bytes / 2**30:.2f} GiB, over field_budget_bytes="
                 f"{field_budget_bytes:,} ({table.capacity} fields); raise the budget or use fewer agents or envs")

@@ -28,6 +28,12 @@ tests compare them step by step, bit for bit). What makes it fast:
 * Floats: one lookup table turns row codes into float rows (-1/0/+1 for
   channel 0, 0/+1 for bits), written straight into the output. Inactive rows
   read empty blocks, so they come out all zero without masking.
+* Other guidance (envs/observation.py): the table keeps each field's BFS
+  distances beside its codes. 'cost-to-go' gathers the distance window and
+  adds `cost_to_go` of it to channel 0 (no path walk: its next cell is the
+  packed code's first step); 'congestion-path' gathers the radius r+1 windows
+  of distances and of a per-env occupancy canvas and walks them with
+  `walk_path`, the definition's own walk, then writes the path as row codes.
 """
 from __future__ import annotations
 
@@ -35,7 +41,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from envs.observation import MOVES, pad_like_pogema
+from envs.observation import MOVES, check_guidance, cost_to_go, pad_like_pogema, walk_path
 from envs.torch_backend.successors import FIELD_BUDGET_BYTES, SuccessorTable
 
 MAX_RADIUS = 15
@@ -78,17 +84,25 @@ class TableObserver:
 
     def __init__(self, maps: list[np.ndarray], radius: int, num_envs: int, num_agents: int,
                  device: torch.device | str = "cpu", path_windows: bool | None = None,
-                 field_budget_bytes: int = FIELD_BUDGET_BYTES):
+                 field_budget_bytes: int = FIELD_BUDGET_BYTES, guidance: str = "path"):
         """`path_windows`: store every path window (see WINDOW_TABLE_CELLS) instead of walking each
-        step; default: when r <= 5 and it fits. The observations are the same either way.
-        `field_budget_bytes`: the path fields' memory budget (`SuccessorTable`)."""
+        step; default: when r <= 5, it fits and `guidance` is 'path' (the only one that draws the plain
+        path). The observations are the same either way.
+        `field_budget_bytes`: the path fields' memory budget (`SuccessorTable`).
+        `guidance`: what channel 0 carries (envs/observation.py)."""
         if not 1 <= radius <= MAX_RADIUS:
             raise ValueError(f"obs_radius={radius} is not supported by the torch backend (1..{MAX_RADIUS}); "
                              "use the pogema backend for wider windows")
+        check_guidance(guidance)
+        if path_windows and guidance != "path":
+            raise ValueError(f"path_windows stores plain path windows; guidance={guidance!r} does not draw them "
+                             "(leave path_windows unset)")
+        self.guidance = guidance
         self.radius, self.width = r, w = radius, 2 * radius + 1
         self.num_envs, self.num_agents = num_envs, num_agents
         self.device = dev = torch.device(device)
-        self.table = SuccessorTable(maps, radius, dev, steps=walk_steps(w), budget_bytes=field_budget_bytes)
+        self.table = SuccessorTable(maps, radius, dev, steps=walk_steps(w), budget_bytes=field_budget_bytes,
+                                    distances=guidance != "path")
         hc, wc = self.table.canvas_shape
         self.stride, self.canvas_size = wc, hc * wc
         self.pairwise = num_agents * num_agents <= self.canvas_size
@@ -110,12 +124,16 @@ class TableObserver:
         self._row = torch.arange(num_envs * num_agents, device=dev)
         self._env_base = torch.arange(num_envs, device=dev).repeat_interleave(num_agents) * self.canvas_size
         self._window_rows = (self._k - r) * wc - r                                     # (w,) row starts
+        self._window_cells = (self._window_rows[:, None] + self._k).reshape(-1)        # (w*w,) cell offsets
+        ring = torch.arange(-r - 1, r + 2, device=dev)
+        self._ring_cells = (ring[:, None] * wc + ring).reshape(-1)                     # ((w+2)^2,) radius r+1
         self.moves = MOVES.to(dev)
         self.step_flat = torch.tensor([0, -wc, wc, -1, 1], device=dev)
         free = sum(int((~m).sum()) for m in maps)
         self._path_windows = None                  # row 1 + field + cell: path row codes; row 0: zeros
         if path_windows is None:
-            path_windows = r <= 5 and free * self.canvas_size <= WINDOW_TABLE_CELLS and not self.table.bounded
+            path_windows = (r <= 5 and free * self.canvas_size <= WINDOW_TABLE_CELLS and not self.table.bounded
+                            and guidance == "path")
         if path_windows and self.table.bounded:
             raise ValueError("path_windows needs every path field kept, but they exceed the field budget "
                              f"({field_budget_bytes:,} bytes); raise field_budget_bytes or walk (path_windows=False)")
@@ -240,12 +258,21 @@ class TableObserver:
         base = torch.where(act, self._map_base + cell, self._obstacle_rows.numel() - self._zero_block
                            + self._zero_centre)
         obstacles = take(self._obstacle_rows, base[:, None] + self._window_rows)
-        if self._path_windows is None:
-            path, first = self._walk(fields, cell, act)
+        cost = None
+        if self.guidance == "congestion-path":
+            path, next_cell = self._congestion_path(fields, cell, act)
         else:
-            here = fields + cell
-            path = take(self._path_windows, torch.where(act, here + 1, 0))
-            first = take(self.table.codes, here).long() % 5
+            if self.guidance == "cost-to-go":
+                path = torch.zeros((cell.shape[0], self.width), dtype=torch.int32, device=self.device)
+                first = take(self.table.codes, fields + cell).long() % 5
+                cost = self._cost_to_go(fields, cell, act)
+            elif self._path_windows is None:
+                path, first = self._walk(fields, cell, act)
+            else:
+                here = fields + cell
+                path = take(self._path_windows, torch.where(act, here + 1, 0))
+                first = take(self.table.codes, here).long() % 5
+            next_cell = torch.where(first > 0, cell + take(self.step_flat, first), -1)
         w = self.width
         buffer = self.new_obs()[1] if out is None else out
         obs = buffer[:-1].view(-1, 3, w, w)
@@ -254,8 +281,35 @@ class TableObserver:
             buffer.index_put_((self._pair_cells(cell, gcell, act),), torch.ones((), device=self.device))
         else:
             self._to_floats(obs, obstacles, path, *self._grid_bits(cell, gcell, act))
-        next_cell = torch.where(first > 0, cell + take(self.step_flat, first), -1)
+        if cost is not None:
+            obs[:, 0] += cost
         return obs, next_cell.view(cells.shape)
+
+    def _cost_to_go(self, fields: Tensor, cell: Tensor, act: Tensor) -> Tensor:
+        """`cost_to_go` of each row's distance window (N, w, w), zero on inactive rows."""
+        w = self.width
+        dist = take(self.table.distances, (fields + cell)[:, None] + self._window_cells).view(-1, w, w)
+        return cost_to_go(dist) * act[:, None, None]
+
+    def _congestion_path(self, fields: Tensor, cell: Tensor, act: Tensor) -> tuple[Tensor, Tensor]:
+        """Congestion-path row codes (N, w) (zero on inactive rows) and next canvas cells (N,) (-1: none),
+        from `walk_path` over radius r+1 windows of distances and of the active agents' cells.
+
+        Window cells beyond the canvas (rows of agents near its edge) are clamped into the tables: the
+        walk reads only neighbours of cells on the map, which lie inside the canvas (pad r >= 1)."""
+        r, w, dev = self.radius, self.width, self.device
+        dist_table = self.table.distances
+        ring = (fields + cell)[:, None] + self._ring_cells
+        dist = take(dist_table, ring.clamp(0, dist_table.numel() - 1)).view(-1, w + 2, w + 2)
+        size = self.num_envs * self.canvas_size
+        here = self._env_base + cell
+        occupancy = torch.zeros(size, dtype=torch.bool, device=dev)
+        occupancy[here[act]] = True
+        occupied = take(occupancy, (here[:, None] + self._ring_cells).clamp(0, size - 1)).view(-1, w + 2, w + 2)
+        path, first = walk_path(dist, r, occupied)                                     # (N, w, w), (N, 2)
+        codes = (path.int() * self._path_digit).sum(dim=2, dtype=torch.int32) * act[:, None]
+        step = (first[:, 0] - r - 1) * self.stride + first[:, 1] - r - 1
+        return codes, torch.where(first[:, 0] >= 0, cell + step, -1)
 
     def _grid_bits(self, cell: Tensor, gcell: Tensor, act: Tensor) -> tuple[Tensor, Tensor]:
         """Agents' and other agents' goals' row bits (N, w) int32, scattered on per-env canvases."""
