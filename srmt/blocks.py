@@ -153,17 +153,45 @@ class BlockWeights(NamedTuple):
     """(G, nh, R*T', keys) as CrossAttention returns them"""
 
 
-class Block(nn.Module):
-    """Pre-LN block: x += SA(LN x); x += gate * CA(LN x, pool); x += MLP(LN x)."""
+class PoolGate(nn.Module):
+    """The gated pool read (`ModelConfig.pool_gate`): read -> sigmoid(W LN_cross(x) + b) * LN(read).
 
-    def __init__(self, hidden: int, heads: int, cross_attention: bool) -> None:
+    The plain read, c_proj(attention(W_v pool)), enters the stream at the scale of two small-initialised
+    matrices in series and is added to a stream that LayerNorms rescale as a whole, so a read that is
+    near the mean of the memories is a small perturbation. Here the read is normalised on its own
+    (`ln_read`: unit spread per token, a learned per-channel scale) and each channel is gated by the
+    reader's own stream (`gate`): how much of the read an agent takes depends on what it sees. A gate
+    that did not depend on the reader would be a rescale of c_proj's rows, the same function.
+    """
+
+    def __init__(self, hidden: int) -> None:
         super().__init__()
+        self.ln_read = nn.LayerNorm(hidden)
+        self.gate = nn.Linear(hidden, hidden)
+
+    def forward(self, reader: torch.Tensor, read: torch.Tensor) -> torch.Tensor:
+        """reader (B, T', H): the normalised stream the queries came from; read (B, T', H) -> (B, T', H)."""
+        return torch.sigmoid(self.gate(reader)) * self.ln_read(read)
+
+
+class Block(nn.Module):
+    """Pre-LN block: x += SA(LN x); x += gate * CA(LN x, pool); x += MLP(LN x).
+
+    With `pool_gate` the cross-attention residual is x += gate * PoolGate(LN x, CA(LN x, pool)).
+    """
+
+    def __init__(self, hidden: int, heads: int, cross_attention: bool, pool_gate: bool = False) -> None:
+        super().__init__()
+        if pool_gate and not cross_attention:
+            raise ValueError("pool_gate=True gates the cross-attention's read: it needs cross_attention=True")
         self.ln_1 = nn.LayerNorm(hidden)
         self.attn = SelfAttention(hidden, heads)
         self.ln_cross_attn = nn.LayerNorm(hidden) if cross_attention else None
         self.crossattention = CrossAttention(hidden, heads) if cross_attention else None
         self.ln_2 = nn.LayerNorm(hidden)
         self.mlp = MLP(hidden)
+        # Created last so that a block without it draws the same initial weights as before it existed.
+        self.pool_gate = PoolGate(hidden) if pool_gate else None
 
     def forward(self, x: torch.Tensor, allowed: torch.Tensor, pool: torch.Tensor | None = None,
                 gate: torch.Tensor | None = None, keep: torch.Tensor | None = None,
@@ -182,7 +210,9 @@ class Block(nn.Module):
         x = (x if keep is None else x[:, keep]) + y  # (B, T', H)
         cross_weights = None
         if self.crossattention is not None:
-            c, cross_weights = self.crossattention(self.ln_cross_attn(x), pool, pool_valid, neighbours,
-                                                   need_weights)  # (B, T', H)
+            reader = self.ln_cross_attn(x)  # (B, T', H)
+            c, cross_weights = self.crossattention(reader, pool, pool_valid, neighbours, need_weights)  # (B, T', H)
+            if self.pool_gate is not None:
+                c = self.pool_gate(reader, c)  # (B, T', H)
             x = torch.where(gate[:, None, None], x + c, x)  # (B, T', H)
         return x + self.mlp(self.ln_2(x)), BlockWeights(self_weights, cross_weights)  # (B, T', H)

@@ -64,6 +64,10 @@ class ModelConfig:
     """K of the local pool: memories each agent reads at most, its own included"""
     pool_radius: int = 5
     """Chebyshev radius in cells of the local pool's search window"""
+    pool_gate: bool = False
+    """srmt only: the pool read enters the agent's stream as x + g(x) * LN(read), a per-channel gate that
+    depends on the reader, on a read normalised to unit spread (docs/model.md, "Gated pool read");
+    False: x + read, as published"""
 
     def __post_init__(self) -> None:
         errors = []
@@ -81,6 +85,11 @@ class ModelConfig:
         elif self.pool == "local" and self.memory == "stored":
             errors.append("pool='local' needs memory='rebuilt' or 'learned': memory='stored' keeps all A "
                           "memories in every state row, which is what a local pool avoids")
+        if not isinstance(self.pool_gate, bool):
+            errors.append(f"pool_gate={self.pool_gate!r} must be True or False")
+        elif self.pool_gate and self.variant != "srmt":
+            errors.append(f"pool_gate=True gates the shared pool's read and needs variant='srmt' (the only "
+                          f"variant with a pool), got variant={self.variant!r}; set pool_gate=False")
         minimum = {"hidden": 1, "heads": 1, "blocks": 1, "resnet_blocks": 0, "filters": 1,
                    "obs_radius": 0, "history": 0, "num_actions": 1, "gru_hidden": 1,
                    "pool_neighbours": 1, "pool_radius": 0}

@@ -61,10 +61,11 @@ class SRMTCore(nn.Module):
         tokens = cfg.position_table_size
         self.wpe = nn.Embedding(tokens, cfg.hidden)
         self.blocks = nn.ModuleList(
-            Block(cfg.hidden, cfg.heads, cross_attention=cfg.uses_pool) for _ in range(cfg.blocks))
+            Block(cfg.hidden, cfg.heads, cross_attention=cfg.uses_pool, pool_gate=cfg.pool_gate)
+            for _ in range(cfg.blocks))
         self.ln_f = nn.LayerNorm(cfg.hidden)
-        # Default nn.Linear init, kept on purpose: with stored memory this head never
-        # receives a gradient (docs/model.md), so it stays the fixed projection it starts as.
+        # Default nn.Linear init, kept on purpose: with stored memory (and no intent loss, train/imitation.py)
+        # this head never receives a gradient (docs/model.md), so it stays the fixed projection it starts as.
         self.memory_head = nn.Linear(cfg.hidden, cfg.hidden, bias=False) if cfg.uses_memory else None
         allowed = torch.ones(tokens, tokens, dtype=torch.bool)  # (T, T) query x key
         if cfg.attention_mask == "causal":

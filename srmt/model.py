@@ -18,7 +18,7 @@ from torch import nn
 from srmt.config import ModelConfig
 from srmt.core import make_core
 from srmt.encoder import ResNetEncoder
-from srmt.rollout import unroll
+from srmt.rollout import unroll_memories
 from srmt.state import initial_state, state_size
 
 
@@ -74,9 +74,19 @@ class SRMTPolicy(nn.Module):
         Returns:
             logits (E, A, T, num_actions), values (E, A, T).
         """
+        logits, values, _ = self.unroll_memories(obs, states, num_agents, positions)
+        return logits, values
+
+    def unroll_memories(self, obs: torch.Tensor, states: torch.Tensor, num_agents: int,
+                        positions: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`unroll`, and the memories the agents wrote at each step (srmt.rollout.unroll_memories).
+
+        Returns:
+            logits (E, A, T, num_actions), values (E, A, T), memories (E, A, T, M).
+        """
         envs, agents, steps = obs.shape[:3]
         if agents != num_agents:
             raise ValueError(f"obs holds {agents} agents per environment, num_agents={num_agents}")
         features = self.encoder(obs.flatten(0, 2)).view(envs, agents, steps, -1)  # (E, A, T, H)
-        out = unroll(self.core, features, states, positions)  # (E, A, T, H')
-        return self.policy_head(out), self.value_head(out).squeeze(-1)
+        out, memories = unroll_memories(self.core, features, states, positions)  # (E, A, T, H'), (E, A, T, M)
+        return self.policy_head(out), self.value_head(out).squeeze(-1), memories

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from srmt.config import ModelConfig
+from srmt.intent import IntentHead
 from srmt.model import SRMTPolicy
 
 
@@ -25,3 +27,9 @@ def count_parameters(model: SRMTPolicy) -> dict[str, int]:
     counts.update({name: _numel(child) for name, child in model.named_children()})
     counts.update({f"core.{name}": _numel(child) for name, child in model.core.named_children()})
     return counts
+
+
+def count_intent_head(cfg: ModelConfig, moves: int) -> int:
+    """Parameters of the training-only intent head (srmt/intent.py) of `cfg` predicting `moves` moves:
+    moves x num_actions x (hidden + 1). Not part of the policy, so not in `count_parameters`."""
+    return _numel(IntentHead(cfg, moves))

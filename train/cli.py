@@ -100,7 +100,7 @@ def _imitate(args: argparse.Namespace) -> int:
     from srmt.config import ModelConfig
     from train.overrides import model_field
     from train.presets import preset_sections
-    from train.imitation import ImitationConfig, imitate
+    from train.imitation import ImitationConfig, check_intent_loss, imitate
     from train.mazes import with_training_maps
 
     sections = preset_sections(args.preset)
@@ -115,7 +115,8 @@ def _imitate(args: argparse.Namespace) -> int:
                                epochs=args.epochs, minibatch_envs=args.minibatch_envs,
                                learning_rate=args.learning_rate, final_expert_share=args.final_expert_share,
                                shield=args.shield == "pibt", seed=args.seed, gamma=sections["sf"]["gamma"],
-                               expert=args.expert)
+                               expert=args.expert, intent_loss=args.intent_loss, intent_moves=args.intent_moves)
+    check_intent_loss(model, settings)
     out = imitation_outputs(args.out)
     env = with_training_maps(env, out.parent / "maps")
     cap = f" (at most {args.seconds:.0f} s)" if args.seconds else ""
@@ -153,7 +154,7 @@ def add_subparser(subparsers) -> None:
                                    add_help=False)
     parser.__class__ = _PassThroughParser
     from planners.registry import EXPERTS
-    from train.imitation import SAMPLES, SECONDS, ImitationConfig
+    from train.imitation import INTENT_LOSS, INTENT_MOVES, SAMPLES, SECONDS, ImitationConfig
 
     d = ImitationConfig()
     p = subparsers.add_parser("imitate", help="behaviour cloning of the PIBT planner (APPO warm start)",
@@ -184,4 +185,9 @@ def add_subparser(subparsers) -> None:
                    help="share of envs executing the expert's actions at the end; falls linearly from 1 "
                         f"(default {d.final_expert_share})")
     p.add_argument("--seed", type=NON_NEGATIVE_INT.argtype("--seed"), default=d.seed)
+    p.add_argument("--intent-loss", type=INTENT_LOSS.argtype("--intent-loss"), default=d.intent_loss, metavar="W",
+                   help="weight of an auxiliary loss: predict each agent's next --intent-moves expert actions from "
+                        "the memory it writes to the pool (variants srmt, rmt; docs/model.md; default 0: off)")
+    p.add_argument("--intent-moves", type=INTENT_MOVES.argtype("--intent-moves"), default=d.intent_moves,
+                   metavar="K", help=f"moves the intent head predicts, at most --rollout (default {d.intent_moves})")
     p.set_defaults(func=_imitate)

@@ -19,7 +19,10 @@ window and the shared memory) learns to predict it:
   memories the agents write and read over the rollout; loss = cross-entropy
   against the expert's actions plus a value loss towards the discounted
   returns of the training reward, so that APPO starts with a critic that fits
-  the policy.
+  the policy; with `intent_loss` W > 0, plus W x the cross-entropy of an intent
+  head (srmt/intent.py) that predicts each agent's next `intent_moves` expert
+  actions from the memory it writes to the pool at that step (the head is a
+  training aid: it is not saved, the policy file is an ordinary one).
 
 Both cores: the next rollout is collected (expert planning and env steps, by an
 acting copy of the policy with the weights of the last update) in a thread
@@ -51,7 +54,9 @@ from envs.torch_backend import TorchBatchedEnv
 from srmt.checkpoint import save_policy
 from srmt.config import ModelConfig
 from srmt.decoding import action_preferences
+from srmt.intent import IntentHead, intent_loss, next_moves
 from srmt.model import SRMTPolicy
+from srmt.state import unpack_state
 
 SNAPSHOTS = "snapshots-imitation"
 """Folder beside the policy file that holds the run's snapshots (policy-SAMPLES.pt)."""
@@ -59,6 +64,10 @@ SAMPLES = Range(1, 1e10, integer=True)
 """Allowed sample budgets: up to 1e10 (about 700 hours at this machine's speed)."""
 SECONDS = Range(0, 7 * 24 * 3600, lo_open=True)
 """Allowed wall-clock caps: up to one week."""
+INTENT_LOSS = Range(0)
+"""Allowed weights of the intent loss: finite, >= 0 (0: off)."""
+INTENT_MOVES = Range(1, integer=True)
+"""Allowed numbers of moves the intent head predicts (it also needs `rollout` >= them)."""
 
 
 @dataclass(frozen=True)
@@ -89,9 +98,19 @@ class ImitationConfig:
     seed: int = 0
     expert: str = "pibt"
     """the planner whose actions are learned: a name of planners.registry.EXPERTS"""
+    intent_loss: float = 0.0
+    """W: weight of the intent loss (0: off): an auxiliary head predicts each agent's next `intent_moves`
+    expert actions from the memory it writes at that step (srmt/intent.py; needs variant srmt or rmt)"""
+    intent_moves: int = 3
+    """K: moves the intent head predicts (the expert's actions at t .. t+K-1 of the same episode and rollout)"""
 
     def __post_init__(self) -> None:
-        problems = [SAMPLES.problem("samples", self.samples)]
+        problems = [SAMPLES.problem("samples", self.samples), INTENT_LOSS.problem("intent_loss", self.intent_loss),
+                    INTENT_MOVES.problem("intent_moves", self.intent_moves)]
+        if INTENT_MOVES.contains(self.intent_moves) and isinstance(self.rollout, int) and self.rollout > 0 \
+                and self.intent_moves > self.rollout:
+            problems.append(f"intent_moves={self.intent_moves} must be <= rollout={self.rollout}: moves past the "
+                            "rollout's end are never seen by the learner (lower intent_moves or raise rollout)")
         if self.seconds is not None:
             problems.append(SECONDS.problem("seconds", self.seconds))
         problems += [f"{name}={getattr(self, name)!r} must be > 0" for name in ("envs", "rollout", "epochs",
@@ -107,6 +126,14 @@ class ImitationConfig:
         problems = [p for p in problems if p]
         if problems:
             raise ValueError("invalid imitation settings: " + "; ".join(problems))
+
+
+def check_intent_loss(model_cfg: ModelConfig, settings: ImitationConfig) -> None:
+    """Refuse an intent loss on a model that writes no memory (`srmt imitate` calls this before any work)."""
+    if settings.intent_loss > 0 and not model_cfg.uses_memory:
+        raise ValueError(f"--intent-loss {settings.intent_loss:g} predicts moves from the memory an agent writes, "
+                         f"and variant={model_cfg.variant!r} writes none (the intent head reads the memory token of "
+                         "variants 'srmt' and 'rmt'); use one of them or --intent-loss 0")
 
 
 def discounted_returns(rewards: torch.Tensor, dones: torch.Tensor, last_value: torch.Tensor,
@@ -199,10 +226,14 @@ def imitate(env_cfg: EnvConfig, model_cfg: ModelConfig, settings: ImitationConfi
         The last report: samples, wall seconds, accuracy, goals per step of the executed actions,
         seconds spent collecting and learning.
     """
+    check_intent_loss(model_cfg, settings)
     torch.manual_seed(settings.seed)
     policy = init if init is not None else SRMTPolicy(model_cfg)
     policy.train()
-    optimizer = torch.optim.Adam(policy.parameters(), lr=settings.learning_rate)
+    # made after the policy, so that the policy's initial weights do not depend on the intent loss
+    head = IntentHead(model_cfg, settings.intent_moves) if settings.intent_loss > 0 else None
+    optimizer = torch.optim.Adam([*policy.parameters(), *(head.parameters() if head else [])],
+                                 lr=settings.learning_rate)
     learner_rng = torch.Generator().manual_seed(settings.seed + 1)
     collector = Collector(env_cfg, policy, settings)
     E, A, T = settings.envs, collector.A, settings.rollout
@@ -241,7 +272,7 @@ def imitate(env_cfg: EnvConfig, model_cfg: ModelConfig, settings: ImitationConfi
                 helper = threading.Thread(target=collect, args=(k + 1, pending), daemon=True)
                 helper.start()
             t0 = time.perf_counter()
-            accuracy, loss = learn(policy, optimizer, batch, settings, learner_rng)
+            learned = learn(policy, optimizer, batch, settings, learner_rng, head)
             timing["learn_seconds"] += time.perf_counter() - t0
             if helper is not None:
                 helper.join()
@@ -250,9 +281,11 @@ def imitate(env_cfg: EnvConfig, model_cfg: ModelConfig, settings: ImitationConfi
             last = k + 1 == rollouts or out_of_time
             if time.time() - last_report > report_seconds or last:
                 last_report = time.time()
-                stats = dict(samples=samples, seconds=round(time.time() - started, 1), accuracy=round(accuracy, 4),
+                stats = dict(samples=samples, seconds=round(time.time() - started, 1),
+                             accuracy=round(learned["accuracy"], 4),
+                             **({"intent_accuracy": round(learned["intent_accuracy"], 4)} if head else {}),
                              goals_per_step=round(batch.goals / T / E, 3), expert_share=round(share_at(k), 3),
-                             loss=round(loss, 4), **{key: round(v, 1) for key, v in timing.items()})
+                             loss=round(learned["loss"], 4), **{key: round(v, 1) for key, v in timing.items()})
                 report(stats)
             if samples // snapshot_every != (samples - per_rollout) // snapshot_every and not last:
                 save(out.parent / SNAPSHOTS / f"policy-{samples:011d}.pt")
@@ -286,17 +319,33 @@ def expert_accuracy(policy: SRMTPolicy, env_cfg: EnvConfig, envs: int = 16, roll
 
 
 def learn(policy: SRMTPolicy, optimizer: torch.optim.Optimizer, batch: Rollout, settings: ImitationConfig,
-          rng: torch.Generator) -> tuple[float, float]:
-    """`epochs` passes over `batch` in minibatches of whole environments; (accuracy, loss) of the last one."""
+          rng: torch.Generator, intent_head: IntentHead | None = None) -> dict[str, float]:
+    """`epochs` passes over `batch` in minibatches of whole environments.
+
+    The loss is the cross-entropy against the expert's actions plus `value_coef` x the value loss, plus, with
+    an `intent_head`, `intent_loss` x its cross-entropy on each agent's next `intent_moves` expert actions
+    (srmt/intent.py), read from the memory the agent wrote at that step.
+
+    Returns:
+        accuracy, loss and (with an intent head) intent_accuracy of the last minibatch.
+    """
     A = batch.obs.shape[1]
     for _ in range(settings.epochs):
         for envs in torch.randperm(batch.obs.shape[0], generator=rng).split(settings.minibatch_envs):
-            logits, values = policy.unroll(batch.obs[envs], batch.states[envs], A, batch.positions[envs])
+            logits, values, memories = policy.unroll_memories(batch.obs[envs], batch.states[envs], A,
+                                                              batch.positions[envs])
             target = batch.experts[envs].flatten()
             loss = (F.cross_entropy(logits.flatten(0, 2), target)
                     + settings.value_coef * F.mse_loss(values.flatten(), batch.returns[envs].flatten()))
+            if intent_head is not None:
+                states = batch.states[envs]  # (e, A, T, S)
+                starts = unpack_state(states.flatten(0, 2), policy.cfg, A).steps_seen.view(states.shape[:3]) == 0
+                moves, valid = next_moves(batch.experts[envs], starts, settings.intent_moves)  # (e, A, T, K)
+                intent, intent_accuracy = intent_loss(intent_head(memories), moves, valid)
+                loss = loss + settings.intent_loss * intent
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
     accuracy = float((logits.flatten(0, 2).argmax(1) == target).float().mean())
-    return accuracy, loss.item()
+    return {"accuracy": accuracy, "loss": loss.item(),
+            **({"intent_accuracy": intent_accuracy} if intent_head is not None else {})}

@@ -138,6 +138,8 @@ def resolve_key(key: str) -> tuple[list[tuple[str, str]], str | None]:
             " or ".join(f"--{s}.{name}" for s in owners)
     if name in MANAGED_SF:
         return [], f"--{key} is set by srmt train: {MANAGED_SF[name].reason}"
+    if name in ("intent_loss", "intent_moves"):  # train/imitation.py ImitationConfig; docs/model.md, "Intent loss"
+        return [], f"--{key} is an `srmt imitate` option: the intent loss learns the expert's moves; APPO has none"
     every = [n for s in SECTIONS for n in fields[s]]
     close = difflib.get_close_matches(name, every, n=3)
     hint = f"; did you mean {['--' + c for c in close]}?" if close else ""
