@@ -14,6 +14,12 @@ before any cell gets the next), one run:
 3. WORK/results/KEY.json, written when the run ends: CSR / ISR / SoC per
    corridor length and the training's CSR curve.
 
+`--task relay` runs the same grid on the relay task (envs/relay.py, docs/maps.md "Relay"), where only
+shared memory can tell an agent its goal: trained with `--task relay` (episodes of 7 steps), evaluated on its
+own test set (RELAY_TEST_LENGTHS x seeds 0..39, every side pair 10 times, 7-step episodes; corridor length
+changes nothing an agent sees there). Its runs are named `relay-REWARD-CELL-seedS`; a work directory's
+finished runs and training experiments must be of the task asked for.
+
 Env steps to CSR 0.9 come from the training's own episode statistics: the first
 `metrics/CSR` point of the experiment's TensorBoard summary (sample-factory's
 mean over the last 100 training episodes, sampled actions, on the training
@@ -30,6 +36,8 @@ cell, one panel per reward scheme).
 
     srmt bench ablation --work /work/ablation --budget 1.5e6 --out docs/results/ablation/summary.json
     srmt bench ablation --work /work/ablation --budget 1.5e6 --summary-only --out summary.json
+    srmt bench ablation --task relay --cells srmt rmt empty --rewards directional --work /work/relay \
+        --budget 2e6 --out docs/results/memory-task/ablation.json
 """
 from __future__ import annotations
 
@@ -43,7 +51,7 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence, get_args
 
 from benchmarks.options import (ROUNDS, WORKERS, Result, add_overrides, add_ranged, add_result_options, overrides,
                                 train_command)
@@ -51,10 +59,11 @@ from common.options import Range
 from common.outputs import DIRECTORY, check_output
 from eval.cluster import ENGINES
 from eval.stats import mean_ci
-from maps.bottleneck import TEST_LENGTHS, parse_bottleneck_length
+from maps.bottleneck import TEST_LENGTHS, map_name, parse_bottleneck_length
 from srmt.config import ATTENTION_MASKS, MEMORY_MODES, VARIANTS, ModelConfig
 from srmt.interventions import INTERVENTIONS
-from envs.config import NON_LIFELONG_REWARDS as BOTTLENECK_REWARDS
+from envs.config import NON_LIFELONG_REWARDS as BOTTLENECK_REWARDS, TaskName
+from envs.relay import RELAY, RELAY_STEPS
 
 BUDGET = Range(0, 1e10, lo_open=True, integer=True)
 """Env (agent) steps of every training run."""
@@ -63,6 +72,13 @@ SHORT = tuple(L for L in TEST_LENGTHS if L <= 50)
 """The test corridors up to the training lengths' range (L = 3..50); the rest (100..1000) are `long`."""
 DEFAULT_CELLS = ("srmt", "rmt", "attention", "empty", "gru", "srmt,memory=stored", "srmt,mask=full")
 DEFAULT_REWARDS = ("sparse", "directional")
+TASKS: tuple[str, ...] = get_args(TaskName)
+STANDARD = "standard"
+RELAY_TEST_LENGTHS = (3, 10, 30, 100)
+"""The relay task's test corridors (the standard suite's quick set): nothing an agent sees within the 7 steps
+depends on the length, so a few stand for all."""
+RELAY_TEST_SEEDS = tuple(range(40))
+"""Seed s gives agent a the left end iff bit a of s is 0 (envs/relay.py): 40 seeds hold each pair 10 times."""
 METRICS = ("CSR", "ISR", "SoC")
 
 
@@ -136,15 +152,20 @@ class Run:
     reward: str
     cell: Cell
     seed: int
+    task: str = STANDARD
 
     @property
     def key(self) -> str:
-        """`sparse-srmt.memory-stored-seed0`: the run's directory and result file name."""
-        return f"{self.reward}-{self.cell.slug}-seed{self.seed}"
+        """`sparse-srmt.memory-stored-seed0` (`relay-sparse-srmt-seed0` on the relay task): the run's directory
+        and result file name."""
+        prefix = "" if self.task == STANDARD else f"{self.task}-"
+        return f"{prefix}{self.reward}-{self.cell.slug}-seed{self.seed}"
 
 
-def plan(cells: Sequence[str], rewards: Sequence[str], seeds: int) -> list[Run]:
+def plan(cells: Sequence[str], rewards: Sequence[str], seeds: int, task: str = STANDARD) -> list[Run]:
     """Every run, checked before any work, in training order: reward schemes, then seeds, then cells."""
+    if task not in TASKS:
+        raise AblationError(f"--task {task!r} is not one of {list(TASKS)}")
     parsed = [parse_cell(text) for text in cells]
     for reward in rewards:
         if reward not in BOTTLENECK_REWARDS:
@@ -156,7 +177,7 @@ def plan(cells: Sequence[str], rewards: Sequence[str], seeds: int) -> list[Run]:
         raise AblationError(f"cells {repeated} or reward schemes {list(rewards)} given twice; give each once")
     if seeds < 1:
         raise AblationError(f"--seeds {seeds}: every cell needs at least 1 seed")
-    return [Run(reward, cell, seed) for reward in rewards for seed in range(seeds) for cell in parsed]
+    return [Run(reward, cell, seed, task) for reward in rewards for seed in range(seeds) for cell in parsed]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,8 +200,9 @@ class Job:
         r = self.run
         memory = ["--memory", r.cell.memory] if r.cell.memory else []
         mask = ["--attention_mask", r.cell.mask] if r.cell.mask else []
-        return train_command("--preset", "bottleneck", "--reward", r.reward, "--variant", r.cell.variant, *memory,
-                             *mask, "--seed", str(r.seed), "--experiment", str(self.run_dir / "train"),
+        task = ["--task", r.task] if r.task != STANDARD else []
+        return train_command("--preset", "bottleneck", *task, "--reward", r.reward, "--variant", r.cell.variant,
+                             *memory, *mask, "--seed", str(r.seed), "--experiment", str(self.run_dir / "train"),
                              "--train_for_env_steps", str(self.budget), *self.train_options)
 
 
@@ -216,14 +238,32 @@ def steps_to(curve: Sequence[Sequence[float]], target: float = TARGET_CSR) -> in
 
 
 def evaluate_policy(job: Job, policy: Path) -> dict[int, dict[str, float]]:
-    """Corridor length -> mean CSR / ISR / SoC of `policy` (greedy) on the full bottleneck suite."""
+    """Corridor length -> mean CSR / ISR / SoC of `policy` (greedy) on the full bottleneck suite, or on the
+    relay test set for the relay task."""
     from eval.evaluate import evaluate
     from eval.runner import AgentSpec
 
     spec = AgentSpec(checkpoint=str(policy), sample=False, memory_intervention=job.run.cell.intervention)
+    if job.run.task == RELAY:
+        return per_length(relay_records(spec, job.backend))
     result = evaluate("bottleneck", spec=spec, out_dir=job.run_dir / "eval", workers=job.eval_workers,
                       backend=job.backend, progress=False)
     return per_length(result.records)
+
+
+def relay_records(agent, backend: str, lengths: Sequence[int] = RELAY_TEST_LENGTHS,
+                  seeds: Sequence[int] = RELAY_TEST_SEEDS) -> list[dict]:
+    """The episode records of `agent` (an Agent or AgentSpec) on the relay task: every length x seed, 7 steps,
+    the evaluation suite's dynamics and reward, in this process."""
+    from eval.runner import MAX_ENVS, AgentSpec, Chunk, env_config, run_chunks
+    from eval.suites import Episode, get_suite
+
+    built = agent.build() if isinstance(agent, AgentSpec) else agent
+    episodes = tuple(Episode(map_name(L), 2, seed, RELAY_STEPS) for L in lengths for seed in seeds)
+    config = env_config(get_suite("bottleneck"), episodes, built.obs_radius or 2, None).replace(task=RELAY)
+    records: list[dict] = []
+    run_chunks(built, [Chunk(config, episodes, min(MAX_ENVS, len(episodes)), backend)], records.append)
+    return records
 
 
 def per_length(records: Iterable[dict]) -> dict[int, dict[str, float]]:
@@ -250,8 +290,8 @@ def run_one(job: Job) -> dict:
     curve = csr_curve(experiment)
     meta = load_policy(policy).meta
     cell = job.run.cell
-    return dict(key=job.run.key, reward=job.run.reward, cell=cell.name, variant=cell.variant, memory=cell.memory,
-                mask=cell.mask, intervention=cell.intervention, seed=job.run.seed,
+    return dict(key=job.run.key, task=job.run.task, reward=job.run.reward, cell=cell.name, variant=cell.variant,
+                memory=cell.memory, mask=cell.mask, intervention=cell.intervention, seed=job.run.seed,
                 budget=job.budget, env_steps=meta.get("env_steps"),
                 command=job.train_command()[2:], steps_to_csr90=steps_to(curve),
                 training_csr_curve=[[s, round(c, 4)] for s, c in curve],
@@ -301,6 +341,9 @@ def execute(jobs: Sequence[Job], done: Callable[[dict], None], parallel: int, sc
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cells", nargs="+", default=list(DEFAULT_CELLS),
                         help="VARIANT[,memory=MODE][,mask=MASK][,intervention=NAME] (default: %(default)s)")
+    parser.add_argument("--task", default=STANDARD,
+                        help=f"the Bottleneck's task, one of {list(TASKS)} (default: %(default)s; relay: "
+                             "envs/relay.py, evaluated on its own test set)")
     parser.add_argument("--rewards", nargs="+", default=list(DEFAULT_REWARDS),
                         help=f"reward schemes, of {list(BOTTLENECK_REWARDS)} (default: %(default)s)")
     add_ranged(parser, "--seeds", ROUNDS, 5, "training seeds per cell (0..N-1)")
@@ -318,7 +361,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    runs = plan(args.cells, args.rewards, args.seeds)
+    runs = plan(args.cells, args.rewards, args.seeds, args.task)
     if (args.engine == "dask") != (args.scheduler is not None):
         raise AblationError("--engine dask and --scheduler ADDRESS go together")
     if args.engine == "dask" and args.parallel != 1:
@@ -332,6 +375,7 @@ def run(args: argparse.Namespace) -> int:
     if stale:
         raise AblationError(f"--budget {args.budget:g}: the finished runs {stale[:3]}... of {work} used another "
                             "budget; give theirs or another --work")
+    check_tasks(args.task, records, jobs, work)
     todo = [j for j in jobs if j.run.key not in records]
     print(f"{len(runs)} runs planned, {len(records)} finished in {work}, "
           f"{0 if args.summary_only else len(todo)} to run; budget {args.budget:,} env steps each", flush=True)
@@ -350,14 +394,18 @@ def run(args: argparse.Namespace) -> int:
         for line in summary_lines(cells):
             print(line)
         if result.out is not None:
-            title = (f"Ablation on the Bottleneck: {len(finished)} of {len(runs)} runs "
-                     f"({len(args.cells)} cells x {len(args.rewards)} reward schemes x {args.seeds} seeds), "
-                     f"{args.budget:,} env steps of `srmt train --preset bottleneck` each (the paper: 2e7), "
-                     "greedy on the full test set (L = 3..50, 100..1000 x 10 seeds)"
+            relay = args.task == RELAY
+            title = (f"Ablation on the Bottleneck{' relay task' if relay else ''}: {len(finished)} of {len(runs)} "
+                     f"runs ({len(args.cells)} cells x {len(args.rewards)} reward schemes x {args.seeds} seeds), "
+                     f"{args.budget:,} env steps of `srmt train --preset bottleneck"
+                     f"{' --task relay' if relay else ''}` each (the paper: 2e7), greedy on "
+                     + (f"the relay test set (L = {', '.join(map(str, RELAY_TEST_LENGTHS))} x seeds 0.."
+                        f"{len(RELAY_TEST_SEEDS) - 1}, {RELAY_STEPS}-step episodes)" if relay else
+                        "the full test set (L = 3..50, 100..1000 x 10 seeds)")
                      + (f"; training options {' '.join(extra)}" if extra else ""))
             result.save(title, "; ".join(summary_lines(cells)),
-                        dict(budget=args.budget, cells=args.cells, rewards=args.rewards, seeds=args.seeds,
-                             train_options=list(extra),
+                        dict(task=args.task, budget=args.budget, cells=args.cells, rewards=args.rewards,
+                             seeds=args.seeds, train_options=list(extra),
                              planned=len(runs), finished=len(finished), steps_to_csr90_source=
                              "first logged training CSR (metrics/CSR: last 100 training episodes, sampled) >= 0.9",
                              summary=cells, runs=[r["key"] for r in finished]),
@@ -366,6 +414,21 @@ def run(args: argparse.Namespace) -> int:
                 plot(cells, args.rewards, result.out.with_suffix(".png"))
                 result.out.with_suffix(".md").write_text(table(cells, title))
     return 0
+
+
+def check_tasks(task: str, records: dict[str, dict], jobs: Sequence[Job], work: Path) -> None:
+    """AblationError if a finished run (its record; none: standard) or a training experiment to resume (its
+    saved config) of the work directory is of another task than `task`: one work directory, one task."""
+    from train.saved_config import saved_config
+
+    other = [k for k, rec in records.items() if rec.get("task", STANDARD) != task]
+    for job in jobs:
+        saved = None if job.run.key in records else saved_config(job.run_dir / "train")
+        if saved is not None and saved["env"].get("task", STANDARD) != task:
+            other.append(f"{job.run.key} (training)")
+    if other:
+        raise AblationError(f"--task {task}: the runs {other[:3]} of {work} are of another task; give theirs or "
+                            "another --work")
 
 
 def run_line(record: dict) -> str:
@@ -396,7 +459,8 @@ def summarise(records: Sequence[dict]) -> list[dict]:
             values = []
             for rec in recs:
                 chosen = [m[metric] for L, m in rec["per_length"].items() if keep(int(L))]
-                values.append(sum(chosen) / len(chosen))
+                if chosen:                                      # a test set may have no long corridors
+                    values.append(sum(chosen) / len(chosen))
             return values
 
         reached = [rec["steps_to_csr90"] for rec in recs if rec["steps_to_csr90"] is not None]

@@ -31,6 +31,7 @@ from envs.batched import BatchedEnv
 from envs.config import EnvConfig, ResolvedEnv, is_lifelong
 from common.device import resolve_device
 from envs.observation import Observer
+from envs.relay import task_view
 from envs.rewards import step_rewards
 from envs.task import Task
 
@@ -145,7 +146,7 @@ class PogemaBatchedEnv(BatchedEnv):
     def observe(self) -> Tensor:
         """Observations (N, 3, w, w) of the current state (e.g. after `reset_env`)."""
         obs, self._next_cell = self._observer.observe(self.positions, self.goals, self.active)
-        return obs
+        return task_view(self, obs)
 
     # ------------------------------------------------------------------- API
     def reset(self, seed: int | None = None) -> tuple[Tensor, dict]:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from envs.config import ResolvedEnv, is_lifelong
-from maps.bottleneck import parse_bottleneck_length, sample_starts_goals
+from envs.relay import bottleneck_cells
+from maps.bottleneck import parse_bottleneck_length
 
 Cell = tuple[int, int]
 
@@ -28,7 +29,7 @@ def task_for_seed(resolved: ResolvedEnv, map_index: int, seed: int) -> Task:
         return Task(map_index, seed, cfg.starts, cfg.goals)
     length = parse_bottleneck_length(resolved.maps[map_index].name)
     if length is not None and cfg.num_agents == 2 and not is_lifelong(cfg.on_target):
-        starts, goals = sample_starts_goals(length, seed)
+        starts, goals = bottleneck_cells(cfg.task, length, seed)
         return Task(map_index, seed, tuple(map(tuple, starts)), tuple(map(tuple, goals)))
     return Task(map_index, seed)
 

@@ -28,6 +28,7 @@ from torch import Tensor
 from envs.batched import BatchedEnv
 from envs.config import EnvConfig, is_lifelong
 from planners.pathfinding import FieldBudgetError
+from envs.relay import task_view
 from envs.rewards import step_rewards
 from envs.task import Task
 from envs.torch_backend.dynamics import resolve_moves
@@ -179,7 +180,7 @@ class TorchBatchedEnv(BatchedEnv):
         obs, buffer = self._observer.new_obs()
         with torch.inference_mode():
             self._next_cell = self._observer.observe(cells, goal_cells, self.active, fields, buffer)[1]
-        return obs
+        return task_view(self, obs)
 
     # ------------------------------------------------------------------- API
     def reset(self, seed: int | None = None) -> tuple[Tensor, dict]:
