@@ -62,7 +62,7 @@ from eval.stats import mean_ci
 from maps.bottleneck import TEST_LENGTHS, map_name, parse_bottleneck_length
 from srmt.config import ATTENTION_MASKS, MEMORY_MODES, VARIANTS, ModelConfig
 from srmt.interventions import INTERVENTIONS
-from envs.config import NON_LIFELONG_REWARDS as BOTTLENECK_REWARDS, TaskName
+from envs.config import NON_LIFELONG_REWARDS as BOTTLENECK_REWARDS, EnvConfig, TaskName
 from envs.relay import RELAY, RELAY_STEPS
 
 BUDGET = Range(0, 1e10, lo_open=True, integer=True)
@@ -260,7 +260,8 @@ def relay_records(agent, backend: str, lengths: Sequence[int] = RELAY_TEST_LENGT
 
     built = agent.build() if isinstance(agent, AgentSpec) else agent
     episodes = tuple(Episode(map_name(L), 2, seed, RELAY_STEPS) for L in lengths for seed in seeds)
-    config = env_config(get_suite("bottleneck"), episodes, built.obs_radius or 2, None).replace(task=RELAY)
+    guidance = getattr(built, "guidance", EnvConfig.guidance)                   # the policy's, as `evaluate` does
+    config = env_config(get_suite("bottleneck"), episodes, built.obs_radius or 2, None, guidance).replace(task=RELAY)
     records: list[dict] = []
     run_chunks(built, [Chunk(config, episodes, min(MAX_ENVS, len(episodes)), backend)], records.append)
     return records
