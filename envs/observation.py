@@ -172,11 +172,11 @@ def cost_to_go(dist: Tensor) -> Tensor:
     >>> cost_to_go(torch.tensor([[[2, 3], [-1, 4]], [[-1, 7], [-1, -1]]])).tolist()
     [[[1.0, 0.5], [0.0, 0.0]], [[0.0, 1.0], [0.0, 0.0]]]
     """
-    reach = dist >= 0
-    d_min = torch.where(reach, dist, torch.iinfo(dist.dtype).max).amin(dim=(1, 2), keepdim=True)   # (N, 1, 1)
-    d_max = torch.where(reach, dist, -1).amax(dim=(1, 2), keepdim=True)
+    flat = dist.reshape(dist.shape[0], -1)                                  # (N, w*w): one-dim reductions are fast
+    d_min = (flat & torch.iinfo(flat.dtype).max).amin(dim=1, keepdim=True)  # (N, 1); -1 & max = max: never least
+    d_max = flat.amax(dim=1, keepdim=True)                                  # -1 only where no cell counts
     span = (d_max - d_min).clamp(min=1)
-    return torch.where(reach, (span + d_min - dist).float() / span.float(), 0.0)
+    return ((span + d_min - flat) * (flat >= 0)).float().div_(span.float()).view(dist.shape)
 
 
 def walk_path(dist: Tensor, radius: int, occupied: Tensor | None = None) -> tuple[Tensor, Tensor]:

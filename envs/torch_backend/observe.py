@@ -31,9 +31,9 @@ tests compare them step by step, bit for bit). What makes it fast:
 * Other guidance (envs/observation.py): the table keeps each field's BFS
   distances beside its codes. 'cost-to-go' gathers the distance window and
   adds `cost_to_go` of it to channel 0 (no path walk: its next cell is the
-  packed code's first step); 'congestion-path' gathers the radius r+1 windows
-  of distances and of a per-env occupancy canvas and walks them with
-  `walk_path`, the definition's own walk, then writes the path as row codes.
+  packed code's first step); 'congestion-path' walks `walk_path`'s rule on the
+  canvas (four neighbours' distances and a per-env occupancy canvas per round,
+  finished walks dropped) and adds each path cell to the row codes.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from envs.observation import MOVES, check_guidance, cost_to_go, pad_like_pogema, walk_path
+from envs.observation import MOVES, check_guidance, cost_to_go, pad_like_pogema
 from envs.torch_backend.successors import FIELD_BUDGET_BYTES, SuccessorTable
 
 MAX_RADIUS = 15
@@ -124,9 +124,6 @@ class TableObserver:
         self._row = torch.arange(num_envs * num_agents, device=dev)
         self._env_base = torch.arange(num_envs, device=dev).repeat_interleave(num_agents) * self.canvas_size
         self._window_rows = (self._k - r) * wc - r                                     # (w,) row starts
-        self._window_cells = (self._window_rows[:, None] + self._k).reshape(-1)        # (w*w,) cell offsets
-        ring = torch.arange(-r - 1, r + 2, device=dev)
-        self._ring_cells = (ring[:, None] * wc + ring).reshape(-1)                     # ((w+2)^2,) radius r+1
         self.moves = MOVES.to(dev)
         self.step_flat = torch.tensor([0, -wc, wc, -1, 1], device=dev)
         free = sum(int((~m).sum()) for m in maps)
@@ -287,29 +284,48 @@ class TableObserver:
 
     def _cost_to_go(self, fields: Tensor, cell: Tensor, act: Tensor) -> Tensor:
         """`cost_to_go` of each row's distance window (N, w, w), zero on inactive rows."""
-        w = self.width
-        dist = take(self.table.distances, (fields + cell)[:, None] + self._window_cells).view(-1, w, w)
-        return cost_to_go(dist) * act[:, None, None]
+        w, dist = self.width, self.table.distances
+        rows = dist.as_strided((dist.numel() - w + 1, w), (1, 1))                      # every w-cell run
+        window = take(rows, (fields + cell)[:, None] + self._window_rows)              # (N, w, w)
+        return cost_to_go(window).mul_(act[:, None, None])
 
     def _congestion_path(self, fields: Tensor, cell: Tensor, act: Tensor) -> tuple[Tensor, Tensor]:
-        """Congestion-path row codes (N, w) (zero on inactive rows) and next canvas cells (N,) (-1: none),
-        from `walk_path` over radius r+1 windows of distances and of the active agents' cells.
+        """Congestion-path row codes (N, w) (zero on inactive rows) and next canvas cells (N,) (-1: none).
 
-        Window cells beyond the canvas (rows of agents near its edge) are clamped into the tables: the
-        walk reads only neighbours of cells on the map, which lie inside the canvas (pad r >= 1)."""
-        r, w, dev = self.radius, self.width, self.device
-        dist_table = self.table.distances
-        ring = (fields + cell)[:, None] + self._ring_cells
-        dist = take(dist_table, ring.clamp(0, dist_table.numel() - 1)).view(-1, w + 2, w + 2)
-        size = self.num_envs * self.canvas_size
+        `walk_path`'s rule with `occupied`, walked on the canvas: each round reads the four neighbours'
+        distances and whether an active agent stands there, for the walks still going (every row whose
+        agent is off its goal and can reach it, inactive ones too: their next cell is returned as
+        `Observer` returns it), and drops the walks that reached the goal or left the window."""
+        n, w, size, dev = cell.shape[0], self.width, self.canvas_size, self.device
+        dist, cells = self.table.distances, w * w
         here = self._env_base + cell
-        occupancy = torch.zeros(size, dtype=torch.bool, device=dev)
-        occupancy[here[act]] = True
-        occupied = take(occupancy, (here[:, None] + self._ring_cells).clamp(0, size - 1)).view(-1, w + 2, w + 2)
-        path, first = walk_path(dist, r, occupied)                                     # (N, w, w), (N, 2)
-        codes = (path.int() * self._path_digit).sum(dim=2, dtype=torch.int32) * act[:, None]
-        step = (first[:, 0] - r - 1) * self.stride + first[:, 1] - r - 1
-        return codes, torch.where(first[:, 0] >= 0, cell + step, -1)
+        occupied = torch.zeros(self.num_envs * size, dtype=torch.bool, device=dev)
+        occupied[here[act]] = True
+        path = torch.zeros(n * w, dtype=torch.int32, device=dev)
+        first = torch.full((n,), -1, dtype=torch.long, device=dev)
+        d = take(dist, fields + cell)
+        rows = (d > 0).nonzero().squeeze(1)                                            # walks still going
+        cur, d, field, base, centre = (take(x, rows) for x in (cell, d, fields, self._env_base, cell))
+        around = self.step_flat[1:]                                                    # up, down, left, right
+        for step in range(cells):
+            if rows.numel() == 0:
+                break
+            nb = cur[:, None] + around                                                 # (L, 4) canvas cells
+            closer = take(dist, field[:, None] + nb) == (d - 1)[:, None]
+            free = ~take(occupied, base[:, None] + nb)
+            choice = (closer.int() + (closer & free).int()).argmax(dim=1)             # first free closer, else first closer
+            cur = nb.gather(1, choice[:, None]).squeeze(1)
+            if step == 0:
+                first[rows] = cur
+            at = take(self._offset_cell, cur - centre + size)                          # window cell, huge outside
+            inside = at < cells
+            mark = at.clamp(max=cells - 1)
+            path.index_add_(0, rows * w + mark // w, take(self._path_digit, mark % w) * inside)
+            d = d - 1
+            keep = (inside & (d > 0)).nonzero().squeeze(1)
+            if keep.numel() < rows.numel():
+                rows, cur, d, field, base, centre = (take(x, keep) for x in (rows, cur, d, field, base, centre))
+        return path.view(n, w) * act[:, None], first
 
     def _grid_bits(self, cell: Tensor, gcell: Tensor, act: Tensor) -> tuple[Tensor, Tensor]:
         """Agents' and other agents' goals' row bits (N, w) int32, scattered on per-env canvases."""
