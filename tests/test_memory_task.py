@@ -128,10 +128,44 @@ def test_both_backends_give_the_same_episodes_step_for_step():
     assert torch.equal(envs[0].positions, envs[1].positions)
 
 
+@pytest.mark.parametrize("backend", ["pogema", "torch"])
+def test_goals_in_view_are_not_shown_only_the_partners_side(backend):
+    env = relay_env(backend, num_envs=1)
+    start(env, [0])                                                 # agent 1's goal: (6, 0)
+    env.positions[0, 0] = torch.tensor([5, 2])                      # agent 0 put in room B, (6, 0) in view
+    relay = env.observe()[0, 2]
+    standard = make_backend(backend, EnvConfig(map_name="bottleneck-3"), 1, auto_reset=False)
+    standard.reset_env(0, env.tasks[0])
+    standard.positions[0, 0] = torch.tensor([5, 2])
+    assert standard.observe()[0, 2, 3, 0] == 1                      # the standard task shows that goal
+    cue = torch.zeros(5, 5)
+    cue[2, 0] = 1                                                   # relay: only the partner's side (left)
+    assert torch.equal(relay, cue)
+
+
+@pytest.mark.parametrize("guidance", ["cost-to-go", "congestion-path"])
+def test_every_guidance_is_hidden_until_the_goal_is_in_view(guidance):
+    envs = [relay_env(b, num_envs=4, guidance=guidance) for b in ("pogema", "torch")]
+    before = [start(env, range(4)) for env in envs]
+    after = [play_steps(env, torch.tensor([LEFT, RIGHT] * 4), 2) for env in envs]
+    assert torch.equal(before[0], before[1]) and torch.equal(after[0], after[1])
+    assert before[0][:, 0].max() == 0
+    shown = (after[0][:, 0] > 0).any(dim=2).any(dim=1).tolist()    # seeds 0..3: agent 0 left, agent 1 right
+    assert shown == [True, False, False, False, True, True, False, True]
+
+
+def play_steps(env, actions: torch.Tensor, steps: int) -> torch.Tensor:
+    for _ in range(steps):
+        obs, *_ = env.step(actions)
+    return obs
+
+
 def test_the_standard_task_is_untouched():
     env = make_backend("torch", EnvConfig(map_name="bottleneck-3"), 1)
     obs, _ = env.reset()
     assert task_view(env, obs) is obs
+    task = task_for_seed(env.resolved, 0, 0)                        # docs/maps.md: seed 0 on bottleneck-3
+    assert (task.starts, task.goals) == (((1, 6), (6, 2)), ((5, 8), (0, 4)))
     cfg = EnvConfig(map_name="bottleneck-3")
     assert resolve_config(cfg).config is cfg and cfg.task == "standard"
     assert EnvConfig.from_dict({"map_name": "bottleneck-3"}).task == "standard"  # configs saved before the field
