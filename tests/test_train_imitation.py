@@ -137,6 +137,13 @@ def test_init_policy_is_checked_before_anything_starts(tmp_path, no_spawn):
         train.run.train(["--experiment", str(tmp_path / "b"), "--init_policy", str(tmp_path / "none.pt"), *TINY])
 
 
+def test_init_policy_of_another_guidance_is_refused_before_anything_starts(tmp_path, no_spawn):
+    init = save_policy(tmp_path / "ctg.pt", SRMTPolicy(MODEL), MODEL, ENV.replace(guidance="cost-to-go").to_dict(), {})
+    with pytest.raises(CheckpointError, match=r"guidance='cost-to-go'.*guidance='path'; add --guidance cost-to-go"):
+        train.run.train(["--experiment", str(tmp_path / "a"), "--init_policy", str(init), *TINY])
+    assert not (tmp_path / "a").exists()
+
+
 def test_init_policy_is_refused_on_an_experiment_with_checkpoints(tmp_path, no_spawn):
     torch.manual_seed(0)
     init = save_policy(tmp_path / "init.pt", SRMTPolicy(MODEL), MODEL, ENV.to_dict(), {})

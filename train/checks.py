@@ -222,7 +222,7 @@ def _prepare(cfg: TrainConfig, saved: dict[str, Any] | None, command: list[str],
         if sf_value(cfg, "optimizer") != "adam":
             raise TrainConfigError(f"--init_policy starts sample-factory's adam optimizer, not "
                                    f"--optimizer {sf_value(cfg, 'optimizer')}; drop --optimizer or --init_policy")
-        load_init_policy(cfg.run.init_policy, cfg.model)  # CheckpointError: missing, corrupt, another model
+        load_init_policy(cfg.run.init_policy, cfg.model, cfg.env.guidance)  # CheckpointError: missing, corrupt, another model / guidance
     env = with_training_maps(cfg.env, exp / "maps")
     resolve_config(env)  # EnvConfigError with every problem of the env
     cfg = TrainConfig(cfg.run, env, cfg.model, cfg.sf)
