@@ -144,7 +144,7 @@ def published_maps_differ(suite: Suite, registry: MapRegistry, grids: Mapping[st
 
 def check_agent_fits(suite: Suite, agent: Agent) -> None:
     """EvalError when a policy was trained for other dynamics than the suite's (a Bottleneck policy
-    on a lifelong suite and the reverse), or sees another radius than the lifelong suites' 5 (their
+    on a lifelong suite and the reverse, a policy of another `task`), or sees another radius than the lifelong suites' 5 (their
     published results are for radius 5). On the Bottleneck suite the env takes the policy's radius.
     Baselines fit every suite."""
     trained = getattr(agent, "env_config", None) or {}
@@ -155,6 +155,11 @@ def check_agent_fits(suite: Suite, agent: Agent) -> None:
         kind = "lifelong (on_target=restart)" if is_lifelong(on_target) else f"Bottleneck-style (on_target={on_target})"
         raise EvalError(f"the policy was trained for {kind} episodes; suite {suite.name!r} is "
                         f"{'lifelong (restart)' if suite.lifelong else 'finish-mode (agents leave at their goal)'}: {fix}")
+    task = trained.get("task", EnvConfig.task)
+    if task != EnvConfig.task:
+        raise EvalError(f"the policy was trained on the {task!r} task (envs/config.py EnvConfig.task); suite "
+                        f"{suite.name!r} plays the {EnvConfig.task!r} one: evaluate it with `srmt bench ablation "
+                        f"--task {task}` (its test set), or {fix}")
     if suite.lifelong and agent.obs_radius is not None and agent.obs_radius != suite.default_obs_radius:
         raise EvalError(f"the policy sees a radius-{agent.obs_radius} window; suite {suite.name!r} is defined "
                         f"with radius {suite.default_obs_radius}: {fix}")

@@ -98,6 +98,20 @@ def test_bottleneck_policy_on_a_lifelong_suite_and_the_reverse_are_refused(tmp_p
     assert not (tmp_path / "o").exists()  # refused before anything was written
 
 
+def test_relay_policy_is_refused_on_the_standard_suites_and_in_render(tmp_path, capsys):
+    relay = _policy(tmp_path, ModelConfig.preset("bottleneck"),
+                    {"on_target": "finish", "obs_radius": 2, "task": "relay"}, name="r.pt")
+    with pytest.raises(EvalError, match="trained on the 'relay' task.*suite 'bottleneck' plays the 'standard' one: "
+                                        "evaluate it with `srmt bench ablation --task relay`"):
+        evaluate("bottleneck", spec=AgentSpec(checkpoint=str(relay)), out_dir=tmp_path / "o", workers=1,
+                 progress=False, quick=True)
+    assert not (tmp_path / "o").exists()
+    from cli.main import main
+    assert main(["render", "--map", "bottleneck-8", "--checkpoint", str(relay), "--out", str(tmp_path / "v")]) == 2
+    assert "trained on the 'relay' task" in capsys.readouterr().err
+    assert not (tmp_path / "v").exists()
+
+
 def test_policy_with_another_radius_is_refused(tmp_path):
     small = _policy(tmp_path, ModelConfig.preset("lifelong", hidden=16, heads=4, filters=4, resnet_blocks=0,
                                                  obs_radius=3), {**RESTART, "obs_radius": 3})
