@@ -22,8 +22,8 @@ RESTART = 3
 
 
 def acted(cfg: ModelConfig, seed: int = 0):
-    """A core with non-trivial weights, random features (E, A, T, H), and the states and outputs of
-    acting on them step by step (grouped), env 1 restarting at step RESTART."""
+    """A core with non-trivial weights, random features (E, A, T, H), and the states, outputs and new
+    memories of acting on them step by step (grouped), env 1 restarting at step RESTART."""
     torch.manual_seed(seed)
     core = make_core(cfg)
     with torch.no_grad():
@@ -31,7 +31,7 @@ def acted(cfg: ModelConfig, seed: int = 0):
             p.add_(0.05 * torch.randn_like(p))
     features = torch.randn(ENVS, AGENTS, STEPS, cfg.hidden)
     state = torch.zeros(ENVS * AGENTS, state_size(cfg, AGENTS))
-    states, outs = [], []
+    states, outs, memories = [], [], []
     with torch.no_grad():
         for t in range(STEPS):
             if t == RESTART:
@@ -39,7 +39,8 @@ def acted(cfg: ModelConfig, seed: int = 0):
             states.append(state.view(ENVS, AGENTS, -1))
             out, state = core(features[:, :, t].flatten(0, 1), state, AGENTS, grouped=True)
             outs.append(out.view(ENVS, AGENTS, -1))
-    return core, features, torch.stack(states, dim=2), torch.stack(outs, dim=2)
+            memories.append(state[:, :cfg.hidden].clone().view(ENVS, AGENTS, -1))  # before a restart zeroes it
+    return core, features, torch.stack(states, 2), torch.stack(outs, 2), torch.stack(memories, 2)
 
 
 def test_state_sizes_by_mode():
@@ -55,14 +56,14 @@ def test_state_sizes_by_mode():
 @pytest.mark.parametrize("variant", ["srmt", "rmt", "gru"])
 @pytest.mark.parametrize("memory", MEMORY_MODES)
 def test_replay_unroll_equals_acting(memory, variant):
-    core, features, states, outs = acted(ModelConfig(variant=variant, memory=memory))
+    core, features, states, outs, _ = acted(ModelConfig(variant=variant, memory=memory))
     with torch.no_grad():
         torch.testing.assert_close(unroll(core, features, states), outs, rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize("memory", ["rebuilt", "learned"])
 def test_isolation_between_environments(memory):
-    core, features, states, _ = acted(ModelConfig(memory=memory))
+    core, features, states, _, _ = acted(ModelConfig(memory=memory))
     features.requires_grad_(True)
     out = unroll(core, features, states)
     out[0].sum().backward()  # env 0 only
@@ -72,7 +73,7 @@ def test_isolation_between_environments(memory):
 
 @pytest.mark.parametrize("memory", ["rebuilt", "learned"])
 def test_permuting_agents_permutes_outputs(memory):
-    core, features, states, _ = acted(ModelConfig(memory=memory))
+    core, features, states, _, _ = acted(ModelConfig(memory=memory))
     perm = torch.tensor([2, 0, 3, 1])
     with torch.no_grad():
         out = unroll(core, features, states)
@@ -83,7 +84,7 @@ def test_permuting_agents_permutes_outputs(memory):
 @pytest.mark.parametrize("variant", ["srmt", "rmt"])
 @pytest.mark.parametrize("memory", MEMORY_MODES)
 def test_memory_head_learns_only_with_learned_memory(memory, variant):
-    core, features, states, _ = acted(ModelConfig(variant=variant, memory=memory))
+    core, features, states, _, _ = acted(ModelConfig(variant=variant, memory=memory))
     (unroll(core, features, states) * torch.randn(ENVS, AGENTS, STEPS, 16)).sum().backward()
     grad = core.memory_head.weight.grad
     if memory == "learned":
@@ -99,7 +100,7 @@ def test_learned_memory_crosses_agents_and_steps(mask):
     Under the causal mask the memory token sees only itself and the pool, so an observation enters
     memory only at the episode's first step (docs/model.md): agent 1 reaches agent 0 from step 0 alone.
     """
-    core, features, states, _ = acted(ModelConfig(memory="learned", attention_mask=mask))
+    core, features, states, _, _ = acted(ModelConfig(memory="learned", attention_mask=mask))
     features.requires_grad_(True)
     unroll(core, features, states)[0, 0, -1].sum().backward()
     reached = features.grad[0, 1].abs().sum(dim=-1) > 0  # (T,) steps of agent 1 that reach agent 0
@@ -109,7 +110,7 @@ def test_learned_memory_crosses_agents_and_steps(mask):
 
 def test_learned_memory_restarts_empty_at_an_episode_start():
     """From env 1's restart on, its outputs depend on nothing before the restart."""
-    core, features, states, _ = acted(ModelConfig(memory="learned"))
+    core, features, states, _, _ = acted(ModelConfig(memory="learned"))
     features.requires_grad_(True)
     unroll(core, features, states)[1, :, RESTART:].sum().backward()
     assert features.grad[1, :, :RESTART].abs().sum() == 0

@@ -11,7 +11,6 @@ from envs.config import EnvConfig
 from srmt.blocks import Block
 from srmt.checkpoint import load_policy, save_policy
 from srmt.config import MEMORY_MODES, ModelConfig
-from srmt.core import make_core
 from srmt.intent import IntentHead, intent_loss, next_moves
 from srmt.model import SRMTPolicy
 from srmt.params import count_intent_head, count_parameters
@@ -22,35 +21,13 @@ from train.imitation import Collector, ImitationConfig, check_intent_loss, imita
 from train.overrides import build_config
 from train.presets import preset_sections
 
-ENVS, AGENTS, STEPS, RESTART = 3, 4, 6, 3
-"""Core-level rollouts: env 1 restarts its episode at step RESTART."""
+from test_memory_modes import AGENTS, ENVS, STEPS, acted
+
 GRID = "........\n..#..#..\n........\n.#....#.\n........\n..#..#..\n........"
 ENV = EnvConfig(map_name=None, grid=GRID, num_agents=6, obs_radius=2, on_target="restart",
                 collision_system="soft", reward="directional", max_episode_steps=32)
 PER_ROLLOUT = 4 * 6 * 4
 """Imitation: 4 envs x 6 agents x 4 steps."""
-
-
-def acted(cfg: ModelConfig, seed: int = 0):
-    """A core with non-trivial weights, random features (E, A, T, H), and acting step by step (grouped):
-    the stored states, the outputs and the new memories (env 1 restarts at step RESTART)."""
-    torch.manual_seed(seed)
-    core = make_core(cfg)
-    with torch.no_grad():
-        for p in core.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    features = torch.randn(ENVS, AGENTS, STEPS, cfg.hidden)
-    state = torch.zeros(ENVS * AGENTS, state_size(cfg, AGENTS))
-    states, outs, memories = [], [], []
-    with torch.no_grad():
-        for t in range(STEPS):
-            if t == RESTART:
-                state[AGENTS:2 * AGENTS] = 0.0
-            states.append(state.view(ENVS, AGENTS, -1))
-            out, state = core(features[:, :, t].flatten(0, 1), state, AGENTS, grouped=True)
-            outs.append(out.view(ENVS, AGENTS, -1))
-            memories.append(state[:, :cfg.hidden].clone().view(ENVS, AGENTS, -1))  # before a restart zeroes it
-    return core, features, torch.stack(states, 2), torch.stack(outs, 2), torch.stack(memories, 2)
 
 
 # ---- sizes --------------------------------------------------------------------------------------------
