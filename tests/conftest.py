@@ -67,7 +67,8 @@ def wait_for(predicate, proc: subprocess.Popen, timeout: float = 90) -> None:
     deadline = time.time() + timeout
     while not predicate():
         if proc.poll() is not None:
-            pytest.fail(f"exited early ({proc.returncode}): {proc.communicate()[1][-2000:]}")
+            err = proc.communicate()[1]  # None when stderr went to a log file: the caller's assertion shows it
+            pytest.fail(f"exited early ({proc.returncode}): {(err or '(stderr went to the log file)')[-2000:]}")
         if time.time() > deadline:
             os.killpg(proc.pid, signal.SIGKILL)
             pytest.fail("timed out waiting for the run to progress")

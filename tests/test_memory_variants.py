@@ -324,11 +324,15 @@ def test_the_intent_loss_changes_the_update_and_off_changes_nothing(tmp_path):
     (dict(intent_loss=-1.0), r"intent_loss=-1.0 must be a finite number >= 0"),
     (dict(intent_loss=float("nan")), r"intent_loss=nan must be a finite number >= 0"),
     (dict(intent_moves=0), r"intent_moves=0 must be an integer >= 1"),
-    (dict(intent_moves=9, rollout=8), r"intent_moves=9 must be <= rollout=8"),
+    (dict(intent_loss=1.0, intent_moves=9, rollout=8), r"intent_moves=9 must be <= rollout=8"),
 ])
 def test_bad_intent_settings_are_named(values, message):
     with pytest.raises(ValueError, match=message):
         ImitationConfig(**values)
+
+
+def test_a_short_rollout_is_fine_while_the_intent_loss_is_off():
+    assert ImitationConfig(rollout=2).intent_moves > 2  # the default K only binds once the loss is on
 
 
 @pytest.mark.parametrize("variant", ["empty", "gru", "attention"])

@@ -107,8 +107,9 @@ class ImitationConfig:
     def __post_init__(self) -> None:
         problems = [SAMPLES.problem("samples", self.samples), INTENT_LOSS.problem("intent_loss", self.intent_loss),
                     INTENT_MOVES.problem("intent_moves", self.intent_moves)]
-        if INTENT_MOVES.contains(self.intent_moves) and isinstance(self.rollout, int) and self.rollout > 0 \
-                and self.intent_moves > self.rollout:
+        intent_on = INTENT_LOSS.contains(self.intent_loss) and self.intent_loss > 0
+        if intent_on and INTENT_MOVES.contains(self.intent_moves) and isinstance(self.rollout, int) \
+                and 0 < self.rollout < self.intent_moves:
             problems.append(f"intent_moves={self.intent_moves} must be <= rollout={self.rollout}: moves past the "
                             "rollout's end are never seen by the learner (lower intent_moves or raise rollout)")
         if self.seconds is not None:
