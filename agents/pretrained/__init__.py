@@ -4,9 +4,9 @@
   Bottleneck corridors (finish mode);
 - `lifelong_srmt.pt`: the SRMT policy trained with the `lifelong-cpu` preset
   (restart mode, 64 agents, radius 5): PIBT imitation, then APPO;
-- `lifelong_srmt_shield.pt`: the same recipe's imitation stage alone, trained
-  with the PIBT collision shield in its rollouts: the best of the two under the
-  shield (`--shield pibt`, docs/shield.md), worse without it.
+- `lifelong_srmt_shield.pt`: imitation of guided PIBT, then APPO with the PIBT
+  collision shield inside the training env: the policy for `--shield pibt`
+  (docs/shield.md), worse without it.
 
 `srmt eval` and `srmt render` use the one that fits the suite or map when no
 --checkpoint is given, and say which.
