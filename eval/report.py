@@ -20,7 +20,8 @@ title, headline figures, target, command, machine; benchmarks/options.py) or an 
 --out DIR`` folder, whose ``how.json`` says how it was measured and whose ``episodes.jsonl`` gives the figures.
 
 The "Does the shared memory help?" section (between ``<!-- report:ablation -->`` and
-``<!-- /report:ablation -->``) is the Bottleneck ablation's committed summary
+``<!-- /report:ablation -->``) is the Bottleneck ablation's committed summary, then the relay task's
+(``docs/results/memory-task/ablation.json``) when it is there
 (``docs/results/ablation/summary.json``, `srmt bench ablation --out`): per reward scheme and cell the seeds
 done, CSR, ISR and SoC with their 95% intervals over seeds, the env steps to training CSR 0.9, and its
 figure; a cell with fewer than ``COMPLETE_SEEDS`` seeds (or than the run planned) is marked incomplete. The
@@ -79,6 +80,8 @@ BENCH_FORMAT = "srmt-bench-1"
 """The result files' format (benchmarks/options.py RESULT_FORMAT; tests/test_report.py checks they agree)."""
 ABLATION = Path("docs/results/ablation/summary.json")
 ABLATION_FIGURE = ABLATION.with_suffix(".png")
+RELAY_ABLATION = Path("docs/results/memory-task/ablation.json")
+"""The same benchmark on the relay task (`srmt bench ablation --task relay`), a subsection when it is there."""
 ABLATION_BEGIN, ABLATION_END = "<!-- report:ablation -->", "<!-- /report:ablation -->"
 COMPLETE_SEEDS = 5
 """Seeds a cell of the ablation needs before its figures are a result (more if the run planned more)."""
@@ -397,12 +400,24 @@ def _estimate(e: dict, digits: int = 3, scale: float = 1.0, unit: str = "") -> s
 
 def ablation_block(root: Path = ROOT) -> str:
     """The README's "Does the shared memory help?" section: the Bottleneck ablation's summary per reward scheme
-    and cell, or 'not run' without its file."""
+    and cell, or 'not run' without its file; then the relay task's, when its file is there."""
     head = [ABLATION_BEGIN, "## Does the shared memory help?", ""]
-    path = root / ABLATION
-    if not path.is_file():
+    if not (root / ABLATION).is_file():
         return "\n".join(head + [f"Not run: `{ABLATION}` is not there yet (`srmt bench ablation --out {ABLATION}` "
                                   "writes it).", ABLATION_END])
+    lines = head + ablation_lines(root, ABLATION, "###")
+    if (root / RELAY_ABLATION).is_file():
+        lines += ["", "### The relay task: information only the partner sees (docs/maps.md, \"Relay\")", ""]
+        lines += ablation_lines(root, RELAY_ABLATION, "####")
+    return "\n".join(lines + [ABLATION_END])
+
+
+def ablation_lines(root: Path, source: Path, level: str) -> list[str]:
+    """One `srmt bench ablation --out` summary (`source`, relative to `root`): what ran, a table per reward scheme
+    (headings at `level`) with each cell's seeds, CSR, ISR, SoC and env steps to CSR 0.9, its figure, how it was
+    measured."""
+    path = root / source
+    figure = source.with_suffix(".png")
     record = result_file(path, ("ablation",))
     r = fields_of(record, ("title", "target", "command", "date", "machine", "figures"), path)
     f = fields_of(r["figures"], ("cells", "rewards", "seeds", "planned", "finished", "summary",
@@ -412,15 +427,15 @@ def ablation_block(root: Path = ROOT) -> str:
              for c in f["summary"]}
     planned = [(reward, cell) for reward in f["rewards"] for cell in f["cells"]]
     complete = sum(found[key]["runs"] >= needed for key in planned if key in found)
-    lines = head + [
-        f"From [`{ABLATION}`]({ABLATION}) (`srmt bench ablation`): {r['title']}.", "",
+    lines = [
+        f"From [`{source}`]({source}) (`srmt bench ablation`): {r['title']}.", "",
         f"**{f['finished']} of {f['planned']} runs done; {complete} of {len(planned)} cells complete.** Every cell "
         f"is planned with {f['seeds']} seeds; a cell with fewer than {needed} seeds is incomplete (marked so in its "
         "row), and its figures are not yet a result. CSR, ISR and SoC: means over the cell's seeds of each run's "
         "mean over the test corridors, with 95% t intervals over seeds (none with one seed). Env steps to CSR 0.9: "
         f"{f['steps_to_csr90_source']}, in the runs that reached it (k of n). Target: {r['target']}.", ""]
     for reward in f["rewards"]:
-        lines += [f"### {reward} reward", "", "| cell | seeds | CSR | ISR | SoC | env steps to training CSR 0.9 |",
+        lines += [f"{level} {reward} reward", "", "| cell | seeds | CSR | ISR | SoC | env steps to training CSR 0.9 |",
                   "|---|---|---|---|---|---|"]
         for cell in f["cells"]:
             c = found.get((reward, cell))
@@ -434,11 +449,10 @@ def ablation_block(root: Path = ROOT) -> str:
             lines.append(f"| {cell} | {seeds} | {_estimate(c['CSR'])} | {_estimate(c['ISR'])} | "
                          f"{_estimate(c['SoC'], 1)} | {steps} |")
         lines.append("")
-    figure_line = (f"![CSR against corridor length, one curve per cell and reward scheme]({ABLATION_FIGURE})"
-                   if (root / ABLATION_FIGURE).is_file() else f"(no figure: `{ABLATION_FIGURE}` is not there)")
-    lines += [figure_line, "", f"Measured by `{r['command']}` ({r['date']}); machine: "
-                               f"{machine_text(r['machine'], path)}.", ABLATION_END]
-    return "\n".join(lines)
+    figure_line = (f"![CSR against corridor length, one curve per cell and reward scheme]({figure})"
+                   if (root / figure).is_file() else f"(no figure: `{figure}` is not there)")
+    return lines + [figure_line, "", f"Measured by `{r['command']}` ({r['date']}); machine: "
+                                     f"{machine_text(r['machine'], path)}."]
 
 
 def curve_columns(benchmark: str, shield: str | None, point: dict) -> dict[str, tuple[str, ...]]:

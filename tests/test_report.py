@@ -10,9 +10,9 @@ import pytest
 from cli.main import main as srmt
 from eval.suites import get_suite
 from eval.report import (ABLATION, ABLATION_BEGIN, ABLATION_END, ABLATION_FIGURE, BEGIN, BENCH, BENCH_BEGIN, BENCH_END,
-                         BENCH_FORMAT, BENCH_ROWS, CURVES, CURVES_BEGIN, CURVES_END, END, FIGURE, RESULTS, ROOT,
-                         ReportError, ablation_block, bench_block, bench_row, curves_block, per_count_page, published,
-                         readme_block, replace_block, stale)
+                         BENCH_FORMAT, BENCH_ROWS, CURVES, CURVES_BEGIN, CURVES_END, END, FIGURE, RELAY_ABLATION,
+                         RESULTS, ROOT, ReportError, ablation_block, bench_block, bench_row, curves_block,
+                         per_count_page, published, readme_block, replace_block, stale)
 
 # the POGEMA benchmark paper's table of lifelong results, typed by hand
 PAPER_MEANS = {
@@ -280,6 +280,22 @@ def test_a_cell_with_fewer_than_five_seeds_is_incomplete_even_when_the_run_plann
            "than 5 seeds is incomplete" in block
     assert "\n| srmt | 3 of 5 (incomplete) | 0.900 [0.800, 1.000] |" in block
     assert f"(no figure: `{ABLATION_FIGURE}` is not there)" in block
+
+
+def test_the_relay_ablation_is_a_subsection_after_the_bottleneck_one(tmp_path):
+    for source in (ABLATION, RELAY_ABLATION):
+        (tmp_path / source.parent).mkdir(parents=True, exist_ok=True)
+        record = _ablation_record()
+        record["title"] = f"Ablation of {source.parent.name}"
+        (tmp_path / source).write_text(json.dumps(record))
+    block = ablation_block(tmp_path)
+    bottleneck, relay = block.split("### The relay task")
+    assert f"From [`{ABLATION}`]({ABLATION}) (`srmt bench ablation`): Ablation of ablation." in bottleneck
+    assert "\n### sparse reward\n" in bottleneck and RELAY_ABLATION.name not in bottleneck
+    assert f"From [`{RELAY_ABLATION}`]({RELAY_ABLATION}) (`srmt bench ablation`): Ablation of memory-task." in relay
+    assert "\n#### sparse reward\n" in relay and "\n| srmt | 5 of 5 | 0.900 [0.800, 1.000] |" in relay
+    assert f"(no figure: `{RELAY_ABLATION.with_suffix('.png')}` is not there)" in relay
+    assert block.endswith(f"machine: loaded: tests.\n{ABLATION_END}")
 
 
 def test_sections_without_their_files_say_not_run(tmp_path):
