@@ -20,9 +20,9 @@ title, headline figures, target, command, machine; benchmarks/options.py) or an 
 --out DIR`` folder, whose ``how.json`` says how it was measured and whose ``episodes.jsonl`` gives the figures.
 
 The "Does the shared memory help?" section (between ``<!-- report:ablation -->`` and
-``<!-- /report:ablation -->``) is the Bottleneck ablation's committed summary, then the relay task's
-(``docs/results/memory-task/ablation.json``) when it is there
-(``docs/results/ablation/summary.json``, `srmt bench ablation --out`): per reward scheme and cell the seeds
+``<!-- /report:ablation -->``) is the Bottleneck ablation's committed summary
+(``docs/results/ablation/summary.json``, `srmt bench ablation --out`), then the relay task's
+(``docs/results/memory-task/ablation.json``) when it is there: per reward scheme and cell the seeds
 done, CSR, ISR and SoC with their 95% intervals over seeds, the env steps to training CSR 0.9, and its
 figure; a cell with fewer than ``COMPLETE_SEEDS`` seeds (or than the run planned) is marked incomplete. The
 "Learning curves" section (``<!-- report:curves -->``) has one table per learning-curve result file in

@@ -63,12 +63,12 @@ def finish(proc: subprocess.Popen, timeout: float) -> tuple[int, str, float]:
     return proc.returncode, out + err, time.time() - started
 
 
-def wait_for(predicate, proc: subprocess.Popen, timeout: float = 90) -> None:
+def wait_for(predicate, proc: subprocess.Popen, timeout: float = 90, log: Path | None = None) -> None:
     deadline = time.time() + timeout
     while not predicate():
         if proc.poll() is not None:
-            err = proc.communicate()[1]  # None when stderr went to a log file: the caller's assertion shows it
-            pytest.fail(f"exited early ({proc.returncode}): {(err or '(stderr went to the log file)')[-2000:]}")
+            err = log.read_text() if log is not None else proc.communicate()[1]  # `log`: where stderr went
+            pytest.fail(f"exited early ({proc.returncode}): {err[-2000:]}")
         if time.time() > deadline:
             os.killpg(proc.pid, signal.SIGKILL)
             pytest.fail("timed out waiting for the run to progress")

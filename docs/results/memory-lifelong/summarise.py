@@ -36,9 +36,8 @@ def zero_pool() -> dict[tuple[str, int, bool], float]:
         for row in json.loads(path.read_text())["figures"]["table"]:
             m = NAME.match(row["row"].removesuffix("+pibt") + ".json")
             runs = row["runs"]
-            if m and "zero-pool" in runs and runs["none"]["mean"]:
-                ratios[(m["cell"], int(m["seed"]), row["row"].endswith("+pibt"))] = \
-                    runs["zero-pool"]["mean"] / runs["none"]["mean"]
+            if m and "zero-pool" in runs:
+                ratios[(m["cell"], int(m["seed"]), row["row"].endswith("+pibt"))] = runs["zero-pool"]["relative"]
     return ratios
 
 
