@@ -16,7 +16,8 @@ HERE = Path(__file__).resolve().parent
 NAME = re.compile(r"(?P<cell>.+)-s(?P<seed>\d+)\.json$")
 CELLS = {"srmt": "srmt (causal mask, the preset)", "rmt": "rmt (private memory, no pool)",
          "empty": "empty (no memory)", "full": "srmt, full mask",
-         "full-intent": "srmt, full mask, intent loss 0.5", "full-gate": "srmt, full mask, gated pool read"}
+         "full-intent": "srmt, full mask, intent loss 0.5", "full-gate": "srmt, full mask, gated pool read",
+         "full-local": "srmt, full mask, local pool (K 16) from the first step"}
 
 
 def final_points() -> dict[str, dict[int, dict]]:
